@@ -1,0 +1,545 @@
+"""Typed stack configuration: the ``gke-inference:platform`` object of each ``Pulumi.<stack>.yaml``.
+
+One pydantic model validates the whole object before any resource is registered. Keys are
+camelCase in YAML (the config's own keys, also used by ``--set``); Python attributes are snake_case.
+Cross-field rules come from ../shared/reference/gke-iac-reference.md §3 and §8; each error names
+the field and what to change. Secrets (API key, hub token) are separate secret config keys, never
+part of this object.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from stack import catalog
+
+CONFIG_NAMESPACE = "gke-inference"
+CONFIG_KEY = "platform"
+SECRET_KEYS = ("apiKey", "hfToken")
+"""Secret config keys read beside the platform object (``pulumi config set --secret gke-inference:apiKey``)."""
+
+SBD_MIN_GKE_VERSION = (1, 28, 3, 1067000)
+"""Secondary boot disks on Standard need GKE 1.28.3-gke.1067000+ (data-container-image-preloading doc)."""
+
+_DISK_IMAGE = re.compile(r"^(projects/[a-z][-a-z0-9.:]*[a-z0-9]/)?global/images/[a-z]([-a-z0-9]*[a-z0-9])?$")
+_GKE_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-gke\.(\d+))?$")
+
+
+class Model(BaseModel):
+    """Base for every config section: camelCase keys, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, use_enum_values=False
+    )
+
+
+class FieldError(ValueError):
+    """A validation failure of one field, given relative to the model that raises it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class ConfigError(ValueError):
+    """A configuration error carrying one line per problem, each naming the full field path."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def parse_gke_version(version: str) -> tuple[int, int, int, int]:
+    """Parse ``1.30.5-gke.1014000`` (or a prefix such as ``1.30``) into a comparable tuple."""
+    match = _GKE_VERSION.match(version)
+    if not match:
+        raise ValueError(f"'{version}' is not a GKE version like 1.31 or 1.31.5-gke.1014000")
+    return tuple(int(g) if g else 0 for g in match.groups())  # type: ignore[return-value]
+
+
+def version_at_least(version: str, minimum: tuple[int, ...]) -> bool:
+    """Whether a (possibly partial) GKE version can satisfy ``minimum``.
+
+    Only the parts the version spells are compared, so ``1.28`` passes a 1.28.3 minimum (a 1.28
+    patch release satisfies it) while ``1.28.2`` does not.
+    """
+    given = [g for g in _GKE_VERSION.match(version).groups() if g is not None]  # type: ignore[union-attr]
+    parsed = tuple(int(g) for g in given)
+    return parsed >= minimum[: len(parsed)]
+
+
+# --------------------------------------------------------------------------------------------
+# Network and cluster
+# --------------------------------------------------------------------------------------------
+
+
+class ExistingNetwork(Model):
+    """A VPC and subnet that already exist (``network.create: false``)."""
+
+    network: str = Field(description="Self link or name of the existing VPC network.")
+    subnetwork: str = Field(description="Self link or name of the existing subnet in the stack's region.")
+    pods_range_name: str = Field(description="Name of the subnet's secondary range for pods.")
+    services_range_name: str = Field(description="Name of the subnet's secondary range for services.")
+
+
+class NetworkConfig(Model):
+    """The VPC the cluster lives in."""
+
+    create: bool = Field(True, description="Create a VPC, subnet, Cloud Router and NAT. False uses `existing`.")
+    name: str = Field("gke-inference", description="Name of the VPC (and prefix of the subnet/router/NAT) to create.")
+    subnet_cidr: str = Field("10.10.0.0/20", description="Primary range of the subnet (node IPs).")
+    pods_cidr: str = Field("10.16.0.0/14", description="Secondary range for pod IPs.")
+    services_cidr: str = Field("10.20.0.0/20", description="Secondary range for Service ClusterIPs.")
+    existing: ExistingNetwork | None = Field(None, description="The existing network to use when `create` is false.")
+
+    @model_validator(mode="after")
+    def _existing_when_not_created(self) -> NetworkConfig:
+        if not self.create and self.existing is None:
+            raise FieldError("existing", "required when network.create is false: name the VPC, subnet and ranges")
+        return self
+
+
+class ReleaseChannel(str, Enum):
+    RAPID = "RAPID"
+    REGULAR = "REGULAR"
+    STABLE = "STABLE"
+    EXTENDED = "EXTENDED"
+
+
+class AuthorizedNetwork(Model):
+    """A CIDR allowed to reach the control plane."""
+
+    cidr: str = Field(description="CIDR block, e.g. 203.0.113.0/24.")
+    name: str = Field(description="Display name of the block.")
+
+
+class SystemPool(Model):
+    """The small CPU pool that replaces the default node pool (system pods, adapter, KEDA)."""
+
+    machine_type: str = Field("e2-standard-4", description="Machine type of system nodes.")
+    min_nodes: int = Field(1, ge=0, description="Minimum nodes per zone.")
+    max_nodes: int = Field(3, ge=1, description="Maximum nodes per zone.")
+    disk_size_gb: int = Field(100, ge=20, description="Boot disk size in GB.")
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> SystemPool:
+        if self.min_nodes > self.max_nodes:
+            raise FieldError("minNodes", f"minNodes ({self.min_nodes}) must be ≤ maxNodes ({self.max_nodes})")
+        return self
+
+
+class MonitoringComponent(str, Enum):
+    SYSTEM_COMPONENTS = "SYSTEM_COMPONENTS"
+    APISERVER = "APISERVER"
+    SCHEDULER = "SCHEDULER"
+    CONTROLLER_MANAGER = "CONTROLLER_MANAGER"
+    STORAGE = "STORAGE"
+    HPA = "HPA"
+    POD = "POD"
+    DAEMONSET = "DAEMONSET"
+    DEPLOYMENT = "DEPLOYMENT"
+    STATEFULSET = "STATEFULSET"
+    KUBELET = "KUBELET"
+    CADVISOR = "CADVISOR"
+    DCGM = "DCGM"
+    JOBSET = "JOBSET"
+
+
+class ClusterConfig(Model):
+    """The GKE Standard cluster: created by the stack, or an existing one."""
+
+    mode: Literal["create", "existing"] = Field(
+        "create", description="`create` a new cluster, or use an `existing` one by name and location (creates nothing)."
+    )
+    name: str = Field(description="Cluster name (created, or existing).")
+    location: str | None = Field(
+        None, description="Region (regional cluster) or zone (zonal). Defaults to the stack's region."
+    )
+    release_channel: ReleaseChannel = Field(ReleaseChannel.REGULAR, description="GKE release channel.")
+    min_master_version: str | None = Field(
+        None, description="Minimum control-plane version (e.g. 1.33). Unset follows the release channel's default."
+    )
+    private_nodes: bool = Field(True, description="Nodes get no public IPs; egress goes through Cloud NAT.")
+    private_endpoint: bool = Field(False, description="Control plane reachable only from inside the VPC.")
+    master_ipv4_cidr: str = Field("172.16.0.0/28", description="/28 for the control plane's private endpoint.")
+    master_authorized_networks: list[AuthorizedNetwork] = Field(
+        default_factory=list, description="CIDRs allowed to reach the control plane; empty allows none but Google's."
+    )
+    deletion_protection: bool = Field(True, description="Refuse `pulumi destroy` of the cluster (set false for dev).")
+    workload_identity: bool = Field(True, description="Enable Workload Identity (`<project>.svc.id.goog`).")
+    managed_prometheus: bool = Field(True, description="Google Cloud Managed Service for Prometheus (managed collection).")
+    monitoring_components: list[MonitoringComponent] = Field(
+        default_factory=lambda: [MonitoringComponent.SYSTEM_COMPONENTS, MonitoringComponent.DCGM],
+        description="Cloud Monitoring components; must include SYSTEM_COMPONENTS; DCGM exports GPU metrics.",
+    )
+    network_policy: bool = Field(True, description="Enforce Kubernetes NetworkPolicy (Dataplane V2).")
+    hpa_profile: Literal["PERFORMANCE", "NONE"] = Field(
+        "PERFORMANCE", description="Cluster HPA profile; PERFORMANCE raises HPA scale and metric-collection speed."
+    )
+    system_pool: SystemPool = Field(default_factory=SystemPool, description="The CPU pool for system workloads.")
+    kubernetes_minor: str = Field(
+        "1.33", description="Kubernetes minor version the rendered manifests are validated against."
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> ClusterConfig:
+        if self.min_master_version is not None:
+            parse_gke_version(self.min_master_version)
+        if MonitoringComponent.SYSTEM_COMPONENTS not in self.monitoring_components:
+            raise FieldError("monitoringComponents", "must include SYSTEM_COMPONENTS (GKE rejects the list otherwise)")
+        if MonitoringComponent.DCGM in self.monitoring_components and not self.managed_prometheus:
+            raise FieldError(
+                "monitoringComponents",
+                "DCGM, which exports through Managed Prometheus: set managedPrometheus: true "
+                "or drop DCGM"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# GPU node pools
+# --------------------------------------------------------------------------------------------
+
+
+class LocalSsdMode(str, Enum):
+    NONE = "none"
+    EPHEMERAL = "ephemeral"
+    """Local SSDs back emptyDir, kubelet and containerd (``ephemeral_storage_local_ssd_config``)."""
+    NVME_BLOCK = "nvmeBlock"
+    """Local SSDs exposed as raw block devices (``local_nvme_ssd_block_config``)."""
+
+
+class LocalSsd(Model):
+    """Local SSD on each node. One mode only (GKE rejects mixing them)."""
+
+    mode: LocalSsdMode = Field(LocalSsdMode.EPHEMERAL, description="`none`, `ephemeral` (backs emptyDir) or `nvmeBlock`.")
+    count: int | None = Field(
+        None, ge=0, description="Disks of 375 GiB; unset uses the machine's bundled count (A2 Ultra/A3/A4) or 1."
+    )
+
+
+class SecondaryBootDisk(Model):
+    """A disk image attached to every node, e.g. a cache of container images."""
+
+    disk_image: str = Field(description="`global/images/NAME` or `projects/P/global/images/NAME`.")
+    mode: Literal["CONTAINER_IMAGE_CACHE", "DATA"] = Field(
+        "CONTAINER_IMAGE_CACHE", description="CONTAINER_IMAGE_CACHE preloads images; DATA mounts the disk for hostPath."
+    )
+
+    @model_validator(mode="after")
+    def _image_format(self) -> SecondaryBootDisk:
+        if not _DISK_IMAGE.match(self.disk_image):
+            raise FieldError(
+                "diskImage",
+                f"'{self.disk_image}' must be global/images/NAME or projects/PROJECT/global/images/NAME"
+            )
+        return self
+
+
+class Autoscaling(Model):
+    """Cluster-autoscaler limits, total across zones (default) or per zone."""
+
+    min_nodes: int = Field(0, ge=0, description="Minimum nodes (0 lets the pool scale to zero).")
+    max_nodes: int = Field(1, ge=1, description="Maximum nodes.")
+    per_zone: bool = Field(False, description="Limits count per zone (min/max_node_count) instead of in total.")
+    location_policy: Literal["ANY", "BALANCED"] = Field(
+        "ANY", description="ANY prefers zones with capacity/reservations (recommended for GPUs and Spot)."
+    )
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> Autoscaling:
+        if self.min_nodes > self.max_nodes:
+            raise FieldError("minNodes", f"minNodes ({self.min_nodes}) must be ≤ maxNodes ({self.max_nodes})")
+        return self
+
+
+class Reservation(Model):
+    """Which Compute Engine reservations the pool consumes."""
+
+    type: Literal["NO_RESERVATION", "ANY_RESERVATION", "SPECIFIC_RESERVATION"] = Field(
+        "NO_RESERVATION", description="Reservation affinity."
+    )
+    name: str | None = Field(None, description="Reservation name; required for SPECIFIC_RESERVATION only.")
+
+    @model_validator(mode="after")
+    def _name_only_for_specific(self) -> Reservation:
+        if self.type == "SPECIFIC_RESERVATION" and not self.name:
+            raise FieldError("name", "required for SPECIFIC_RESERVATION")
+        if self.type != "SPECIFIC_RESERVATION" and self.name:
+            raise FieldError("name", f"applies only to SPECIFIC_RESERVATION, not {self.type}")
+        return self
+
+
+class GpuSharing(Model):
+    """Share each GPU between containers."""
+
+    strategy: Literal["TIME_SHARING", "MPS"] = Field(description="GPU sharing strategy.")
+    max_shared_clients_per_gpu: int = Field(ge=2, le=48, description="Containers per GPU (2–48).")
+
+
+class GpuPoolConfig(Model):
+    """One GPU node pool. The accelerator type and GPU count follow from the machine type."""
+
+    machine_type: str = Field(description="GPU machine type, e.g. g2-standard-8 (1×L4) or a3-highgpu-8g (8×H100).")
+    gpu_count: int | None = Field(
+        None, ge=1, description="GPUs per node; only for N1 (1, 2 or 4 T4s). Fixed by the shape elsewhere."
+    )
+    spot: bool = Field(False, description="Spot VMs (preemptible, ~60–91% cheaper); cannot consume reservations.")
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Cluster-autoscaler limits.")
+    zones: list[str] | None = Field(
+        None, description="Zones of the pool (node_locations). Unset uses the stack's `zones`."
+    )
+    image_type: Literal["COS_CONTAINERD", "UBUNTU_CONTAINERD"] = Field(
+        "COS_CONTAINERD", description="Node OS image; image streaming needs COS_CONTAINERD."
+    )
+    image_streaming: bool = Field(True, description="GKE image streaming (gcfs) for Artifact Registry images.")
+    local_ssd: LocalSsd = Field(default_factory=LocalSsd, description="Local SSD mode and count.")
+    secondary_boot_disks: list[SecondaryBootDisk] = Field(
+        default_factory=list, description="Disk images preloaded on every node (container image cache)."
+    )
+    compact_placement: bool = Field(False, description="COMPACT placement policy (one zone only).")
+    reservation: Reservation = Field(default_factory=Reservation, description="Reservation affinity.")
+    queued_provisioning: bool = Field(
+        False, description="Dynamic Workload Scheduler queued provisioning (ProvisioningRequest API only)."
+    )
+    gpu_driver_version: Literal["DEFAULT", "LATEST", "INSTALLATION_DISABLED"] = Field(
+        "DEFAULT", description="GKE-managed NVIDIA driver; INSTALLATION_DISABLED means you install it (no DCGM)."
+    )
+    gpu_sharing: GpuSharing | None = Field(None, description="Time-sharing or MPS; unset gives whole GPUs.")
+    gpu_partition_size: str | None = Field(None, description="MIG profile, e.g. 1g.10gb (A100/H100/H200 only).")
+    disk_type: Literal["pd-balanced", "pd-ssd", "hyperdisk-balanced"] = Field(
+        "pd-balanced", description="Boot disk type (secondary boot disks use the same type)."
+    )
+    disk_size_gb: int = Field(200, ge=50, description="Boot disk size in GB.")
+    secure_boot: bool = Field(True, description="Shielded VM secure boot (works with GKE-managed drivers).")
+    workload_metadata: Literal["GKE_METADATA", "GCE_METADATA"] = Field(
+        "GKE_METADATA", description="GKE_METADATA serves Workload Identity to pods; needs cluster Workload Identity."
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra Kubernetes node labels.")
+
+    def machine(self) -> catalog.MachineType:
+        """The catalog row of this pool's machine type (raises UnknownMachineType)."""
+        return catalog.lookup(self.machine_type, self.gpu_count)
+
+    def local_ssd_count(self) -> int:
+        """Effective Local SSD count (0 when the mode is ``none``)."""
+        if self.local_ssd.mode is LocalSsdMode.NONE:
+            return 0
+        machine = self.machine()
+        if self.local_ssd.count is not None:
+            return self.local_ssd.count
+        return machine.bundled_local_ssd or 1
+
+    @model_validator(mode="after")
+    def _rules(self) -> GpuPoolConfig:
+        try:
+            machine = self.machine()
+        except catalog.UnknownMachineType as err:
+            raise FieldError("machineType", f"{err}") from None
+        self._check_gpu_count(machine)
+        self._check_local_ssd(machine)
+        self._check_image_cache()
+        self._check_provisioning()
+        self._check_gpu_sharing(machine)
+        return self
+
+    def _check_gpu_count(self, machine: catalog.MachineType) -> None:
+        if machine.gpu_count_fixed and self.gpu_count is not None and self.gpu_count != machine.gpu_count:
+            raise FieldError(
+                "gpuCount",
+                f"{self.machine_type} carries exactly {machine.gpu_count} GPU(s); "
+                "remove gpuCount or pick another machine type"
+            )
+        if not machine.gpu_count_fixed and self.gpu_count not in catalog.N1_T4_GPU_COUNTS:
+            raise FieldError("gpuCount", f"N1 pools attach 1, 2 or 4 T4 GPUs; set gpuCount to one of those")
+
+    def _check_local_ssd(self, machine: catalog.MachineType) -> None:
+        count = self.local_ssd.count
+        if self.local_ssd.mode is LocalSsdMode.NONE:
+            if count:
+                raise FieldError("localSsd.count", "set but localSsd.mode is none: pick one Local SSD mode")
+            return
+        if machine.local_ssd is catalog.LocalSsdPolicy.NONE:
+            raise FieldError("localSsd", f"{self.machine_type} has no Local SSD; set localSsd.mode: none")
+        if machine.local_ssd is catalog.LocalSsdPolicy.BUNDLED:
+            if count not in (None, 0, machine.bundled_local_ssd):
+                raise FieldError(
+                    "localSsd.count",
+                    f"{self.machine_type} comes with exactly {machine.bundled_local_ssd} bundled "
+                    f"Local SSDs; set count to {machine.bundled_local_ssd} or leave it unset"
+                )
+        elif count is not None and count > machine.max_local_ssd:
+            raise FieldError(
+                "localSsd.count",
+                f"{self.machine_type} takes at most {machine.max_local_ssd} Local SSD(s), got {count}"
+            )
+        elif count == 0:
+            raise FieldError("localSsd.count", "0 with a Local SSD mode: set localSsd.mode: none instead")
+
+    def _check_image_cache(self) -> None:
+        if len(self.secondary_boot_disks) > 1:
+            raise FieldError(
+                "secondaryBootDisks",
+                "at most one disk per pool; pulumi-gcp#3418 (a list of several secondary boot "
+                "disks is reordered and forces a replacement on every update) is not shown fixed in pulumi-gcp 10.2.0"
+            )
+        caches = [d for d in self.secondary_boot_disks if d.mode == "CONTAINER_IMAGE_CACHE"]
+        if caches and not self.image_streaming:
+            raise FieldError(
+                "imageStreaming",
+                "secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need imageStreaming: true (GKE serves the cache "
+                "through image streaming)"
+            )
+        if self.image_streaming and self.image_type != "COS_CONTAINERD":
+            raise FieldError("imageType", f"imageStreaming needs imageType COS_CONTAINERD, not {self.image_type}")
+
+    def _check_provisioning(self) -> None:
+        if self.spot and self.reservation.type != "NO_RESERVATION":
+            raise FieldError("reservation", f"Spot pools cannot consume reservations; set reservation.type NO_RESERVATION")
+        if self.compact_placement and (self.zones is None or len(self.zones) != 1):
+            raise FieldError("zones", "compactPlacement needs exactly one zone: set zones to a single zone")
+        if self.queued_provisioning:
+            if self.spot:
+                raise FieldError("queuedProvisioning", "cannot be combined with spot")
+            if self.compact_placement:
+                raise FieldError("queuedProvisioning", "cannot be combined with compactPlacement")
+            if self.reservation.type != "NO_RESERVATION":
+                raise FieldError("reservation.type", "queuedProvisioning needs reservation.type NO_RESERVATION")
+            if self.autoscaling.min_nodes != 0:
+                raise FieldError("autoscaling.minNodes", "queuedProvisioning needs autoscaling.minNodes 0 (nodes come from ProvisioningRequests)")
+
+    def _check_gpu_sharing(self, machine: catalog.MachineType) -> None:
+        if self.gpu_partition_size and self.gpu_partition_size not in machine.gpu.mig_profiles:
+            allowed = ", ".join(machine.gpu.mig_profiles) or "none (this GPU has no MIG)"
+            raise FieldError("gpuPartitionSize", f"'{self.gpu_partition_size}' is not a MIG profile of {machine.gpu.name}: {allowed}")
+
+
+# --------------------------------------------------------------------------------------------
+# Storage and registry
+# --------------------------------------------------------------------------------------------
+
+
+class BucketConfig(Model):
+    """The model bucket (weights, batch input/output, load-test reports)."""
+
+    name: str | None = Field(None, description="Bucket name; unset derives `<project>-<stack>-models`.")
+    versioning: bool = Field(True, description="Object versioning.")
+    soft_delete_days: int = Field(7, ge=0, le=90, description="Soft-delete retention in days (0 disables).")
+    hierarchical_namespace: bool = Field(True, description="HNS bucket (faster GCS FUSE listing and metadata).")
+    readers: list[str] = Field(default_factory=list, description="Extra IAM members given roles/storage.objectViewer.")
+    writers: list[str] = Field(default_factory=list, description="Extra IAM members given roles/storage.objectUser.")
+    protect: bool = Field(False, description="Pulumi `protect`: refuse to delete the bucket (set on prod).")
+
+
+class RegistryConfig(Model):
+    """Artifact Registry repositories in the stack's region (image streaming needs the same region)."""
+
+    repository_id: str = Field("inference", description="Standard Docker repository for our own images.")
+    docker_hub_proxy_id: str = Field(
+        "dockerhub", description="Remote repository proxying Docker Hub, so vllm/vllm-openai is streamable."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The whole stack
+# --------------------------------------------------------------------------------------------
+
+PoolName = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")]
+
+
+class StackConfig(Model):
+    """The whole `gke-inference:platform` object."""
+
+    project: str = Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$", description="GCP project id.")
+    region: str = Field(description="GCP region of the cluster, bucket and registry, e.g. us-central1.")
+    zones: list[str] = Field(min_length=1, description="Zones for node pools, all inside `region`.")
+    environment: Literal["dev", "prod"] = Field("dev", description="Shapes safety defaults (protect, deletion guard).")
+    labels: dict[str, str] = Field(default_factory=dict, description="GCP labels on every labelable resource.")
+    network: NetworkConfig = Field(default_factory=NetworkConfig, description="VPC to create or reuse.")
+    cluster: ClusterConfig = Field(description="The GKE cluster.")
+    gpu_pools: dict[PoolName, GpuPoolConfig] = Field(min_length=1, description="GPU node pools by name.")
+    model_storage: BucketConfig = Field(default_factory=BucketConfig, description="The model bucket.")
+    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Artifact Registry repositories.")
+
+    @model_validator(mode="after")
+    def _rules(self) -> StackConfig:
+        for zone in self.zones:
+            if not zone.startswith(self.region + "-"):
+                raise FieldError("zones", f"'{zone}' is not in region {self.region}")
+        for name, pool in self.gpu_pools.items():
+            for zone in pool.zones or []:
+                if not zone.startswith(self.region + "-"):
+                    raise FieldError(f"gpuPools.{name}.zones", f"'{zone}' is not in region {self.region}")
+            if pool.workload_metadata == "GKE_METADATA" and not self.cluster.workload_identity:
+                raise FieldError(
+                    f"gpuPools.{name}.workloadMetadata",
+                    "GKE_METADATA needs cluster.workloadIdentity: true"
+                )
+            version = self.cluster.min_master_version
+            if pool.secondary_boot_disks and version and not version_at_least(version, SBD_MIN_GKE_VERSION):
+                    raise FieldError(
+                        f"gpuPools.{name}.secondaryBootDisks",
+                        "need GKE 1.28.3-gke.1067000+; raise cluster.minMasterVersion"
+                    )
+            if (
+                pool.gpu_driver_version == "INSTALLATION_DISABLED"
+                and MonitoringComponent.DCGM in self.cluster.monitoring_components
+            ):
+                raise FieldError(
+                    f"gpuPools.{name}.gpuDriverVersion",
+                    "INSTALLATION_DISABLED: managed DCGM needs GKE-managed drivers; "
+                    "use DEFAULT or drop DCGM from cluster.monitoringComponents"
+                )
+        return self
+
+    def pool_zones(self, pool_name: str) -> list[str]:
+        """Zones a pool runs in: its own, else the stack's."""
+        return list(self.gpu_pools[pool_name].zones or self.zones)
+
+    def cluster_location(self) -> str:
+        return self.cluster.location or self.region
+
+    def bucket_name(self, stack: str) -> str:
+        return self.model_storage.name or f"{self.project}-{stack}-models"
+
+    # -- loading -----------------------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, raw: Any) -> StackConfig:
+        """Validate a raw config object, raising ConfigError with one line per problem."""
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as err:
+            raise ConfigError(format_errors(err)) from None
+
+    @classmethod
+    def from_pulumi(cls) -> StackConfig:
+        """Read and validate ``gke-inference:platform`` from the current Pulumi stack."""
+        import pulumi
+
+        raw = pulumi.Config(CONFIG_NAMESPACE).require_object(CONFIG_KEY)
+        try:
+            return cls.parse(raw)
+        except ConfigError as err:
+            raise pulumi.RunError(
+                f"invalid {CONFIG_NAMESPACE}:{CONFIG_KEY} in Pulumi.{pulumi.get_stack()}.yaml:\n{err}"
+            ) from None
+
+
+def format_errors(err: ValidationError) -> list[str]:
+    """One line per error: ``platform.gpuPools.l4.machineType: <message>``."""
+    lines = []
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"]]
+        cause = (e.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            loc.append(cause.field)
+        path = ".".join((CONFIG_KEY, *loc))
+        message = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {message}")
+    return lines
