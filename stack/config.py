@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from stack import catalog
+from infra import catalog
 
 CONFIG_NAMESPACE = "gke-inference"
 CONFIG_KEY = "platform"

@@ -1,0 +1,251 @@
+"""The GKE Standard cluster (or an existing one), and an explicit Kubernetes provider for it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+
+@dataclass(frozen=True)
+class AuthorizedNetwork:
+    cidr: str
+    """CIDR block allowed to reach the control plane."""
+    name: str
+    """Display name."""
+
+
+@dataclass(frozen=True)
+class SystemPoolArgs:
+    machine_type: str = "e2-standard-4"
+    """Machine type of the CPU system pool that replaces the default pool."""
+    min_nodes: int = 1
+    """Minimum nodes per zone."""
+    max_nodes: int = 3
+    """Maximum nodes per zone."""
+    disk_size_gb: int = 100
+    """Boot disk size."""
+
+
+@dataclass(frozen=True)
+class GkeClusterArgs:
+    project: str
+    """GCP project id."""
+    name: str
+    """Cluster name."""
+    location: str
+    """Region (regional cluster) or zone (zonal)."""
+    network: pulumi.Input[str]
+    """VPC self link or id."""
+    subnetwork: pulumi.Input[str]
+    """Subnet self link or id."""
+    pods_range_name: str
+    """Secondary range for pods."""
+    services_range_name: str
+    """Secondary range for Services."""
+    node_service_account: pulumi.Input[str]
+    """Email of the least-privilege node service account (system pool)."""
+    release_channel: str = "REGULAR"
+    """RAPID, REGULAR, STABLE or EXTENDED."""
+    min_master_version: str | None = None
+    """Minimum control-plane version; None follows the channel."""
+    private_nodes: bool = True
+    """Nodes without public IPs."""
+    private_endpoint: bool = False
+    """Control plane reachable only inside the VPC."""
+    master_ipv4_cidr: str = "172.16.0.0/28"
+    """/28 for the control plane's private endpoint."""
+    master_authorized_networks: tuple[AuthorizedNetwork, ...] = ()
+    """CIDRs allowed to reach the control plane."""
+    deletion_protection: bool = True
+    """Refuse deletion of the cluster."""
+    managed_prometheus: bool = True
+    """Managed collection for Google Cloud Managed Service for Prometheus."""
+    monitoring_components: tuple[str, ...] = ("SYSTEM_COMPONENTS", "DCGM")
+    """Cloud Monitoring components (SYSTEM_COMPONENTS required; DCGM for GPU metrics)."""
+    network_policy: bool = True
+    """Enforce NetworkPolicy through Dataplane V2."""
+    hpa_profile: str = "PERFORMANCE"
+    """Cluster HPA profile (PERFORMANCE or NONE)."""
+    system_pool: SystemPoolArgs = field(default_factory=SystemPoolArgs)
+    """The CPU pool for system workloads."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """GCP resource labels."""
+
+
+@dataclass(frozen=True)
+class ExistingClusterArgs:
+    project: str
+    """GCP project id of the existing cluster."""
+    name: str
+    """Existing cluster name."""
+    location: str
+    """Its region or zone."""
+
+
+def kubeconfig_for(name: str, endpoint: str, ca_certificate: str) -> str:
+    """A kubeconfig that authenticates through ``gke-gcloud-auth-plugin`` (no static credentials)."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+            "users": [
+                {
+                    "name": name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "gke-gcloud-auth-plugin",
+                            "installHint": "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+                            "provideClusterInfo": True,
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+class GkeCluster(pulumi.ComponentResource):
+    """A hardened GKE Standard cluster for GPU inference, or a handle on an existing one.
+
+    Created mode: VPC-native, private nodes, Workload Identity, shielded nodes, release channel,
+    GCS FUSE / Filestore / PD CSI drivers, managed Prometheus with DCGM, image streaming by
+    default, Dataplane V2 network policy, the default pool replaced by a small system pool.
+    Existing mode (``GkeClusterArgs`` replaced by ``ExistingClusterArgs``) creates nothing and
+    still yields ``provider``.
+    """
+
+    name: pulumi.Output[str]
+    location: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    workload_pool: str
+    cluster_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: GkeClusterArgs | ExistingClusterArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("gke-inference:infra:GkeCluster", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.workload_pool = f"{args.project}.svc.id.goog"
+        if isinstance(args, ExistingClusterArgs):
+            existing = gcp.container.get_cluster_output(
+                name=args.name, location=args.location, project=args.project, opts=pulumi.InvokeOptions(parent=self)
+            )
+            self.name = pulumi.Output.from_input(args.name)
+            self.location = pulumi.Output.from_input(args.location)
+            self.endpoint = existing.endpoint
+            ca = existing.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate if auths else "")
+            self.cluster_id = existing.id
+        else:
+            cluster = self._create(name, args, child)
+            self.name = cluster.name
+            self.location = cluster.location
+            self.endpoint = cluster.endpoint
+            ca = cluster.master_auth.cluster_ca_certificate
+            self.cluster_id = cluster.id
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(self.name, self.endpoint, ca).apply(lambda a: kubeconfig_for(a[0], a[1], a[2]))
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True, opts=child
+        )
+        self.register_outputs({"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
+
+    def _create(self, name: str, args: GkeClusterArgs, child: pulumi.ResourceOptions) -> gcp.container.Cluster:
+        C = gcp.container
+        cluster = C.Cluster(
+            f"{name}-cluster",
+            project=args.project,
+            name=args.name,
+            location=args.location,
+            network=args.network,
+            subnetwork=args.subnetwork,
+            networking_mode="VPC_NATIVE",
+            datapath_provider="ADVANCED_DATAPATH" if args.network_policy else "LEGACY_DATAPATH",
+            ip_allocation_policy=C.ClusterIpAllocationPolicyArgs(
+                cluster_secondary_range_name=args.pods_range_name,
+                services_secondary_range_name=args.services_range_name,
+            ),
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            deletion_protection=args.deletion_protection,
+            min_master_version=args.min_master_version,
+            release_channel=C.ClusterReleaseChannelArgs(channel=args.release_channel),
+            workload_identity_config=C.ClusterWorkloadIdentityConfigArgs(workload_pool=self.workload_pool),
+            enable_shielded_nodes=True,
+            enable_legacy_abac=False,
+            master_auth=C.ClusterMasterAuthArgs(
+                client_certificate_config=C.ClusterMasterAuthClientCertificateConfigArgs(issue_client_certificate=False)
+            ),
+            private_cluster_config=C.ClusterPrivateClusterConfigArgs(
+                enable_private_nodes=args.private_nodes,
+                enable_private_endpoint=args.private_endpoint,
+                master_ipv4_cidr_block=args.master_ipv4_cidr if args.private_nodes else None,
+                master_global_access_config=C.ClusterPrivateClusterConfigMasterGlobalAccessConfigArgs(enabled=True),
+            ),
+            master_authorized_networks_config=C.ClusterMasterAuthorizedNetworksConfigArgs(
+                cidr_blocks=[
+                    C.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(cidr_block=n.cidr, display_name=n.name)
+                    for n in args.master_authorized_networks
+                ]
+            ),
+            addons_config=C.ClusterAddonsConfigArgs(
+                gcs_fuse_csi_driver_config=C.ClusterAddonsConfigGcsFuseCsiDriverConfigArgs(enabled=True),
+                gcp_filestore_csi_driver_config=C.ClusterAddonsConfigGcpFilestoreCsiDriverConfigArgs(enabled=True),
+                gce_persistent_disk_csi_driver_config=C.ClusterAddonsConfigGcePersistentDiskCsiDriverConfigArgs(
+                    enabled=True
+                ),
+            ),
+            monitoring_config=C.ClusterMonitoringConfigArgs(
+                enable_components=list(args.monitoring_components),
+                managed_prometheus=C.ClusterMonitoringConfigManagedPrometheusArgs(enabled=args.managed_prometheus),
+            ),
+            logging_config=C.ClusterLoggingConfigArgs(enable_components=["SYSTEM_COMPONENTS", "WORKLOADS"]),
+            node_pool_defaults=C.ClusterNodePoolDefaultsArgs(
+                node_config_defaults=C.ClusterNodePoolDefaultsNodeConfigDefaultsArgs(
+                    gcfs_config=C.ClusterNodePoolDefaultsNodeConfigDefaultsGcfsConfigArgs(enabled=True)
+                )
+            ),
+            pod_autoscaling=C.ClusterPodAutoscalingArgs(hpa_profile=args.hpa_profile),
+            resource_labels=args.labels or None,
+            opts=child,
+        )
+        pool = args.system_pool
+        C.NodePool(
+            f"{name}-system",
+            project=args.project,
+            cluster=cluster.id,
+            location=args.location,
+            name="system",
+            autoscaling=C.NodePoolAutoscalingArgs(min_node_count=pool.min_nodes, max_node_count=pool.max_nodes),
+            management=C.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            node_config=C.NodePoolNodeConfigArgs(
+                machine_type=pool.machine_type,
+                disk_size_gb=pool.disk_size_gb,
+                disk_type="pd-balanced",
+                image_type="COS_CONTAINERD",
+                service_account=args.node_service_account,
+                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                workload_metadata_config=C.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+                shielded_instance_config=C.NodePoolNodeConfigShieldedInstanceConfigArgs(
+                    enable_secure_boot=True, enable_integrity_monitoring=True
+                ),
+                metadata={"disable-legacy-endpoints": "true"},
+                labels={"gke-inference/role": "system"},
+                resource_labels=args.labels or None,
+            ),
+            opts=child,
+        )
+        return cluster

@@ -1,0 +1,106 @@
+"""Google service accounts: a least-privilege node identity, and Workload Identity for pods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_gcp as gcp
+
+NODE_ROLES = (
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/monitoring.viewer",
+    "roles/stackdriver.resourceMetadata.writer",
+    "roles/autoscaling.metricsWriter",
+)
+"""The minimal roles GKE documents for a custom node service account (harden-your-cluster guide)."""
+
+
+@dataclass(frozen=True)
+class NodeServiceAccountArgs:
+    project: str
+    """GCP project id."""
+    account_id: str
+    """Service account id (6–30 chars)."""
+    roles: tuple[str, ...] = field(default=NODE_ROLES)
+    """Project roles granted non-authoritatively."""
+
+
+class NodeServiceAccount(pulumi.ComponentResource):
+    """A node service account with only the roles nodes need (not the default compute SA)."""
+
+    email: pulumi.Output[str]
+    member: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NodeServiceAccountArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-inference:infra:NodeServiceAccount", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        account = gcp.serviceaccount.Account(
+            f"{name}-sa",
+            project=args.project,
+            account_id=args.account_id,
+            display_name="GKE inference nodes (least privilege)",
+            opts=child,
+        )
+        self.email = account.email
+        self.member = account.email.apply(lambda e: f"serviceAccount:{e}")
+        for role in args.roles:
+            gcp.projects.IAMMember(
+                f"{name}-{role.split('/')[1].replace('.', '-')}",
+                project=args.project,
+                role=role,
+                member=self.member,
+                opts=child,
+            )
+        self.register_outputs({"email": self.email})
+
+
+@dataclass(frozen=True)
+class WorkloadIdentityArgs:
+    project: str
+    """GCP project id (the Workload Identity pool is `<project>.svc.id.goog`)."""
+    account_id: str
+    """Google service account id to create."""
+    namespace: str
+    """Kubernetes namespace of the service account that impersonates it."""
+    ksa_name: str
+    """Kubernetes service account name."""
+    project_roles: tuple[str, ...] = ()
+    """Project-level roles granted non-authoritatively (keep empty where a resource-level grant works)."""
+
+
+class WorkloadIdentity(pulumi.ComponentResource):
+    """A GSA that one Kubernetes service account may impersonate (roles/iam.workloadIdentityUser)."""
+
+    email: pulumi.Output[str]
+    member: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-inference:infra:WorkloadIdentity", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        account = gcp.serviceaccount.Account(
+            f"{name}-gsa",
+            project=args.project,
+            account_id=args.account_id,
+            display_name=f"Workload Identity for {args.namespace}/{args.ksa_name}",
+            opts=child,
+        )
+        gcp.serviceaccount.IAMMember(
+            f"{name}-wi-user",
+            service_account_id=account.name,
+            role="roles/iam.workloadIdentityUser",
+            member=f"serviceAccount:{args.project}.svc.id.goog[{args.namespace}/{args.ksa_name}]",
+            opts=child,
+        )
+        self.email = account.email
+        self.member = account.email.apply(lambda e: f"serviceAccount:{e}")
+        for role in args.project_roles:
+            gcp.projects.IAMMember(
+                f"{name}-{role.split('/')[1].replace('.', '-')}",
+                project=args.project,
+                role=role,
+                member=self.member,
+                opts=child,
+            )
+        self.register_outputs({"email": self.email})

@@ -1,0 +1,1 @@
+"""Local, real checks of the serving path: vLLM's CPU build, a tiny model, probes, drain."""

@@ -1,0 +1,284 @@
+"""Offline render: run the real program under Pulumi's mock engine and record every resource.
+
+Nothing differs from ``pulumi up`` but the engine: the same ``StackConfig`` and ``build()`` run,
+and a recording monitor captures each registration (type token, logical name, parent, inputs,
+resource options). Outputs:
+
+* ``resources.json``: ``[{type, name, parent, custom, protect, ignoreChanges, inputs}]`` with ints as ints;
+* ``manifests/NNN-<kind>-<name>.yaml``: every Kubernetes object, as its recorded inputs;
+* ``preview.txt``: a tree like ``pulumi preview``.
+
+Secret values (``Output.secret``) reach the mock wrapped in Pulumi's secret signature; they are
+replaced with ``[secret]`` before anything is written or printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stack.config import CONFIG_KEY, CONFIG_NAMESPACE, ConfigError, StackConfig
+from stack.overrides import apply_overrides
+
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_MASK = "[secret]"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Computed outputs the program reads from resources it creates (so Output chains resolve).
+_COMPUTED_OUTPUTS: dict[str, dict[str, Any]] = {
+    "gcp:container/cluster:Cluster": {
+        "endpoint": "203.0.113.10",
+        "masterAuth": {"clusterCaCertificate": "LS0tLS1CRUdJTi1NT0NLLUNBLS0tLS0="},
+    },
+    "gcp:serviceaccount/account:Account": {},
+}
+
+
+@dataclass
+class RecordedResource:
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    protect: bool
+    ignore_changes: list[str]
+    inputs: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "protect": self.protect,
+            "ignoreChanges": self.ignore_changes,
+            "inputs": self.inputs,
+        }
+
+
+@dataclass
+class RenderResult:
+    """What one render produced."""
+
+    stack: str
+    resources: list[dict[str, Any]]
+    manifests: list[dict[str, Any]]
+    outputs: dict[str, Any]
+    out_dir: Path | None = None
+    config: StackConfig | None = None
+
+    def of_type(self, token: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == token]
+
+    def named(self, name: str) -> dict[str, Any]:
+        matches = [r for r in self.resources if r["name"] == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def manifests_of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.manifests if m.get("kind") == kind]
+
+
+def clean_value(value: Any) -> Any:
+    """Mask secrets, turn integral floats back into ints, drop None — recursively."""
+    if isinstance(value, dict):
+        if SECRET_SIG_KEY in value:
+            return SECRET_MASK
+        return {k: clean_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [clean_value(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Stack files
+# --------------------------------------------------------------------------------------------
+
+
+def stack_file(stack: str, root: Path = REPO_ROOT) -> Path:
+    return root / f"Pulumi.{stack}.yaml"
+
+
+def load_stack_config(stack: str, overrides: list[str] | None = None, root: Path = REPO_ROOT) -> StackConfig:
+    """Read ``Pulumi.<stack>.yaml``, apply ``--set`` overrides, validate (ConfigError on bad input)."""
+    path = stack_file(stack, root)
+    if not path.exists():
+        known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
+        raise ConfigError([f"stack: no {path.name}; known stacks: {', '.join(known)}"])
+    document = yaml.safe_load(path.read_text()) or {}
+    raw = (document.get("config") or {}).get(f"{CONFIG_NAMESPACE}:{CONFIG_KEY}")
+    if raw is None:
+        raise ConfigError([f"{CONFIG_KEY}: {path.name} has no {CONFIG_NAMESPACE}:{CONFIG_KEY} object"])
+    return StackConfig.parse(apply_overrides(raw, overrides or []))
+
+
+def offline_secrets() -> dict[str, Any]:
+    """Stand-ins for the stack's secret config keys: real Pulumi secrets, so they are masked."""
+    import pulumi
+
+    return {
+        "apiKey": pulumi.Output.secret("offline-render-api-key"),
+        "hfToken": pulumi.Output.secret("offline-render-hf-token"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The recording mock engine
+# --------------------------------------------------------------------------------------------
+
+
+def _make_recorder():  # imports pulumi lazily so `--help` and config errors stay fast
+    import pulumi
+    from pulumi.runtime.mocks import MockMonitor
+
+    class RecordingMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            outputs = dict(args.inputs)
+            outputs.update(_COMPUTED_OUTPUTS.get(args.typ, {}))
+            if args.typ == "gcp:serviceaccount/account:Account":
+                project = args.inputs.get("project", "project")
+                outputs["email"] = f"{args.inputs.get('accountId', args.name)}@{project}.iam.gserviceaccount.com"
+            return f"{args.name}-id", outputs
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            return {}
+
+    class RecordingMonitor(MockMonitor):
+        def __init__(self, mocks):
+            super().__init__(mocks)
+            self.recorded: list[RecordedResource] = []
+            self.names_by_urn: dict[str, str] = {}
+
+        def RegisterResource(self, request):
+            response = super().RegisterResource(request)
+            if request.type == "pulumi:pulumi:Stack":
+                return response
+            self.names_by_urn[response.urn] = request.name
+            raw_inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+            self.recorded.append(
+                RecordedResource(
+                    type=request.type,
+                    name=request.name,
+                    parent=self.names_by_urn.get(request.parent),
+                    custom=bool(request.custom),
+                    protect=bool(request.protect),
+                    ignore_changes=list(request.ignoreChanges),
+                    inputs=clean_value(raw_inputs or {}),
+                )
+            )
+            return response
+
+    mocks = RecordingMocks()
+    return RecordingMonitor(mocks), mocks
+
+
+def run_program(config: StackConfig, stack: str, secrets: dict[str, Any] | None = None):
+    """Run ``stack.program.build`` under the recording engine; return (recorded resources, outputs)."""
+    import pulumi
+
+    monitor, mocks = _make_recorder()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(mocks, project="gke-inference", stack=stack, preview=False, monitor=monitor)
+
+    from stack.program import build
+
+    exports = build(config, stack=stack, secrets=secrets if secrets is not None else offline_secrets())
+
+    async def settle() -> dict[str, Any]:
+        resolved = {}
+        for key, value in exports.items():
+            output = pulumi.Output.from_input(value)
+            resolved[key] = SECRET_MASK if await output.is_secret() else await output.future()
+        # Registrations still in flight (e.g. children created inside apply callbacks) finish here.
+        while pending := [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task() and not t.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+        return resolved
+
+    outputs = loop.run_until_complete(settle())
+    return monitor.recorded, clean_value(outputs)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def manifests_from(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Kubernetes objects: recorded inputs of ``kubernetes:*`` custom resources that carry a kind."""
+    return [
+        r["inputs"]
+        for r in resources
+        if r["type"].startswith("kubernetes:") and r["custom"] and "kind" in r["inputs"]
+    ]
+
+
+def manifest_filename(index: int, manifest: dict[str, Any]) -> str:
+    meta = manifest.get("metadata", {})
+    parts = [manifest["kind"].lower(), meta.get("namespace"), meta.get("name", "unnamed")]
+    return f"{index:03d}-" + "-".join(p for p in parts if p) + ".yaml"
+
+
+def preview_tree(stack: str, resources: list[dict[str, Any]], outputs: dict[str, Any]) -> str:
+    """A tree like ``pulumi preview``: components with their children, then the stack outputs."""
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for r in resources:
+        children.setdefault(r["parent"], []).append(r)
+    lines = [f"     Type                                   Name", f" +   pulumi:pulumi:Stack                    gke-inference-{stack}"]
+
+    def walk(parent: str | None, depth: int) -> None:
+        for r in children.get(parent, []):
+            marker = " [protect]" if r["protect"] else ""
+            lines.append(f" +   {'   ' * depth}├─ {r['type']:<{max(1, 48 - 3 * depth)}} {r['name']}{marker}")
+            walk(r["name"], depth + 1)
+
+    walk(None, 1)
+    lines.append("")
+    lines.append("Outputs:")
+    for key in sorted(outputs):
+        lines.append(f"    {key}: {json.dumps(outputs[key])}")
+    lines.append("")
+    lines.append(f"Resources:\n    + {len(resources)} to create")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: RenderResult, out_dir: Path) -> None:
+    """Write the render into a fresh ``out_dir`` (replacing an earlier render there)."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    (out_dir / "manifests").mkdir(parents=True)
+    (out_dir / "resources.json").write_text(json.dumps(result.resources, indent=2, sort_keys=True) + "\n")
+    for index, manifest in enumerate(result.manifests):
+        (out_dir / "manifests" / manifest_filename(index, manifest)).write_text(
+            yaml.safe_dump(manifest, sort_keys=False)
+        )
+    (out_dir / "preview.txt").write_text(preview_tree(result.stack, result.resources, result.outputs))
+    result.out_dir = out_dir
+
+
+def render_config(config: StackConfig, stack: str) -> RenderResult:
+    """Render an already-validated config (no files written)."""
+    recorded, outputs = run_program(config, stack)
+    resources = [r.as_json() for r in recorded]
+    return RenderResult(stack, resources, manifests_from(resources), outputs, config=config)
+
+
+def render_stack(stack: str, overrides: list[str] | None = None, out_dir: Path | None = None) -> RenderResult:
+    """Load, validate and render a stack; write it to ``out_dir`` when given.
+
+    Raises ConfigError before anything is registered or written when the config is invalid.
+    """
+    config = load_stack_config(stack, overrides)
+    result = render_config(config, stack)
+    if out_dir is not None:
+        write_outputs(result, out_dir)
+    return result
