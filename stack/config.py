@@ -14,9 +14,17 @@ from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
 
 from infra import catalog
+from stack.base_config import FieldError, Model
+from stack.serving_config import (
+    AutoscalingConfig,
+    AutoscalingMetric,
+    BatchConfig,
+    ModelConfig,
+    ServingConfig,
+    WeightsBackend,
+)
 
 CONFIG_NAMESPACE = "gke-inference"
 CONFIG_KEY = "platform"
@@ -26,24 +34,13 @@ SECRET_KEYS = ("apiKey", "hfToken")
 SBD_MIN_GKE_VERSION = (1, 28, 3, 1067000)
 """Secondary boot disks on Standard need GKE 1.28.3-gke.1067000+ (data-container-image-preloading doc)."""
 
+WEIGHT_SHARE_OF_GPU_MEMORY = 0.8
+"""Weights may take at most this share of a replica's usable GPU memory; the rest holds KV cache and activations."""
+QUEUE_TARGET_SANE = (1, 50)
+"""Waiting requests per replica outside this range get a warning (not an error)."""
+
 _DISK_IMAGE = re.compile(r"^(projects/[a-z][-a-z0-9.:]*[a-z0-9]/)?global/images/[a-z]([-a-z0-9]*[a-z0-9])?$")
 _GKE_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-gke\.(\d+))?$")
-
-
-class Model(BaseModel):
-    """Base for every config section: camelCase keys, unknown keys rejected, immutable."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True, use_enum_values=False
-    )
-
-
-class FieldError(ValueError):
-    """A validation failure of one field, given relative to the model that raises it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 class ConfigError(ValueError):
@@ -465,6 +462,10 @@ class StackConfig(Model):
     gpu_pools: dict[PoolName, GpuPoolConfig] = Field(min_length=1, description="GPU node pools by name.")
     model_storage: BucketConfig = Field(default_factory=BucketConfig, description="The model bucket.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Artifact Registry repositories.")
+    model: ModelConfig = Field(description="The model to serve and where its weights come from.")
+    serving: ServingConfig = Field(description="vLLM serving: pool, replicas, engine settings, lifecycle.")
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig, description="HPA or KEDA on vLLM metrics.")
+    batch: BatchConfig = Field(default_factory=BatchConfig, description="Offline batch inference Job.")
 
     @model_validator(mode="after")
     def _rules(self) -> StackConfig:
@@ -495,7 +496,109 @@ class StackConfig(Model):
                     "INSTALLATION_DISABLED: managed DCGM needs GKE-managed drivers; "
                     "use DEFAULT or drop DCGM from cluster.monitoringComponents"
                 )
+        self._check_serving()
         return self
+
+    def _check_serving(self) -> None:
+        serving, vllm = self.serving, self.serving.vllm
+        if serving.pool not in self.gpu_pools:
+            raise FieldError("serving.pool", f"'{serving.pool}' is not a gpuPools key; one of: {', '.join(self.gpu_pools)}")
+        machine = self.gpu_pools[serving.pool].machine()
+        if serving.spot_pool is not None:
+            if serving.spot_pool not in self.gpu_pools:
+                raise FieldError("serving.spotPool", f"'{serving.spot_pool}' is not a gpuPools key")
+            spot = self.gpu_pools[serving.spot_pool].machine()
+            if (spot.accelerator, spot.gpu_count) != (machine.accelerator, machine.gpu_count):
+                raise FieldError(
+                    "serving.spotPool",
+                    f"{spot.name} differs from {machine.name} in GPUs; replicas must fit either pool unchanged",
+                )
+        gpus = self.gpus_per_replica()
+        if vllm.tensor_parallel_size * vllm.pipeline_parallel_size != gpus:
+            raise FieldError(
+                "serving.vllm.tensorParallelSize",
+                f"tensorParallelSize × pipelineParallelSize = {vllm.tensor_parallel_size * vllm.pipeline_parallel_size}"
+                f" but a replica gets {gpus} GPU(s) ({serving.nodes_per_replica} node(s) of {machine.name} with "
+                f"{machine.gpu_count}); set them so the product is {gpus}",
+            )
+        if serving.nodes_per_replica > 1 and vllm.tensor_parallel_size > machine.gpu_count:
+            raise FieldError(
+                "serving.vllm.tensorParallelSize",
+                f"multi-node replicas split tensors within a node ({machine.gpu_count} GPUs) and pipeline across nodes",
+            )
+        self._check_memory_fit(machine, gpus)
+        self._check_volume_sharing()
+        if self.batch.enabled and self.batch.pool is not None and self.batch.pool not in self.gpu_pools:
+            raise FieldError("batch.pool", f"'{self.batch.pool}' is not a gpuPools key")
+        for index, target in enumerate(self.autoscaling.metrics):
+            if target.metric is AutoscalingMetric.RUNNING and target.target >= vllm.max_num_seqs:
+                raise FieldError(
+                    f"autoscaling.metrics.{index}.target",
+                    f"a running-requests target of {target.target:g} never triggers: a replica batches at most "
+                    f"maxNumSeqs={vllm.max_num_seqs}; use a value below it",
+                )
+        if self.model.weights.backend in (WeightsBackend.GCSFUSE, WeightsBackend.RUNAI_STREAMER) and not self.cluster.workload_identity:
+            raise FieldError("cluster.workloadIdentity", f"the {self.model.weights.backend.value} backend reads the bucket through Workload Identity")
+
+    def _check_memory_fit(self, machine: catalog.MachineType, gpus: int) -> None:
+        usable_gb = machine.gpu.memory_gb * gpus * self.serving.vllm.gpu_memory_utilization
+        weights_gb = self.effective_weight_bytes() / 1e9
+        if weights_gb > WEIGHT_SHARE_OF_GPU_MEMORY * usable_gb:
+            raise FieldError(
+                "model.parametersBillions",
+                f"{self.model.parameters_billions:g}B parameters in {self.model.weight_dtype} are {weights_gb:.0f} GB of "
+                f"weights, but a replica has {usable_gb:.0f} GB usable GPU memory ({gpus}× {machine.gpu.name} at "
+                f"gpuMemoryUtilization {self.serving.vllm.gpu_memory_utilization}) and needs "
+                f"{100 - WEIGHT_SHARE_OF_GPU_MEMORY * 100:.0f}% of it for KV cache; quantize (fp8/int4), raise "
+                "tensorParallelSize with a bigger machine, or pick a machine with more GPU memory",
+            )
+
+    def _check_volume_sharing(self) -> None:
+        disk = self.model.weights.persistent_disk
+        if self.model.weights.backend is not WeightsBackend.PERSISTENT_DISK:
+            return
+        if disk.access_mode == "ReadWriteOnce" and self.max_replicas() > 1:
+            raise FieldError(
+                "model.weights.persistentDisk.accessMode",
+                f"a ReadWriteOnce disk can back one replica, but up to {self.max_replicas()} may run; use ReadOnlyMany "
+                "(the disk is pre-populated and mounted read-only) or hyperdiskMl",
+            )
+
+    def gpus_per_replica(self) -> int:
+        """GPUs one replica gets: the serving pool's GPUs per node × nodes per replica."""
+        return self.gpu_pools[self.serving.pool].machine().gpu_count * self.serving.nodes_per_replica
+
+    def max_replicas(self) -> int:
+        """The most replicas that can run at once."""
+        if self.autoscaling.mode == "none":
+            return self.serving.replicas
+        return max(self.autoscaling.max_replicas, self.serving.replicas)
+
+    def effective_weight_bytes(self) -> float:
+        """Weight bytes in GPU memory (fp8 quantization on the fly halves 16-bit weights)."""
+        weight_bytes = self.model.weight_bytes()
+        if self.serving.vllm.quantization == "fp8" and self.model.weight_dtype in ("bfloat16", "float16"):
+            return weight_bytes / 2
+        return weight_bytes
+
+    def served_model_name(self) -> str:
+        return self.serving.vllm.served_model_name or self.model.id
+
+    def warnings(self) -> list[str]:
+        """Legal but suspicious settings, printed by render and validate."""
+        notes = []
+        for index, target in enumerate(self.autoscaling.metrics):
+            if target.metric is AutoscalingMetric.QUEUE and not QUEUE_TARGET_SANE[0] <= target.target <= QUEUE_TARGET_SANE[1]:
+                notes.append(
+                    f"{CONFIG_KEY}.autoscaling.metrics.{index}.target: a queue target of {target.target:g} is outside "
+                    f"{QUEUE_TARGET_SANE[0]}–{QUEUE_TARGET_SANE[1]} waiting requests per replica (GKE's autoscaling guide "
+                    "starts from a small queue); expect flapping (low) or long waits (high)"
+                )
+        if self.model.weights.backend is WeightsBackend.HUGGING_FACE:
+            notes.append(
+                f"{CONFIG_KEY}.model.weights.backend: huggingFace downloads at every start (slow baseline, dev only)"
+            )
+        return notes
 
     def pool_zones(self, pool_name: str) -> list[str]:
         """Zones a pool runs in: its own, else the stack's."""

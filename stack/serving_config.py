@@ -1,0 +1,287 @@
+"""Config sections for what runs on the cluster: the model, its weights, vLLM serving, autoscaling, batch.
+
+Cross-section rules (TP × PP against the pool's GPUs, weights fitting GPU memory, ReadWriteOnce
+volumes and replicas) live on ``StackConfig`` in ``stack/config.py``, which sees every section.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from stack.base_config import FieldError, Model
+
+_REVISION = re.compile(r"^[0-9a-f]{40}$")
+_DIGEST_IMAGE = re.compile(r"^[a-z0-9./_-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$")
+
+BYTES_PER_PARAMETER = {"bfloat16": 2.0, "float16": 2.0, "float32": 4.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+"""Weight bytes per parameter by storage precision (fp8/int8 one byte; AWQ/GPTQ int4 half a byte)."""
+
+
+class WeightsBackend(str, Enum):
+    GCSFUSE = "gcsfuse"
+    PERSISTENT_DISK = "persistentDisk"
+    HYPERDISK_ML = "hyperdiskMl"
+    FILESTORE = "filestore"
+    RUNAI_STREAMER = "runaiStreamer"
+    HUGGING_FACE = "huggingFace"
+
+
+class GcsFuseOptions(Model):
+    """Cloud Storage FUSE CSI tuned for read-mostly model files."""
+
+    file_cache: Literal["auto", "localSsd", "memory", "none"] = Field(
+        "auto", description="Where the FUSE file cache lives; auto = Local SSD when the pool has it, else memory."
+    )
+    parallel_downloads: bool = Field(True, description="Parallel downloads into the file cache for large files.")
+    sidecar_memory_limit: str = Field("0", description="gke-gcsfuse sidecar memory limit; 0 = unlimited.")
+    sidecar_cpu_limit: str = Field("0", description="gke-gcsfuse sidecar CPU limit; 0 = unlimited.")
+
+
+class PersistentDiskOptions(Model):
+    """A pre-populated Persistent Disk attached read-only to every replica."""
+
+    disk_type: Literal["pd-ssd", "pd-balanced"] = Field("pd-ssd", description="Disk type.")
+    size_gb: int = Field(500, ge=10, description="Disk size in GB (at least the model size).")
+    source_snapshot: str | None = Field(
+        None, description="Snapshot holding the model; unset (and no sourceImage) = global/snapshots/<model>-<rev8>."
+    )
+    source_image: str | None = Field(None, description="Disk image holding the model.")
+    access_mode: Literal["ReadOnlyMany", "ReadWriteOnce"] = Field(
+        "ReadOnlyMany", description="ReadOnlyMany lets every replica attach it; ReadWriteOnce allows one replica only."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PersistentDiskOptions:
+        if self.source_snapshot is not None and self.source_image is not None:
+            raise FieldError("sourceImage", "set at most one of sourceSnapshot or sourceImage (the populated model)")
+        return self
+
+
+class HyperdiskMlOptions(Model):
+    """Hyperdisk ML: read-only multi-attach with provisioned throughput."""
+
+    size_gb: int = Field(500, ge=4, description="Disk size in GB.")
+    throughput_mibps: int = Field(2400, ge=400, description="Provisioned throughput in MiB/s.")
+    source_snapshot: str | None = Field(
+        None, description="Snapshot holding the model; unset (and no sourceImage) = global/snapshots/<model>-<rev8>."
+    )
+    source_image: str | None = Field(None, description="Disk image holding the model.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> HyperdiskMlOptions:
+        if self.source_snapshot is not None and self.source_image is not None:
+            raise FieldError("sourceImage", "set at most one of sourceSnapshot or sourceImage (the populated model)")
+        return self
+
+
+class FilestoreOptions(Model):
+    """A Filestore NFS share (ReadWriteMany)."""
+
+    tier: Literal["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"] = Field(
+        "ZONAL", description="Filestore service tier."
+    )
+    capacity_gb: int = Field(1024, ge=1024, description="Capacity in GB (tier minimums apply).")
+    share_name: str = Field("models", description="NFS export name.")
+    nconnect: int = Field(16, ge=1, le=16, description="NFS `nconnect` TCP connections per mount.")
+
+
+class RunaiStreamerOptions(Model):
+    """vLLM's Run:ai Model Streamer reading safetensors straight from gs://."""
+
+    concurrency: int = Field(16, ge=1, le=256, description="Parallel readers (RUNAI_STREAMER_CONCURRENCY).")
+    memory_limit_bytes: int = Field(
+        -1, description="CPU staging memory limit (RUNAI_STREAMER_MEMORY_LIMIT); -1 = unlimited."
+    )
+
+
+class WeightsConfig(Model):
+    """Where the weights come from and how the pod reads them."""
+
+    backend: WeightsBackend = Field(WeightsBackend.GCSFUSE, description="Weight-loading backend.")
+    bucket_prefix: str | None = Field(
+        None, description="Object prefix of the model in the bucket; unset = models/<model id>/<revision>."
+    )
+    gcsfuse: GcsFuseOptions = Field(default_factory=GcsFuseOptions, description="Options of the gcsfuse backend.")
+    persistent_disk: PersistentDiskOptions = Field(
+        default_factory=PersistentDiskOptions, description="Options of the persistentDisk backend."
+    )
+    hyperdisk_ml: HyperdiskMlOptions = Field(default_factory=HyperdiskMlOptions, description="Options of the hyperdiskMl backend.")
+    filestore: FilestoreOptions = Field(default_factory=FilestoreOptions, description="Options of the filestore backend.")
+    runai_streamer: RunaiStreamerOptions = Field(
+        default_factory=RunaiStreamerOptions, description="Options of the runaiStreamer backend."
+    )
+
+
+class ModelConfig(Model):
+    """The model to serve."""
+
+    id: str = Field(description="Hugging Face hub id, e.g. meta-llama/Llama-3.1-8B-Instruct.")
+    revision: str = Field(description="Pinned hub commit (40 hex chars); branch names like `main` are refused.")
+    parameters_billions: float = Field(gt=0, description="Parameter count in billions (sizes memory and load time).")
+    weight_dtype: Literal["bfloat16", "float16", "float32", "fp8", "int8", "int4"] = Field(
+        "bfloat16", description="Precision the weights are stored and loaded in."
+    )
+    weights: WeightsConfig = Field(default_factory=WeightsConfig, description="Weight-loading backend and options.")
+
+    @model_validator(mode="after")
+    def _pinned(self) -> ModelConfig:
+        if not _REVISION.match(self.revision):
+            raise FieldError("revision", f"'{self.revision}' is not a 40-hex commit; pin the hub revision for reproducible deploys")
+        return self
+
+    def slug(self) -> str:
+        """``meta-llama/Llama-3.1-8B-Instruct`` → ``llama-3-1-8b-instruct`` (for resource names)."""
+        return re.sub(r"[^a-z0-9]+", "-", self.id.split("/")[-1].lower()).strip("-")
+
+    def disk_source_snapshot(self, explicit_snapshot: str | None, explicit_image: str | None) -> tuple[str | None, str | None]:
+        """(snapshot, image) a model disk is created from; by default the downloader's snapshot."""
+        if explicit_snapshot or explicit_image:
+            return explicit_snapshot, explicit_image
+        return f"global/snapshots/{self.slug()}-{self.revision[:8]}", None
+
+    def weight_bytes(self) -> float:
+        """Bytes of weights (parameters × bytes per parameter)."""
+        return self.parameters_billions * 1e9 * BYTES_PER_PARAMETER[self.weight_dtype]
+
+
+class VllmSettings(Model):
+    """Typed vLLM engine settings, rendered into container args."""
+
+    served_model_name: str | None = Field(None, description="Name clients send as `model`; unset = the model id.")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs a layer is split across (within a node).")
+    pipeline_parallel_size: int = Field(1, ge=1, description="Pipeline stages (across nodes for multi-node).")
+    max_model_len: int | None = Field(None, ge=128, description="Context length; unset = the model's.")
+    gpu_memory_utilization: float = Field(0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use.")
+    max_num_seqs: int = Field(256, ge=1, description="Sequences batched per step.")
+    max_num_batched_tokens: int | None = Field(None, ge=64, description="Token budget per step (chunked prefill).")
+    enable_prefix_caching: bool = Field(True, description="Automatic prefix caching.")
+    enable_chunked_prefill: bool = Field(True, description="Chunked prefill.")
+    quantization: Literal["fp8", "awq", "gptq", "bitsandbytes", "compressed-tensors"] | None = Field(
+        None, description="Quantization method (weights already quantized, or fp8 on the fly)."
+    )
+    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] = Field("auto", description="KV-cache precision.")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("auto", description="Activation dtype.")
+    extra_args: list[str] = Field(default_factory=list, description="More vLLM flags, appended verbatim.")
+
+
+class ServingConfig(Model):
+    """How the model is served."""
+
+    pool: str = Field(description="GPU pool (a key of gpuPools) the replicas run on.")
+    spot_pool: str | None = Field(
+        None, description="Optional Spot pool preferred for extra replicas (node affinity weight); must match pool's GPUs."
+    )
+    namespace: str = Field("llm", description="Kubernetes namespace.")
+    name: str = Field("vllm", description="Name of the Deployment/Service.")
+    replicas: int = Field(1, ge=1, description="Replicas when autoscaling is off; the HPA minimum otherwise.")
+    nodes_per_replica: int = Field(1, ge=1, description=">1 runs one replica across nodes (LeaderWorkerSet).")
+    image: str = Field(
+        "vllm/vllm-openai:v0.32.0@sha256:6f5d1a4b0c2e9f8d7c6b5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+        description="vLLM image pinned by digest; Docker Hub images are pulled through the registry's proxy.",
+    )
+    vllm: VllmSettings = Field(default_factory=VllmSettings, description="vLLM engine settings.")
+    startup_budget_seconds: int | None = Field(
+        None, ge=60, description="Cold-start budget the startupProbe allows; unset = derived from model size and backend."
+    )
+    shutdown_timeout_seconds: int = Field(60, ge=5, description="vLLM --shutdown-timeout: in-flight requests get this long.")
+    pre_stop_seconds: int = Field(15, ge=5, description="Delay before SIGTERM so the pod leaves Service endpoints first.")
+    require_api_key: bool = Field(True, description="Serve /v1 only with the `apiKey` secret config key.")
+    client_label: str = Field(
+        "gke-inference/client", description="Pods with this label set to `true` may reach the server (NetworkPolicy)."
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> ServingConfig:
+        if not _DIGEST_IMAGE.match(self.image):
+            raise FieldError("image", f"'{self.image}' is not pinned by digest: use NAME:TAG@sha256:<64 hex>")
+        return self
+
+
+class AutoscalingMetric(str, Enum):
+    QUEUE = "queue"
+    RUNNING = "running"
+    KV_CACHE = "kvCache"
+    GPU_DUTY_CYCLE = "gpuDutyCycle"
+
+
+class MetricTarget(Model):
+    """One autoscaling signal and its per-replica target."""
+
+    metric: AutoscalingMetric = Field(description="queue (waiting requests), running, kvCache (0–1) or gpuDutyCycle (0–100).")
+    target: float = Field(gt=0, description="Per-replica average value to hold.")
+
+
+class BehaviorConfig(Model):
+    """HPA behavior overrides; unset fields derive from the replica cold start."""
+
+    scale_up_stabilization_seconds: int | None = Field(None, ge=0, le=3600, description="Scale-up window.")
+    scale_down_stabilization_seconds: int | None = Field(None, ge=300, le=3600, description="Scale-down window (≥300 s).")
+    scale_up_pods: int | None = Field(None, ge=1, description="At most this many pods added per period.")
+    scale_up_percent: int | None = Field(None, ge=1, description="At most this percent added per period.")
+    scale_up_period_seconds: int | None = Field(None, ge=1, le=1800, description="Scale-up policy period.")
+    scale_down_period_seconds: int | None = Field(None, ge=1, le=1800, description="Period of the one-pod scale-down policy.")
+
+
+class CronWindow(Model):
+    """A KEDA cron trigger: hold at least `replicas` between start and end."""
+
+    timezone: str = Field("UTC", description="IANA timezone.")
+    start: str = Field(description="Cron expression for the window start, e.g. `0 8 * * 1-5`.")
+    end: str = Field(description="Cron expression for the window end.")
+    replicas: int = Field(ge=1, description="Replicas held during the window.")
+
+
+class KedaConfig(Model):
+    """KEDA scale-to-zero settings."""
+
+    install: bool = Field(True, description="Install KEDA from its Helm chart (false: assume it is present).")
+    min_replicas: int = Field(0, ge=0, description="Replicas when idle (0 = scale to zero).")
+    activation_threshold: float = Field(0.5, ge=0, description="Metric value that wakes the target from zero.")
+    cooldown_seconds: int = Field(900, ge=60, description="Idle time before scaling to zero.")
+    polling_seconds: int = Field(15, ge=5, description="How often KEDA queries the metric.")
+    cron: list[CronWindow] = Field(default_factory=list, description="Time-of-day capacity windows.")
+
+
+class AutoscalingConfig(Model):
+    """Autoscaling of the vLLM replicas on vLLM's own metrics."""
+
+    mode: Literal["hpa", "keda", "none"] = Field("hpa", description="HPA via the metrics adapter, KEDA, or fixed replicas.")
+    min_replicas: int = Field(1, ge=1, description="HPA minimum replicas (KEDA uses keda.minReplicas).")
+    max_replicas: int = Field(4, ge=1, description="Maximum replicas.")
+    metrics: list[MetricTarget] = Field(
+        default_factory=lambda: [MetricTarget(metric=AutoscalingMetric.QUEUE, target=5)],
+        min_length=1,
+        description="Signals; several combine (the HPA takes the largest proposal).",
+    )
+    behavior: BehaviorConfig = Field(default_factory=BehaviorConfig, description="HPA behavior overrides.")
+    keda: KedaConfig = Field(default_factory=KedaConfig, description="KEDA settings (mode keda).")
+    install_metrics_adapter: bool = Field(
+        True, description="Install the Stackdriver custom-metrics adapter (false when the cluster has one)."
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> AutoscalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise FieldError("minReplicas", f"minReplicas ({self.min_replicas}) must be ≤ maxReplicas ({self.max_replicas})")
+        for index, m in enumerate(self.metrics):
+            if m.metric is AutoscalingMetric.KV_CACHE and m.target >= 1:
+                raise FieldError(f"metrics.{index}.target", "kvCache is a fraction 0–1; use e.g. 0.8")
+            if m.metric is AutoscalingMetric.GPU_DUTY_CYCLE and m.target > 100:
+                raise FieldError(f"metrics.{index}.target", "gpuDutyCycle is a percentage 0–100")
+        return self
+
+
+class BatchConfig(Model):
+    """Offline batch inference: a Job running vLLM's batch runner over JSONL in the bucket."""
+
+    enabled: bool = Field(False, description="Create the batch Job.")
+    pool: str | None = Field(None, description="GPU pool for the Job (Spot recommended); unset = serving.pool.")
+    input_object: str = Field("batch/input.jsonl", description="Object in the model bucket with chat-completions lines.")
+    output_object: str = Field("batch/output.jsonl", description="Object the results are written to.")
+    parallelism: int = Field(1, ge=1, description="Pods running at once.")
+    backoff_limit: int = Field(3, ge=0, description="Retries before the Job fails (Spot preemption retries).")
+    ttl_seconds_after_finished: int = Field(86400, ge=60, description="Finished Jobs are deleted after this long.")
