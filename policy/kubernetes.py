@@ -1,0 +1,218 @@
+"""Rules on Kubernetes objects (the recorded inputs of ``kubernetes:*`` resources are the manifests).
+
+Resource rules look at one object; ``replicated_serving_has_pdb`` looks at the whole stack, since a
+PodDisruptionBudget is a separate object that has to select the serving pods.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from policy.model import Finding, Rule, Violation, get
+
+# Kinds whose pods serve traffic for as long as they run (probes make sense there).
+SERVING_KINDS = ("Deployment", "StatefulSet", "LeaderWorkerSet", "DaemonSet")
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+# Env var names that hold credentials: a secret-ish last word (HF_TOKEN, VLLM_API_KEY, DB_PASSWORD...).
+SECRET_NAME = re.compile(r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)$")
+# Values that are credentials whatever the name: HF, OpenAI-style, AWS and GitHub tokens, PEM keys,
+# and the render's own mask (a masked literal means a real secret went into the manifest).
+SECRET_VALUE = re.compile(
+    r"^(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|\[secret\])$"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+)
+SECRET_FLAGS = ("--api-key", "--hf-token")
+_ENV_REF = re.compile(r"^\$\([A-Za-z_][A-Za-z0-9_]*\)$")
+
+
+def is_kubernetes(resource_type: str) -> bool:
+    """A Kubernetes object (not a provider, Helm chart or YAML component)."""
+    return resource_type.startswith("kubernetes:") and not resource_type.startswith(
+        ("kubernetes:helm", "kubernetes:yaml", "pulumi:providers")
+    )
+
+
+def pod_specs(obj: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Yield ``(path, podSpec)`` for every pod template of an object (Pod, workloads, CronJob, LWS)."""
+    kind = obj.get("kind")
+    if kind == "Pod":
+        candidates = ["spec"]
+    elif kind == "CronJob":
+        candidates = ["spec.jobTemplate.spec.template.spec"]
+    elif kind == "LeaderWorkerSet":
+        candidates = ["spec.leaderWorkerTemplate.leaderTemplate.spec", "spec.leaderWorkerTemplate.workerTemplate.spec"]
+    else:
+        candidates = ["spec.template.spec"]
+    for path in candidates:
+        spec = get(obj, path)
+        if isinstance(spec, Mapping) and "containers" in spec:
+            yield path, spec
+
+
+def containers(obj: Mapping[str, Any], include_init: bool = True) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Yield ``(path, container)`` for each container (and init/ephemeral container) of an object."""
+    groups = ("containers", "initContainers", "ephemeralContainers") if include_init else ("containers",)
+    for path, spec in pod_specs(obj):
+        for group in groups:
+            for index, container in enumerate(spec.get(group) or []):
+                yield f"{path}.{group}[{index}]", container
+
+
+def no_privileged(_: str, obj: Mapping[str, Any]) -> list[Finding]:
+    """No privileged containers (they own the node, GPUs included)."""
+    return [
+        Finding(f"{path}.securityContext.privileged", f"container {c.get('name')!r} is privileged; remove it "
+                "(GPU access comes from the nvidia.com/gpu resource, not privilege)")
+        for path, c in containers(obj)
+        if get(c, "securityContext.privileged") is True
+    ]
+
+
+def serving_resources_and_probes(_: str, obj: Mapping[str, Any]) -> list[Finding]:
+    """Serving containers (long-running kinds, with ports) set requests, limits, readiness and liveness."""
+    if obj.get("kind") not in SERVING_KINDS:
+        return []
+    findings = []
+    for path, c in containers(obj, include_init=False):
+        name = c.get("name")
+        for part in ("requests", "limits"):
+            if not get(c, f"resources.{part}"):
+                findings.append(Finding(f"{path}.resources.{part}", f"container {name!r} sets no resource {part}; "
+                                        "set cpu/memory (and nvidia.com/gpu on GPU containers)"))
+        if c.get("ports"):
+            for probe in ("readinessProbe", "livenessProbe"):
+                if not c.get(probe):
+                    findings.append(Finding(f"{path}.{probe}", f"serving container {name!r} has no {probe}; "
+                                            "probe the server's health endpoint"))
+    return findings
+
+
+def images_pinned_by_digest(_: str, obj: Mapping[str, Any]) -> list[Finding]:
+    """Every image is pinned by digest, so a node pulls exactly what was reviewed (and cached on the SBD)."""
+    return [
+        Finding(f"{path}.image", f"image {c.get('image')!r} is not pinned by digest; use NAME@sha256:<64 hex>")
+        for path, c in containers(obj)
+        if not DIGEST.search(str(c.get("image") or ""))
+    ]
+
+
+def hpa_behavior(_: str, obj: Mapping[str, Any]) -> list[Finding]:
+    """Autoscalers set explicit scale-up and scale-down behavior (GPU pods take minutes to start)."""
+    kind = obj.get("kind")
+    if kind == "HorizontalPodAutoscaler":
+        path = "spec.behavior"
+    elif kind == "ScaledObject":
+        path = "spec.advanced.horizontalPodAutoscalerConfig.behavior"
+    else:
+        return []
+    return [
+        Finding(f"{path}.{direction}", f"{kind} {get(obj, 'metadata.name')!r} sets no {direction} behavior; set "
+                "policies and stabilizationWindowSeconds (the 300 s default scale-down window is not a decision)")
+        for direction in ("scaleUp", "scaleDown")
+        if not get(obj, f"{path}.{direction}")
+    ]
+
+
+def _secret_flag_values(args: Sequence[Any]) -> Iterator[tuple[int, str, str]]:
+    args = [str(a) for a in args]
+    for index, arg in enumerate(args):
+        for flag in SECRET_FLAGS:
+            if arg.startswith(flag + "="):
+                yield index, flag, arg.split("=", 1)[1]
+            elif arg == flag and index + 1 < len(args):
+                yield index + 1, flag, args[index + 1]
+
+
+def no_secret_literals(_: str, obj: Mapping[str, Any]) -> list[Finding]:
+    """Credentials come from Secrets (valueFrom / $(VAR)), never as literals in env values or args."""
+    findings = []
+    for path, c in containers(obj):
+        for index, env in enumerate(c.get("env") or []):
+            value = env.get("value")
+            if value is None or value == "":
+                continue
+            name = str(env.get("name", ""))
+            if SECRET_NAME.search(name.upper()) or SECRET_VALUE.search(str(value)):
+                findings.append(Finding(f"{path}.env[{index}].value", f"{name} holds a literal that looks like a "
+                                        "secret; use valueFrom.secretKeyRef"))
+        for field in ("command", "args"):
+            for index, flag, value in _secret_flag_values(c.get(field) or []):
+                if not _ENV_REF.match(value):
+                    findings.append(Finding(f"{path}.{field}[{index}]", f"{flag} is given a literal; pass "
+                                            f"{flag}=$(ENV_VAR) with the variable from a secretKeyRef"))
+    return findings
+
+
+# -- stack level: PodDisruptionBudgets -----------------------------------------------------------
+
+
+def _namespace(obj: Mapping[str, Any]) -> str:
+    return get(obj, "metadata.namespace", "default")
+
+
+def _template_labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    if obj.get("kind") == "LeaderWorkerSet":
+        return dict(get(obj, "spec.leaderWorkerTemplate.workerTemplate.metadata.labels", {}))
+    return dict(get(obj, "spec.template.metadata.labels", {}))
+
+
+def _max_replicas(obj: Mapping[str, Any], autoscalers: list[Mapping[str, Any]]) -> int:
+    """Most replicas an object can run: its own count, or the max of an autoscaler targeting it."""
+    most = int(get(obj, "spec.replicas", 1))
+    name, kind, namespace = get(obj, "metadata.name"), obj.get("kind"), _namespace(obj)
+    for scaler in autoscalers:
+        target = get(scaler, "spec.scaleTargetRef", {})
+        if _namespace(scaler) != namespace or target.get("name") != name:
+            continue
+        if scaler.get("kind") == "ScaledObject":
+            if target.get("kind", "Deployment") == kind:
+                most = max(most, int(get(scaler, "spec.maxReplicaCount", 100)))
+        elif target.get("kind") == kind:
+            most = max(most, int(get(scaler, "spec.maxReplicas", 1)))
+    return most
+
+
+def _pdb_covers(pdb: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
+    selector = get(pdb, "spec.selector.matchLabels", {})
+    labels = _template_labels(obj)
+    return bool(selector) and _namespace(pdb) == _namespace(obj) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def replicated_serving_has_pdb(objects: Sequence[Mapping[str, Any]]) -> list[Violation]:
+    """Every serving workload that can run more than one replica has a PDB selecting its pods.
+
+    ``objects`` are Kubernetes manifests (dicts with apiVersion/kind/metadata). Serving = a
+    Deployment, StatefulSet or LeaderWorkerSet with a container port.
+    """
+    autoscalers = [o for o in objects if o.get("kind") in ("HorizontalPodAutoscaler", "ScaledObject")]
+    pdbs = [o for o in objects if o.get("kind") == "PodDisruptionBudget"]
+    violations = []
+    for obj in objects:
+        if obj.get("kind") not in ("Deployment", "StatefulSet", "LeaderWorkerSet"):
+            continue
+        if not any(c.get("ports") for _, c in containers(obj, include_init=False)):
+            continue
+        if _max_replicas(obj, autoscalers) <= 1 or any(_pdb_covers(p, obj) for p in pdbs):
+            continue
+        name = f"{obj.get('kind')}/{_namespace(obj)}/{get(obj, 'metadata.name')}"
+        violations.append(Violation(
+            "k8s-pdb-for-replicated-serving", name, "PodDisruptionBudget",
+            "can run more than one replica but no PodDisruptionBudget in its namespace selects its pod labels "
+            f"{_template_labels(obj)}; add one (e.g. maxUnavailable: 1) so node upgrades don't drain every replica",
+        ))
+    return violations
+
+
+RULES = [
+    Rule("k8s-no-privileged", "No privileged containers.", is_kubernetes, no_privileged),
+    Rule("k8s-serving-resources-probes", "Serving containers set requests, limits, readiness and liveness probes.",
+         is_kubernetes, serving_resources_and_probes),
+    Rule("k8s-image-digest", "Container images are pinned by digest.", is_kubernetes, images_pinned_by_digest),
+    Rule("k8s-hpa-behavior", "HPAs and ScaledObjects set scaleUp and scaleDown behavior.", is_kubernetes,
+         hpa_behavior),
+    Rule("k8s-no-secret-literals", "No credentials as literals in env values or container args.", is_kubernetes,
+         no_secret_literals),
+]
+"""Kubernetes resource rules, in report order."""
