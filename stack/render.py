@@ -205,6 +205,7 @@ def run_program(config: StackConfig, stack: str, secrets: dict[str, Any] | None 
         return resolved
 
     outputs = loop.run_until_complete(settle())
+    loop.close()
     return monitor.recorded, clean_value(outputs)
 
 
@@ -268,7 +269,8 @@ def write_outputs(result: RenderResult, out_dir: Path) -> None:
 def render_config(config: StackConfig, stack: str) -> RenderResult:
     """Render an already-validated config (no files written)."""
     recorded, outputs = run_program(config, stack)
-    resources = [r.as_json() for r in recorded]
+    # Registrations complete concurrently, so their order varies between runs; sort for stable output.
+    resources = sorted((r.as_json() for r in recorded), key=lambda r: (r["name"], r["type"]))
     return RenderResult(stack, resources, manifests_from(resources), outputs, config=config)
 
 
