@@ -12,6 +12,7 @@ import sys
 
 COMMANDS = [
     "stack.render_command",
+    "stack.validate",
 ]
 """Modules providing a ``register(subparsers)`` function, in the order shown by ``--help``."""
 
