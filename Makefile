@@ -37,5 +37,43 @@ golden-update: $(STAMP)
 serve-env:
 	$(PYTHON) -m stack.local.serve_env
 
+.PHONY: checkov-env image-vllm image-model-downloader image-boot-disk
+
+## checkov-env: checkov in its own virtualenv .venv-checkov (its pins clash with ours); `validate` runs it offline
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP := .venv-checkov/.checkov-$(CHECKOV_VERSION)
+checkov-env: $(CHECKOV_STAMP)
+$(CHECKOV_STAMP):
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $(CHECKOV_STAMP)
+
+## lint: ruff, mypy (config in pyproject.toml) and actionlint on .github/workflows
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/actionlint .github/workflows/*.yml
+
+## image-*: build an image with Cloud Build (prints the command; RUN=1 runs it).
+## PROJECT, REGION and REPO name the Artifact Registry repository (the stack's registry.repositoryId).
+PROJECT ?= $(shell gcloud config get-value project 2>/dev/null)
+REGION ?= us-central1
+REPO ?= inference
+REGISTRY = $(REGION)-docker.pkg.dev/$(PROJECT)/$(REPO)
+TAG ?= $(shell git rev-parse --short HEAD)
+IMAGE_BUILD = $(if $(RUN),,@echo) gcloud builds submit --project $(PROJECT) --region $(REGION)
+image-vllm:
+	$(IMAGE_BUILD) --tag $(REGISTRY)/vllm:$(TAG) images/vllm
+image-model-downloader:
+	$(IMAGE_BUILD) --tag $(REGISTRY)/model-downloader:$(TAG) images/model-downloader
+## image-boot-disk: the secondary-boot-disk image that preloads the vLLM image (images/boot-disk/README.md)
+image-boot-disk:
+	$(IMAGE_BUILD) --config images/boot-disk/cloudbuild.yaml --no-source \
+		--substitutions _ZONE=$(REGION)-a,_CONTAINER_IMAGE=$(REGISTRY)/vllm:$(TAG)
+
 clean:
 	rm -rf out .pytest_cache
+
+## docs: regenerate the README's configuration reference from the config models
+docs: $(STAMP)
+	$(BIN)/python -m stack.config_docs
