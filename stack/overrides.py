@@ -43,7 +43,12 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             errors.append(f"--set {override!r}: expected PATH=VALUE, e.g. gpuPools.l4.spot=false")
             continue
         try:
-            _set(result, parse_path(path), yaml.safe_load(text))
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            errors.append(f"{CONFIG_KEY}.{path}: value {text!r} is not valid YAML; quote a string, e.g. --set '{path}=\"...\"'")
+            continue
+        try:
+            _set(result, parse_path(path), value)
         except (ValueError, KeyError, IndexError, TypeError) as err:
             errors.append(f"{CONFIG_KEY}.{path}: cannot set ({err})")
     if errors:
@@ -57,6 +62,8 @@ def _set(node: Any, parts: list[str | int], value: Any) -> None:
         if isinstance(part, int):
             if not isinstance(node, list):
                 raise TypeError(f"[{part}] indexes a {type(node).__name__}, not a list")
+            if part == len(node):  # one past the end appends, as for the last segment
+                node.append([] if isinstance(following, int) else {})
             node = node[part]
         else:
             if not isinstance(node, dict):
