@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -46,6 +47,10 @@ def _default(info: FieldInfo) -> str:
 
 
 def _type_name(annotation: Any) -> str:
+    if getattr(annotation, "__origin__", None) is Literal:
+        return " / ".join(f"`{v}`" for v in annotation.__args__)
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return " / ".join(f"`{m.value}`" for m in annotation)
     text = getattr(annotation, "__name__", None) or str(annotation)
     return text.replace("typing.", "").replace("stack.serving_config.", "").replace("stack.config.", "")
 

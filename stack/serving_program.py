@@ -1,0 +1,152 @@
+"""Composition of the serving side: namespace, Workload Identity, weights, the vLLM server."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.gpu_node_pool import GpuNodePool
+from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
+from infra.registry import ImageRegistry
+from infra.storage import READER_ROLE, ModelBucket
+from stack.config import StackConfig
+from stack.estimate import estimate_cold_start
+from stack.weights_program import build_weights
+from workloads.pod_sizing import size_pod
+from workloads.vllm_args import EngineSettings
+from workloads.vllm_server import VllmServer, VllmServerArgs
+
+STARTUP_BUDGET_FACTOR = 1.5
+"""The startupProbe allows this multiple of the estimated replica cold start (image + weights + engine)."""
+MIN_STARTUP_BUDGET_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What the rest of the program composes with."""
+
+    server: VllmServer
+    namespace: k8s.core.v1.Namespace
+    cold_start_seconds: float
+    startup_budget_seconds: int
+
+
+def startup_budget_seconds(config: StackConfig, cold_start_seconds: float) -> int:
+    """The configured budget, or the cold-start estimate × STARTUP_BUDGET_FACTOR (at least 5 minutes)."""
+    if config.serving.startup_budget_seconds is not None:
+        return config.serving.startup_budget_seconds
+    return max(MIN_STARTUP_BUDGET_SECONDS, math.ceil(cold_start_seconds * STARTUP_BUDGET_FACTOR / 10) * 10)
+
+
+def pulled_through_proxy(image: str, registry: ImageRegistry) -> pulumi.Input[str]:
+    """Docker Hub images (no registry host) go through the Artifact Registry remote repository,
+    so image streaming and the secondary boot disk cache apply; others are used as given."""
+    first = image.split("/")[0]
+    if "." in first or ":" in first or first == "localhost":
+        return image
+    return pulumi.Output.concat(registry.docker_hub_url, "/", image)
+
+
+def min_replicas(config: StackConfig) -> int:
+    """Replicas that always run: the HPA minimum, KEDA's idle count, or the fixed count."""
+    mode = config.autoscaling.mode
+    if mode == "hpa":
+        return config.autoscaling.min_replicas
+    if mode == "keda":
+        return config.autoscaling.keda.min_replicas
+    return config.serving.replicas
+
+
+def build_serving(
+    config: StackConfig,
+    stack: str,
+    secrets: dict[str, Any],
+    provider: k8s.Provider,
+    registry: ImageRegistry,
+    pools: dict[str, GpuNodePool],
+    bucket: ModelBucket,
+) -> Serving:
+    serving = config.serving
+    k8s_opts = pulumi.ResourceOptions(provider=provider)
+    namespace = k8s.core.v1.Namespace(
+        "serving-namespace",
+        metadata={
+            "name": serving.namespace,
+            "labels": {
+                "pod-security.kubernetes.io/enforce": "baseline",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+            },
+        },
+        opts=k8s_opts,
+    )
+    identity = WorkloadIdentity(
+        "vllm-identity",
+        WorkloadIdentityArgs(
+            project=config.project, account_id=f"vllm-{stack}", namespace=serving.namespace, ksa_name=serving.name
+        ),
+    )
+    weights = build_weights(config, stack, provider, bucket.bucket_name, serving.namespace, namespace)
+    if weights.needs_bucket_read:
+        bucket.grant("models-vllm-reader", READER_ROLE, identity.member)
+
+    cold_start = estimate_cold_start(config).total_seconds
+    budget = startup_budget_seconds(config, cold_start)
+    pool = pools[serving.pool]
+    machine = pool.machine
+    preferred = (serving.pool, serving.spot_pool) if serving.spot_pool else ()
+    tolerations = list(pool.scheduling.tolerations)
+    if serving.spot_pool:
+        tolerations += [t for t in pools[serving.spot_pool].scheduling.tolerations if t not in tolerations]
+    node_selector = (
+        {"cloud.google.com/gke-accelerator": machine.accelerator} if preferred else dict(pool.scheduling.node_selector)
+    )
+    vllm = serving.vllm
+    server = VllmServer(
+        "vllm",
+        VllmServerArgs(
+            namespace=serving.namespace,
+            name=serving.name,
+            image=pulled_through_proxy(serving.image, registry),
+            engine=EngineSettings(
+                model=weights.model_path,
+                served_model_name=config.served_model_name(),
+                tensor_parallel_size=vllm.tensor_parallel_size,
+                pipeline_parallel_size=vllm.pipeline_parallel_size,
+                max_model_len=vllm.max_model_len,
+                gpu_memory_utilization=vllm.gpu_memory_utilization,
+                max_num_seqs=vllm.max_num_seqs,
+                max_num_batched_tokens=vllm.max_num_batched_tokens,
+                enable_prefix_caching=vllm.enable_prefix_caching,
+                enable_chunked_prefill=vllm.enable_chunked_prefill,
+                quantization=vllm.quantization,
+                kv_cache_dtype=vllm.kv_cache_dtype,
+                dtype=vllm.dtype,
+                shutdown_timeout_seconds=serving.shutdown_timeout_seconds,
+                distributed_executor_backend="ray" if serving.nodes_per_replica > 1 else None,
+                extra=tuple(vllm.extra_args),
+            ),
+            weights=weights,
+            gpus_per_node=machine.gpu_count,
+            size=size_pod(machine.vcpu, machine.ram_gb, machine.gpu_count, gcsfuse_sidecar=weights.backend == "gcsfuse"),
+            node_selector=node_selector,
+            tolerations=tolerations,
+            google_service_account=identity.email,
+            replicas=max(1, min_replicas(config)),
+            autoscaled=config.autoscaling.mode != "none",
+            nodes_per_replica=serving.nodes_per_replica,
+            preferred_pools=preferred,
+            startup_budget_seconds=budget,
+            pre_stop_seconds=serving.pre_stop_seconds,
+            api_key=secrets.get("apiKey") if serving.require_api_key else None,
+            hf_token=secrets.get("hfToken"),
+            local_ssd_ephemeral=config.gpu_pools[serving.pool].local_ssd.mode.value == "ephemeral",
+            client_label=serving.client_label,
+        ),
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace]),
+    )
+    return Serving(server=server, namespace=namespace, cold_start_seconds=cold_start, startup_budget_seconds=budget)

@@ -1,0 +1,77 @@
+"""vLLM command-line arguments from typed settings (one place that spells vLLM flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SERVING_PORT = 8000
+"""vLLM's OpenAI server port; /metrics is served on the same port."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """The vLLM engine flags the platform sets. ``None`` leaves vLLM's default."""
+
+    model: str
+    """Value of --model: a local path or a gs:// URI (runai_streamer)."""
+    served_model_name: str
+    """Name clients send as `model`."""
+    tensor_parallel_size: int = 1
+    """--tensor-parallel-size."""
+    pipeline_parallel_size: int = 1
+    """--pipeline-parallel-size."""
+    max_model_len: int | None = None
+    """--max-model-len."""
+    gpu_memory_utilization: float = 0.9
+    """--gpu-memory-utilization."""
+    max_num_seqs: int | None = None
+    """--max-num-seqs."""
+    max_num_batched_tokens: int | None = None
+    """--max-num-batched-tokens."""
+    enable_prefix_caching: bool = True
+    """--enable-prefix-caching / --no-enable-prefix-caching."""
+    enable_chunked_prefill: bool = True
+    """--enable-chunked-prefill / --no-enable-chunked-prefill."""
+    quantization: str | None = None
+    """--quantization."""
+    kv_cache_dtype: str = "auto"
+    """--kv-cache-dtype."""
+    dtype: str = "auto"
+    """--dtype."""
+    shutdown_timeout_seconds: int = 60
+    """--shutdown-timeout: without it vLLM aborts in-flight requests on SIGTERM."""
+    distributed_executor_backend: str | None = None
+    """--distributed-executor-backend (ray for multi-node)."""
+    port: int = SERVING_PORT
+    """--port."""
+    extra: tuple[str, ...] = field(default=())
+    """Backend flags (e.g. --load-format runai_streamer) and user extra args, appended in order."""
+
+
+def engine_args(s: EngineSettings) -> list[str]:
+    """The container args for ``vllm serve``-equivalent ``python3 -m vllm.entrypoints.openai.api_server``."""
+    args = [
+        "--model", s.model,
+        "--served-model-name", s.served_model_name,
+        "--host", "0.0.0.0",
+        "--port", str(s.port),
+        "--tensor-parallel-size", str(s.tensor_parallel_size),
+        "--pipeline-parallel-size", str(s.pipeline_parallel_size),
+        "--gpu-memory-utilization", f"{s.gpu_memory_utilization:g}",
+        "--kv-cache-dtype", s.kv_cache_dtype,
+        "--dtype", s.dtype,
+        "--enable-prefix-caching" if s.enable_prefix_caching else "--no-enable-prefix-caching",
+        "--enable-chunked-prefill" if s.enable_chunked_prefill else "--no-enable-chunked-prefill",
+        "--shutdown-timeout", str(s.shutdown_timeout_seconds),
+    ]  # fmt: skip
+    optional = {
+        "--max-model-len": s.max_model_len,
+        "--max-num-seqs": s.max_num_seqs,
+        "--max-num-batched-tokens": s.max_num_batched_tokens,
+        "--quantization": s.quantization,
+        "--distributed-executor-backend": s.distributed_executor_backend,
+    }
+    for flag, value in optional.items():
+        if value is not None:
+            args += [flag, str(value)]
+    return args + list(s.extra)
