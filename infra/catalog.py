@@ -152,7 +152,7 @@ MACHINE_TYPES: dict[str, MachineType] = {m.name: m for m in _ROWS}
 N1_T4_GPU_COUNTS = (1, 2, 4)
 _N1_PATTERN = re.compile(r"^n1-(standard|highmem|highcpu)-(\d+)$")
 _N1_RAM_PER_VCPU = {"standard": 3.75, "highmem": 6.5, "highcpu": 0.9}
-ACCELERATOR_OPTIMIZED_PREFIXES = ("a2-", "a3-", "a4-", "g2-", "g4-")
+ACCELERATOR_OPTIMIZED_PREFIXES = ("a2-", "a3-", "a4-", "a4x-", "g2-", "g4-")
 
 
 class UnknownMachineType(ValueError):
@@ -189,7 +189,7 @@ def lookup(machine_type: str, n1_gpu_count: int | None = None) -> MachineType:
         )
     if machine_type.startswith(ACCELERATOR_OPTIMIZED_PREFIXES):
         raise UnknownMachineType(
-            f"'{machine_type}' is an accelerator-optimized shape missing from stack/catalog.py; "
+            f"'{machine_type}' is an accelerator-optimized shape missing from infra/catalog.py; "
             f"known: {', '.join(sorted(MACHINE_TYPES))}"
         )
     raise UnknownMachineType(
