@@ -147,6 +147,7 @@ def _make_recorder():  # imports pulumi lazily so `--help` and config errors sta
             if args.typ == "gcp:serviceaccount/account:Account":
                 project = args.inputs.get("project", "project")
                 outputs["email"] = f"{args.inputs.get('accountId', args.name)}@{project}.iam.gserviceaccount.com"
+                outputs["name"] = f"projects/{project}/serviceAccounts/{outputs['email']}"
             return f"{args.name}-id", outputs
 
         def call(self, args: pulumi.runtime.MockCallArgs):
