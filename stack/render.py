@@ -151,6 +151,16 @@ def _make_recorder():  # imports pulumi lazily so `--help` and config errors sta
             return f"{args.name}-id", outputs
 
         def call(self, args: pulumi.runtime.MockCallArgs):
+            if args.token == "gcp:container/getCluster:getCluster":  # cluster.mode: existing
+                a = args.args
+                cluster = _COMPUTED_OUTPUTS["gcp:container/cluster:Cluster"]
+                return {
+                    "id": f"projects/{a.get('project')}/locations/{a.get('location')}/clusters/{a.get('name')}",
+                    "name": a.get("name"),
+                    "location": a.get("location"),
+                    "endpoint": cluster["endpoint"],
+                    "masterAuths": [cluster["masterAuth"]],
+                }
             return {}
 
     class RecordingMonitor(MockMonitor):
