@@ -1,0 +1,91 @@
+"""`gke-infer tiny-model DIR` and `gke-infer serve-local STACK [--set ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+#: Where serve-local keeps its tiny model between runs (deterministic, so safe to reuse).
+DEFAULT_MODEL_DIR = Path.home() / ".cache" / "gke-inference" / "tiny-model"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `tiny-model` and `serve-local` to the `gke-infer` command line."""
+    register_tiny_model(subparsers)
+    register_serve_local(subparsers)
+
+
+def register_tiny_model(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "tiny-model", help="write a tiny deterministic Llama + tokenizer for local vLLM",
+        description="Write a tiny Llama (random weights, fixed seed, head_dim 64) with a byte-level "
+        "BPE tokenizer and chat template into DIR. Builds .venv-serve first if missing.")
+    parser.add_argument("dir", metavar="DIR", type=Path, help="output directory")
+    parser.set_defaults(func=run_tiny_model)
+
+
+def register_serve_local(subparsers: argparse._SubParsersAction) -> None:
+    from stack.cli import add_stack_arguments
+
+    parser = subparsers.add_parser(
+        "serve-local", help="run the stack's rendered vLLM container for real on CPU",
+        description="Render STACK, take its vLLM container (args, env, probes, preStop, grace "
+        "period), adapt GPU-only settings to the CPU build with a tiny model (printing each "
+        "change), serve on 127.0.0.1, run the probes like the kubelet, drain on Ctrl-C/SIGTERM.")
+    add_stack_arguments(parser)
+    parser.add_argument("--port", type=int, default=8000, help="local port (default 8000)")
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
+                        help=f"tiny model directory, made if missing (default {DEFAULT_MODEL_DIR})")
+    parser.add_argument("--manifests", type=Path, default=None,
+                        help="use these already-rendered manifests (a directory of YAML) "
+                        "instead of rendering STACK")
+    parser.set_defaults(func=run_serve_local)
+
+
+def run_tiny_model(args: argparse.Namespace) -> int:
+    from stack.local.tiny_model import make_tiny_model
+
+    out = make_tiny_model(args.dir)
+    print(f"tiny model written to {out}")
+    return 0
+
+
+def ensure_tiny_model(model_dir: Path) -> Path:
+    """Make the tiny model in `model_dir` unless its weights are already there."""
+    from stack.local.tiny_model import make_tiny_model
+
+    if not (model_dir / "model.safetensors").exists():
+        make_tiny_model(model_dir)
+    return model_dir
+
+
+def run_serve_local(args: argparse.Namespace) -> int:
+    from stack.local.serve import LocalServer, describe, main_loop
+    from stack.local.spec import SpecError, find_in_dir
+
+    if args.manifests is not None:
+        manifests = args.manifests
+    else:
+        from stack.config import ConfigError
+        from stack.render import render_stack
+        from stack.render_command import print_config_errors
+
+        out_dir = Path(tempfile.mkdtemp(prefix=f"serve-local-{args.stack}-"))
+        try:
+            render_stack(args.stack, overrides=args.overrides, out_dir=out_dir)
+        except ConfigError as err:
+            return print_config_errors(err)
+        manifests = out_dir / "manifests"
+    try:
+        spec = find_in_dir(manifests)
+    except SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"serving container {spec.kind}/{spec.name}: {spec.container.get('image', '?')}")
+    model_dir = ensure_tiny_model(args.model_dir)
+    server = LocalServer(spec, model_dir, port=args.port, say=lambda m: print(f"  [pod] {m}"))
+    for line in describe(server):
+        print(line)
+    return main_loop(server)

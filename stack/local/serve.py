@@ -1,0 +1,350 @@
+"""Run the stack's rendered vLLM container for real on this machine (CPU build, tiny model).
+
+`LocalServer` is the pod, minus Kubernetes: it starts vLLM with the rendered container's args
+(adapted by `spec.adapt_args`, every change printed) and env (secretKeyRef values generated
+locally, never printed), runs the rendered startup/readiness/liveness probes as the kubelet
+would (`probes.ProbeRunner`), and drains on termination the way a pod is deleted:
+
+1. readiness goes false at once (the endpoints controller removes the pod);
+2. the preStop hook runs (its sleep lets the endpoint removal propagate);
+3. SIGTERM reaches vLLM, which finishes in-flight requests (`--shutdown-timeout`);
+4. after `terminationGracePeriodSeconds` counted from the start of deletion (preStop included,
+   as in Kubernetes), SIGKILL.
+
+Tests use the same class (tests/integration/conftest.py), so what they prove is what
+`gke-infer serve-local` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from stack.local.probes import ProbeRunner, ProbeSpec
+from stack.local.serve_env import ensure_serve_env
+from stack.local.spec import CPU_KVCACHE_SPACE_GIB, Adapted, ServingSpec, adapt_args
+
+#: Env vars whose in-pod values point at pod paths or hub caches; dropped locally.
+_POD_PATH_ENV = ("VLLM_CACHE_ROOT", "HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_CACHE")
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LocalEnv:
+    """The container environment resolved for a local run."""
+
+    env: dict[str, str]
+    changes: list[str] = field(default_factory=list)
+    api_key: str | None = None
+
+
+def resolve_env(container: dict[str, Any], *, port: int, state_dir: Path,
+                secret_values: dict[tuple[str, str], str] | None = None) -> LocalEnv:
+    """Resolve a container's `env` for a local process; record what differs from the pod.
+
+    - plain `value`s are kept, except pod paths in VLLM_CACHE_ROOT/HF_HOME/... (dropped);
+    - `secretKeyRef` values come from `secret_values[(secret, key)]`, or are generated
+      (`secrets.token_urlsafe`); they are never printed, only the variable name is;
+    - `fieldRef`/`resourceFieldRef` get local stand-ins (pod IP -> 127.0.0.1);
+    - PROBE_PORT and PROBE_STATE_DIR follow the local port and a writable temp dir;
+    - VLLM_CPU_KVCACHE_SPACE=1 (GiB) is added for the CPU backend.
+
+    Args:
+        container: the rendered `vllm` container.
+        port: local port the server binds (the container port's stand-in).
+        state_dir: writable directory for the liveness probe's state file.
+        secret_values: optional fixed values for secret keys (e.g. from a test).
+    """
+    env: dict[str, str] = {}
+    changes: list[str] = []
+    api_key = None
+    for item in container.get("env") or []:
+        name = item["name"]
+        if "value" in item:
+            if name in _POD_PATH_ENV:
+                changes.append(f"env {name}: dropped (pod path {item['value']})")
+                continue
+            env[name] = str(item["value"])
+            continue
+        source = item.get("valueFrom") or {}
+        if "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            key = (ref.get("name", ""), ref.get("key", ""))
+            value = (secret_values or {}).get(key) or secrets.token_urlsafe(24)
+            env[name] = value
+            changes.append(f"env {name}: from Secret {key[0]}/{key[1]} -> generated local value "
+                           "(not shown)")
+            if name == "VLLM_API_KEY":
+                api_key = value
+        elif "fieldRef" in source:
+            path = source["fieldRef"].get("fieldPath", "")
+            env[name] = "127.0.0.1" if path.endswith("IP") else f"local-{path.split('.')[-1]}"
+            changes.append(f"env {name}: fieldRef {path} -> {env[name]}")
+        elif "resourceFieldRef" in source:
+            env[name] = "1"
+            changes.append(f"env {name}: resourceFieldRef -> 1")
+        elif "configMapKeyRef" in source:
+            changes.append(f"env {name}: configMapKeyRef not available locally, unset")
+    for name, value in (("PROBE_PORT", str(port)), ("PROBE_STATE_DIR", str(state_dir))):
+        if env.get(name) != value:
+            if name in env:
+                changes.append(f"env {name}: {env[name]} -> {value}")
+            env[name] = value
+    env["VLLM_CPU_KVCACHE_SPACE"] = CPU_KVCACHE_SPACE_GIB
+    changes.append(f"env VLLM_CPU_KVCACHE_SPACE={CPU_KVCACHE_SPACE_GIB} (GiB of KV cache on CPU)")
+    return LocalEnv(env, changes, api_key)
+
+
+@dataclass
+class DrainResult:
+    """What happened during a pod-style termination."""
+
+    prestop_seconds: float
+    grace_period_seconds: float
+    exit_after_sigterm: float | None  # seconds from SIGTERM to vLLM's exit
+    total_seconds: float  # from deletion start to exit
+    returncode: int | None
+    killed: bool  # True if the grace period ran out and SIGKILL was needed
+
+
+class LocalServer:
+    """The rendered vLLM container running locally: start, probe, drain.
+
+    Attributes (after `start`): `base_url`, `api_key` (None without VLLM_API_KEY in the spec),
+    `pid` (vLLM's API server process), `model_dir`, `served_model_name`, `adapted`
+    (args + changes), `env_changes`, `probes` (the ProbeRunner), `log_path`.
+    """
+
+    def __init__(self, spec: ServingSpec, model_dir: Path, *, port: int | None = None,
+                 log_path: Path | None = None, python: Path | None = None,
+                 secret_values: dict[tuple[str, str], str] | None = None,
+                 say: Callable[[str], None] | None = None) -> None:
+        self.spec = spec
+        self.model_dir = Path(model_dir)
+        self.port = port or free_port()
+        self.python = python
+        self.say = say or (lambda _m: None)
+        self.state_dir = Path(tempfile.mkdtemp(prefix="vllm-probe-state-"))
+        self.log_path = log_path or self.state_dir / "vllm.log"
+        self.adapted: Adapted = adapt_args(spec.args, model_dir=self.model_dir, port=self.port)
+        local = resolve_env(spec.container, port=self.port, state_dir=self.state_dir,
+                            secret_values=secret_values)
+        self.env_changes = local.changes
+        self.container_env = local.env
+        self.api_key = local.api_key
+        self.served_model_name = self.adapted.served_model_name
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        probe_specs = []
+        for kind in ("startup", "readiness", "liveness"):
+            probe = spec.container.get(f"{kind}Probe")
+            if probe:
+                probe_specs.append(ProbeSpec.from_k8s(kind, probe, spec.container_port, self.port))
+        self.probe_specs = probe_specs
+        self.proc: subprocess.Popen | None = None
+        self.probes: ProbeRunner | None = None
+        self.started_at: float | None = None
+        self._log_file = None
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "server not started"
+        return self.proc.pid
+
+    def process_env(self) -> dict[str, str]:
+        """Environment of the vLLM process: this machine's env plus the container's."""
+        env = {k: v for k, v in os.environ.items() if k not in _POD_PATH_ENV}
+        env.update(self.container_env)
+        env.setdefault("HF_HUB_OFFLINE", "1")
+        env.setdefault("VLLM_NO_USAGE_STATS", "1")
+        return env
+
+    def command(self) -> list[str]:
+        python = self.python or ensure_serve_env()
+        return [str(python), "-m", "vllm.entrypoints.openai.api_server", *self.adapted.args]
+
+    def start(self) -> None:
+        """Start vLLM (own session: terminal signals reach us, not it) and the probes."""
+        cmd = self.command()
+        self._log_file = open(self.log_path, "ab")
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(cmd, env=self.process_env(), stdout=self._log_file,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.probes = ProbeRunner(self.probe_specs, self.process_env(), log=self.say)
+        self.probes.start()
+
+    def wait_ready(self, timeout: float = 600) -> float:
+        """Block until the readiness probe passes; return seconds since start (time-to-ready).
+
+        Raises RuntimeError (with the log's tail) if vLLM exits, a probe gives up, or timeout.
+        """
+        assert self.proc is not None and self.probes is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.probes.wait_ready(timeout=1.0):
+                return float(self.probes.time_ready or 0.0)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"vLLM exited with {self.proc.returncode} before ready:\n"
+                                   + self.log_tail())
+            if self.probes.startup_failed:
+                raise RuntimeError("startup probe failed before vLLM became ready:\n"
+                                   + self.log_tail())
+        raise RuntimeError(f"vLLM not ready after {timeout:.0f}s:\n" + self.log_tail())
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def child_pids(self) -> list[int]:
+        """Direct children of vLLM's API server (EngineCore, resource tracker)."""
+        out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(self.pid)],
+                             capture_output=True, text=True).stdout
+        return [int(line.split()[0]) for line in out.splitlines() if line.strip()]
+
+    def engine_core_pid(self) -> int:
+        """PID of the EngineCore process (a child of the API server named VLLM::EngineCore)."""
+        for pid in self.child_pids():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "EngineCore" in cmdline:
+                return pid
+        raise RuntimeError("no EngineCore child process found")
+
+    def drain(self, *, on_sigterm: Callable[[], None] | None = None) -> DrainResult:
+        """Terminate like a pod deletion (see module docstring); return what happened.
+
+        Args:
+            on_sigterm: called right after SIGTERM is sent to vLLM (tests mark the time).
+        """
+        assert self.proc is not None and self.probes is not None
+        t0 = time.monotonic()
+        grace = self.spec.termination_grace_period
+        prestop = self.spec.prestop_seconds
+        self.probes.mark_terminating()
+        self.say(f"terminating: not ready now; preStop sleep {prestop:g}s, then SIGTERM; "
+                 f"grace period {grace:g}s")
+        self.probes.stop_kind("liveness")
+        if prestop:
+            time.sleep(min(prestop, grace))
+        t_term = None
+        killed = False
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            t_term = time.monotonic()
+            if on_sigterm:
+                on_sigterm()
+            remaining = max(0.0, grace - (time.monotonic() - t0))
+            try:
+                self.proc.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                self.say(f"grace period {grace:g}s over: SIGKILL")
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                killed = True
+                self.proc.wait()
+        t_exit = time.monotonic()
+        self.probes.stop()
+        self._kill_leftovers()
+        result = DrainResult(prestop, grace, (t_exit - t_term) if t_term else None,
+                             t_exit - t0, self.proc.returncode, killed)
+        self.say(f"vLLM exited {result.returncode} after "
+                 f"{result.exit_after_sigterm or 0:.1f}s from SIGTERM "
+                 f"({result.total_seconds:.1f}s since termination began"
+                 f"{', SIGKILLed' if killed else ''})")
+        return result
+
+    def stop(self) -> None:
+        """Tear down without the drain sequence (tests' cleanup): SIGTERM, then SIGKILL after 30 s."""
+        if self.probes:
+            self.probes.stop()
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._kill_leftovers()
+
+    def _kill_leftovers(self) -> None:
+        # The whole session is vLLM's (start_new_session): reap anything it left behind.
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+
+
+def describe(server: LocalServer) -> list[str]:
+    """The lines serve-local prints before starting: every change, the probes."""
+    lines = ["adapted for CPU + tiny model:"]
+    lines += [f"  {c}" for c in server.adapted.changes + server.env_changes]
+    lines.append("probes (kubelet semantics):")
+    lines += [f"  {p.describe()}" for p in server.probe_specs]
+    lines.append(f"drain: preStop {server.spec.prestop_seconds:g}s, terminationGracePeriodSeconds "
+                 f"{server.spec.termination_grace_period:g}")
+    return lines
+
+
+def main_loop(server: LocalServer, *, out: Callable[[str], None] = print) -> int:
+    """Run until SIGTERM/SIGINT (then drain) or a failed probe; return the exit code."""
+    stop = threading.Event()
+    reason: list[str] = []
+
+    def on_signal(signum, _frame):
+        reason.append(signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    out(f"vLLM pid {server.pid}, log {server.log_path}")
+    try:
+        ttr = server.wait_ready()
+    except RuntimeError as exc:
+        out(f"error: {exc}")
+        server.stop()
+        return 1
+    out(f"ready in {ttr:.1f}s (startup probe passed at {server.probes.time_started or 0:.1f}s); "
+        f"serving {server.served_model_name!r} on {server.base_url}"
+        + (" (API key set from the spec's Secret; not shown)" if server.api_key else ""))
+    out("Ctrl-C or SIGTERM drains like a pod deletion")
+    while not stop.wait(1.0):
+        if server.proc.poll() is not None:
+            out(f"vLLM exited on its own with {server.proc.returncode}:\n{server.log_tail()}")
+            server.stop()
+            return 1
+        if not server.probes.live:
+            out("liveness probe failed; stopping (the kubelet would restart the container)")
+            server.drain()
+            return 1
+    out(f"{reason[0]}: draining")
+    result = server.drain()
+    return 0 if not result.killed else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `gke-infer serve-local STACK`")

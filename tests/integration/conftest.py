@@ -1,0 +1,92 @@
+"""Real vLLM (CPU build) on a tiny model, started from the stack's serving spec.
+
+The session fixture `vllm_server` is one `stack.local.serve.LocalServer` shared by every
+integration test that does not kill it (one vLLM start costs ~40-70 s here). It yields the
+server object: `.base_url`, `.api_key`, `.pid`, `.model_dir`, `.served_model_name`, plus
+`.spec`, `.adapted`, `.probe_specs`, `.probes` and `.engine_core_pid()`.
+
+Which spec: the serving Deployment/LeaderWorkerSet rendered from stack `$GKE_INFER_TEST_STACK`
+(default `prod`) when the render has one; until then the hand-written
+`fixtures/vllm-deployment.yaml` (same shape). `serving_spec()` says which in `.source`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from stack.local.serve import LocalServer
+from stack.local.serve_env import ensure_serve_env
+from stack.local.spec import ServingSpec, SpecError, find_in_dir, find_serving_spec
+from stack.local.tiny_model import make_tiny_model
+
+FIXTURE_DEPLOYMENT = Path(__file__).parent / "fixtures" / "vllm-deployment.yaml"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "integration: runs real vLLM (CPU build, .venv-serve) and/or locust")
+
+
+def serving_spec(out_dir: Path) -> ServingSpec:
+    """The serving spec of the rendered test stack, or the fixture until the render has one."""
+    from stack.render import render_stack
+
+    stack = os.environ.get("GKE_INFER_TEST_STACK", "prod")
+    render_stack(stack, overrides=[], out_dir=out_dir)
+    try:
+        return find_in_dir(out_dir / "manifests")
+    except SpecError:
+        return find_serving_spec([FIXTURE_DEPLOYMENT])
+
+
+@pytest.fixture(scope="session")
+def serve_python() -> Path:
+    """The serving venv's interpreter (`make serve-env` on first use, ~2-3 min)."""
+    return ensure_serve_env()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, serve_python) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"), python=serve_python)
+
+
+@pytest.fixture(scope="session")
+def spec(tmp_path_factory) -> ServingSpec:
+    return serving_spec(tmp_path_factory.mktemp("render"))
+
+
+def start_server(spec: ServingSpec, model_dir: Path, python: Path, log_dir: Path) -> LocalServer:
+    """Start a LocalServer and wait for readiness; prints time-to-ready (pytest -s shows it)."""
+    server = LocalServer(spec, model_dir, python=python, log_path=log_dir / "vllm.log")
+    server.start()
+    try:
+        ttr = server.wait_ready(timeout=600)
+    except Exception:
+        server.stop()
+        raise
+    server.time_to_ready = ttr
+    print(f"\n[vllm] {spec.kind}/{spec.name} from {spec.source.name}: ready in {ttr:.1f}s "
+          f"on {server.base_url}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def vllm_server(spec, tiny_model_dir, serve_python, tmp_path_factory):
+    """One real vLLM server for the session, started from the serving spec."""
+    server = start_server(spec, tiny_model_dir, serve_python, tmp_path_factory.mktemp("vllm"))
+    yield server
+    server.stop()
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
+    """Poll `predicate` until true or `timeout` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
