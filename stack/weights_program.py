@@ -1,0 +1,480 @@
+"""Composition of the weight-loading part: config → backend resources → the ``WeightsMount`` VllmServer reads.
+
+Called from ``stack/program.py`` (the only other place that knows both config and components).
+What each backend creates:
+
+| backend          | GCP                                  | Kubernetes                                    |
+|------------------|--------------------------------------|-----------------------------------------------|
+| gcsfuse          | downloader GSA (bucket objectUser)   | downloader Job (the Deployment waits for it)  |
+| runaiStreamer    | same                                 | same                                          |
+| persistentDisk   | same + one zonal pd-* disk           | downloader Job, static ROX PV + PVC           |
+| hyperdiskMl      | same + one hyperdisk-ml disk per zone| downloader Job, multi-zone ROX PV + PVC       |
+| filestore        | downloader GSA + Filestore instance  | populate Job writing the share, RWX PV + PVC  |
+| huggingFace      | nothing                              | nothing (an init container in the vLLM pod)   |
+
+The downloader Jobs need the model-downloader image (``downloader_image``); without it none is
+created and the weights must already be in place (bucket prefix, disk snapshot, share).
+The disks are created from ``model.weights.<backend>.sourceSnapshot|sourceImage``, by default
+``global/snapshots/<model slug>-<rev8>``; that snapshot must exist before ``pulumi up``
+(hydrate a disk from the bucket prefix, then snapshot it; anchors §2.6 / §3.9).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from infra.filestore import ZONAL_TIERS, FilestoreShare, FilestoreShareArgs
+from infra.gpu_node_pool import Scheduling
+from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
+from infra.model_disk import ModelDisk, ModelDiskArgs
+from stack.config import LocalSsdMode, StackConfig
+from stack.serving_config import WeightsBackend
+from workloads import weights as w
+from workloads.batch import BatchInference, BatchInferenceArgs
+from workloads.model_downloader import DOWNLOADER_UID, ModelDownloader, ModelDownloaderArgs
+
+DOWNLOADER_KSA = "model-downloader"
+BATCH_KSA = "vllm-batch"
+BUCKET_WRITER_ROLE = "roles/storage.objectUser"
+SHARE_MOUNT = "/share"
+METADATA_PREFETCH_MIN_MINOR = (1, 33)
+"""``gcsfuseMetadataPrefetchOnMount`` needs GKE 1.32.1-gke.1357001+ (GKE GCS FUSE docs); a minor of
+1.33 guarantees it, while 1.32 may be an older patch."""
+
+
+def model_prefix(config: StackConfig) -> str:
+    """Object prefix of the model: ``model.weights.bucketPrefix`` or ``models/<id>/<revision>``."""
+    return (config.model.weights.bucket_prefix or w.default_prefix(config.model.id, config.model.revision)).strip("/")
+
+
+def weights_zones(config: StackConfig) -> list[str]:
+    """Every zone a pod reading the weights may land in: serving pool, Spot pool, batch pool (ordered)."""
+    zones: list[str] = []
+    for pool in _reader_pools(config):
+        zones += [z for z in config.pool_zones(pool) if z not in zones]
+    return zones
+
+
+def single_weights_zone(config: StackConfig) -> str:
+    """The one zone a zonal volume (pd-*) lives in: the first zone every reader pool has.
+
+    Raises ValueError naming the pool fields when the pools share no zone.
+    """
+    pools = _reader_pools(config)
+    common = [z for z in config.pool_zones(pools[0]) if all(z in config.pool_zones(p) for p in pools[1:])]
+    if not common:
+        raise ValueError(
+            f"gpuPools.*.zones: the pools reading a zonal model disk ({', '.join(pools)}) share no zone; "
+            "give them a common zone, or use hyperdiskMl (one disk per zone)"
+        )
+    return common[0]
+
+
+def _reader_pools(config: StackConfig) -> list[str]:
+    pools = [config.serving.pool]
+    if config.serving.spot_pool and config.serving.spot_pool not in pools:
+        pools.append(config.serving.spot_pool)
+    batch_pool = config.batch.pool or config.serving.pool
+    if config.batch.enabled and batch_pool not in pools:
+        pools.append(batch_pool)
+    return pools
+
+
+def gcsfuse_file_cache(config: StackConfig) -> str:
+    """Resolve ``gcsfuse.fileCache: auto``: Local SSD when the serving pool backs ephemeral storage with it, else memory."""
+    choice = config.model.weights.gcsfuse.file_cache
+    if choice != "auto":
+        return choice
+    pool = config.gpu_pools[config.serving.pool]
+    has_lssd = pool.local_ssd.mode is LocalSsdMode.EPHEMERAL and pool.local_ssd_count() > 0
+    return "localSsd" if has_lssd else "memory"
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def gce_name(base: str, suffix: str, limit: int = 63) -> str:
+    """A GCE resource name ``<base>-<suffix>``: lowercase, starts with a letter, at most ``limit`` chars."""
+    head = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")
+    if not head or not head[0].isalpha():
+        head = f"m-{head}".rstrip("-")
+    head = head[: limit - len(suffix) - 1].rstrip("-")
+    return f"{head}-{suffix}"
+
+
+def filestore_network(config: StackConfig) -> str:
+    """The VPC for Filestore: its name in this project, or ``projects/P/global/networks/N`` (Shared VPC)."""
+    if config.network.create:
+        return config.network.name
+    assert config.network.existing is not None  # NetworkConfig guarantees it
+    given = config.network.existing.network
+    match = re.search(r"projects/([^/]+)/global/networks/([^/]+)$", given)
+    if not match:
+        return given
+    project, name = match.groups()
+    return name if project == config.project else f"projects/{project}/global/networks/{name}"
+
+
+def build_weights(
+    config: StackConfig,
+    stack: str,
+    provider: k8s.Provider,
+    bucket_name: pulumi.Input[str],
+    namespace: str,
+    namespace_resource: pulumi.Resource | None,
+    *,
+    hf_token_secret: str | None = None,
+    downloader_image: str | None = None,
+    gcp_depends_on: Sequence[pulumi.Resource] = (),
+) -> w.WeightsMount:
+    """Create the chosen backend's resources and return what the vLLM pod needs.
+
+    Args:
+        config: the validated stack config.
+        stack: stack name (GSA ids, labels).
+        provider: the cluster's Kubernetes provider.
+        bucket_name: the model bucket; pass the plain ``config.bucket_name(stack)`` so that
+            ``model_path`` (runaiStreamer) is a plain string.
+        namespace: the serving namespace.
+        namespace_resource: the Namespace object, if the stack creates it (Kubernetes objects wait for it).
+        hf_token_secret: Secret with the hub token under key ``token`` (VllmServer's ``<name>-hf-token``);
+            None for public models.
+        downloader_image: the model-downloader image pinned by digest; None creates no download Job.
+        gcp_depends_on: what GCP resources wait for (APIs, the cluster and hence its VPC).
+    """
+    weights = config.model.weights
+    backend = weights.backend
+    prefix = model_prefix(config)
+    k8s_deps = [namespace_resource] if namespace_resource is not None else []
+    k8s_opts = pulumi.ResourceOptions(providers=[provider], depends_on=k8s_deps)
+    gcp_opts = pulumi.ResourceOptions(depends_on=list(gcp_depends_on))
+    labels = {**config.labels, "stack": stack, "managed-by": "pulumi"}
+
+    if backend is WeightsBackend.HUGGING_FACE:
+        return w.hugging_face_weights(
+            w.HuggingFaceArgs(
+                repo_id=config.model.id,
+                revision=config.model.revision,
+                image=config.serving.image,
+                model_bytes=config.model.weight_bytes(),
+                token_secret=hf_token_secret,
+            )
+        )
+
+    if backend is WeightsBackend.FILESTORE:
+        return _filestore(config, stack, provider, namespace, prefix, labels, k8s_opts, gcp_opts,
+                          hf_token_secret, downloader_image)
+
+    download: list[pulumi.Resource] = []
+    if downloader_image is not None:
+        downloader = ModelDownloader(
+            "weights-download",
+            ModelDownloaderArgs(
+                namespace=namespace,
+                image=downloader_image,
+                repo_id=config.model.id,
+                revision=config.model.revision,
+                destination=w.gcs_url(bucket_name, prefix),
+                service_account_name=DOWNLOADER_KSA,
+                gcp_service_account=_bucket_writer("weights-download-identity", config, stack, "model-dl", DOWNLOADER_KSA, namespace, bucket_name,
+                                                   gcp_opts).email,
+                hf_token_secret=hf_token_secret,
+                node_selector=_system_selector(config),
+            ),
+            opts=k8s_opts,
+        )
+        download = [downloader.job]
+
+    if backend is WeightsBackend.GCSFUSE:
+        g = weights.gcsfuse
+        mount = w.gcsfuse_weights(
+            w.GcsFuseArgs(
+                bucket_name=bucket_name,
+                prefix=prefix,
+                file_cache=gcsfuse_file_cache(config),  # type: ignore[arg-type]
+                model_bytes=config.model.weight_bytes(),
+                parallel_downloads=g.parallel_downloads,
+                metadata_prefetch=_minor(config.cluster.kubernetes_minor) >= METADATA_PREFETCH_MIN_MINOR,
+                sidecar_cpu_limit=g.sidecar_cpu_limit,
+                sidecar_memory_limit=g.sidecar_memory_limit,
+            )
+        )
+        return _with_dependencies(mount, download)
+
+    if backend is WeightsBackend.RUNAI_STREAMER:
+        r = weights.runai_streamer
+        mount = w.runai_streamer_weights(
+            w.RunaiStreamerArgs(
+                bucket_name=bucket_name,
+                prefix=prefix,
+                concurrency=r.concurrency,
+                memory_limit_bytes=r.memory_limit_bytes,
+                distributed=config.serving.vllm.tensor_parallel_size > 1,
+            )
+        )
+        return _with_dependencies(mount, download)
+
+    # persistentDisk / hyperdiskMl: the download feeds the snapshot pipeline, not the pods.
+    return _model_disk(config, stack, namespace, prefix, labels, k8s_opts, gcp_opts)
+
+
+def _with_dependencies(mount: w.WeightsMount, extra: list[pulumi.Resource]) -> w.WeightsMount:
+    if not extra:
+        return mount
+    from dataclasses import replace
+
+    return replace(mount, dependencies=[*mount.dependencies, *extra])
+
+
+def _system_selector(config: StackConfig) -> dict[str, str]:
+    # The created cluster labels its CPU pool; an existing cluster's pools are unknown (GPU taints
+    # keep the Job off GPU nodes either way).
+    return {"gke-inference/role": "system"} if config.cluster.mode == "create" else {}
+
+
+def _bucket_writer(
+    name: str,
+    config: StackConfig,
+    stack: str,
+    prefix: str,
+    ksa: str,
+    namespace: str,
+    bucket_name: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> WorkloadIdentity:
+    """A GSA that ``namespace/ksa`` impersonates, with object read/write on the model bucket only."""
+    identity = WorkloadIdentity(
+        name,
+        WorkloadIdentityArgs(
+            project=config.project, account_id=gce_name(prefix, stack, limit=30), namespace=namespace, ksa_name=ksa
+        ),
+        opts=opts,
+    )
+    gcp.storage.BucketIAMMember(
+        f"{name}-bucket-writer",
+        bucket=bucket_name,
+        role=BUCKET_WRITER_ROLE,
+        member=identity.member,
+        opts=pulumi.ResourceOptions(parent=identity),
+    )
+    return identity
+
+
+def _model_disk(
+    config: StackConfig,
+    stack: str,
+    namespace: str,
+    prefix: str,
+    labels: dict[str, str],
+    k8s_opts: pulumi.ResourceOptions,
+    gcp_opts: pulumi.ResourceOptions,
+) -> w.WeightsMount:
+    weights, model = config.model.weights, config.model
+    rev8 = model.revision[:8]
+    if weights.backend is WeightsBackend.HYPERDISK_ML:
+        o = weights.hyperdisk_ml
+        zones, disk_type, size, throughput, access = tuple(weights_zones(config)), "hyperdisk-ml", o.size_gb, o.throughput_mibps, "ReadOnlyMany"
+    else:
+        o = weights.persistent_disk  # type: ignore[assignment]
+        zones, disk_type, size, throughput = (single_weights_zone(config),), o.disk_type, o.size_gb, None  # type: ignore[attr-defined]
+        access = o.access_mode  # type: ignore[attr-defined]
+    snapshot, image = model.disk_source_snapshot(o.source_snapshot, o.source_image)
+    disk = ModelDisk(
+        "weights-disk",
+        ModelDiskArgs(
+            project=config.project,
+            disk_name=gce_name(model.slug(), rev8),
+            zones=zones,
+            disk_type=disk_type,  # type: ignore[arg-type]
+            size_gb=size,
+            snapshot=snapshot,
+            image=image,
+            provisioned_throughput_mibps=throughput,
+            labels=labels,
+        ),
+        opts=gcp_opts,
+    )
+    volume = w.ModelVolume(
+        f"model-weights-{rev8}",
+        w.ModelVolumeArgs(
+            namespace=namespace,
+            capacity_gb=size,
+            access_mode=access,  # type: ignore[arg-type]
+            source=w.pd_source(disk.volume_handle),
+            zones=zones,
+            mount_options=w.PD_MOUNT_OPTIONS,
+        ),
+        opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=disk.disks)),
+    )
+    return w.claim_weights(
+        weights.backend.value, volume.claim_name, prefix, read_only_many=access == "ReadOnlyMany", dependencies=[volume.claim]
+    )
+
+
+def _filestore(
+    config: StackConfig,
+    stack: str,
+    provider: k8s.Provider,
+    namespace: str,
+    prefix: str,
+    labels: dict[str, str],
+    k8s_opts: pulumi.ResourceOptions,
+    gcp_opts: pulumi.ResourceOptions,
+    hf_token_secret: str | None,
+    downloader_image: str | None,
+) -> w.WeightsMount:
+    o = config.model.weights.filestore
+    location = weights_zones(config)[0] if o.tier in ZONAL_TIERS else config.region
+    share = FilestoreShare(
+        "weights-filestore",
+        FilestoreShareArgs(
+            project=config.project,
+            instance_name=gce_name(f"{config.model.slug()}-{stack}", "models"),
+            location=location,
+            network=filestore_network(config),
+            tier=o.tier,
+            capacity_gb=o.capacity_gb,
+            share_name=o.share_name,
+            labels=labels,
+        ),
+        opts=gcp_opts,
+    )
+    rev8 = config.model.revision[:8]
+    volume = w.ModelVolume(
+        f"model-weights-{rev8}",
+        w.ModelVolumeArgs(
+            namespace=namespace,
+            capacity_gb=o.capacity_gb,
+            access_mode="ReadWriteMany",
+            source=w.nfs_source(share.ip_address, o.share_name),
+            mount_options=w.nfs_mount_options(o.nconnect),
+        ),
+        opts=k8s_opts,
+    )
+    dependencies: list[pulumi.Resource] = [volume.claim]
+    if downloader_image is not None:
+        dependencies.append(_populate_share(config, namespace, prefix, share, k8s_opts, hf_token_secret, downloader_image).job)
+    return w.claim_weights("filestore", volume.claim_name, prefix, read_only_many=True, dependencies=dependencies)
+
+
+def _populate_share(
+    config: StackConfig,
+    namespace: str,
+    prefix: str,
+    share: FilestoreShare,
+    k8s_opts: pulumi.ResourceOptions,
+    hf_token_secret: str | None,
+    image: str,
+) -> ModelDownloader:
+    """The downloader writing straight onto the share (hub → NFS); no cloud credentials needed."""
+    destination = f"{SHARE_MOUNT}/{prefix}"
+    # The export root belongs to root: create the model folder and hand it to the downloader's UID.
+    prepare = {
+        "name": "prepare-share",
+        "image": image,
+        "command": [
+            "python3", "-c",
+            "import os, sys; os.makedirs(sys.argv[1], exist_ok=True); os.chown(sys.argv[1], int(sys.argv[2]), int(sys.argv[2]))",
+            destination, str(DOWNLOADER_UID),
+        ],
+        "securityContext": {
+            "runAsUser": 0,
+            "runAsNonRoot": False,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
+        },
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+        "volumeMounts": [{"name": "share", "mountPath": SHARE_MOUNT}],
+    }
+    return ModelDownloader(
+        "weights-populate",
+        ModelDownloaderArgs(
+            namespace=namespace,
+            image=image,
+            repo_id=config.model.id,
+            revision=config.model.revision,
+            destination=destination,
+            service_account_name="default",
+            hf_token_secret=hf_token_secret,
+            base_name="model-populate",
+            node_selector=_system_selector(config),
+            init_containers=(prepare,),
+            extra_volumes=({"name": "share", "nfs": {"server": share.ip_address, "path": f"/{share.share_name}"}},),
+            extra_volume_mounts=({"name": "share", "mountPath": SHARE_MOUNT},),
+        ),
+        opts=k8s_opts,
+    )
+
+
+def build_batch(
+    config: StackConfig,
+    stack: str,
+    provider: k8s.Provider,
+    bucket_name: pulumi.Input[str],
+    namespace: str,
+    namespace_resource: pulumi.Resource | None,
+    weights: w.WeightsMount,
+    scheduling: Scheduling,
+    *,
+    gcp_depends_on: Sequence[pulumi.Resource] = (),
+) -> BatchInference | None:
+    """The batch Job when ``batch.enabled`` (None otherwise).
+
+    Args:
+        weights: the ``WeightsMount`` from ``build_weights`` (the Job reads the same weights).
+        scheduling: the batch pool's ``GpuNodePool.scheduling`` (``batch.pool`` or ``serving.pool``).
+        Other args as ``build_weights``.
+    """
+    batch = config.batch
+    if not batch.enabled:
+        return None
+    vllm = config.serving.vllm
+    engine = ["--tensor-parallel-size", str(vllm.tensor_parallel_size),
+              "--pipeline-parallel-size", str(vllm.pipeline_parallel_size),
+              "--gpu-memory-utilization", f"{vllm.gpu_memory_utilization:g}",
+              "--max-num-seqs", str(vllm.max_num_seqs)]
+    if vllm.max_model_len is not None:
+        engine += ["--max-model-len", str(vllm.max_model_len)]
+    if vllm.quantization is not None:
+        engine += ["--quantization", vllm.quantization]
+    if vllm.kv_cache_dtype != "auto":
+        engine += ["--kv-cache-dtype", vllm.kv_cache_dtype]
+    gcp_opts = pulumi.ResourceOptions(depends_on=list(gcp_depends_on))
+    identity = _bucket_writer("batch-identity", config, stack, "vllm-batch", BATCH_KSA, namespace, bucket_name, gcp_opts)
+    k8s_deps = [namespace_resource] if namespace_resource is not None else []
+    pool = batch.pool or config.serving.pool
+    gpus = vllm.tensor_parallel_size * vllm.pipeline_parallel_size
+    if gpus > config.gpu_pools[pool].machine().gpu_count:
+        raise ValueError(
+            f"batch.pool: a batch pod runs on one node, but tensorParallelSize × pipelineParallelSize = {gpus} "
+            f"exceeds the {config.gpu_pools[pool].machine().gpu_count} GPU(s) of {pool}"
+        )
+    return BatchInference(
+        "batch",
+        BatchInferenceArgs(
+            namespace=namespace,
+            image=config.serving.image,
+            weights=weights,
+            bucket_name=bucket_name,
+            served_model_name=config.served_model_name(),
+            gpus=gpus,
+            input_object=batch.input_object,
+            output_object=batch.output_object,
+            engine_args=tuple(engine),
+            node_selector=dict(scheduling.node_selector),
+            tolerations=tuple(scheduling.tolerations),
+            service_account_name=BATCH_KSA,
+            gcp_service_account=identity.email,
+            parallelism=batch.parallelism,
+            backoff_limit=batch.backoff_limit,
+            ttl_seconds_after_finished=batch.ttl_seconds_after_finished,
+        ),
+        opts=pulumi.ResourceOptions(providers=[provider], depends_on=k8s_deps),
+    )

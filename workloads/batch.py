@@ -1,0 +1,385 @@
+"""Offline batch inference: a Job running vLLM's batch runner over a JSONL file in the model bucket.
+
+Input and output are objects in the bucket, reached through a second GCS FUSE volume (``batch-io``,
+read-write, ``only-dir`` = their common folder). Chosen over a ``gs://`` copy step because vLLM's
+runner reads and writes plain local paths, the FUSE sidecar is already on every GPU node pool of
+this platform, and no extra image (gcloud) has to be pinned; writes are uploaded when the runner
+closes the file.
+
+vLLM's runner validates each line as it reads it, and one line it cannot parse (a
+``/v1/completions`` request, a missing ``custom_id``, bad JSON) aborts the whole run after the model
+has loaded (reference/real-vllm-on-cpu.md). ``check_batch_input`` finds those lines first, with line
+numbers; it runs
+
+* before upload: ``python -m workloads.batch check input.jsonl [--model NAME]``;
+* in the Job, as the ``check-input`` init container (same source, shipped inline), which exits 2 on
+  bad input; a pod failure policy then fails the Job at once instead of retrying on GPUs.
+
+Parallelism N > 1 makes an Indexed Job: pod i runs requests i, i+N, i+2N, ... and writes
+``<output stem>-<i>-of-<N><ext>``; N = 1 writes ``output_object`` itself. Spot preemptions
+(``DisruptionTarget``) do not count against ``backoffLimit``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import posixpath
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from workloads.weights import GCSFUSE_DRIVER, WeightsMount
+
+IO_ROOT = "/batch-io"
+"""Mount path of the bucket folder holding input and output."""
+WORK_DIR = "/work"
+"""Pod-local scratch: the checked input shard."""
+CHECK_CONTAINER = "check-input"
+INVALID_INPUT_EXIT = 2
+"""Exit code of the check for bad input (fails the Job without retries)."""
+
+
+def check_batch_input(lines: Iterable[str], served_model: str | None = None) -> list[str]:
+    """Errors (with 1-based line numbers) that would make vLLM's batch runner fail or mis-answer.
+
+    Mirrors vLLM 0.32's ``BatchRequestInput`` (``entrypoints/launchers/run_batch.py``): every
+    non-blank line is a JSON object with a string ``custom_id``, ``method`` POST, a ``url`` the runner
+    serves and an object ``body``; chat requests need ``messages``. ``/v1/completions`` is refused:
+    the runner does not serve it and its body fails validation, which aborts the run.
+
+    Args:
+        lines: the file's lines (as ``str.split("\\n")`` or a file object gives them).
+        served_model: when given, a ``body.model`` naming another model is an error.
+    """
+    exact_urls = ("/v1/chat/completions", "/v1/embeddings", "/v1/audio/transcriptions", "/v1/audio/translations")
+    url_suffixes = ("/score", "/rerank")
+    errors: list[str] = []
+    first_line_of: dict[str, int] = {}
+    requests = 0
+    for number, raw in enumerate(lines, start=1):
+        text = raw.strip()
+        if not text:
+            continue
+        requests += 1
+        try:
+            request = json.loads(text)
+        except ValueError as err:
+            errors.append(f"line {number}: not valid JSON ({getattr(err, 'msg', err)}, column {getattr(err, 'colno', '?')})")
+            continue
+        if not isinstance(request, dict):
+            errors.append(f"line {number}: expected a JSON object, got {type(request).__name__}")
+            continue
+        custom_id = request.get("custom_id")
+        if not isinstance(custom_id, str) or not custom_id:
+            errors.append(f"line {number}: custom_id must be a non-empty string (outputs are matched by it)")
+        elif custom_id in first_line_of:
+            errors.append(f"line {number}: custom_id {custom_id!r} repeats line {first_line_of[custom_id]}")
+        else:
+            first_line_of[custom_id] = number
+        if request.get("method") != "POST":
+            errors.append(f"line {number}: method must be \"POST\", got {request.get('method')!r}")
+        url = request.get("url")
+        if url == "/v1/completions":
+            errors.append(
+                f"line {number}: url /v1/completions is not served by vLLM's batch runner and aborts the whole run; "
+                "send /v1/chat/completions with body.messages"
+            )
+        elif not isinstance(url, str) or not (url in exact_urls or url.endswith(url_suffixes)):
+            errors.append(f"line {number}: url {url!r} is not one the batch runner serves ({', '.join(exact_urls)}, */score, */rerank)")
+        body = request.get("body")
+        if not isinstance(body, dict):
+            errors.append(f"line {number}: body must be a JSON object")
+            continue
+        if url == "/v1/chat/completions":
+            messages = body.get("messages")
+            if (
+                not isinstance(messages, list)
+                or not messages
+                or not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages)
+            ):
+                errors.append(f"line {number}: body.messages must be a non-empty list of {{role, content}} objects")
+        if served_model is not None and "model" in body and body["model"] != served_model:
+            errors.append(f"line {number}: body.model {body['model']!r} is not the served model {served_model!r}")
+    if requests == 0:
+        errors.append("input: no requests (the file is empty or blank)")
+    return errors
+
+
+def shard_main(argv: list[str]) -> int:
+    """In-pod check: ``SOURCE TARGET INDEX COUNT [SERVED_MODEL]``; writes this pod's shard to TARGET."""
+    source, target, index, count = argv[0], argv[1], int(argv[2] or 0), int(argv[3])
+    served = argv[4] if len(argv) > 4 and argv[4] else None
+    with open(source, encoding="utf-8") as handle:
+        lines = handle.read().split("\n")
+    errors = check_batch_input(lines, served)
+    if errors:
+        for error in errors[:100]:
+            print(error, file=sys.stderr)
+        if len(errors) > 100:
+            print(f"... and {len(errors) - 100} more", file=sys.stderr)
+        return 2
+    requests = [line for line in lines if line.strip()]
+    shard = requests[index::count]
+    with open(target, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(shard) + "\n")
+    print(f"{len(requests)} requests checked; shard {index} of {count}: {len(shard)} requests")
+    return 0
+
+
+CHECK_SCRIPT = (
+    "from __future__ import annotations\nimport json, sys\nfrom collections.abc import Iterable\n"
+    + inspect.getsource(check_batch_input)
+    + inspect.getsource(shard_main)
+    + "sys.exit(shard_main(sys.argv[1:]))\n"
+)
+"""The check as a self-contained script for ``python3 -c`` in the vLLM image (one source of truth)."""
+
+
+def io_layout(input_object: str, output_object: str, parallelism: int) -> tuple[str, str, str]:
+    """(``only-dir`` of the batch-io mount, input path in the pod, output path in the pod).
+
+    The mount is the deepest folder holding both objects ("" = the whole bucket).
+    """
+    for label, obj in (("input_object", input_object), ("output_object", output_object)):
+        if not obj or obj.startswith("/") or obj.endswith("/"):
+            raise ValueError(f"{label}: '{obj}' must be an object name like batch/input.jsonl")
+    if input_object == output_object:
+        raise ValueError("output_object: must differ from input_object")
+    folder = posixpath.commonpath([posixpath.dirname(input_object), posixpath.dirname(output_object)])
+    rel_in = posixpath.relpath(input_object, folder or ".")
+    rel_out = posixpath.relpath(output_object, folder or ".")
+    if parallelism > 1:
+        stem, ext = posixpath.splitext(rel_out)
+        rel_out = f"{stem}-$(JOB_COMPLETION_INDEX)-of-{parallelism}{ext}"
+    return folder, f"{IO_ROOT}/{rel_in}", f"{IO_ROOT}/{rel_out}"
+
+
+@dataclass(frozen=True)
+class BatchInferenceArgs:
+    namespace: str
+    """Namespace of the Job (the serving namespace: same weights claim and Secrets)."""
+    image: str
+    """The vLLM image (pinned by digest); it runs the check and the runner."""
+    weights: WeightsMount
+    """How the pod reads the weights (the serving backend)."""
+    bucket_name: pulumi.Input[str]
+    """Bucket holding the input and output objects."""
+    served_model_name: str
+    """Name the requests' ``body.model`` may use."""
+    gpus: int
+    """``nvidia.com/gpu`` per pod (tensor × pipeline parallel size)."""
+    input_object: str = "batch/input.jsonl"
+    """Object with one request per line."""
+    output_object: str = "batch/output.jsonl"
+    """Object the results are written to (per-shard names when parallelism > 1)."""
+    engine_args: tuple[str, ...] = ()
+    """Engine flags after ``--model`` (tensor parallel size, max model len, ...)."""
+    node_selector: dict[str, str] = field(default_factory=dict)
+    """The (Spot) GPU pool's node selector."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """Its tolerations (GPU and Spot taints)."""
+    service_account_name: str = "vllm-batch"
+    """KSA of the pods; needs object read/write on the bucket through Workload Identity."""
+    gcp_service_account: pulumi.Input[str] | None = None
+    """GSA email; when set, the component creates the KSA with the Workload Identity annotation."""
+    job_name: str = "vllm-batch"
+    """Job name."""
+    parallelism: int = 1
+    """Pods at once (= shards)."""
+    backoff_limit: int = 3
+    """Retries of failed pods (preemptions excluded)."""
+    ttl_seconds_after_finished: int = 86400
+    """Finished Jobs are deleted after this long."""
+    cpu: str = "4"
+    """CPU request."""
+    memory: str = "32Gi"
+    """Memory request and limit."""
+    shm_gi: int = 16
+    """/dev/shm size (tensor-parallel workers exchange through it)."""
+
+    def __post_init__(self) -> None:
+        if self.gpus < 1:
+            raise ValueError(f"gpus: {self.gpus} must be at least 1")
+        if self.parallelism < 1:
+            raise ValueError(f"parallelism: {self.parallelism} must be at least 1")
+        if self.backoff_limit < 0:
+            raise ValueError(f"backoff_limit: {self.backoff_limit} must be ≥ 0")
+        if "@sha256:" not in self.image:
+            raise ValueError(f"image: '{self.image}' is not pinned by digest; use NAME@sha256:<64 hex>")
+
+
+def _io_volume(bucket_name: pulumi.Input[str], folder: str) -> dict[str, Any]:
+    options = ["implicit-dirs"] + ([f"only-dir={folder}"] if folder else [])
+    return {
+        "name": "batch-io",
+        "csi": {
+            "driver": GCSFUSE_DRIVER,
+            "readOnly": False,
+            "volumeAttributes": {"bucketName": bucket_name, "mountOptions": ",".join(options)},
+        },
+    }
+
+
+def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, str]]:
+    """(Job ``spec``, pod annotations) — pure, so it is tested without an engine."""
+    weights = args.weights
+    folder, input_path, output_path = io_layout(args.input_object, args.output_object, args.parallelism)
+    shard_path = f"{WORK_DIR}/input.jsonl"
+    annotations = {
+        "gke-gcsfuse/cpu-limit": "0",
+        "gke-gcsfuse/memory-limit": "0",
+        "gke-gcsfuse/ephemeral-storage-limit": "0",
+        **weights.pod_annotations,
+        "gke-gcsfuse/volumes": "true",
+    }
+    check = {
+        "name": CHECK_CONTAINER,
+        "image": args.image,
+        "command": ["python3", "-c", CHECK_SCRIPT],
+        "args": [input_path, shard_path, "$(JOB_COMPLETION_INDEX)", str(args.parallelism), args.served_model_name],
+        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [
+            {"name": "batch-io", "mountPath": IO_ROOT, "readOnly": True},
+            {"name": "work", "mountPath": WORK_DIR},
+        ],
+    }
+    runner = {
+        "name": "vllm-batch",
+        "image": args.image,
+        # Deprecated in favour of `vllm run-batch` but present in 0.32 (reference/real-vllm-on-cpu.md).
+        "command": ["python3", "-m", "vllm.entrypoints.openai.run_batch"],
+        "args": [
+            "-i", shard_path,
+            "-o", output_path,
+            "--model", weights.model_path,
+            "--served-model-name", args.served_model_name,
+            *weights.vllm_args,
+            *args.engine_args,
+        ],
+        "env": list(weights.env),
+        "resources": {
+            "requests": {"cpu": args.cpu, "memory": args.memory, "nvidia.com/gpu": str(args.gpus)},
+            "limits": {"memory": args.memory, "nvidia.com/gpu": str(args.gpus)},
+        },
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [
+            *weights.volume_mounts,
+            {"name": "batch-io", "mountPath": IO_ROOT},
+            {"name": "work", "mountPath": WORK_DIR, "readOnly": True},
+            {"name": "dshm", "mountPath": "/dev/shm"},
+        ],
+    }
+    pod: dict[str, Any] = {
+        "serviceAccountName": args.service_account_name,
+        "automountServiceAccountToken": False,
+        "restartPolicy": "Never",
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "initContainers": [check, *weights.init_containers],
+        "containers": [runner],
+        "volumes": [
+            *weights.volumes,
+            _io_volume(args.bucket_name, folder),
+            {"name": "work", "emptyDir": {"sizeLimit": "10Gi"}},
+            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{args.shm_gi}Gi"}},
+        ],
+    }
+    if args.node_selector:
+        pod["nodeSelector"] = dict(args.node_selector)
+    if args.tolerations:
+        pod["tolerations"] = list(args.tolerations)
+    spec = {
+        "completionMode": "Indexed",
+        "completions": args.parallelism,
+        "parallelism": args.parallelism,
+        "backoffLimit": args.backoff_limit,
+        "ttlSecondsAfterFinished": args.ttl_seconds_after_finished,
+        "podFailurePolicy": {
+            "rules": [
+                {
+                    "action": "FailJob",
+                    "onExitCodes": {"containerName": CHECK_CONTAINER, "operator": "In", "values": [INVALID_INPUT_EXIT]},
+                },
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+            ]
+        },
+        "template": {
+            "metadata": {"labels": {"app.kubernetes.io/name": args.job_name, "app.kubernetes.io/component": "batch"},
+                         "annotations": annotations},
+            "spec": pod,
+        },
+    }
+    return spec, annotations
+
+
+class BatchInference(pulumi.ComponentResource):
+    """The batch Job (and its KSA when ``gcp_service_account`` is given). See the module doc.
+
+    ``pulumi up`` does not wait for the Job (``pulumi.com/skipAwait``): a batch can run for hours.
+    The Job's spec is immutable, so any change to it replaces the Job, which runs the batch again.
+    """
+
+    job: k8s.batch.v1.Job
+
+    def __init__(self, name: str, args: BatchInferenceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-inference:workloads:BatchInference", name, {}, opts)
+        depends: list[pulumi.Resource] = list(args.weights.dependencies)
+        if args.gcp_service_account is not None:
+            depends.append(
+                k8s.core.v1.ServiceAccount(
+                    f"{name}-ksa",
+                    metadata={
+                        "name": args.service_account_name,
+                        "namespace": args.namespace,
+                        "annotations": {"iam.gke.io/gcp-service-account": args.gcp_service_account},
+                    },
+                    automount_service_account_token=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+        spec, _ = batch_job_spec(args)
+        self.job = k8s.batch.v1.Job(
+            f"{name}-job",
+            metadata={
+                "name": args.job_name,
+                "namespace": args.namespace,
+                "labels": {"app.kubernetes.io/name": args.job_name, "app.kubernetes.io/component": "batch"},
+                "annotations": {"pulumi.com/skipAwait": "true"},
+            },
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+        )
+        self.register_outputs({"jobName": args.job_name})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m workloads.batch check FILE [--model NAME]``: exit 0 if vLLM's runner will accept FILE, else 2."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m workloads.batch", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="check a batch input file")
+    check.add_argument("file", help="JSONL file, one request per line")
+    check.add_argument("--model", default=None, help="served model name that body.model must match")
+    args = parser.parse_args(argv)
+    try:
+        with open(args.file, encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+    except OSError as err:
+        print(f"file: cannot read {args.file}: {err.strerror}", file=sys.stderr)
+        return 2
+    errors = check_batch_input(lines, args.model)
+    for error in errors:
+        print(error, file=sys.stderr)
+    requests = sum(1 for line in lines if line.strip())
+    print(f"{requests} requests, {len(errors)} errors")
+    return INVALID_INPUT_EXIT if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""The model-downloader Job: copy one pinned hub revision into the bucket (or onto a share), once.
+
+Contract with ``images/model-downloader`` (its ENTRYPOINT runs ``download.py``)::
+
+    download.py --repo-id ORG/NAME --revision <40-hex commit> --dest gs://BUCKET/PREFIX | /local/dir
+
+* reads ``HF_TOKEN`` from the environment (gated models), uses ``HF_HOME`` as scratch and keeps at most
+  about one file there at a time (scratch is an emptyDir of ``scratch_gi``);
+* writes the marker ``<dest>/.complete-<revision>`` after the last file, and exits 0 at once when
+  the marker is already there, so a rerun is a no-op;
+* exits non-zero on failure (the Job retries up to ``backoffLimit``).
+
+Once per revision: the Job name ends in the first 8 hex of the revision, so a new revision is a new
+Job (Pulumi creates it and deletes the old one); the same revision keeps its Job. Pulumi waits for the
+Job to complete (``pulumi.com/timeoutSeconds``), so the Deployment that depends on it never starts
+before the weights are there. After ``ttlSecondsAfterFinished`` Kubernetes deletes the finished Job;
+a later ``pulumi refresh && pulumi up`` recreates it and the marker makes that run a no-op.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+_REVISION = re.compile(r"^[0-9a-f]{40}$")
+DOWNLOADER_UID = 65532
+"""Non-root user the downloader runs as (distroless ``nonroot``)."""
+
+
+def marker_path(destination: str, revision: str) -> str:
+    """The completion marker the downloader writes: ``<dest>/.complete-<revision>``."""
+    return f"{destination.rstrip('/')}/.complete-{revision}"
+
+
+def _dns_label(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def job_name(base: str, repo_id: str, revision: str) -> str:
+    """``<base>-<model slug>-<rev8>``, cut to 63 characters (the Job's ``job-name`` label limit)."""
+    suffix = revision[:8]
+    head = _dns_label(f"{base}-{repo_id.split('/')[-1]}")[: 63 - len(suffix) - 1].rstrip("-")
+    return f"{head}-{suffix}"
+
+
+def downloader_args(repo_id: str, revision: str, destination: pulumi.Input[str]) -> list[pulumi.Input[str]]:
+    """The container args of ``download.py``."""
+    return ["--repo-id", repo_id, "--revision", revision, "--dest", destination]
+
+
+@dataclass(frozen=True)
+class ModelDownloaderArgs:
+    namespace: str
+    """Namespace of the Job (the serving namespace, where the hub-token Secret lives)."""
+    image: str
+    """The model-downloader image, pinned by digest."""
+    repo_id: str
+    """Hub repository, e.g. meta-llama/Llama-3.1-8B-Instruct."""
+    revision: str
+    """Pinned hub commit (40 hex)."""
+    destination: pulumi.Input[str]
+    """``gs://bucket/prefix``, or a local directory on one of ``extra_volume_mounts``."""
+    service_account_name: str
+    """Kubernetes service account of the pod (Workload Identity to a GSA that may write the bucket)."""
+    gcp_service_account: pulumi.Input[str] | None = None
+    """Email of that GSA; when set, the component creates the KSA with the Workload Identity annotation."""
+    hf_token_secret: str | None = None
+    """Secret with the hub token under ``hf_token_key``; None for public models."""
+    hf_token_key: str = "token"
+    """Key of the token in that Secret."""
+    base_name: str = "model-download"
+    """Prefix of the Job name."""
+    node_selector: dict[str, str] = field(default_factory=dict)
+    """Where it runs: the system (CPU) pool; GPU pools are tainted, so no GPU node takes it anyway."""
+    tolerations: tuple[dict[str, str], ...] = ()
+    """Tolerations, if the target pool is tainted."""
+    backoff_limit: int = 4
+    """Retries before the Job fails."""
+    ttl_seconds_after_finished: int = 86400
+    """Kubernetes deletes the finished Job after this long."""
+    active_deadline_seconds: int = 4 * 3600
+    """Hard stop for one Job (all retries)."""
+    await_timeout_seconds: int = 2 * 3600
+    """How long ``pulumi up`` waits for the Job to complete."""
+    scratch_gi: int = 30
+    """Scratch emptyDir for the file being copied (largest shard plus headroom)."""
+    cpu: str = "1"
+    """CPU request."""
+    memory: str = "2Gi"
+    """Memory request."""
+    memory_limit: str = "4Gi"
+    """Memory limit."""
+    run_as_user: int = DOWNLOADER_UID
+    """UID (and GID, fsGroup) of the pod."""
+    init_containers: tuple[dict[str, Any], ...] = ()
+    """Extra init containers (e.g. preparing a directory on a share)."""
+    extra_volumes: tuple[dict[str, Any], ...] = ()
+    """Extra pod volumes (e.g. an NFS share the destination lives on)."""
+    extra_volume_mounts: tuple[dict[str, Any], ...] = ()
+    """Their mounts in the downloader container."""
+
+    def __post_init__(self) -> None:
+        if not _REVISION.match(self.revision):
+            raise ValueError(f"revision: '{self.revision}' is not a 40-hex commit; pin the hub revision")
+        if self.backoff_limit < 0:
+            raise ValueError(f"backoff_limit: {self.backoff_limit} must be ≥ 0")
+        if self.ttl_seconds_after_finished < 0:
+            raise ValueError(f"ttl_seconds_after_finished: {self.ttl_seconds_after_finished} must be ≥ 0")
+        if "@sha256:" not in self.image:
+            raise ValueError(f"image: '{self.image}' is not pinned by digest; use NAME@sha256:<64 hex>")
+
+
+def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
+    """The Job's ``spec`` (pure; tested without an engine)."""
+    env: list[dict[str, Any]] = [
+        {"name": "HF_HOME", "value": "/scratch/hf-home"},
+        {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+    ]
+    if args.hf_token_secret:
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": args.hf_token_secret, "key": args.hf_token_key}}})
+    container = {
+        "name": "download",
+        "image": args.image,
+        "args": downloader_args(args.repo_id, args.revision, args.destination),
+        "env": env,
+        "resources": {
+            "requests": {"cpu": args.cpu, "memory": args.memory, "ephemeral-storage": f"{args.scratch_gi}Gi"},
+            "limits": {"memory": args.memory_limit, "ephemeral-storage": f"{args.scratch_gi + 2}Gi"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "scratch", "mountPath": "/scratch"},
+            {"name": "tmp", "mountPath": "/tmp"},
+            *args.extra_volume_mounts,
+        ],
+    }
+    pod: dict[str, Any] = {
+        "serviceAccountName": args.service_account_name,
+        "automountServiceAccountToken": False,  # Workload Identity goes through the metadata server
+        "restartPolicy": "Never",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": args.run_as_user,
+            "runAsGroup": args.run_as_user,
+            "fsGroup": args.run_as_user,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [
+            {"name": "scratch", "emptyDir": {"sizeLimit": f"{args.scratch_gi}Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+            *args.extra_volumes,
+        ],
+    }
+    if args.init_containers:
+        pod["initContainers"] = list(args.init_containers)
+    if args.node_selector:
+        pod["nodeSelector"] = dict(args.node_selector)
+    if args.tolerations:
+        pod["tolerations"] = list(args.tolerations)
+    return {
+        "backoffLimit": args.backoff_limit,
+        "ttlSecondsAfterFinished": args.ttl_seconds_after_finished,
+        "activeDeadlineSeconds": args.active_deadline_seconds,
+        "template": {"metadata": {"labels": _labels(args)}, "spec": pod},
+    }
+
+
+def _labels(args: ModelDownloaderArgs) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "model-downloader",
+        "app.kubernetes.io/component": "model-weights",
+        "gke-inference/model-revision": args.revision[:8],
+    }
+
+
+class ModelDownloader(pulumi.ComponentResource):
+    """A Job that copies one model revision to its destination, once per revision (see module doc)."""
+
+    job: k8s.batch.v1.Job
+    job_name: str
+    marker: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ModelDownloaderArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-inference:workloads:ModelDownloader", name, {}, opts)
+        depends: list[pulumi.Resource] = []
+        if args.gcp_service_account is not None:
+            depends.append(
+                k8s.core.v1.ServiceAccount(
+                    f"{name}-ksa",
+                    metadata={
+                        "name": args.service_account_name,
+                        "namespace": args.namespace,
+                        "annotations": {"iam.gke.io/gcp-service-account": args.gcp_service_account},
+                    },
+                    automount_service_account_token=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+        self.job_name = job_name(args.base_name, args.repo_id, args.revision)
+        self.job = k8s.batch.v1.Job(
+            f"{name}-job",
+            metadata={
+                "name": self.job_name,
+                "namespace": args.namespace,
+                "labels": _labels(args),
+                "annotations": {"pulumi.com/timeoutSeconds": str(args.await_timeout_seconds)},
+            },
+            spec=job_spec(args),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+        )
+        self.marker = pulumi.Output.from_input(args.destination).apply(lambda d: marker_path(d, args.revision))
+        self.register_outputs({"jobName": self.job_name, "marker": self.marker})
