@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from infra import catalog
 from stack.base_config import FieldError, Model
+from stack.planning_config import PlanningConfig
 from stack.serving_config import (
     AutoscalingConfig,
     AutoscalingMetric,
@@ -466,6 +467,7 @@ class StackConfig(Model):
     serving: ServingConfig = Field(description="vLLM serving: pool, replicas, engine settings, lifecycle.")
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig, description="HPA or KEDA on vLLM metrics.")
     batch: BatchConfig = Field(default_factory=BatchConfig, description="Offline batch inference Job.")
+    planning: PlanningConfig = Field(default_factory=PlanningConfig, description="Cost, cold-start and autoscaling-simulation inputs (estimate/simulate only; creates nothing).")
 
     @model_validator(mode="after")
     def _rules(self) -> StackConfig:
