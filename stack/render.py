@@ -90,13 +90,22 @@ def clean_value(value: Any) -> Any:
     """Mask secrets, turn integral floats back into ints, drop None — recursively."""
     if isinstance(value, dict):
         if SECRET_SIG_KEY in value:
-            return SECRET_MASK
+            return _mask(value.get("value"))
         return {k: clean_value(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [clean_value(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _mask(secret: Any) -> Any:
+    """Mask every leaf of a secret but keep its shape (a Secret's ``stringData`` stays a mapping)."""
+    if isinstance(secret, dict):
+        return {k: _mask(v) for k, v in secret.items()}
+    if isinstance(secret, list):
+        return [_mask(v) for v in secret]
+    return SECRET_MASK
 
 
 # --------------------------------------------------------------------------------------------
