@@ -13,6 +13,7 @@ import sys
 COMMANDS = [
     "stack.render_command",
     "stack.validate",
+    "stack.local.cli_commands", "loadtest.cli",
 ]
 """Modules providing a ``register(subparsers)`` function, in the order shown by ``--help``."""
 
