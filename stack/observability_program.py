@@ -1,0 +1,384 @@
+"""Composition of observability and autoscaling: scraping, the metrics adapter, HPA or KEDA, the
+dashboard and alert policies. ``stack/program.py`` calls :func:`build_observability` once the vLLM
+server exists.
+
+Every metric name comes from the registry (workloads/metrics.py); every query is built with its
+PromQL helpers. Rules: mode ``hpa`` installs the Stackdriver adapter (unless
+``autoscaling.installMetricsAdapter`` is false) and one HPA; mode ``keda`` installs KEDA (unless
+``keda.install`` is false) and a ScaledObject, and neither the adapter nor an HPA of ours (both
+claim ``v1beta1.external.metrics.k8s.io`` / the target; gke-iac-reference.md §6.2); mode ``none``
+scales nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Protocol
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.dashboard import AlertRule, ObservabilityDashboard, ObservabilityDashboardArgs, Panel, Series
+from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
+from stack.config import StackConfig
+from stack.serving_config import AutoscalingConfig
+from workloads import metrics as M
+from workloads.autoscaling import (
+    DCGM_WORKLOAD_NAMESPACE_LABEL,
+    Behavior,
+    MetricGoal,
+    ScaleTarget,
+    VllmAutoscaler,
+    VllmAutoscalerArgs,
+    derive_behavior,
+)
+from workloads.keda import (
+    NAMESPACE as KEDA_NAMESPACE,
+    OPERATOR_SERVICE_ACCOUNT as KEDA_KSA,
+    CronTrigger,
+    KedaOperator,
+    KedaOperatorArgs,
+    PrometheusTrigger,
+    VllmScaledObject,
+    VllmScaledObjectArgs,
+)
+from workloads.metrics_adapter import IMAGE as ADAPTER_IMAGE
+from workloads.metrics_adapter import NAME as ADAPTER_KSA
+from workloads.metrics_adapter import NAMESPACE as ADAPTER_NAMESPACE
+from workloads.metrics_adapter import MetricsAdapter, MetricsAdapterArgs
+from workloads.monitoring import VllmPodMonitoring, VllmPodMonitoringArgs
+
+MONITORING_VIEWER = "roles/monitoring.viewer"
+"""Reading Managed Prometheus (adapter README; KEDA GMP docs)."""
+
+QUEUE_TIME_P90_ALERT_SECONDS = 5.0
+"""p90 time a request waits before it is scheduled; above this users feel it (a 5 s wait before the
+first token is already most of an interactive budget)."""
+KV_CACHE_ALERT_FRACTION = 0.95
+"""KV cache nearly full for minutes means preemptions (recomputation) are next."""
+GPU_MEMORY_HEADROOM = 0.05
+"""GPU memory alert at gpuMemoryUtilization + this (vLLM preallocates up to gpuMemoryUtilization)."""
+GPU_MEMORY_ALERT_CAP = 0.99
+"""…but never above this fraction."""
+DCGM_NAMESPACE_LABEL = DCGM_WORKLOAD_NAMESPACE_LABEL.removeprefix("metric.labels.")
+"""The DCGM series' label naming the workload's namespace, in PromQL form."""
+
+
+class ServingTarget(Protocol):
+    """What the vLLM server exposes for observability (``workloads.vllm_server.VllmServer`` has these)."""
+
+    namespace: pulumi.Input[str]
+    selector_labels: dict[str, str]
+    metrics_port_name: str
+    target_api_version: str
+    target_kind: str
+    target_name: str
+    served_model_name: str
+
+
+def behavior_from_config(autoscaling: AutoscalingConfig, cold_start_seconds: float) -> Behavior:
+    """HPA/KEDA behavior: derived from the cold start, overridden by ``autoscaling.behavior``.
+
+    This is the stack-level ``default_behavior(config, cold_start)``: other stack code (estimate,
+    simulate) calls this, and it calls the one derivation, ``workloads.autoscaling.derive_behavior``.
+    """
+    b = autoscaling.behavior
+    return derive_behavior(
+        cold_start_seconds,
+        scale_up_stabilization_seconds=b.scale_up_stabilization_seconds,
+        scale_down_stabilization_seconds=b.scale_down_stabilization_seconds,
+        scale_up_pods=b.scale_up_pods,
+        scale_up_percent=b.scale_up_percent,
+        scale_up_period_seconds=b.scale_up_period_seconds,
+        scale_down_period_seconds=b.scale_down_period_seconds,
+    )
+
+
+def default_behavior(config: StackConfig, cold_start_seconds: float) -> Behavior:
+    """``behavior_from_config(config.autoscaling, cold_start_seconds)``."""
+    return behavior_from_config(config.autoscaling, cold_start_seconds)
+
+
+def metric_goals(config: StackConfig) -> list[MetricGoal]:
+    """Config ``autoscaling.metrics`` → registered metrics with their per-replica targets."""
+    return [MetricGoal(M.for_autoscaling(m.metric), m.target) for m in config.autoscaling.metrics]
+
+
+def vllm_matchers(config: StackConfig, served_model_name: str) -> dict[str, str]:
+    """Label matchers selecting this stack's vLLM series in Managed Prometheus."""
+    return {"cluster": config.cluster.name, "namespace": config.serving.namespace, "model_name": served_model_name}
+
+
+def dcgm_matchers(config: StackConfig) -> dict[str, str]:
+    """Label matchers selecting the GPUs used by the serving namespace."""
+    return {"cluster": config.cluster.name, DCGM_NAMESPACE_LABEL: config.serving.namespace}
+
+
+def goal_query(goal: MetricGoal, config: StackConfig, served_model_name: str) -> tuple[str, float]:
+    """(PromQL total over the target's pods, per-replica threshold) for a KEDA trigger."""
+    if goal.metric.source == "dcgm":
+        return M.aggregate("sum", goal.metric, dcgm_matchers(config)), goal.target * config.gpus_per_replica()
+    return M.aggregate("sum", goal.metric, vllm_matchers(config, served_model_name)), goal.target
+
+
+# -- dashboard and alerts ---------------------------------------------------------------------
+
+
+def dashboard_panels(config: StackConfig, served_model_name: str) -> list[Panel]:
+    """The charts: traffic, latency, queue/batch, KV cache, GPU, replicas — all from the registry."""
+    v = vllm_matchers(config, served_model_name)
+    gpu = dcgm_matchers(config)
+
+    def quantiles(metric: M.Metric) -> tuple[Series, ...]:
+        return tuple(Series(f"p{int(q * 100)}", M.histogram_quantile(q, metric, "5m", v)) for q in (0.5, 0.9, 0.99))
+
+    fb_fraction = f"{M.selector(M.DCGM_FB_USED, gpu)} / ({M.selector(M.DCGM_FB_USED, gpu)} + {M.selector(M.DCGM_FB_FREE, gpu)})"
+    return [
+        Panel("Requests finished /s", (Series("", M.rate(M.REQUEST_SUCCESS_TOTAL, "5m", v, by=("finished_reason",))),), "1/s"),
+        Panel(
+            "Tokens /s",
+            (
+                Series("prompt", M.rate(M.PROMPT_TOKENS_TOTAL, "5m", v)),
+                Series("generation", M.rate(M.GENERATION_TOKENS_TOTAL, "5m", v)),
+            ),
+            "1/s",
+        ),
+        Panel("Time to first token", quantiles(M.TIME_TO_FIRST_TOKEN_SECONDS), "s"),
+        Panel("Inter-token latency", quantiles(M.INTER_TOKEN_LATENCY_SECONDS), "s"),
+        Panel("End-to-end latency", quantiles(M.E2E_REQUEST_LATENCY_SECONDS), "s"),
+        Panel("Queue time", quantiles(M.REQUEST_QUEUE_TIME_SECONDS), "s"),
+        Panel("Waiting requests (queue depth)", (Series("", M.aggregate("sum", M.NUM_REQUESTS_WAITING, v, by=("pod",))),)),
+        Panel("Running requests (batch)", (Series("", M.aggregate("sum", M.NUM_REQUESTS_RUNNING, v, by=("pod",))),)),
+        Panel("KV-cache usage", (Series("", M.aggregate("max", M.KV_CACHE_USAGE_PERC, v, by=("pod",))),), "10^2.%"),
+        Panel("Preemptions /s", (Series("", M.rate(M.NUM_PREEMPTIONS_TOTAL, "5m", v, by=("pod",))),), "1/s"),
+        Panel(
+            "GPU utilisation (duty cycle)",
+            (
+                Series("mean", M.aggregate("avg", M.DCGM_GPU_UTIL, gpu)),
+                Series("max", M.aggregate("max", M.DCGM_GPU_UTIL, gpu)),
+            ),
+            "%",
+        ),
+        Panel(
+            "GPU memory",
+            (
+                Series("used (max GPU)", M.aggregate("max", M.DCGM_FB_USED, gpu)),
+                Series("free (min GPU)", M.aggregate("min", M.DCGM_FB_FREE, gpu)),
+            ),
+            "MiBy",
+        ),
+        Panel("GPU memory used (fraction, max GPU)", (Series("max", f"max({fb_fraction})"),), "10^2.%"),
+        Panel("Replicas scraped", (Series("replicas", replicas_query(v)),)),
+    ]
+
+
+def replicas_query(matchers: Mapping[str, str]) -> str:
+    """Serving replicas that Managed Prometheus scrapes (one series per pod and engine → count pods)."""
+    return f"count(count by (pod) ({M.selector(M.NUM_REQUESTS_RUNNING, matchers)}))"
+
+
+def min_serving_replicas(config: StackConfig) -> int:
+    """Fewest replicas the stack ever runs (0 only with KEDA scale-to-zero)."""
+    mode = config.autoscaling.mode
+    if mode == "keda":
+        return config.autoscaling.keda.min_replicas
+    if mode == "hpa":
+        return config.autoscaling.min_replicas
+    return config.serving.replicas
+
+
+def alert_rules(config: StackConfig, served_model_name: str) -> list[AlertRule]:
+    """Queue time, no replicas/no scrape, KV-cache saturation, GPU memory — all from the registry."""
+    v = vllm_matchers(config, served_model_name)
+    gpu = dcgm_matchers(config)
+    gpu_memory_limit = min(GPU_MEMORY_ALERT_CAP, config.serving.vllm.gpu_memory_utilization + GPU_MEMORY_HEADROOM)
+    rules = [
+        AlertRule(
+            "queue-time",
+            "vLLM queue time p90 high",
+            f"{M.histogram_quantile(0.9, M.REQUEST_QUEUE_TIME_SECONDS, '5m', v)} > {QUEUE_TIME_P90_ALERT_SECONDS:g}",
+            300,
+            "WARNING",
+            f"p90 queue time of `{served_model_name}` above {QUEUE_TIME_P90_ALERT_SECONDS:g} s for 5 min: replicas are "
+            "saturated. Check the autoscaler is at maxReplicas or stuck (GPU capacity, quota); raise maxReplicas "
+            "or lower the queue target.",
+        ),
+        AlertRule(
+            "kv-cache",
+            "vLLM KV cache saturated",
+            f"{M.aggregate('max', M.KV_CACHE_USAGE_PERC, v, by=('pod',))} > {KV_CACHE_ALERT_FRACTION:g}",
+            600,
+            "WARNING",
+            f"KV cache above {KV_CACHE_ALERT_FRACTION:.0%} for 10 min on a replica: requests get preempted and "
+            "recomputed. Scale on kvCache, lower maxNumSeqs or maxModelLen, or use fp8 KV cache.",
+        ),
+        AlertRule(
+            "gpu-memory",
+            "GPU memory nearly full",
+            f"max({M.selector(M.DCGM_FB_USED, gpu)} / ({M.selector(M.DCGM_FB_USED, gpu)} + "
+            f"{M.selector(M.DCGM_FB_FREE, gpu)})) > {gpu_memory_limit:g}",
+            600,
+            "WARNING",
+            f"A serving GPU uses more than {gpu_memory_limit:.0%} of its memory (vLLM preallocates "
+            f"{config.serving.vllm.gpu_memory_utilization:.0%}): another process or fragmentation; CUDA OOM is next.",
+        ),
+    ]
+    if min_serving_replicas(config) >= 1:
+        rules.insert(
+            1,
+            AlertRule(
+                "no-replicas",
+                "No vLLM replica scraped",
+                f"absent({M.selector(M.NUM_REQUESTS_RUNNING, v)})",
+                300,
+                "CRITICAL",
+                f"No `{served_model_name}` pod has been scraped for 5 min: no replica is ready, or scraping is broken "
+                "(PodMonitoring, NetworkPolicy). `kubectl get pods,podmonitoring -n "
+                f"{config.serving.namespace}`.",
+            ),
+        )
+    return rules
+
+
+# -- identities -------------------------------------------------------------------------------
+
+
+def account_id(prefix: str, stack: str) -> str:
+    """A valid GSA id (6–30 chars, ``[a-z][-a-z0-9]*[a-z0-9]``) from a prefix and the stack name."""
+    raw = re.sub(r"[^a-z0-9-]+", "-", f"{prefix}-{stack}".lower())[:30].strip("-")
+    if len(raw) < 6:
+        raw = (raw + "-sa00")[:30]
+    return raw
+
+
+def _identity(name: str, config: StackConfig, stack: str, prefix: str, namespace: str, ksa: str) -> WorkloadIdentity:
+    if not config.cluster.workload_identity:
+        raise ValueError(
+            f"cluster.workloadIdentity: false, but {ksa} in {namespace} reads Managed Prometheus through Workload "
+            "Identity; enable it, or set autoscaling.mode none"
+        )
+    return WorkloadIdentity(
+        name,
+        WorkloadIdentityArgs(
+            project=config.project,
+            account_id=account_id(prefix, stack),
+            namespace=namespace,
+            ksa_name=ksa,
+            project_roles=(MONITORING_VIEWER,),
+        ),
+    )
+
+
+# -- the composition --------------------------------------------------------------------------
+
+
+def build_observability(
+    config: StackConfig,
+    stack: str,
+    provider: k8s.Provider,
+    serving: ServingTarget,
+    cold_start_seconds: float,
+    notification_channels: tuple[pulumi.Input[str], ...] = (),
+    adapter_image: str | None = None,
+) -> dict[str, Any]:
+    """Create scraping, autoscaling, dashboard and alerts for the vLLM server; return exports.
+
+    Args:
+        config: the validated stack configuration.
+        stack: stack name (used in GSA ids and the dashboard title).
+        provider: the cluster's explicit Kubernetes provider.
+        serving: the vLLM server (``VllmServer``): namespace, selector labels, metrics port name,
+            scale target (apiVersion/kind/name) and served model name.
+        cold_start_seconds: replica cold start (``stack.estimate.estimate_cold_start(config).total_seconds``),
+            from which HPA/KEDA behavior is derived.
+        notification_channels: Cloud Monitoring channel ids the alerts notify.
+        adapter_image: the Stackdriver adapter image pinned by digest; None uses the upstream tag
+            (``workloads.metrics_adapter.IMAGE``), which the policy pack flags until a digest is given.
+    """
+    k8s_opts = pulumi.ResourceOptions(provider=provider)
+    a = config.autoscaling
+    exports: dict[str, Any] = {}
+
+    monitoring = VllmPodMonitoring(
+        "vllm-metrics",
+        VllmPodMonitoringArgs(
+            namespace=serving.namespace,
+            selector_labels=dict(serving.selector_labels),
+            port=serving.metrics_port_name,
+            name=f"{serving.target_name}-metrics",
+        ),
+        opts=k8s_opts,
+    )
+    exports["podMonitoring"] = monitoring.name
+
+    target = ScaleTarget(serving.target_api_version, serving.target_kind, serving.target_name)
+    if a.mode != "none":
+        behavior = behavior_from_config(a, cold_start_seconds)
+        goals = metric_goals(config)
+    if a.mode == "hpa":
+        depends: list[pulumi.Resource] = []
+        if a.install_metrics_adapter:
+            identity = _identity("metrics-adapter-wi", config, stack, "cm-adapter", ADAPTER_NAMESPACE, ADAPTER_KSA)
+            adapter = MetricsAdapter("metrics-adapter", MetricsAdapterArgs(google_service_account=identity.email, image=adapter_image or ADAPTER_IMAGE), opts=k8s_opts)
+            depends = list(adapter.apiservices)
+            exports["metricsAdapterServiceAccount"] = identity.email
+        hpa = VllmAutoscaler(
+            "vllm-autoscaler",
+            VllmAutoscalerArgs(
+                namespace=serving.namespace,
+                target=target,
+                min_replicas=a.min_replicas,
+                max_replicas=a.max_replicas,
+                goals=goals,
+                behavior=behavior,
+                cluster=config.cluster.name,
+                gpus_per_replica=config.gpus_per_replica(),
+            ),
+            opts=pulumi.ResourceOptions(provider=provider, depends_on=depends),
+        )
+        exports["autoscaler"] = f"HorizontalPodAutoscaler/{hpa.name}"
+    elif a.mode == "keda":
+        depends = []
+        if a.keda.install:
+            identity = _identity("keda-wi", config, stack, "keda", KEDA_NAMESPACE, KEDA_KSA)
+            operator = KedaOperator("keda", KedaOperatorArgs(google_service_account=identity.email), opts=k8s_opts)
+            depends = [operator]
+            exports["kedaServiceAccount"] = identity.email
+        triggers = []
+        for goal, source in zip(goals, a.metrics):
+            query, threshold = goal_query(goal, config, serving.served_model_name)
+            triggers.append(PrometheusTrigger(source.metric.value.lower(), query, threshold, a.keda.activation_threshold))
+        scaled = VllmScaledObject(
+            "vllm-scaledobject",
+            VllmScaledObjectArgs(
+                namespace=serving.namespace,
+                target=target,
+                project=config.project,
+                triggers=triggers,
+                min_replicas=a.keda.min_replicas,
+                max_replicas=a.max_replicas,
+                behavior=behavior,
+                cooldown_seconds=a.keda.cooldown_seconds,
+                polling_seconds=a.keda.polling_seconds,
+                cron=tuple(CronTrigger(c.timezone, c.start, c.end, c.replicas) for c in a.keda.cron),
+            ),
+            opts=pulumi.ResourceOptions(provider=provider, depends_on=depends),
+        )
+        exports["autoscaler"] = f"ScaledObject/{scaled.name}"
+    else:
+        exports["autoscaler"] = "none"
+
+    board = ObservabilityDashboard(
+        "observability",
+        ObservabilityDashboardArgs(
+            project=config.project,
+            display_name=f"gke-inference {stack}: {serving.served_model_name}",
+            panels=dashboard_panels(config, serving.served_model_name),
+            alerts=alert_rules(config, serving.served_model_name),
+            notification_channels=notification_channels,
+            labels={"stack": stack, "managed-by": "pulumi"},
+        ),
+    )
+    exports["dashboardId"] = board.dashboard_id
+    exports["alertPolicies"] = [p.display_name for p in board.alert_policies]
+    return exports

@@ -1,0 +1,152 @@
+"""Pure parts of the components: behavior derivation, PodMonitoring rules, quantities, dashboard JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.dashboard import Panel, Series, dashboard_json
+from workloads import metrics as M
+from workloads.autoscaling import Behavior, MetricGoal, ScaleTarget, VllmAutoscalerArgs, derive_behavior, hpa_spec, quantity
+from workloads.keda import PrometheusTrigger, VllmScaledObjectArgs, gmp_server_address, number, scaled_object_spec
+from workloads.monitoring import VllmPodMonitoringArgs, duration_seconds, keep_registered_relabeling, pod_monitoring_spec
+
+
+@pytest.mark.parametrize(
+    ("cold", "down_window", "down_period"),
+    [
+        (30, 300, 60),  # fast start: the HPA's 300 s floor and a 60 s period
+        (240, 300, 240),  # window floor 300 s; one replica per cold start
+        (299.2, 300, 300),
+        (900, 900, 900),  # 70B-class cold start: window and period follow it
+        (2400, 2400, 1800),  # period capped at the API's 1800 s
+        (5000, 3600, 1800),  # window capped at the API's 3600 s
+    ],
+)
+def test_behavior_derivation(cold, down_window, down_period):
+    b = derive_behavior(cold)
+    assert (b.scale_down_stabilization_seconds, b.scale_down_period_seconds, b.scale_down_pods) == (down_window, down_period, 1)
+    assert (b.scale_up_stabilization_seconds, b.scale_up_pods, b.scale_up_percent, b.scale_up_period_seconds) == (0, 4, 100, 60)
+    assert b.scale_down_stabilization_seconds >= max(300, min(cold, 3600))
+
+
+def test_behavior_overrides_and_limits():
+    b = derive_behavior(240, scale_up_stabilization_seconds=30, scale_down_stabilization_seconds=600, scale_up_percent=50)
+    assert (b.scale_up_stabilization_seconds, b.scale_down_stabilization_seconds, b.scale_up_percent) == (30, 600, 50)
+    with pytest.raises(ValueError, match="scale_down_stabilization_seconds: 120"):
+        derive_behavior(240, scale_down_stabilization_seconds=120)
+    with pytest.raises(ValueError, match="cold_start_seconds"):
+        derive_behavior(0)
+
+
+def test_behavior_to_k8s_shape():
+    assert Behavior(0, 4, 100, 60, 600, 300).to_k8s() == {
+        "scaleUp": {
+            "stabilizationWindowSeconds": 0,
+            "selectPolicy": "Max",
+            "policies": [{"type": "Pods", "value": 4, "periodSeconds": 60}, {"type": "Percent", "value": 100, "periodSeconds": 60}],
+        },
+        "scaleDown": {"stabilizationWindowSeconds": 600, "selectPolicy": "Max", "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}]},
+    }
+
+
+def test_quantities_and_keda_numbers():
+    assert [quantity(v) for v in (5, 5.0, 0.8, 0.85, 1.5, 560)] == ["5", "5", "800m", "850m", "1500m", "560"]
+    with pytest.raises(ValueError):
+        quantity(0)
+    assert [number(v) for v in (5.0, 0.5, 0.85, 560)] == ["5", "0.5", "0.85", "560"]
+    assert gmp_server_address("p-123456") == "https://monitoring.googleapis.com/v1/projects/p-123456/location/global/prometheus"
+
+
+def _hpa_args(**changes):
+    base = dict(
+        namespace="llm",
+        target=ScaleTarget("apps/v1", "Deployment", "vllm"),
+        min_replicas=1,
+        max_replicas=3,
+        goals=[MetricGoal(M.NUM_REQUESTS_WAITING, 5)],
+        behavior=derive_behavior(240),
+    )
+    base.update(changes)
+    return VllmAutoscalerArgs(**base)
+
+
+def test_hpa_args_validation():
+    with pytest.raises(ValueError, match="min_replicas: 0"):
+        hpa_spec(_hpa_args(min_replicas=0))
+    with pytest.raises(ValueError, match="max_replicas: 1 is below"):
+        hpa_spec(_hpa_args(min_replicas=2, max_replicas=1))
+    with pytest.raises(ValueError, match="appears twice"):
+        hpa_spec(_hpa_args(goals=[MetricGoal(M.NUM_REQUESTS_WAITING, 5), MetricGoal(M.NUM_REQUESTS_WAITING, 3)]))
+    with pytest.raises(ValueError, match="needs the cluster"):
+        hpa_spec(_hpa_args(goals=[MetricGoal(M.DCGM_GPU_UTIL, 70)]), "llm")
+    spec = hpa_spec(_hpa_args(goals=[MetricGoal(M.NUM_REQUESTS_RUNNING, 32)]))
+    assert spec["metrics"][0]["pods"]["metric"]["name"] == "prometheus.googleapis.com|vllm:num_requests_running|gauge"
+
+
+def test_scaled_object_validation():
+    args = VllmScaledObjectArgs(
+        namespace="llm",
+        target=ScaleTarget("apps/v1", "Deployment", "vllm"),
+        project="p-123456",
+        triggers=[PrometheusTrigger("queue", "sum (vllm:num_requests_waiting)", 5, 0.5)],
+        min_replicas=0,
+        max_replicas=0,
+        behavior=derive_behavior(240),
+    )
+    with pytest.raises(ValueError, match="max_replicas: 0"):
+        scaled_object_spec(args, "auth")
+
+
+def test_pod_monitoring_rules():
+    ok = VllmPodMonitoringArgs(namespace="llm", selector_labels={"app": "vllm"})
+    assert pod_monitoring_spec(ok)["endpoints"][0] == {
+        "port": "http", "path": "/metrics", "scheme": "http", "interval": "15s", "timeout": "10s"
+    }
+    cases = [
+        (dict(timeout="20s"), "timeout: 20s exceeds interval 15s"),
+        (dict(interval="1m", timeout="90s"), "exceeds interval"),
+        (dict(target_labels=("container", "node")), "must include 'pod'"),
+        (dict(target_labels=("pod", "namespace")), "not allowed"),
+        (dict(port="8000"), "container port's name"),
+        (dict(selector_labels={}), "selector_labels"),
+        (dict(interval="15 seconds"), "Prometheus duration"),
+    ]
+    for change, message in cases:
+        args = VllmPodMonitoringArgs(**{"namespace": "llm", "selector_labels": {"app": "vllm"}, **change})
+        with pytest.raises(ValueError, match=message):
+            pod_monitoring_spec(args)
+    assert duration_seconds("500ms") == 0.5 and duration_seconds("2m") == 120
+
+
+def test_keep_only_registered_relabeling():
+    spec = pod_monitoring_spec(VllmPodMonitoringArgs(namespace="llm", selector_labels={"app": "vllm"}, keep_only_registered=True))
+    (rule,) = spec["endpoints"][0]["metricRelabeling"]
+    assert rule == keep_registered_relabeling()[0]
+    import re
+
+    pattern = re.compile(f"^{rule['regex']}$")
+    assert pattern.match("vllm:time_to_first_token_seconds_bucket")
+    assert pattern.match("vllm:num_requests_waiting")
+    assert not pattern.match("vllm:num_requests_waiting_by_reason")
+    assert not pattern.match("vllm:gpu_cache_usage_perc")
+
+
+def test_dashboard_json_shape():
+    body = json.loads(
+        dashboard_json("t", [Panel("Queue", (Series("", "sum (vllm:num_requests_waiting)"), Series("max", "max (vllm:num_requests_waiting)")))])
+    )
+    assert body["displayName"] == "t" and body["gridLayout"]["columns"] == "2"
+    (widget,) = body["gridLayout"]["widgets"]
+    assert widget["xyChart"]["dataSets"] == [
+        {"timeSeriesQuery": {"prometheusQuery": "sum (vllm:num_requests_waiting)", "unitOverride": "1"}, "plotType": "LINE", "targetAxis": "Y1"},
+        {
+            "timeSeriesQuery": {"prometheusQuery": "max (vllm:num_requests_waiting)", "unitOverride": "1"},
+            "plotType": "LINE",
+            "targetAxis": "Y1",
+            "legendTemplate": "max",
+        },
+    ]
+    with pytest.raises(ValueError, match="panels: empty"):
+        dashboard_json("t", [])

@@ -1,0 +1,127 @@
+"""Managed Prometheus scraping of the vLLM pods: one ``PodMonitoring`` (monitoring.googleapis.com/v1).
+
+Facts this follows (../shared/reference/gke-iac-reference.md §6.1, §8 item 12):
+* ``endpoints[].interval`` is required from prometheus-engine v0.17 with no default, so it is set;
+  ``timeout`` must not exceed ``interval`` (a CEL rule of the CRD, checked here eagerly);
+* the port is the *named* serving port (vLLM serves ``/metrics`` on it), so the ``container``
+  target label is populated;
+* ``pod`` stays in ``targetLabels.metadata``: the Stackdriver adapter's Pods-metric filter matches
+  ``metric.labels.pod``;
+* GKE owns the CRD; only the custom resource is created.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from workloads import metrics
+
+API_VERSION = "monitoring.googleapis.com/v1"
+KIND = "PodMonitoring"
+ALLOWED_TARGET_LABELS = ("container", "node", "pod", "top_level_controller_name", "top_level_controller_type")
+"""``targetLabels.metadata`` values the v1 CRD accepts for a PodMonitoring."""
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(value: str) -> float:
+    """Seconds in a simple Prometheus duration (``500ms``, ``15s``, ``1m``, ``1h``)."""
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"'{value}' is not a Prometheus duration like 15s or 1m")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class VllmPodMonitoringArgs:
+    namespace: pulumi.Input[str]
+    """Namespace of the vLLM pods (a PodMonitoring selects pods in its own namespace)."""
+    selector_labels: Mapping[str, str]
+    """Labels that select the vLLM pods (the workload's selector)."""
+    port: str = "http"
+    """Named container port that serves ``/metrics`` (vLLM's serving port)."""
+    name: str = "vllm"
+    """Name of the PodMonitoring object."""
+    path: str = "/metrics"
+    """Metrics path."""
+    interval: str = "15s"
+    """Scrape interval (required by the CRD since v0.17). 15 s = the HPA sync period."""
+    timeout: str = "10s"
+    """Scrape timeout, at most ``interval``."""
+    target_labels: tuple[str, ...] = ("pod", "container", "node", "top_level_controller_name")
+    """Pod metadata copied onto every series; must contain ``pod`` (the adapter filters on it)."""
+    keep_only_registered: bool = False
+    """Keep only the vLLM series of the metric registry (cuts ingestion cost; drops the rest)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra labels on the PodMonitoring object."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field when a plain value is wrong."""
+        if not self.selector_labels:
+            raise ValueError("selector_labels: empty; a PodMonitoring must select the vLLM pods by label")
+        if not self.port or self.port.isdigit():
+            raise ValueError(f"port: {self.port!r}; use the container port's name (e.g. http) so `container` is labelled")
+        interval, timeout = duration_seconds(self.interval), duration_seconds(self.timeout)
+        if timeout > interval:
+            raise ValueError(f"timeout: {self.timeout} exceeds interval {self.interval}; the CRD requires timeout <= interval")
+        if "pod" not in self.target_labels:
+            raise ValueError("target_labels: must include 'pod' (the custom-metrics adapter matches metric.labels.pod)")
+        unknown = sorted(set(self.target_labels) - set(ALLOWED_TARGET_LABELS))
+        if unknown:
+            raise ValueError(f"target_labels: {unknown} not allowed; choose from {', '.join(ALLOWED_TARGET_LABELS)}")
+
+
+def keep_registered_relabeling() -> list[dict[str, Any]]:
+    """A ``metricRelabeling`` rule keeping only registered vLLM series (histogram series included)."""
+    names = "|".join(re.escape(m.name) for m in metrics.VLLM_METRICS)
+    return [{"action": "keep", "sourceLabels": ["__name__"], "regex": f"({names})(_bucket|_sum|_count)?"}]
+
+
+def pod_monitoring_spec(args: VllmPodMonitoringArgs) -> dict[str, Any]:
+    """The PodMonitoring ``spec`` (pure; validated)."""
+    args.validate()
+    endpoint: dict[str, Any] = {
+        "port": args.port,
+        "path": args.path,
+        "scheme": "http",
+        "interval": args.interval,
+        "timeout": args.timeout,
+    }
+    if args.keep_only_registered:
+        endpoint["metricRelabeling"] = keep_registered_relabeling()
+    return {
+        "selector": {"matchLabels": dict(args.selector_labels)},
+        "endpoints": [endpoint],
+        "targetLabels": {"metadata": list(args.target_labels)},
+    }
+
+
+class VllmPodMonitoring(pulumi.ComponentResource):
+    """Managed Prometheus scrapes vLLM's ``/metrics``. Pass an explicit Kubernetes provider in ``opts``."""
+
+    name: str
+    resource: k8s.apiextensions.CustomResource
+
+    def __init__(self, name: str, args: VllmPodMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = pod_monitoring_spec(args)
+        super().__init__("gke-inference:workloads:VllmPodMonitoring", name, {}, opts)
+        self.name = args.name
+        self.resource = k8s.apiextensions.CustomResource(
+            f"{name}-podmonitoring",
+            api_version=API_VERSION,
+            kind=KIND,
+            metadata={
+                "name": args.name,
+                "namespace": args.namespace,
+                "labels": {"app.kubernetes.io/component": "metrics", **args.labels},
+            },
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"name": args.name})
