@@ -55,8 +55,8 @@ class GpuNodePoolArgs:
     """Enable gcfs image streaming."""
     local_ssd_mode: Literal["none", "ephemeral", "nvmeBlock"] = "ephemeral"
     """How Local SSDs are exposed."""
-    local_ssd_count: int = 1
-    """Number of 375 GiB Local SSDs (the bundled count on A2 Ultra/A3/A4)."""
+    local_ssd_count: int | None = None
+    """Number of 375 GiB Local SSDs; None takes the machine's bundled count (A2 Ultra/A3/A4), else 1."""
     secondary_boot_disks: tuple[SecondaryBootDiskArgs, ...] = ()
     """Disk images preloaded on each node."""
     compact_placement_policy: pulumi.Input[str] | None = None
@@ -101,6 +101,8 @@ class GpuNodePool(pulumi.ComponentResource):
     """A GPU node pool whose shape (accelerator, GPU count, Local SSD) follows from the machine type."""
 
     machine: catalog.MachineType
+    local_ssd_count: int
+    """Local SSDs per node as sent to GKE (0 when ``local_ssd_mode`` is none)."""
     scheduling: Scheduling
     pool_name: pulumi.Output[str]
     node_pool: gcp.container.NodePool
@@ -108,6 +110,7 @@ class GpuNodePool(pulumi.ComponentResource):
     def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:infra:GpuNodePool", name, {}, opts)
         self.machine = catalog.lookup(args.machine_type, args.gpu_count)
+        self.local_ssd_count = self._local_ssd_count(args, self.machine)
         taints = [GPU_TAINT] + ([SPOT_TAINT] if args.spot else [])
         labels = {"gke-inference/pool": name, **args.labels}
         self.scheduling = Scheduling(
@@ -151,6 +154,25 @@ class GpuNodePool(pulumi.ComponentResource):
         )
         self.pool_name = self.node_pool.name
         self.register_outputs({"poolName": self.pool_name, "machineType": args.machine_type})
+
+    @staticmethod
+    def _local_ssd_count(args: GpuNodePoolArgs, machine: catalog.MachineType) -> int:
+        """The Local SSD count GKE gets, checked against the machine (reference §3.3)."""
+        if args.local_ssd_mode == "none":
+            return 0
+        if machine.local_ssd is catalog.LocalSsdPolicy.NONE:
+            raise ValueError(f"local_ssd_mode: {machine.name} has no Local SSD; use local_ssd_mode='none'")
+        count = args.local_ssd_count
+        if count is None:
+            return machine.bundled_local_ssd or 1
+        if machine.local_ssd is catalog.LocalSsdPolicy.BUNDLED and count not in (0, machine.bundled_local_ssd):
+            raise ValueError(
+                f"local_ssd_count: {machine.name} comes with exactly {machine.bundled_local_ssd} Local SSDs; "
+                f"pass {machine.bundled_local_ssd} or None"
+            )
+        if machine.local_ssd is catalog.LocalSsdPolicy.OPTIONAL and not 1 <= count <= machine.max_local_ssd:
+            raise ValueError(f"local_ssd_count: {machine.name} takes 1 to {machine.max_local_ssd} Local SSDs, got {count}")
+        return count
 
     @staticmethod
     def _autoscaling(args: GpuNodePoolArgs) -> gcp.container.NodePoolAutoscalingArgs:
@@ -203,12 +225,12 @@ class GpuNodePool(pulumi.ComponentResource):
             ]
             or None,
             ephemeral_storage_local_ssd_config=(
-                C.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(local_ssd_count=args.local_ssd_count)
+                C.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(local_ssd_count=self.local_ssd_count)
                 if args.local_ssd_mode == "ephemeral"
                 else None
             ),
             local_nvme_ssd_block_config=(
-                C.NodePoolNodeConfigLocalNvmeSsdBlockConfigArgs(local_ssd_count=args.local_ssd_count)
+                C.NodePoolNodeConfigLocalNvmeSsdBlockConfigArgs(local_ssd_count=self.local_ssd_count)
                 if args.local_ssd_mode == "nvmeBlock"
                 else None
             ),

@@ -196,6 +196,32 @@ def test_n1_pool_attaches_the_chosen_t4_count(recorder):
     assert rec.value.machine.gpu_count == 4
 
 
+@pytest.mark.parametrize(
+    ("machine", "mode", "count"),
+    [("a3-highgpu-8g", "ephemeral", 16), ("a3-ultragpu-8g", "nvmeBlock", 32), ("a2-ultragpu-2g", "ephemeral", 2), ("g2-standard-96", "ephemeral", 1)],
+)
+def test_local_ssd_count_defaults_to_the_machine(recorder, machine, mode, count):
+    rec = make(recorder, replace(BASE, machine_type=machine, local_ssd_mode=mode))
+    key = "ephemeralStorageLocalSsdConfig" if mode == "ephemeral" else "localNvmeSsdBlockConfig"
+    assert rec.inputs("l4-pool")["nodeConfig"][key] == {"localSsdCount": count}
+    assert rec.value.local_ssd_count == count
+
+
+@pytest.mark.parametrize(
+    ("machine", "mode", "count", "message"),
+    [
+        ("a3-highgpu-8g", "ephemeral", 8, "local_ssd_count: a3-highgpu-8g comes with exactly 16 Local SSDs; pass 16 or None"),
+        ("g2-standard-8", "nvmeBlock", 2, "local_ssd_count: g2-standard-8 takes 1 to 1 Local SSDs, got 2"),
+        ("g2-standard-8", "ephemeral", 0, "local_ssd_count: g2-standard-8 takes 1 to 1 Local SSDs, got 0"),
+        ("a3-ultragpu-8g-nolssd", "ephemeral", None, "local_ssd_mode: a3-ultragpu-8g-nolssd has no Local SSD; use local_ssd_mode='none'"),
+    ],
+)
+def test_local_ssd_count_checked_against_the_machine(recorder, machine, mode, count, message):
+    with pytest.raises(ValueError) as caught:
+        make(recorder, replace(BASE, machine_type=machine, local_ssd_mode=mode, local_ssd_count=count))
+    assert str(caught.value) == message
+
+
 def test_machine_without_gpus_fails_before_the_node_pool_is_created(recorder):
     with pytest.raises(UnknownMachineType, match="'n2-standard-8' cannot carry GPUs on GKE"):
         make(recorder, replace(BASE, machine_type="n2-standard-8"))
