@@ -13,6 +13,8 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.model_disk import inherited_depends_on
+
 Tier = Literal["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"]
 ZONAL_TIERS = ("BASIC_HDD", "BASIC_SSD", "ZONAL")
 """Tiers whose instance location is a zone; the others take a region."""
@@ -71,7 +73,7 @@ class FilestoreShare(pulumi.ComponentResource):
                 gcp.filestore.InstanceNetworkArgs(network=args.network, modes=["MODE_IPV4"], connect_mode="DIRECT_PEERING")
             ],
             labels=args.labels or None,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=inherited_depends_on(opts)),
         )
         self.ip_address = self.instance.networks.apply(_first_ip)
         self.register_outputs({"ipAddress": self.ip_address, "shareName": self.share_name})

@@ -85,6 +85,15 @@ class ModelDiskArgs:
         return self.disk_type == HYPERDISK_ML and len(self.zones) > 1
 
 
+def inherited_depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
+    """The component's ``depends_on``, for its children: the Python SDK does not pass a component's
+    dependencies on to its children, so without this they would not wait for e.g. the namespace."""
+    deps = opts.depends_on if opts is not None else None
+    if deps is None:
+        return []
+    return list(deps) if isinstance(deps, (list, tuple)) else [deps]  # type: ignore[list-item]
+
+
 def volume_handle(project: str, zones: tuple[str, ...], disk_name: str, multi_zone: bool) -> str:
     """The PD CSI volume handle: zonal, or ``zones/multi-zone`` for same-named disks in several zones."""
     zone = "multi-zone" if multi_zone else zones[0]
@@ -97,15 +106,16 @@ class ModelDisk(pulumi.ComponentResource):
     disks: list[gcp.compute.Disk]
     disk_name: str
     zones: tuple[str, ...]
-    volume_handle: str
+    volume_handle: pulumi.Output[str]
     multi_zone: bool
 
     def __init__(self, name: str, args: ModelDiskArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:infra:ModelDisk", name, {}, opts)
+        after = inherited_depends_on(opts)
         self.disk_name = args.disk_name
         self.zones = args.zones
         self.multi_zone = args.multi_zone
-        self.volume_handle = volume_handle(args.project, args.zones, args.disk_name, args.multi_zone)
+        handle = volume_handle(args.project, args.zones, args.disk_name, args.multi_zone)
         labels = {**args.labels, **({MULTI_ZONE_LABEL: "true"} if args.multi_zone else {})}
         hyperdisk = args.disk_type == HYPERDISK_ML
         self.disks = [
@@ -123,10 +133,12 @@ class ModelDisk(pulumi.ComponentResource):
                 access_mode="READ_ONLY_MANY" if hyperdisk else None,
                 provisioned_throughput=args.provisioned_throughput_mibps if hyperdisk else None,
                 labels=labels or None,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
             )
             for zone in args.zones
         ]
+        # An Output of the disks, so a PV built from it is created after them.
+        self.volume_handle = pulumi.Output.all(*[d.id for d in self.disks]).apply(lambda _: handle)
         self.register_outputs(
             {"diskName": self.disk_name, "zones": list(self.zones), "volumeHandle": self.volume_handle}
         )

@@ -36,7 +36,11 @@ from stack.config import LocalSsdMode, StackConfig
 from stack.serving_config import WeightsBackend
 from workloads import weights as w
 from workloads.batch import BatchInference, BatchInferenceArgs
-from workloads.model_downloader import DOWNLOADER_UID, ModelDownloader, ModelDownloaderArgs
+from workloads.model_downloader import (
+    DOWNLOADER_UID,
+    ModelDownloader,
+    ModelDownloaderArgs,
+)
 
 DOWNLOADER_KSA = "model-downloader"
 BATCH_KSA = "vllm-batch"
@@ -449,13 +453,7 @@ def build_batch(
     gcp_opts = pulumi.ResourceOptions(depends_on=list(gcp_depends_on))
     identity = _bucket_writer("batch-identity", config, stack, "vllm-batch", BATCH_KSA, namespace, bucket_name, gcp_opts)
     k8s_deps = [namespace_resource] if namespace_resource is not None else []
-    pool = batch.pool or config.serving.pool
-    gpus = vllm.tensor_parallel_size * vllm.pipeline_parallel_size
-    if gpus > config.gpu_pools[pool].machine().gpu_count:
-        raise ValueError(
-            f"batch.pool: a batch pod runs on one node, but tensorParallelSize × pipelineParallelSize = {gpus} "
-            f"exceeds the {config.gpu_pools[pool].machine().gpu_count} GPU(s) of {pool}"
-        )
+    gpus = vllm.tensor_parallel_size * vllm.pipeline_parallel_size  # config checks one batch node has them
     return BatchInference(
         "batch",
         BatchInferenceArgs(

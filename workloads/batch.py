@@ -33,7 +33,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from workloads.weights import GCSFUSE_DRIVER, WeightsMount
+from workloads.weights import GCSFUSE_DRIVER, WeightsMount, inherited_depends_on
 
 IO_ROOT = "/batch-io"
 """Mount path of the bucket folder holding input and output."""
@@ -42,6 +42,10 @@ WORK_DIR = "/work"
 CHECK_CONTAINER = "check-input"
 INVALID_INPUT_EXIT = 2
 """Exit code of the check for bad input (fails the Job without retries)."""
+RUN_AS_USER = 10001
+"""The non-root user the serving Deployment runs vLLM as (workloads/vllm_server.py); the batch pods match it."""
+CACHE_DIR = "/cache"
+"""Writable caches (HOME, Hugging Face, vLLM compile, Triton): the root filesystem is read-only."""
 
 
 def check_batch_input(lines: Iterable[str], served_model: str | None = None) -> list[str]:
@@ -214,7 +218,8 @@ class BatchInferenceArgs:
 
 
 def _io_volume(bucket_name: pulumi.Input[str], folder: str) -> dict[str, Any]:
-    options = ["implicit-dirs"] + ([f"only-dir={folder}"] if folder else [])
+    # uid/gid: a non-root pod owns the files it writes through FUSE (GCS FUSE CSI docs, anchors §5.3).
+    options = ["implicit-dirs", f"uid={RUN_AS_USER}", f"gid={RUN_AS_USER}"] + ([f"only-dir={folder}"] if folder else [])
     return {
         "name": "batch-io",
         "csi": {
@@ -237,13 +242,28 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
         **weights.pod_annotations,
         "gke-gcsfuse/volumes": "true",
     }
+    hardened = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    env = [
+        {"name": "HOME", "value": CACHE_DIR},
+        {"name": "HF_HOME", "value": f"{CACHE_DIR}/huggingface"},
+        {"name": "VLLM_CACHE_ROOT", "value": f"{CACHE_DIR}/vllm"},
+        {"name": "XDG_CACHE_HOME", "value": f"{CACHE_DIR}/xdg"},
+        {"name": "TRITON_CACHE_DIR", "value": f"{CACHE_DIR}/triton"},
+        {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+    ]
+    if weights.backend != "huggingFace":
+        env.append({"name": "HF_HUB_OFFLINE", "value": "1"})  # everything comes from the weights volume
     check = {
         "name": CHECK_CONTAINER,
         "image": args.image,
         "command": ["python3", "-c", CHECK_SCRIPT],
         "args": [input_path, shard_path, "$(JOB_COMPLETION_INDEX)", str(args.parallelism), args.served_model_name],
         "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": hardened,
         "volumeMounts": [
             {"name": "batch-io", "mountPath": IO_ROOT, "readOnly": True},
             {"name": "work", "mountPath": WORK_DIR},
@@ -262,14 +282,16 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
             *weights.vllm_args,
             *args.engine_args,
         ],
-        "env": list(weights.env),
+        "env": [*env, *weights.env],
         "resources": {
             "requests": {"cpu": args.cpu, "memory": args.memory, "nvidia.com/gpu": str(args.gpus)},
             "limits": {"memory": args.memory, "nvidia.com/gpu": str(args.gpus)},
         },
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": hardened,
         "volumeMounts": [
             *weights.volume_mounts,
+            {"name": "cache", "mountPath": CACHE_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
             {"name": "batch-io", "mountPath": IO_ROOT},
             {"name": "work", "mountPath": WORK_DIR, "readOnly": True},
             {"name": "dshm", "mountPath": "/dev/shm"},
@@ -279,13 +301,21 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
         "serviceAccountName": args.service_account_name,
         "automountServiceAccountToken": False,
         "restartPolicy": "Never",
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "initContainers": [check, *weights.init_containers],
         "containers": [runner],
         "volumes": [
             *weights.volumes,
             _io_volume(args.bucket_name, folder),
             {"name": "work", "emptyDir": {"sizeLimit": "10Gi"}},
+            {"name": "cache", "emptyDir": {"sizeLimit": "20Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "5Gi"}},
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{args.shm_gi}Gi"}},
         ],
     }
@@ -328,7 +358,8 @@ class BatchInference(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BatchInferenceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:workloads:BatchInference", name, {}, opts)
-        depends: list[pulumi.Resource] = list(args.weights.dependencies)
+        after = inherited_depends_on(opts)
+        depends: list[pulumi.Resource] = [*after, *args.weights.dependencies]
         if args.gcp_service_account is not None:
             depends.append(
                 k8s.core.v1.ServiceAccount(
@@ -339,7 +370,7 @@ class BatchInference(pulumi.ComponentResource):
                         "annotations": {"iam.gke.io/gcp-service-account": args.gcp_service_account},
                     },
                     automount_service_account_token=False,
-                    opts=pulumi.ResourceOptions(parent=self),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=after),
                 )
             )
         spec, _ = batch_job_spec(args)

@@ -26,6 +26,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from workloads.weights import inherited_depends_on
+
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
 DOWNLOADER_UID = 65532
 """Non-root user the downloader runs as (distroless ``nonroot``)."""
@@ -191,7 +193,7 @@ class ModelDownloader(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelDownloaderArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:workloads:ModelDownloader", name, {}, opts)
-        depends: list[pulumi.Resource] = []
+        depends: list[pulumi.Resource] = inherited_depends_on(opts)
         if args.gcp_service_account is not None:
             depends.append(
                 k8s.core.v1.ServiceAccount(
@@ -202,7 +204,7 @@ class ModelDownloader(pulumi.ComponentResource):
                         "annotations": {"iam.gke.io/gcp-service-account": args.gcp_service_account},
                     },
                     automount_service_account_token=False,
-                    opts=pulumi.ResourceOptions(parent=self),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends)),
                 )
             )
         self.job_name = job_name(args.base_name, args.repo_id, args.revision)

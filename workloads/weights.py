@@ -74,6 +74,15 @@ class WeightsMount:
     """Resources the Deployment must wait for (claims, download Jobs)."""
 
 
+def inherited_depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
+    """The component's ``depends_on``, for its children: the Python SDK does not pass a component's
+    dependencies on to its children, so without this they would not wait for e.g. the namespace."""
+    deps = opts.depends_on if opts is not None else None
+    if deps is None:
+        return []
+    return list(deps) if isinstance(deps, (list, tuple)) else [deps]  # type: ignore[list-item]
+
+
 def default_prefix(model_id: str, revision: str) -> str:
     """Object prefix of a model revision in the bucket: ``models/<model id>/<revision>``."""
     return f"models/{model_id}/{revision}"
@@ -359,6 +368,7 @@ class ModelVolume(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelVolumeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:workloads:ModelVolume", name, {}, opts)
+        after = inherited_depends_on(opts)
         self.claim_name = name
         self.volume_name = f"{args.namespace}-{name}"  # PVs are cluster-scoped: namespace makes it unique
         labels = {"app.kubernetes.io/component": "model-weights", **args.labels}
@@ -385,7 +395,7 @@ class ModelVolume(pulumi.ComponentResource):
             f"{name}-pv",
             metadata={"name": self.volume_name, "labels": labels},
             spec=spec,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
         self.claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-pvc",
@@ -397,7 +407,7 @@ class ModelVolume(pulumi.ComponentResource):
                 "volumeMode": "Filesystem",
                 "resources": {"requests": {"storage": f"{args.capacity_gb}Gi"}},
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[volume]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, volume]),
         )
         self.register_outputs({"claimName": self.claim_name, "volumeName": self.volume_name})
 
