@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from stack.cli import main
 from tests.conftest import REPO_ROOT
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
@@ -22,6 +23,14 @@ def gke_infer(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[
     return subprocess.run(
         [sys.executable, "-m", "stack.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
     )
+
+
+def gke_infer_here(capsys, *args: str) -> subprocess.CompletedProcess[str]:
+    """The same ``main`` in this process (no interpreter start-up): exit code and captured output."""
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +145,9 @@ def test_secrets_never_written_or_printed(prod_render):
         ),
     ],
 )
-def test_bad_config_exits_2_names_the_field_and_writes_nothing(tmp_path, override, line):
+def test_bad_config_exits_2_names_the_field_and_writes_nothing(tmp_path, capsys, override, line):
     out = tmp_path / "out"
-    proc = gke_infer("render", "prod", "--out", str(out), "--set", override)
+    proc = gke_infer_here(capsys, "render", "prod", "--out", str(out), "--set", override)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         line,
@@ -155,9 +164,9 @@ def test_unknown_stack_exits_2(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_existing_cluster_mode_renders_pools_against_it(tmp_path):
+def test_existing_cluster_mode_renders_pools_against_it(tmp_path, capsys):
     out = tmp_path / "existing"
-    proc = gke_infer("render", "dev", "--quiet", "--out", str(out), "--set", "cluster.mode=existing")
+    proc = gke_infer_here(capsys, "render", "dev", "--quiet", "--out", str(out), "--set", "cluster.mode=existing")
     assert proc.returncode == 0, proc.stderr
     resources = json.loads((out / "resources.json").read_text())
     assert [r for r in resources if r["type"] == "gcp:container/cluster:Cluster"] == []
