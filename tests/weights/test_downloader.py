@@ -1,0 +1,119 @@
+"""The model-downloader Job: name per revision, args, marker, hardened pod spec."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from tests.weights.conftest import record
+from workloads.model_downloader import (
+    ModelDownloader,
+    ModelDownloaderArgs,
+    downloader_args,
+    job_name,
+    job_spec,
+    marker_path,
+)
+
+REV = "0e9e39f249a16976918f6564b8830bc894c89659"
+IMAGE = "us-central1-docker.pkg.dev/p/inference/model-downloader@sha256:" + "d" * 64
+DEST = "gs://b/models/meta-llama/Llama-3.1-8B-Instruct/" + REV
+
+
+def args(**extra) -> ModelDownloaderArgs:
+    base = {"namespace": "llm", "image": IMAGE, "repo_id": "meta-llama/Llama-3.1-8B-Instruct", "revision": REV,
+            "destination": DEST, "service_account_name": "model-downloader", "hf_token_secret": "vllm-hf-token"}
+    return ModelDownloaderArgs(**{**base, **extra})
+
+
+def test_job_name_changes_with_the_revision_only():
+    assert job_name("model-download", "meta-llama/Llama-3.1-8B-Instruct", REV) == "model-download-llama-3-1-8b-instruct-0e9e39f2"
+    other = "6f6073b423013f6a7d4d9f39144961bfbfbc386b"
+    assert job_name("model-download", "meta-llama/Llama-3.1-8B-Instruct", other).endswith("-6f6073b4")
+    long = job_name("model-download", "org/" + "Very_Long.Model-Name" * 5, REV)
+    assert len(long) == 63 and long.endswith("-0e9e39f2") and "--" not in long
+
+
+def test_marker_and_args():
+    assert marker_path(DEST + "/", REV) == f"{DEST}/.complete-{REV}"
+    assert downloader_args("o/m", REV, DEST) == ["--repo-id", "o/m", "--revision", REV, "--dest", DEST]
+
+
+def test_job_spec_is_hardened_and_bounded():
+    spec = job_spec(args(node_selector={"gke-inference/role": "system"}))
+    assert (spec["backoffLimit"], spec["ttlSecondsAfterFinished"], spec["activeDeadlineSeconds"]) == (4, 86400, 14400)
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["serviceAccountName"] == "model-downloader"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["nodeSelector"] == {"gke-inference/role": "system"}
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532, "seccompProfile": {"type": "RuntimeDefault"}
+    }
+    [container] = pod["containers"]
+    assert container["image"] == IMAGE
+    assert container["args"] == ["--repo-id", "meta-llama/Llama-3.1-8B-Instruct", "--revision", REV, "--dest", DEST]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}
+    }
+    assert container["resources"] == {
+        "requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "30Gi"},
+        "limits": {"memory": "4Gi", "ephemeral-storage": "32Gi"},
+    }
+    assert container["env"] == [
+        {"name": "HF_HOME", "value": "/scratch/hf-home"},
+        {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "vllm-hf-token", "key": "token"}}},
+    ]
+    assert pod["volumes"] == [
+        {"name": "scratch", "emptyDir": {"sizeLimit": "30Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+    ]
+    assert "tolerations" not in pod and "initContainers" not in pod
+
+
+def test_public_model_has_no_token():
+    env = job_spec(args(hf_token_secret=None))["template"]["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in env] == ["HF_HOME", "HF_HUB_DISABLE_TELEMETRY"]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"revision": "main"}, "revision: 'main' is not a 40-hex commit"),
+        ({"image": "model-downloader:latest"}, "image: 'model-downloader:latest' is not pinned by digest"),
+        ({"backoff_limit": -1}, "backoff_limit"),
+        ({"ttl_seconds_after_finished": -1}, "ttl_seconds_after_finished"),
+    ],
+)
+def test_args_validation(extra, message):
+    with pytest.raises(ValueError, match=message):
+        args(**extra)
+
+
+def test_component_creates_ksa_then_job_and_exposes_marker():
+    def program():
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        return ModelDownloader("dl", args(gcp_service_account="dl@p.iam.gserviceaccount.com"),
+                               opts=pulumi.ResourceOptions(providers=[provider]))
+
+    rec = record(program, settle=lambda d: d.marker)
+    assert rec.settled == f"{DEST}/.complete-{REV}"
+    job = rec.manifest("Job", "model-download-llama-3-1-8b-instruct-0e9e39f2")
+    assert job["metadata"]["annotations"] == {"pulumi.com/timeoutSeconds": "7200"}
+    assert job["metadata"]["labels"]["gke-inference/model-revision"] == "0e9e39f2"
+    assert job["spec"] == job_spec(args(gcp_service_account="dl@p.iam.gserviceaccount.com"))
+    ksa = rec.manifest("ServiceAccount", "model-downloader")
+    assert ksa == {
+        "apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
+        "metadata": {"name": "model-downloader", "namespace": "llm",
+                     "annotations": {"iam.gke.io/gcp-service-account": "dl@p.iam.gserviceaccount.com"}},
+    }
+    assert rec.named("dl-job").depends_on == ["dl-ksa"]
+    assert rec.named("dl").type == "gke-inference:workloads:ModelDownloader"
+
+
+def test_component_without_gsa_creates_only_the_job():
+    rec = record(lambda: ModelDownloader("dl", args()))
+    assert [r.type for r in rec.resources] == ["gke-inference:workloads:ModelDownloader", "kubernetes:batch/v1:Job"]
