@@ -333,3 +333,403 @@ def _engine_terms(config: StackConfig, planning: PlanningConfig) -> list[Term]:
         "container",
     )
     return [compile_term, graphs, init]
+
+
+# --------------------------------------------------------------------------------------------
+# Throughput
+# --------------------------------------------------------------------------------------------
+
+TP_EFFICIENCY = 0.8
+"""Throughput kept per GPU when a replica spans several GPUs (assumption)."""
+DECODE_BANDWIDTH_EFFICIENCY = 0.6
+"""Share of HBM bandwidth a single decode stream reaches (assumption)."""
+PREFILL_TO_DECODE = 10.0
+"""Prefill tokens/s per output token/s when nothing better is known (assumption)."""
+
+_REPORT_KEYS = {
+    "output_tokens_per_second": (
+        "output_throughput", "output_tokens_per_second", "outputTokensPerSecond", "output_token_throughput",
+        "outputTokenThroughput", "output_tok_s", "output_tokens_per_s",
+    ),
+    "concurrency": ("max_concurrency", "maxConcurrency", "concurrency", "users", "num_users", "numUsers"),
+    "replicas": ("replicas", "num_replicas", "numReplicas"),
+    "total_output_tokens": ("total_output_tokens", "totalOutputTokens", "total_output"),
+    "duration": ("duration", "duration_s", "durationSeconds", "duration_seconds"),
+}
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """What one replica serves, and where each number came from."""
+
+    output_tokens_per_second: float
+    concurrency: int
+    single_stream_tokens_per_second: float
+    prefill_tokens_per_second: float
+    source: str
+
+    def step_seconds(self) -> tuple[float, float]:
+        """Decode step time model ``t0 + n·t1`` (per running request n), fitted so a full batch of
+        ``concurrency`` produces ``output_tokens_per_second`` and one request alone at most
+        ``single_stream_tokens_per_second``."""
+        full = self.concurrency / self.output_tokens_per_second
+        t0 = min(1 / self.single_stream_tokens_per_second, 0.5 * full)
+        return t0, (full - t0) / self.concurrency
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ReportError(ValueError):
+    """A load-test report that cannot be read."""
+
+
+def _find(document: Any, keys: tuple[str, ...]) -> Any:
+    """First value under any of ``keys`` anywhere in a nested JSON document (breadth first)."""
+    queue = [document]
+    while queue:
+        node = queue.pop(0)
+        if isinstance(node, dict):
+            for key in keys:
+                if key in node and isinstance(node[key], (int, float)) and not isinstance(node[key], bool):
+                    return node[key]
+            queue.extend(node.values())
+        elif isinstance(node, list):
+            queue.extend(node)
+    return None
+
+
+def read_report(path: str) -> dict[str, float]:
+    """Per-replica throughput from a load-test ``report.json``.
+
+    Tolerant of the shape: looks (at any nesting depth) for ``output_throughput`` (the
+    ``vllm bench serve`` key) or its camelCase/alias forms, else ``total_output_tokens / duration``;
+    for ``max_concurrency``/``concurrency``/``users``; and divides by ``replicas`` when present.
+    """
+    import json
+    from pathlib import Path
+
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise ReportError(f"--report {path}: {err}") from None
+    found: dict[str, float] = {}
+    tps = _find(document, _REPORT_KEYS["output_tokens_per_second"])
+    if tps is None:
+        total, duration = _find(document, _REPORT_KEYS["total_output_tokens"]), _find(document, _REPORT_KEYS["duration"])
+        if total is not None and duration:
+            tps = total / duration
+    if tps is None or tps <= 0:
+        raise ReportError(
+            f"--report {path}: no output token throughput (looked for {', '.join(_REPORT_KEYS['output_tokens_per_second'])} "
+            "or total_output_tokens/duration)"
+        )
+    replicas = _find(document, _REPORT_KEYS["replicas"]) or 1
+    found["output_tokens_per_second"] = tps / replicas
+    concurrency = _find(document, _REPORT_KEYS["concurrency"])
+    if concurrency:
+        found["concurrency"] = max(1, round(concurrency / replicas))
+    return found
+
+
+def resolve_throughput(config: StackConfig, report: str | None = None) -> Throughput:
+    """Per-replica throughput: ``report`` (the CLI's --report) wins, then ``planning.throughput``
+    fields, then ``planning.throughput.report``, then the GPU table of stack/prices.py."""
+    wanted = planning_of(config).throughput
+    from_report = read_report(report) if report else {}
+    from_config_report = read_report(wanted.report) if wanted.report and not report else {}
+    machine = config.gpu_pools[config.serving.pool].machine()
+    gpus = config.gpus_per_replica()
+    sources = []
+
+    def pick(name: str, configured: Any, default: Any, default_source: str) -> Any:
+        for value, source in (
+            (from_report.get(name), f"report {report}"),
+            (configured, f"planning.throughput.{name}"),
+            (from_config_report.get(name), f"report {wanted.report}"),
+        ):
+            if value is not None:
+                sources.append(f"{name}: {source}")
+                return value
+        sources.append(f"{name}: {default_source}")
+        return default
+
+    per_gpu = prices.OUTPUT_TOKENS_PER_GPU_8B.get(machine.accelerator, 1000.0)
+    scale = 8.0 / config.model.parameters_billions * gpus * (TP_EFFICIENCY if gpus > 1 else 1.0)
+    tps = pick("output_tokens_per_second", wanted.output_tokens_per_second, per_gpu * scale, "[Mem] GPU table × 8B/params × GPUs")
+    concurrency = pick("concurrency", wanted.concurrency, config.serving.vllm.max_num_seqs, "serving.vllm.maxNumSeqs")
+    hbm = prices.HBM_GBPS.get(machine.accelerator, 1000.0) * gpus * DECODE_BANDWIDTH_EFFICIENCY
+    hbm *= TP_EFFICIENCY if gpus > 1 else 1.0
+    single = pick(
+        "single_stream_tokens_per_second",
+        wanted.single_stream_tokens_per_second,
+        hbm * prices.GB / config.effective_weight_bytes(),
+        "HBM bandwidth ÷ weight bytes (roofline)",
+    )
+    prefill = pick("prefill_tokens_per_second", wanted.prefill_tokens_per_second, PREFILL_TO_DECODE * tps, "10 × output tokens/s (assumption)")
+    return Throughput(float(tps), int(concurrency), float(single), float(prefill), "; ".join(sources))
+
+
+# --------------------------------------------------------------------------------------------
+# Cost
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolPrice:
+    """Per-node hourly prices of a pool's machine type."""
+
+    on_demand: float | None
+    spot: float | None
+    source: str
+
+    def billed(self, spot: bool) -> float | None:
+        return self.spot if spot else self.on_demand
+
+
+def machine_price(config: StackConfig, machine_type: str) -> PoolPrice:
+    """Hourly node price: ``planning.prices`` override, else the table in stack/prices.py."""
+    row = prices.MACHINE_PRICES.get(machine_type)
+    override = planning_of(config).prices.get(machine_type)
+    on_demand = row.on_demand if row else None
+    spot = row.spot if row else None
+    source = f"{row.source} ({prices.PRICES_AS_OF})" if row else "no built-in price"
+    if override is not None:
+        if override.on_demand_hourly is not None:
+            on_demand = override.on_demand_hourly
+        if override.spot_hourly is not None:
+            spot = override.spot_hourly
+        source = f"planning.prices.{machine_type}" + (f"; else {source}" if row else "")
+    return PoolPrice(on_demand, spot, source)
+
+
+def storage_price(config: StackConfig, key: str) -> tuple[float, str]:
+    """(USD, source) of a storage price key such as ``hyperdiskMlGbMonth``."""
+    from pydantic.alias_generators import to_snake
+
+    override = getattr(planning_of(config).storage_prices, to_snake(key))
+    if override is not None:
+        return override, f"planning.storagePrices.{key}"
+    row = prices.STORAGE_PRICES[key]
+    return row.value, f"{row.source} ({prices.PRICES_AS_OF})"
+
+
+def pool_node_bounds(config: StackConfig, name: str) -> tuple[int, int]:
+    """(min, max) nodes of a pool in total (per-zone limits × zones)."""
+    pool = config.gpu_pools[name]
+    zones = len(config.pool_zones(name)) if pool.autoscaling.per_zone else 1
+    return pool.autoscaling.min_nodes * zones, pool.autoscaling.max_nodes * zones
+
+
+def replicas_per_node(config: StackConfig) -> int:
+    """Replicas sharing one node (1 for replicas that span one or more whole nodes)."""
+    if config.serving.nodes_per_replica > 1:
+        return 1
+    return max(1, config.gpu_pools[config.serving.pool].machine().gpu_count // config.gpus_per_replica())
+
+
+def min_replicas(config: StackConfig) -> int:
+    """Fewest serving replicas: the HPA minimum, KEDA's (possibly 0), or the fixed count."""
+    scaling = config.autoscaling
+    if scaling.mode == "none":
+        return config.serving.replicas
+    if scaling.mode == "keda":
+        return scaling.keda.min_replicas
+    return max(scaling.min_replicas, config.serving.replicas)
+
+
+def place_replicas(config: StackConfig, replicas: int) -> dict[str, int]:
+    """Serving nodes per pool for ``replicas``: the serving pool's minimum nodes first, then the
+    Spot pool (preferred by node affinity), then the serving pool up to its maximum."""
+    per_node = replicas_per_node(config)
+    units = math.ceil(replicas / per_node)
+    width = config.serving.nodes_per_replica
+    main, spot = config.serving.pool, config.serving.spot_pool
+    main_min, main_max = pool_node_bounds(config, main)
+    placed = {main: 0} | ({spot: 0} if spot else {})
+    order = [(main, main_min // width)]
+    if spot:
+        order.append((spot, pool_node_bounds(config, spot)[1] // width))
+    order.append((main, main_max // width - main_min // width))
+    for pool, room in order:
+        take = min(units, room)
+        placed[pool] += take * width
+        units -= take
+    placed[main] += units * width  # beyond every maximum: shown, though the autoscaler would refuse
+    return placed
+
+
+@dataclass
+class CostLine:
+    """One priced line: a pool, the system pool, the cluster fee, or storage."""
+
+    item: str
+    detail: str
+    hourly_at_min: float | None
+    hourly_at_max: float | None
+    source: str
+    nodes_at_min: int | None = None
+    nodes_at_max: int | None = None
+    on_demand_node_hourly: float | None = None
+    spot_node_hourly: float | None = None
+    spot: bool | None = None
+
+    def monthly(self, hourly: float | None) -> float | None:
+        return None if hourly is None else hourly * prices.HOURS_PER_MONTH
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {
+            "item": self.item,
+            "detail": self.detail,
+            "hourly": {"min": _r(self.hourly_at_min), "max": _r(self.hourly_at_max)},
+            "monthly": {"min": _r(self.monthly(self.hourly_at_min)), "max": _r(self.monthly(self.hourly_at_max))},
+            "source": self.source,
+        }
+        if self.nodes_at_min is not None:
+            out["nodes"] = {"min": self.nodes_at_min, "max": self.nodes_at_max}
+        if self.on_demand_node_hourly is not None or self.spot_node_hourly is not None:
+            out |= {
+                "spot": self.spot,
+                "nodeHourly": {"onDemand": _r(self.on_demand_node_hourly), "spot": _r(self.spot_node_hourly)},
+                "hourlyIfOnDemand": {"min": _times(self.on_demand_node_hourly, self.nodes_at_min), "max": _times(self.on_demand_node_hourly, self.nodes_at_max)},
+                "hourlyIfSpot": {"min": _times(self.spot_node_hourly, self.nodes_at_min), "max": _times(self.spot_node_hourly, self.nodes_at_max)},
+            }
+        return out
+
+
+def _r(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _times(price: float | None, count: int) -> float | None:
+    return None if price is None else round(price * count, 4)
+
+
+@dataclass
+class CostEstimate:
+    """The stack's cost at its minimum and maximum size."""
+
+    lines: list[CostLine]
+    replicas: tuple[int, int]
+    throughput: Throughput
+    per_replica_hourly: dict[str, float | None]
+    missing: list[str] = field(default_factory=list)
+
+    def total(self, which: Literal["min", "max"]) -> float:
+        return sum((l.hourly_at_min if which == "min" else l.hourly_at_max) or 0.0 for l in self.lines)
+
+    def dollars_per_million_tokens(self) -> dict[str, float | None]:
+        """Serving cost per million output tokens at full replica throughput."""
+        tokens_per_hour = self.throughput.output_tokens_per_second * 3600
+        return {k: (None if v is None else v / tokens_per_hour * 1e6) for k, v in self.per_replica_hourly.items()}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "replicas": {"min": self.replicas[0], "max": self.replicas[1]},
+            "lines": [l.as_dict() for l in self.lines],
+            "total": {
+                "hourly": {"min": _r(self.total("min")), "max": _r(self.total("max"))},
+                "monthly": {"min": _r(self.total("min") * prices.HOURS_PER_MONTH, 2), "max": _r(self.total("max") * prices.HOURS_PER_MONTH, 2)},
+            },
+            "hoursPerMonth": prices.HOURS_PER_MONTH,
+            "pricesAsOf": prices.PRICES_AS_OF,
+            "throughput": self.throughput.as_dict(),
+            "perReplicaHourly": {k: _r(v) for k, v in self.per_replica_hourly.items()},
+            "dollarsPerMillionOutputTokens": {k: _r(v) for k, v in self.dollars_per_million_tokens().items()},
+            "missingPrices": self.missing,
+        }
+
+
+def estimate_cost(config: StackConfig, report: str | None = None) -> CostEstimate:
+    """Price the stack at its minimum and maximum replicas/nodes, storage included.
+
+    GPU pools hold ``max(pool minimum, nodes the serving replicas need)`` nodes; pools that serve
+    nothing (e.g. a batch-only pool) are priced at their own minimum and maximum.
+    """
+    low, high = min_replicas(config), config.max_replicas()
+    at_min, at_max = place_replicas(config, low), place_replicas(config, high)
+    lines: list[CostLine] = []
+    missing: list[str] = []
+    for name, pool in config.gpu_pools.items():
+        lo, hi = pool_node_bounds(config, name)
+        nodes_min = max(lo, at_min.get(name, 0))
+        nodes_max = max(nodes_min, min(hi, at_max.get(name, hi))) if name in at_max else hi
+        price = machine_price(config, pool.machine_type)
+        billed = price.billed(pool.spot)
+        if billed is None:
+            missing.append(f"planning.prices.{pool.machine_type}.{'spotHourly' if pool.spot else 'onDemandHourly'}")
+        role = "serving" if name == config.serving.pool else ("serving overflow (spot)" if name == config.serving.spot_pool else "other")
+        lines.append(
+            CostLine(
+                f"pool {name}",
+                f"{pool.machine_type} × nodes ({'spot' if pool.spot else 'on-demand'}; {role}; limits {lo}–{hi})",
+                None if billed is None else billed * nodes_min,
+                None if billed is None else billed * nodes_max,
+                price.source,
+                nodes_min,
+                nodes_max,
+                price.on_demand,
+                price.spot,
+                pool.spot,
+            )
+        )
+    system = config.cluster.system_pool
+    system_price = prices.SYSTEM_MACHINE_PRICES.get(system.machine_type)
+    zones = len(config.zones) if config.cluster.location is None or config.cluster.location == config.region else 1
+    if system_price is None:
+        missing.append(f"system pool {system.machine_type} (no built-in price)")
+    lines.append(
+        CostLine(
+            "system pool",
+            f"{system.machine_type} × {system.min_nodes}–{system.max_nodes} per zone × {zones} zone(s)",
+            None if system_price is None else system_price * system.min_nodes * zones,
+            None if system_price is None else system_price * system.max_nodes * zones,
+            "[Mem] compute/vm-instance-pricing",
+            system.min_nodes * zones,
+            system.max_nodes * zones,
+        )
+    )
+    if config.cluster.mode == "create":
+        fee = prices.GKE_CLUSTER_FEE_HOURLY
+        lines.append(CostLine("GKE cluster fee", "one cluster", fee, fee, "[Mem] kubernetes-engine/pricing"))
+    lines += _storage_lines(config)
+    price = machine_price(config, config.gpu_pools[config.serving.pool].machine_type)
+    share = config.serving.nodes_per_replica / replicas_per_node(config)
+    per_replica = {
+        "onDemand": None if price.on_demand is None else price.on_demand * share,
+        "spot": None if price.spot is None else price.spot * share,
+    }
+    return CostEstimate(lines, (low, high), resolve_throughput(config, report), per_replica, missing)
+
+
+def _storage_lines(config: StackConfig) -> list[CostLine]:
+    def monthly_line(item: str, detail: str, monthly: float, source: str) -> CostLine:
+        hourly = monthly / prices.HOURS_PER_MONTH
+        return CostLine(item, detail, hourly, hourly, source)
+
+    lines = []
+    model_gib = config.model.weight_bytes() / prices.GIB
+    bucket, source = storage_price(config, "bucketGbMonth")
+    lines.append(monthly_line("model bucket", f"{model_gib:.1f} GiB Standard", model_gib * bucket, source))
+    weights = config.model.weights
+    serving_zones = set(config.pool_zones(config.serving.pool))
+    if config.serving.spot_pool:
+        serving_zones |= set(config.pool_zones(config.serving.spot_pool))
+    disks = len(serving_zones)
+    if weights.backend is WeightsBackend.HYPERDISK_ML:
+        disk = weights.hyperdisk_ml
+        gb_price, gb_source = storage_price(config, "hyperdiskMlGbMonth")
+        tp_price, tp_source = storage_price(config, "hyperdiskMlMibpsMonth")
+        monthly = disks * (disk.size_gb * gb_price + disk.throughput_mibps * tp_price)
+        detail = f"{disks} zonal disk(s) × ({disk.size_gb} GiB + {disk.throughput_mibps} MiB/s)"
+        lines.append(monthly_line("Hyperdisk ML", detail, monthly, f"{gb_source}; {tp_source}"))
+    elif weights.backend is WeightsBackend.PERSISTENT_DISK:
+        disk = weights.persistent_disk
+        key = "pdSsdGbMonth" if disk.disk_type == "pd-ssd" else "pdBalancedGbMonth"
+        gb_price, gb_source = storage_price(config, key)
+        lines.append(monthly_line("model disk", f"{disks} zonal {disk.disk_type} × {disk.size_gb} GiB", disks * disk.size_gb * gb_price, gb_source))
+    elif weights.backend is WeightsBackend.FILESTORE:
+        share = weights.filestore
+        gb_price, gb_source = storage_price(config, prices.FILESTORE_TIER_KEY[share.tier])
+        lines.append(monthly_line("Filestore", f"{share.tier} {share.capacity_gb} GiB", share.capacity_gb * gb_price, gb_source))
+    return lines

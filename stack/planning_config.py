@@ -92,9 +92,6 @@ class SimulationConfig(Model):
     node_scale_down_seconds: float = Field(
         600, ge=0, description="Cluster autoscaler scale-down-unneeded-time (default 10 min)."
     )
-    cluster_autoscaler_seconds: float = Field(
-        10, ge=0, description="Cluster autoscaler scan interval before it asks for a node (default 10 s)."
-    )
     input_tokens: int = Field(1024, ge=1, description="Prompt tokens per synthetic request.")
     output_tokens: int = Field(256, ge=1, description="Output tokens per synthetic request.")
     routing: Literal["random", "leastRequest"] = Field(

@@ -1,0 +1,568 @@
+"""Discrete-event simulation of the vLLM fleet under an autoscaler.
+
+What is modelled, and how:
+
+* **Requests** arrive from a ``Requests`` trace and go to a Ready replica (random, as kube-proxy
+  spreads connections, or least outstanding). With no Ready replica they wait at the front (a
+  gateway holding them; assumption) and are dispatched when one becomes Ready.
+* **A replica** decodes up to ``concurrency`` requests at once (vLLM's running batch); the rest wait
+  in its queue (``vllm:num_requests_waiting``). Decoding is processor sharing: a step takes
+  ``t0 + n·t1`` seconds for n running requests and gives each one token (fitted to the
+  throughput; ``Throughput.step_seconds``). Completions are processed lazily per replica, so the
+  event queue only holds arrivals and control events (fast: ~1 µs-scale work per request).
+* **TTFT** = queue wait + prompt tokens / prefill rate (prefill is not charged to decode; assumption).
+* **Metrics**: every scrape interval each Ready pod's queue, running, KV-cache use, GPU duty cycle
+  and CPU are sampled; a sample becomes visible to the autoscaler ``metrics_delay`` later.
+* **Pods**: Pending until a node slot exists (then the image pull: none if the node already has the
+  image), then the container start (weights + engine, from ``estimate_cold_start``, with shared
+  storage split between concurrent loads), then Ready. Scale-down deletes not-yet-ready pods
+  first, then the newest Ready ones; a deleted Ready pod stops taking requests, hands its queue
+  back to the Service, finishes its running batch, then frees its node.
+* **Nodes** (groups of ``nodes_per_replica`` nodes): the pools start at their minimum, warm; a pod
+  without a slot asks the cluster autoscaler for one (Spot pool first when configured, as the
+  serving affinity prefers it; assumption); an empty node above the pool minimum is removed
+  after ``node_scale_down_seconds``. Billing runs from VM creation to removal.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from stack.simulate.traffic import Requests
+
+PENDING, PULLING, STARTING, READY, TERMINATING, GONE = range(6)
+METRIC_INDEX = {"queue": 0, "running": 1, "kvCache": 2, "gpuDutyCycle": 3, "cpu": 4}
+SAMPLE_EVERY = 10.0
+"""Seconds between time-series points (plots)."""
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """A pool as the simulator sees it: groups of nodes that each hold one or more replicas."""
+
+    name: str
+    min_groups: int
+    max_groups: int
+    hourly_per_group: float
+    gpus_per_group: int
+    spot: bool
+    nodes_per_group: int = 1
+
+
+@dataclass(frozen=True)
+class FleetParams:
+    """Everything the simulation needs about the stack (built by ``presets.fleet_params``)."""
+
+    concurrency: int
+    step_t0: float
+    step_t1: float
+    prefill_tokens_per_second: float
+    kv_capacity_tokens: float
+    node_seconds: float
+    node_billing_delay: float
+    image_seconds: float
+    container_seconds: Callable[[int], float]
+    pools: tuple[PoolSpec, ...]
+    replicas_per_group: int
+    scrape_interval: float
+    metrics_delay: float
+    node_scale_down_seconds: float
+    routing: str
+    cpu_request_cores: float
+    cpu_idle_cores: float
+    cpu_busy_cores: float
+    slo_wait: float
+    slo_ttft: float
+
+
+class Scaler(Protocol):
+    """An autoscaler: called every ``period`` seconds, returns the new spec.replicas or None."""
+
+    name: str
+    period: float
+
+    def initial_replicas(self) -> int: ...
+
+    def tick(self, now: float, sim: Simulation) -> int | None: ...
+
+
+class _Pod:
+    __slots__ = (
+        "id", "state", "group", "created", "ready_at", "v", "last", "n", "heap", "waiting",
+        "sum_in", "sum_vstart", "busy", "busy_mark", "samples",
+    )
+
+    def __init__(self, pid: int, now: float):
+        self.id, self.state, self.group, self.created, self.ready_at = pid, PENDING, None, now, None
+        self.v, self.last, self.n, self.heap, self.waiting = 0.0, now, 0, [], deque()
+        self.sum_in, self.sum_vstart, self.busy, self.busy_mark = 0.0, 0.0, 0.0, 0.0
+        self.samples: list[tuple[float, tuple]] = []
+
+
+class _Group:
+    __slots__ = ("id", "pool", "state", "created", "removed", "pods", "empty_since", "has_image")
+
+    def __init__(self, gid: int, pool: PoolSpec, created: float, ready: bool):
+        self.id, self.pool, self.created, self.removed = gid, pool, created, None
+        self.state = READY if ready else PENDING
+        self.pods: list[_Pod] = []
+        self.empty_since: float | None = None
+        self.has_image = ready
+
+
+@dataclass
+class SimResult:
+    """Outcome of one simulation."""
+
+    name: str
+    requests: int
+    attainment: float
+    wait_attainment: float
+    ttft_attainment: float
+    p50_wait: float
+    p95_wait: float
+    p99_wait: float
+    p95_ttft: float
+    unserved: int
+    gpu_hours: float
+    node_hours: dict[str, float]
+    cost: float
+    max_replicas: int
+    scale_events: int
+    series: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    def row(self) -> dict:
+        return {
+            "preset": self.name,
+            "requests": self.requests,
+            "sloAttainment": round(self.attainment, 4),
+            "waitAttainment": round(self.wait_attainment, 4),
+            "ttftAttainment": round(self.ttft_attainment, 4),
+            "p50WaitSeconds": round(self.p50_wait, 3),
+            "p95WaitSeconds": round(self.p95_wait, 3),
+            "p99WaitSeconds": round(self.p99_wait, 3),
+            "p95TtftSeconds": round(self.p95_ttft, 3),
+            "unserved": self.unserved,
+            "gpuHours": round(self.gpu_hours, 3),
+            "nodeHours": {k: round(v, 3) for k, v in self.node_hours.items()},
+            "cost": round(self.cost, 2),
+            "maxReplicas": self.max_replicas,
+            "scaleEvents": self.scale_events,
+        }
+
+
+class Simulation:
+    """One run of the fleet under one scaler. ``run()`` once; same inputs and seed ⇒ same result."""
+
+    def __init__(self, params: FleetParams, scaler: Scaler, requests: Requests, duration: float, seed: int):
+        self.p, self.scaler, self.duration = params, scaler, duration
+        self.rng = random.Random(seed)
+        self.arrival = requests.arrival.tolist()
+        self.inp = requests.input_tokens.tolist()
+        self.out = requests.output_tokens.tolist()
+        n = len(self.arrival)
+        self.start = [math.nan] * n
+        self.finish = [math.nan] * n
+        self.vstart = [0.0] * n
+        self.front: deque[int] = deque()
+        self.front_samples: list[tuple[float, tuple]] = []
+        self.pods: list[_Pod] = []
+        self.ready: list[_Pod] = []
+        self.unscheduled: list[_Pod] = []
+        self.groups: list[_Group] = []
+        self.events: list = []
+        self.seq = 0
+        self.spec = 0
+        self.scale_events = 0
+        self.now = 0.0
+        self.series: dict[str, list[float]] = {k: [] for k in ("t", "arrivals", "spec", "ready", "nodes", "waiting", "wait_p95")}
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _at(self, time: float, kind: str, obj=None) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (time, self.seq, kind, obj))
+
+    def run(self) -> SimResult:
+        p = self.p
+        for pool in p.pools:
+            for _ in range(pool.min_groups):
+                self._new_group(pool, 0.0, ready=True)
+        self.spec = self.scaler.initial_replicas()
+        for _ in range(self.spec):
+            pod = self._new_pod(0.0)
+            self._place_warm(pod)
+        self._at(0.0, "scrape")
+        self._at(self.scaler.period, "scale")
+        self._at(10.0, "ca")
+        self._at(SAMPLE_EVERY, "sample")
+        arrivals, i, n = self.arrival, 0, len(self.arrival)
+        events = self.events
+        handlers = {
+            "scrape": self._on_scrape, "scale": self._on_scale, "ca": self._on_ca, "sample": self._on_sample,
+            "node_ready": self._on_node_ready, "pulled": self._on_pulled, "pod_ready": self._on_pod_ready,
+            "pod_gone": self._on_pod_gone,
+        }
+        while True:
+            t_event = events[0][0] if events else math.inf
+            t_arrival = arrivals[i] if i < n else math.inf
+            t = min(t_event, t_arrival)
+            if t > self.duration:
+                break
+            self.now = t
+            if t_arrival <= t_event:
+                self._route(i, t)
+                i += 1
+            else:
+                _, _, kind, obj = heapq.heappop(events)
+                handlers[kind](obj)
+        self.now = self.duration
+        for pod in self.ready:
+            self._advance(pod, self.duration)
+        return self._result(i)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _advance(self, pod: _Pod, t: float) -> None:
+        """Process ``pod``'s completions up to ``t`` (processor sharing, lazily)."""
+        p, heap = self.p, pod.heap
+        t0, t1, cap = p.step_t0, p.step_t1, p.concurrency
+        while pod.n:
+            rate = 1.0 / (t0 + pod.n * t1)
+            v_next = heap[0][0]
+            t_done = pod.last + (v_next - pod.v) / rate
+            if t_done > t:
+                break
+            pod.busy += t_done - pod.last
+            pod.v, pod.last = v_next, t_done
+            while heap and heap[0][0] <= v_next + 1e-9:
+                _, idx = heapq.heappop(heap)
+                pod.n -= 1
+                self.finish[idx] = t_done
+                pod.sum_in -= self.inp[idx]
+                pod.sum_vstart -= self.vstart[idx]
+            while pod.waiting and pod.n < cap:
+                self._start(pod, pod.waiting.popleft(), t_done)
+        if t == math.inf:
+            return  # drained: pod.last is the last completion
+        if pod.n:
+            pod.v += (t - pod.last) / (t0 + pod.n * t1)
+            pod.busy += t - pod.last
+        pod.last = t
+
+    def _start(self, pod: _Pod, idx: int, t: float) -> None:
+        self.start[idx] = t
+        self.vstart[idx] = pod.v
+        heapq.heappush(pod.heap, (pod.v + self.out[idx], idx))
+        pod.n += 1
+        pod.sum_in += self.inp[idx]
+        pod.sum_vstart += pod.v
+
+    def _route(self, idx: int, t: float) -> None:
+        ready = self.ready
+        if not ready:
+            self.front.append(idx)
+            return
+        if self.p.routing == "leastRequest":
+            for pod in ready:
+                self._advance(pod, t)
+            pod = min(ready, key=lambda q: (q.n + len(q.waiting), q.id))
+        else:
+            pod = ready[int(self.rng.random() * len(ready))]
+            self._advance(pod, t)
+        if pod.n < self.p.concurrency and not pod.waiting:
+            self._start(pod, idx, t)
+        else:
+            pod.waiting.append(idx)
+
+    # -- pods and nodes ----------------------------------------------------------------------
+
+    def _new_pod(self, now: float) -> _Pod:
+        pod = _Pod(len(self.pods), now)
+        self.pods.append(pod)
+        return pod
+
+    def _new_group(self, pool: PoolSpec, created: float, ready: bool) -> _Group:
+        group = _Group(len(self.groups), pool, created, ready)
+        self.groups.append(group)
+        return group
+
+    def _live_groups(self, pool: PoolSpec) -> int:
+        return sum(1 for g in self.groups if g.pool is pool and g.removed is None)
+
+    def _free_slot(self, states: tuple[int, ...]) -> _Group | None:
+        for group in self.groups:
+            if group.removed is None and group.state in states and len(group.pods) < self.p.replicas_per_group:
+                return group
+        return None
+
+    def _place_warm(self, pod: _Pod) -> None:
+        """Initial replicas: Ready at t=0 on warm nodes (created if the pool minimum is short)."""
+        group = self._free_slot((READY,))
+        if group is None:
+            group = self._new_group(self._pool_for_new_group() or self.p.pools[0], 0.0, ready=True)
+        group.pods.append(pod)
+        pod.group, pod.state, pod.ready_at, pod.last = group, READY, 0.0, 0.0
+        self.ready.append(pod)
+
+    def _pool_for_new_group(self) -> PoolSpec | None:
+        pools = self.p.pools
+        main = pools[0]
+        order = ([pools[1]] if len(pools) > 1 else []) + [main]
+        for pool in order:
+            if self._live_groups(pool) < pool.max_groups:
+                return pool
+        return None
+
+    def _schedule(self, pod: _Pod) -> bool:
+        group = self._free_slot((READY,))
+        if group is not None:
+            group.pods.append(pod)
+            group.empty_since = None
+            pod.group = group
+            self._pull(pod, group)
+            return True
+        group = self._free_slot((PENDING,))
+        if group is None:
+            pool = self._pool_for_new_group()
+            if pool is None:
+                return False
+            group = self._new_group(pool, self.now + self.p.node_billing_delay, ready=False)
+            self._at(self.now + self.p.node_seconds, "node_ready", group)
+        group.pods.append(pod)
+        pod.group = group
+        return True
+
+    def _pull(self, pod: _Pod, group: _Group) -> None:
+        pod.state = PULLING
+        pull = 0.0 if group.has_image else self.p.image_seconds
+        group.has_image = True
+        self._at(self.now + pull, "pulled", pod)
+
+    def _on_node_ready(self, group: _Group) -> None:
+        if group.removed is not None:
+            return
+        group.state = READY
+        group.has_image = False
+        pods = list(group.pods)
+        for pod in pods:
+            self._pull(pod, group)
+            group.has_image = False  # pods on a fresh node pull in parallel
+        group.has_image = True
+        if not pods:
+            group.empty_since = self.now
+        self._retry_unscheduled()
+
+    def _on_pulled(self, pod: _Pod) -> None:
+        if pod.state != PULLING:
+            return
+        pod.state = STARTING
+        loading = sum(1 for q in self.pods if q.state == STARTING)
+        self._at(self.now + self.p.container_seconds(loading), "pod_ready", pod)
+
+    def _on_pod_ready(self, pod: _Pod) -> None:
+        if pod.state != STARTING:
+            return
+        pod.state, pod.ready_at, pod.last = READY, self.now, self.now
+        self.ready.append(pod)
+        front, self.front = self.front, deque()
+        for idx in front:
+            self._route(idx, self.now)
+
+    def _on_pod_gone(self, pod: _Pod) -> None:
+        self._release(pod)
+
+    def _release(self, pod: _Pod) -> None:
+        pod.state = GONE
+        group = pod.group
+        if group is not None and pod in group.pods:
+            group.pods.remove(pod)
+            if not group.pods and group.state == READY:
+                group.empty_since = self.now
+        self._retry_unscheduled()
+
+    def _retry_unscheduled(self) -> None:
+        waiting, self.unscheduled = self.unscheduled, []
+        for pod in waiting:
+            if pod.state == PENDING and not self._schedule(pod):
+                self.unscheduled.append(pod)
+
+    def _scale_to(self, replicas: int) -> None:
+        live = [q for q in self.pods if q.state in (PENDING, PULLING, STARTING, READY)]
+        if replicas > len(live):
+            for _ in range(replicas - len(live)):
+                pod = self._new_pod(self.now)
+                if not self._schedule(pod):
+                    self.unscheduled.append(pod)
+        elif replicas < len(live):
+            # ReplicaSet deletion order: unscheduled, then not ready, then the most recently ready.
+            ranked = sorted(live, key=lambda q: (q.group is not None, q.state == READY, -(q.ready_at or q.created), -q.id))
+            for pod in ranked[: len(live) - replicas]:
+                self._delete(pod)
+
+    def _delete(self, pod: _Pod) -> None:
+        if pod.state != READY:
+            if pod in self.unscheduled:
+                self.unscheduled.remove(pod)
+            self._release(pod)
+            return
+        self.ready.remove(pod)
+        pod.state = TERMINATING
+        self._advance(pod, self.now)
+        requeue, pod.waiting = list(pod.waiting), deque()
+        self._advance(pod, math.inf)  # no new work: its running batch completes on schedule
+        self._at(max(self.now, pod.last), "pod_gone", pod)
+        for idx in requeue:
+            self._route(idx, self.now)
+
+    # -- periodic ----------------------------------------------------------------------------
+
+    def _on_scrape(self, _obj) -> None:
+        p, now = self.p, self.now
+        visible = now + p.metrics_delay
+        waiting_total = len(self.front)
+        in_flight = len(self.front)
+        for pod in self.ready:
+            self._advance(pod, now)
+            duty = min(1.0, (pod.busy - pod.busy_mark) / p.scrape_interval)
+            pod.busy_mark = pod.busy
+            kv = (pod.sum_in + pod.n * pod.v - pod.sum_vstart) / p.kv_capacity_tokens
+            cpu = (p.cpu_idle_cores + (p.cpu_busy_cores - p.cpu_idle_cores) * duty) / p.cpu_request_cores * 100
+            sample = (float(len(pod.waiting)), float(pod.n), kv, duty * 100, cpu)
+            pod.samples.append((visible, sample))
+            if len(pod.samples) > 8:
+                del pod.samples[:4]
+            waiting_total += len(pod.waiting)
+            in_flight += len(pod.waiting) + pod.n
+        starting_cpu = p.cpu_busy_cores / p.cpu_request_cores * 100  # loading and compiling keep cores busy
+        for pod in self.pods:
+            if pod.state == STARTING:
+                pod.samples.append((visible, (None, None, None, None, starting_cpu)))
+                if len(pod.samples) > 8:
+                    del pod.samples[:4]
+        self.front_samples.append((visible, (float(waiting_total), float(in_flight))))
+        if len(self.front_samples) > 8:
+            del self.front_samples[:4]
+        self._at(now + p.scrape_interval, "scrape")
+
+    def _on_scale(self, _obj) -> None:
+        desired = self.scaler.tick(self.now, self)
+        if desired is not None and desired != self.spec:
+            self.spec = desired
+            self.scale_events += 1
+        self._scale_to(self.spec)
+        self._at(self.now + self.scaler.period, "scale")
+
+    def _on_ca(self, _obj) -> None:
+        now = self.now
+        for group in self.groups:
+            if group.removed is not None or group.state != READY:
+                continue
+            if group.pods:
+                group.empty_since = None
+                continue
+            if group.empty_since is None:
+                group.empty_since = now
+            elif now - group.empty_since >= self.p.node_scale_down_seconds and self._live_groups(group.pool) > group.pool.min_groups:
+                group.removed = now
+        self._retry_unscheduled()
+        self._at(now + 10.0, "ca")
+
+    def _on_sample(self, _obj) -> None:
+        now = self.now
+        s = self.series
+        s["t"].append(now)
+        s["spec"].append(self.spec)
+        s["ready"].append(len(self.ready))
+        s["nodes"].append(sum(1 for g in self.groups if g.removed is None and g.created <= now))
+        s["waiting"].append(len(self.front) + sum(len(q.waiting) for q in self.ready))
+        self._at(now + SAMPLE_EVERY, "sample")
+
+    # -- what the autoscalers read -----------------------------------------------------------
+
+    def pod_samples(self, metric: str) -> list[tuple[bool, bool, float | None]]:
+        """(pending, ready, latest visible value) of every live pod for ``metric``."""
+        index, now, out = METRIC_INDEX[metric], self.now, []
+        for pod in self.pods:
+            if pod.state in (GONE, TERMINATING):
+                continue
+            value = None
+            for stamp, sample in reversed(pod.samples):
+                if stamp <= now:
+                    value = sample[index]
+                    break
+            out.append((pod.state in (PENDING, PULLING), pod.state == READY, value))
+        return out
+
+    def gateway_value(self, which: int) -> float | None:
+        """Fleet-wide waiting (0) or in-flight (1) requests as last visible to the autoscaler."""
+        for stamp, sample in reversed(self.front_samples):
+            if stamp <= self.now:
+                return sample[which]
+        return None
+
+    def status_replicas(self) -> int:
+        return sum(1 for q in self.pods if q.state in (PENDING, PULLING, STARTING, READY))
+
+    # -- results -----------------------------------------------------------------------------
+
+    def _result(self, arrived: int) -> SimResult:
+        p, end = self.p, self.duration
+        arrival = np.asarray(self.arrival[:arrived])
+        start = np.asarray(self.start[:arrived])
+        unserved = int(np.isnan(start).sum())
+        wait = np.where(np.isnan(start), end - arrival, start - arrival)
+        ttft = wait + np.asarray(self.inp[:arrived]) / p.prefill_tokens_per_second
+        ok_wait = wait <= p.slo_wait
+        ok_ttft = ttft <= p.slo_ttft
+        node_hours: dict[str, float] = {}
+        gpu_hours = cost = 0.0
+        for group in self.groups:
+            began = min(group.created, end)
+            hours = max(0.0, (min(group.removed if group.removed is not None else end, end) - began)) / 3600
+            node_hours[group.pool.name] = node_hours.get(group.pool.name, 0.0) + hours * group.pool.nodes_per_group
+            gpu_hours += hours * group.pool.gpus_per_group
+            cost += hours * group.pool.hourly_per_group
+        series = {k: np.asarray(v, dtype=float) for k, v in self.series.items() if k not in ("arrivals", "wait_p95")}
+        edges = np.append(series["t"] - SAMPLE_EVERY, series["t"][-1]) if len(series["t"]) else np.array([0.0])
+        counts, _ = np.histogram(arrival, bins=edges)
+        series["arrivals_per_s"] = counts / SAMPLE_EVERY
+        bucket = np.clip(np.searchsorted(edges, arrival, side="right") - 1, 0, max(len(edges) - 2, 0))
+        p95 = np.full(len(series["t"]), np.nan)
+        if arrived and len(series["t"]):
+            order = np.argsort(bucket, kind="stable")
+            splits = np.searchsorted(bucket[order], np.arange(len(series["t"]) + 1))
+            for b in range(len(series["t"])):
+                chunk = wait[order[splits[b] : splits[b + 1]]]
+                if len(chunk):
+                    p95[b] = np.percentile(chunk, 95)
+        series["wait_p95"] = p95
+
+        def pct(values: np.ndarray, q: float) -> float:
+            return float(np.percentile(values, q)) if len(values) else 0.0
+
+        return SimResult(
+            name=self.scaler.name,
+            requests=arrived,
+            attainment=float((ok_wait & ok_ttft).mean()) if arrived else 1.0,
+            wait_attainment=float(ok_wait.mean()) if arrived else 1.0,
+            ttft_attainment=float(ok_ttft.mean()) if arrived else 1.0,
+            p50_wait=pct(wait, 50),
+            p95_wait=pct(wait, 95),
+            p99_wait=pct(wait, 99),
+            p95_ttft=pct(ttft, 95),
+            unserved=unserved,
+            gpu_hours=gpu_hours,
+            node_hours=node_hours,
+            cost=cost,
+            max_replicas=int(max(self.series["spec"], default=self.spec)),
+            scale_events=self.scale_events,
+            series=series,
+        )
