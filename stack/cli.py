@@ -12,6 +12,7 @@ import sys
 
 COMMANDS = [
     "stack.render_command",
+    "stack.plan_commands",
     "stack.validate",
     "stack.local.cli_commands", "loadtest.cli",
 ]
