@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from policy.model import Violation
 
@@ -118,8 +118,9 @@ def run_checks(resources: Sequence[Mapping[str, Any]], manifests: Sequence[Mappi
     return sections
 
 
-def print_report(stack: str, sections: Sequence[Section], out=sys.stdout) -> int:
-    """Print each section, its violations and the summary line; return the exit code."""
+def print_report(stack: str, sections: Sequence[Section], out: TextIO | None = None) -> int:
+    """Print each section, its violations and the summary line (to stdout by default); return the exit code."""
+    out = out or sys.stdout
     failures = 0
     for section in sections:
         status = "SKIP" if section.skipped else ("FAIL" if section.violations else "ok")
