@@ -191,6 +191,7 @@ def build_weights(
                                                    gcp_opts).email,
                 hf_token_secret=hf_token_secret,
                 node_selector=_system_selector(config),
+                scratch_gi=w.size_gi(config.model.weight_bytes()),
             ),
             opts=k8s_opts,
         )
@@ -408,6 +409,7 @@ def _populate_share(
             service_account_name="default",
             hf_token_secret=hf_token_secret,
             base_name="model-populate",
+            scratch_gi=w.size_gi(config.model.weight_bytes()),
             node_selector=_system_selector(config),
             init_containers=(prepare,),
             extra_volumes=({"name": "share", "nfs": {"server": share.ip_address, "path": f"/{share.share_name}"}},),

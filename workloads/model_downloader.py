@@ -1,14 +1,16 @@
 """The model-downloader Job: copy one pinned hub revision into the bucket (or onto a share), once.
 
-Contract with ``images/model-downloader`` (its ENTRYPOINT runs ``download.py``)::
+Contract with ``images/model-downloader/download.py`` (the image's ENTRYPOINT, user 65532)::
 
-    download.py --repo-id ORG/NAME --revision <40-hex commit> --dest gs://BUCKET/PREFIX | /local/dir
+    download.py --repo-id ORG/NAME --revision <40-hex commit> --target gs://BUCKET/PREFIX | /local/dir
 
-* reads ``HF_TOKEN`` from the environment (gated models), uses ``HF_HOME`` as scratch and keeps at most
-  about one file there at a time (scratch is an emptyDir of ``scratch_gi``);
-* writes the marker ``<dest>/.complete-<revision>`` after the last file, and exits 0 at once when
+* reads ``HF_TOKEN`` from the environment (gated models);
+* stages the whole snapshot in a temporary directory (``TMPDIR``) before uploading, so scratch is a
+  generic ephemeral volume (a PD that lives and dies with the pod) sized to the model, not node disk:
+  the system pool's 100 GB boot disk would not hold a 70B model;
+* writes the marker ``<target>/.complete-<revision>`` after the last file, and exits 0 at once when
   the marker is already there, so a rerun is a no-op;
-* exits non-zero on failure (the Job retries up to ``backoffLimit``).
+* exits non-zero on failure (2 for a bad revision; the Job retries up to ``backoffLimit``).
 
 Once per revision: the Job name ends in the first 8 hex of the revision, so a new revision is a new
 Job (Pulumi creates it and deletes the old one); the same revision keeps its Job. Pulumi waits for the
@@ -51,7 +53,7 @@ def job_name(base: str, repo_id: str, revision: str) -> str:
 
 def downloader_args(repo_id: str, revision: str, destination: pulumi.Input[str]) -> list[pulumi.Input[str]]:
     """The container args of ``download.py``."""
-    return ["--repo-id", repo_id, "--revision", revision, "--dest", destination]
+    return ["--repo-id", repo_id, "--revision", revision, "--target", destination]
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,9 @@ class ModelDownloaderArgs:
     await_timeout_seconds: int = 2 * 3600
     """How long ``pulumi up`` waits for the Job to complete."""
     scratch_gi: int = 30
-    """Scratch emptyDir for the file being copied (largest shard plus headroom)."""
+    """Scratch volume for the staged snapshot: at least the model's size plus headroom."""
+    scratch_storage_class: str = "standard-rwo"
+    """StorageClass of the scratch volume (GKE's pd-balanced class)."""
     cpu: str = "1"
     """CPU request."""
     memory: str = "2Gi"
@@ -112,6 +116,8 @@ class ModelDownloaderArgs:
             raise ValueError(f"backoff_limit: {self.backoff_limit} must be ≥ 0")
         if self.ttl_seconds_after_finished < 0:
             raise ValueError(f"ttl_seconds_after_finished: {self.ttl_seconds_after_finished} must be ≥ 0")
+        if self.scratch_gi < 1:
+            raise ValueError(f"scratch_gi: {self.scratch_gi} must be at least 1 (the model's size in GiB plus headroom)")
         if "@sha256:" not in self.image:
             raise ValueError(f"image: '{self.image}' is not pinned by digest; use NAME@sha256:<64 hex>")
 
@@ -119,6 +125,7 @@ class ModelDownloaderArgs:
 def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
     """The Job's ``spec`` (pure; tested without an engine)."""
     env: list[dict[str, Any]] = [
+        {"name": "TMPDIR", "value": "/scratch"},
         {"name": "HF_HOME", "value": "/scratch/hf-home"},
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
     ]
@@ -130,8 +137,8 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
         "args": downloader_args(args.repo_id, args.revision, args.destination),
         "env": env,
         "resources": {
-            "requests": {"cpu": args.cpu, "memory": args.memory, "ephemeral-storage": f"{args.scratch_gi}Gi"},
-            "limits": {"memory": args.memory_limit, "ephemeral-storage": f"{args.scratch_gi + 2}Gi"},
+            "requests": {"cpu": args.cpu, "memory": args.memory, "ephemeral-storage": "1Gi"},
+            "limits": {"memory": args.memory_limit, "ephemeral-storage": "2Gi"},
         },
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -157,7 +164,19 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
         },
         "containers": [container],
         "volumes": [
-            {"name": "scratch", "emptyDir": {"sizeLimit": f"{args.scratch_gi}Gi"}},
+            {
+                "name": "scratch",
+                "ephemeral": {
+                    "volumeClaimTemplate": {
+                        "metadata": {"labels": {"app.kubernetes.io/name": "model-downloader"}},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "storageClassName": args.scratch_storage_class,
+                            "resources": {"requests": {"storage": f"{args.scratch_gi}Gi"}},
+                        },
+                    }
+                },
+            },
             {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
             *args.extra_volumes,
         ],

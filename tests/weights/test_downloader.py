@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
@@ -37,7 +41,7 @@ def test_job_name_changes_with_the_revision_only():
 
 def test_marker_and_args():
     assert marker_path(DEST + "/", REV) == f"{DEST}/.complete-{REV}"
-    assert downloader_args("o/m", REV, DEST) == ["--repo-id", "o/m", "--revision", REV, "--dest", DEST]
+    assert downloader_args("o/m", REV, DEST) == ["--repo-id", "o/m", "--revision", REV, "--target", DEST]
 
 
 def test_job_spec_is_hardened_and_bounded():
@@ -53,21 +57,25 @@ def test_job_spec_is_hardened_and_bounded():
     }
     [container] = pod["containers"]
     assert container["image"] == IMAGE
-    assert container["args"] == ["--repo-id", "meta-llama/Llama-3.1-8B-Instruct", "--revision", REV, "--dest", DEST]
+    assert container["args"] == ["--repo-id", "meta-llama/Llama-3.1-8B-Instruct", "--revision", REV, "--target", DEST]
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}
     }
     assert container["resources"] == {
-        "requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "30Gi"},
-        "limits": {"memory": "4Gi", "ephemeral-storage": "32Gi"},
+        "requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "1Gi"},
+        "limits": {"memory": "4Gi", "ephemeral-storage": "2Gi"},
     }
     assert container["env"] == [
+        {"name": "TMPDIR", "value": "/scratch"},
         {"name": "HF_HOME", "value": "/scratch/hf-home"},
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
         {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "vllm-hf-token", "key": "token"}}},
     ]
     assert pod["volumes"] == [
-        {"name": "scratch", "emptyDir": {"sizeLimit": "30Gi"}},
+        {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {
+            "metadata": {"labels": {"app.kubernetes.io/name": "model-downloader"}},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard-rwo",
+                     "resources": {"requests": {"storage": "30Gi"}}}}}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
     ]
     assert "tolerations" not in pod and "initContainers" not in pod
@@ -75,7 +83,7 @@ def test_job_spec_is_hardened_and_bounded():
 
 def test_public_model_has_no_token():
     env = job_spec(args(hf_token_secret=None))["template"]["spec"]["containers"][0]["env"]
-    assert [e["name"] for e in env] == ["HF_HOME", "HF_HUB_DISABLE_TELEMETRY"]
+    assert [e["name"] for e in env] == ["TMPDIR", "HF_HOME", "HF_HUB_DISABLE_TELEMETRY"]
 
 
 @pytest.mark.parametrize(
@@ -85,6 +93,7 @@ def test_public_model_has_no_token():
         ({"image": "model-downloader:latest"}, "image: 'model-downloader:latest' is not pinned by digest"),
         ({"backoff_limit": -1}, "backoff_limit"),
         ({"ttl_seconds_after_finished": -1}, "ttl_seconds_after_finished"),
+        ({"scratch_gi": 0}, "scratch_gi"),
     ],
 )
 def test_args_validation(extra, message):
@@ -117,3 +126,46 @@ def test_component_creates_ksa_then_job_and_exposes_marker():
 def test_component_without_gsa_creates_only_the_job():
     rec = record(lambda: ModelDownloader("dl", args()))
     assert [r.type for r in rec.resources] == ["gke-inference:workloads:ModelDownloader", "kubernetes:batch/v1:Job"]
+
+
+def load_download_py():
+    """The real images/model-downloader/download.py, imported from its path."""
+    path = Path(__file__).resolve().parents[2] / "images" / "model-downloader" / "download.py"
+    spec = importlib.util.spec_from_file_location("model_downloader_image", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_args_and_marker_match_the_downloader_image(monkeypatch):
+    download = load_download_py()
+    seen = {}
+
+    def fake_run(repo_id, revision, target, patterns, token=None, fetch=None):
+        seen.update(repo_id=repo_id, revision=revision, target=target)
+        return "skipped"
+
+    monkeypatch.setattr(download, "run", fake_run)
+    monkeypatch.setenv("HF_TOKEN", "")
+    assert download.main(job_spec(args())["template"]["spec"]["containers"][0]["args"]) == 0
+    assert seen["repo_id"] == "meta-llama/Llama-3.1-8B-Instruct" and seen["revision"] == REV
+    assert (seen["target"].bucket, seen["target"].prefix) == ("b", "models/meta-llama/Llama-3.1-8B-Instruct/" + REV)
+    assert marker_path(DEST, REV) == f"{DEST}/{download.marker_name(REV)}"
+
+
+def test_local_target_run_is_idempotent_through_the_marker(tmp_path):
+    """The image's own run(): a second run with the marker present copies nothing (what makes reruns no-ops)."""
+    download = load_download_py()
+    fetched = []
+
+    def fetch(repo_id, revision, dest, patterns, token):
+        fetched.append(revision)
+        (dest / "model.safetensors").write_bytes(b"weights")
+        (dest / "config.json").write_text("{}")
+
+    target = download.parse_target(str(tmp_path / "share" / "m"))
+    assert download.run("o/m", REV, target, fetch=fetch) == "copied 2 files"
+    assert (tmp_path / "share" / "m" / f".complete-{REV}").exists()
+    assert download.run("o/m", REV, target, fetch=fetch) == "skipped"
+    assert fetched == [REV]

@@ -112,9 +112,11 @@ def test_dev_gcsfuse_waits_for_the_download_job():
     job = rec.manifest("Job", "model-download-llama-3-1-8b-instruct-0e9e39f2")
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == [
         "--repo-id", "meta-llama/Llama-3.1-8B-Instruct", "--revision", "0e9e39f249a16976918f6564b8830bc894c89659",
-        "--dest", f"gs://gke-inference-dev-dev-models/{DEV_PREFIX}",
+        "--target", f"gs://gke-inference-dev-dev-models/{DEV_PREFIX}",
     ]
     assert job["spec"]["template"]["spec"]["nodeSelector"] == {"gke-inference/role": "system"}
+    scratch = job["spec"]["template"]["spec"]["volumes"][0]["ephemeral"]["volumeClaimTemplate"]["spec"]
+    assert scratch["resources"]["requests"]["storage"] == "17Gi"  # the whole snapshot is staged
     assert sorted(rec.named("weights-download-job").depends_on) == ["ns", "weights-download-ksa"]
     writer = rec.named("weights-download-identity-bucket-writer").inputs
     assert writer == {
