@@ -2,9 +2,13 @@
 
 import pulumi
 
-from stack.config import StackConfig
+from stack.config import ConfigError, StackConfig
 from stack.program import build
 from stack.secrets import secrets_from_pulumi
 
-for key, value in build(StackConfig.from_pulumi(), stack=pulumi.get_stack(), secrets=secrets_from_pulumi()).items():
+try:
+    exports = build(StackConfig.from_pulumi(), stack=pulumi.get_stack(), secrets=secrets_from_pulumi())
+except ConfigError as err:
+    raise pulumi.RunError(f"invalid configuration of stack {pulumi.get_stack()}:\n{err}") from None
+for key, value in exports.items():
     pulumi.export(key, value)

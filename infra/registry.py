@@ -27,8 +27,10 @@ class ImageRegistryArgs:
 class ImageRegistry(pulumi.ComponentResource):
     """A standard repository (immutable tags, cleanup) and a Docker Hub remote repository."""
 
-    url: pulumi.Output[str]
-    docker_hub_url: pulumi.Output[str]
+    url: str
+    """Image path prefix of the standard repository (known before the repository exists)."""
+    docker_hub_url: str
+    """Prefix that proxies Docker Hub: ``<docker_hub_url>/vllm/vllm-openai:TAG@sha256:...``."""
 
     def __init__(self, name: str, args: ImageRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:infra:ImageRegistry", name, {}, opts)
@@ -82,6 +84,6 @@ class ImageRegistry(pulumi.ComponentResource):
                 opts=child,
             )
         host = f"{args.location}-docker.pkg.dev/{args.project}"
-        self.url = pulumi.Output.concat(host, "/", own.repository_id)
-        self.docker_hub_url = pulumi.Output.concat(host, "/", proxy.repository_id)
+        self.url = f"{host}/{args.repository_id}"
+        self.docker_hub_url = f"{host}/{args.docker_hub_proxy_id}"
         self.register_outputs({"url": self.url, "dockerHubUrl": self.docker_hub_url})

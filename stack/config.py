@@ -530,8 +530,17 @@ class StackConfig(Model):
             )
         self._check_memory_fit(machine, gpus)
         self._check_volume_sharing()
-        if self.batch.enabled and self.batch.pool is not None and self.batch.pool not in self.gpu_pools:
-            raise FieldError("batch.pool", f"'{self.batch.pool}' is not a gpuPools key")
+        if self.batch.enabled:
+            batch_pool = self.batch.pool or serving.pool
+            if batch_pool not in self.gpu_pools:
+                raise FieldError("batch.pool", f"'{batch_pool}' is not a gpuPools key")
+            batch_gpus = self.gpu_pools[batch_pool].machine().gpu_count
+            if vllm.tensor_parallel_size * vllm.pipeline_parallel_size > batch_gpus:
+                raise FieldError(
+                    "batch.pool",
+                    f"a batch pod runs on one node, but the model needs {gpus} GPUs and {batch_pool} has {batch_gpus}; "
+                    "pick a pool with enough GPUs or set batch.enabled: false",
+                )
         for index, target in enumerate(self.autoscaling.metrics):
             if target.metric is AutoscalingMetric.RUNNING and target.target >= vllm.max_num_seqs:
                 raise FieldError(

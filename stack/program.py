@@ -15,7 +15,9 @@ from infra.identity import NodeServiceAccount, NodeServiceAccountArgs
 from infra.network import Network, NetworkArgs
 from infra.registry import ImageRegistry, ImageRegistryArgs
 from infra.storage import ModelBucket, ModelBucketArgs
-from stack.config import ClusterConfig, GpuPoolConfig, StackConfig
+from stack.config import ClusterConfig, ConfigError, GpuPoolConfig, StackConfig
+from stack.observability_program import build_observability
+from stack.serving_program import build_serving
 
 
 def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str, Any]:
@@ -26,6 +28,7 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         stack: the stack name (dev, prod, ...), used in derived names.
         secrets: secret config values (``apiKey``, ``hfToken``) as Pulumi secret Outputs or None.
     """
+    check_secrets(config, secrets)
     apis = ProjectApis("apis", ProjectApisArgs(project=config.project))
     after_apis = pulumi.ResourceOptions(depends_on=[apis])
     labels = {**config.labels, "stack": stack, "managed-by": "pulumi"}
@@ -66,7 +69,15 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         ),
         opts=after_apis,
     )
+    serving = build_serving(config, stack, secrets, cluster.provider, registry, pools, bucket)
+    observability = build_observability(
+        config, stack, cluster.provider, serving.server, serving.cold_start_seconds
+    )
     return {
+        **observability,
+        "servingUrl": serving.server.service_url,
+        "servedModelName": serving.server.served_model_name,
+        "startupBudgetSeconds": serving.startup_budget_seconds,
         "clusterName": cluster.name,
         "clusterLocation": cluster.location,
         "clusterEndpoint": cluster.endpoint,
@@ -76,6 +87,17 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         "dockerHubProxyUrl": registry.docker_hub_url,
         "nodePools": [p.pool_name for p in pools.values()],
     }
+
+
+def check_secrets(config: StackConfig, secrets: dict[str, Any]) -> None:
+    """Fail before any resource is registered when a required secret config key is missing."""
+    if config.serving.require_api_key and secrets.get("apiKey") is None:
+        raise ConfigError(
+            [
+                "apiKey: serving.requireApiKey is true but the secret is not set; run "
+                "`pulumi config set --secret gke-inference:apiKey <key>` (or set serving.requireApiKey: false)"
+            ]
+        )
 
 
 def _cluster(

@@ -111,6 +111,11 @@ class WeightsConfig(Model):
     )
     hyperdisk_ml: HyperdiskMlOptions = Field(default_factory=HyperdiskMlOptions, description="Options of the hyperdiskMl backend.")
     filestore: FilestoreOptions = Field(default_factory=FilestoreOptions, description="Options of the filestore backend.")
+    downloader_image: str | None = Field(
+        "model-downloader:0.1.0@sha256:3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a",
+        description="model-downloader image pinned by digest (relative names resolve to the stack's registry); "
+        "null creates no download Job. Build it with `make image-model-downloader` and put its digest here.",
+    )
     runai_streamer: RunaiStreamerOptions = Field(
         default_factory=RunaiStreamerOptions, description="Options of the runaiStreamer backend."
     )

@@ -15,7 +15,7 @@ from infra.registry import ImageRegistry
 from infra.storage import READER_ROLE, ModelBucket
 from stack.config import StackConfig
 from stack.estimate import estimate_cold_start
-from stack.weights_program import build_weights
+from stack.weights_program import build_batch, build_weights
 from workloads.pod_sizing import size_pod
 from workloads.vllm_args import EngineSettings
 from workloads.vllm_server import VllmServer, VllmServerArgs
@@ -42,13 +42,20 @@ def startup_budget_seconds(config: StackConfig, cold_start_seconds: float) -> in
     return max(MIN_STARTUP_BUDGET_SECONDS, math.ceil(cold_start_seconds * STARTUP_BUDGET_FACTOR / 10) * 10)
 
 
-def pulled_through_proxy(image: str, registry: ImageRegistry) -> pulumi.Input[str]:
+def pulled_through_proxy(image: str, registry: ImageRegistry) -> str:
     """Docker Hub images (no registry host) go through the Artifact Registry remote repository,
     so image streaming and the secondary boot disk cache apply; others are used as given."""
+    return image if _has_registry_host(image) else f"{registry.docker_hub_url}/{image}"
+
+
+def in_registry(image: str, registry: ImageRegistry) -> str:
+    """Our own images: a name without a registry host lives in the stack's Artifact Registry repository."""
+    return image if _has_registry_host(image) else f"{registry.url}/{image}"
+
+
+def _has_registry_host(image: str) -> bool:
     first = image.split("/")[0]
-    if "." in first or ":" in first or first == "localhost":
-        return image
-    return pulumi.Output.concat(registry.docker_hub_url, "/", image)
+    return "/" in image and ("." in first or ":" in first or first == "localhost")
 
 
 def min_replicas(config: StackConfig) -> int:
@@ -90,7 +97,19 @@ def build_serving(
             project=config.project, account_id=f"vllm-{stack}", namespace=serving.namespace, ksa_name=serving.name
         ),
     )
-    weights = build_weights(config, stack, provider, bucket.bucket_name, serving.namespace, namespace)
+    hf_secret = f"{serving.name}-hf-token" if secrets.get("hfToken") is not None else None
+    downloader = config.model.weights.downloader_image
+    weights = build_weights(
+        config,
+        stack,
+        provider,
+        config.bucket_name(stack),
+        serving.namespace,
+        namespace,
+        hf_token_secret=hf_secret,
+        downloader_image=in_registry(downloader, registry) if downloader else None,
+        gcp_depends_on=[bucket],
+    )
     if weights.needs_bucket_read:
         bucket.grant("models-vllm-reader", READER_ROLE, identity.member)
 
@@ -148,5 +167,17 @@ def build_serving(
             client_label=serving.client_label,
         ),
         opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace]),
+    )
+    batch_pool = pools[config.batch.pool or serving.pool]
+    build_batch(
+        config,
+        stack,
+        provider,
+        config.bucket_name(stack),
+        serving.namespace,
+        namespace,
+        weights,
+        batch_pool.scheduling,
+        gcp_depends_on=[bucket],
     )
     return Serving(server=server, namespace=namespace, cold_start_seconds=cold_start, startup_budget_seconds=budget)
