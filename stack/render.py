@@ -272,10 +272,19 @@ def preview_tree(stack: str, resources: list[dict[str, Any]], outputs: dict[str,
     return "\n".join(lines) + "\n"
 
 
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse an existing, non-empty ``out_dir`` that holds no earlier render (never wipe e.g. ``--out .``)."""
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / "resources.json").is_file())):
+        raise ConfigError(
+            [f"--out: {out_dir} exists and is not an earlier render (no resources.json); pick a new or empty directory"]
+        )
+
+
 def write_outputs(result: RenderResult, out_dir: Path) -> None:
-    """Write the render into a fresh ``out_dir`` (replacing an earlier render there)."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
+    """Write the render into ``out_dir``, replacing an earlier render there (its manifests/ is emptied)."""
+    check_out_dir(out_dir)
+    if (out_dir / "manifests").exists():
+        shutil.rmtree(out_dir / "manifests")
     (out_dir / "manifests").mkdir(parents=True)
     (out_dir / "resources.json").write_text(json.dumps(result.resources, indent=2, sort_keys=True) + "\n")
     for index, manifest in enumerate(result.manifests):
@@ -300,6 +309,8 @@ def render_stack(stack: str, overrides: list[str] | None = None, out_dir: Path |
     Raises ConfigError before anything is registered or written when the config is invalid.
     """
     config = load_stack_config(stack, overrides)
+    if out_dir is not None:
+        check_out_dir(out_dir)
     result = render_config(config, stack)
     if out_dir is not None:
         write_outputs(result, out_dir)

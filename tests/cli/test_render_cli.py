@@ -174,3 +174,25 @@ def test_existing_cluster_mode_renders_pools_against_it(tmp_path, capsys):
     pool = one(resources, "gcp:container/nodePool:NodePool", "l4-spot-pool")
     assert pool["inputs"]["cluster"] == "projects/gke-inference-dev/locations/us-central1/clusters/inference-dev"
     assert one(resources, "pulumi:providers:kubernetes", "gke-k8s")["inputs"]["kubeconfig"] == "[secret]"
+
+
+def test_out_dir_that_is_not_a_render_is_never_wiped(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("keep me")
+    proc = gke_infer_here(capsys, "render", "dev", "--quiet", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[0] == (
+        f"error: --out: {tmp_path} exists and is not an earlier render (no resources.json); pick a new or empty directory"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_rerender_replaces_an_earlier_render(tmp_path, capsys):
+    out = tmp_path / "dev"
+    (out / "manifests").mkdir(parents=True)
+    (out / "resources.json").write_text("[]\n")
+    (out / "manifests" / "999-stale.yaml").write_text("kind: Stale\n")
+    proc = gke_infer_here(capsys, "render", "dev", "--quiet", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert not (out / "manifests" / "999-stale.yaml").exists()
+    assert json.loads((out / "resources.json").read_text()) != []
