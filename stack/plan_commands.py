@@ -210,7 +210,7 @@ def _print_simulation(stack: str, comparison, png: Path) -> None:
     for rank, result in enumerate(comparison.ranked(), 1):
         table.add_row(
             str(rank), result.name, f"{result.attainment:.1%}", f"{result.p95_wait:.1f}", f"{result.p95_ttft:.1f}",
-            f"{result.gpu_hours:.1f}", f"{result.cost:,.0f}", str(result.max_replicas), str(result.scale_events),
+            f"{result.gpu_hours:.1f}", f"{result.cost:,.2f}", str(result.max_replicas), str(result.scale_events),
             "yes" if result.attainment >= comparison.slo_target else "no",
         )
     console.print(table)

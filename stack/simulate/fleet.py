@@ -161,8 +161,19 @@ class SimResult:
 class Simulation:
     """One run of the fleet under one scaler. ``run()`` once; same inputs and seed ⇒ same result."""
 
-    def __init__(self, params: FleetParams, scaler: Scaler, requests: Requests, duration: float, seed: int):
+    def __init__(
+        self, params: FleetParams, scaler: Scaler, requests: Requests, duration: float, seed: int, initial_replicas: int | None = None
+    ):
+        """Args:
+            params: the stack as the simulator sees it.
+            scaler: the autoscaler under test (fresh state).
+            requests: arrivals; those after ``duration`` are ignored.
+            duration: simulated seconds.
+            seed: routing randomness.
+            initial_replicas: Ready replicas at t=0 (warm start); default the scaler's minimum.
+        """
         self.p, self.scaler, self.duration = params, scaler, duration
+        self.initial = scaler.initial_replicas() if initial_replicas is None else initial_replicas
         self.rng = random.Random(seed)
         self.arrival = requests.arrival.tolist()
         self.inp = requests.input_tokens.tolist()
@@ -195,7 +206,10 @@ class Simulation:
         for pool in p.pools:
             for _ in range(pool.min_groups):
                 self._new_group(pool, 0.0, ready=True)
-        self.spec = self.scaler.initial_replicas()
+        self.spec = self.initial
+        warm = getattr(self.scaler, "warm", None)
+        if warm is not None:
+            warm(0.0, self.spec)
         for _ in range(self.spec):
             pod = self._new_pod(0.0)
             self._place_warm(pod)

@@ -121,7 +121,7 @@ def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
             [("cpu", float(planning.simulation.cpu_target_percent))], low, high, KUBERNETES_DEFAULT_BEHAVIOR, tolerance, period,
         ),
         KedaScaler(
-            f"KEDA scale-to-zero (cooldown {keda.cooldown_seconds}s)", _metrics(config), 0, high,
+            f"KEDA min 0 (cooldown {keda.cooldown_seconds}s) {metric_names}", _metrics(config), 0, high,
             keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance, float(keda.polling_seconds),
         ),
     ]
@@ -169,9 +169,32 @@ def compare(
     params = fleet_params(config, throughput)
     cold_start = estimate_cold_start(_with_new_node(config)).total_seconds
     scalers = build_scalers(config, cold_start)
-    results = [Simulation(params, scaler, requests, duration, seed).run() for scaler in scalers]
+    warm = warm_replicas(requests, throughput)
+    high = config.max_replicas()
+    results = [
+        Simulation(params, scaler, requests, duration, seed, min(high, max(scaler.initial_replicas(), warm))).run()
+        for scaler in scalers
+    ]
     slo = planning_of(config).slo
     return Comparison(results, requests, duration, seed, cold_start, throughput, slo.attainment, slo.queue_wait_seconds)
+
+
+WARM_UTILISATION = 0.8
+"""Replicas at t=0 serve the first minute's load at this utilisation (a fleet in steady state)."""
+
+
+def warm_replicas(requests: Requests, throughput: Throughput, window: float = 60.0) -> int:
+    """Replicas a steady fleet would run for the first ``window`` seconds of ``requests``.
+
+    Every preset starts from the same warm fleet (at least its own minimum), so the ranking
+    compares reactions to the load, not start-up transients.
+    """
+    first = requests.arrival < window
+    count = int(first.sum())
+    if count == 0:
+        return 0
+    tokens_per_second = float(requests.output_tokens[first].sum()) / window
+    return math.ceil(tokens_per_second / (throughput.output_tokens_per_second * WARM_UTILISATION))
 
 
 def duration_default(requests_duration: float | None, duration: float | None) -> float:

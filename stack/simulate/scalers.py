@@ -44,6 +44,10 @@ class HpaScaler:
     def initial_replicas(self) -> int:
         return self.min_replicas
 
+    def warm(self, now: float, replicas: int) -> None:
+        """Start in steady state: the controller has been recommending ``replicas``."""
+        self.controller.recommendations.append((now, replicas))
+
     def tick(self, now: float, sim) -> int | None:
         proposals: list[int | None] = []
         for metric, target in self.metrics:
@@ -78,6 +82,10 @@ class KedaScaler:
 
     def initial_replicas(self) -> int:
         return self.min_replicas
+
+    def warm(self, now: float, replicas: int) -> None:
+        """Start in steady state: the HPA has been recommending ``replicas``."""
+        self.controller.recommendations.append((now, replicas))
 
     def tick(self, now: float, sim) -> int | None:
         in_flight = sim.gateway_value(1) or 0.0

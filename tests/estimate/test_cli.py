@@ -1,0 +1,76 @@
+"""``gke-infer estimate`` and ``gke-infer simulate`` end to end (in-process ``main``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stack.cli import main
+
+
+def test_estimate_prod_json(capsys):
+    assert main(["estimate", "prod", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    terms = document["coldStart"]["terms"]
+    assert [t["name"] for t in terms][:3] == ["cluster autoscaler", "GPU node create", "GPU driver install"]
+    assert all(t["source"] and t["assumption"] for t in terms)
+    assert document["coldStart"]["totalSeconds"] == pytest.approx(sum(t["seconds"] for t in terms), abs=0.1)
+    cost = document["cost"]
+    assert cost["replicas"] == {"min": 2, "max": 10}
+    assert set(cost["total"]["hourly"]) == {"min", "max"} and set(cost["total"]["monthly"]) == {"min", "max"}
+    assert cost["total"]["monthly"]["max"] == pytest.approx(cost["total"]["hourly"]["max"] * 730, abs=0.01)
+    pool = next(l for l in cost["lines"] if l["item"] == "pool h100")
+    assert pool["nodes"] == {"min": 2, "max": 4}
+    assert pool["nodeHourly"]["onDemand"] > pool["nodeHourly"]["spot"] > 0
+    assert cost["dollarsPerMillionOutputTokens"]["onDemand"] > 0
+
+
+def test_estimate_table(capsys):
+    assert main(["estimate", "dev", "--set", "model.weights.backend=runaiStreamer"]) == 0
+    out = capsys.readouterr().out
+    assert "weights: runaiStreamer" in out and "startupProbe window" in out
+    assert "$ per million output tokens" in out
+
+
+def test_estimate_with_report(tmp_path, capsys):
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"output_throughput": 1800, "max_concurrency": 48}))
+    assert main(["estimate", "dev", "--report", str(report), "--json"]) == 0
+    throughput = json.loads(capsys.readouterr().out)["cost"]["throughput"]
+    assert throughput["output_tokens_per_second"] == 1800 and throughput["concurrency"] == 48
+
+
+def test_estimate_bad_input_exits_2(tmp_path, capsys):
+    assert main(["estimate", "prod", "--set", "planning.slo.ttftSeconds=-1"]) == 2
+    assert "platform.planning.slo.ttftSeconds" in capsys.readouterr().err
+    assert main(["estimate", "prod", "--report", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+
+
+def test_simulate_prod_burst_prints_presets_and_writes_a_png(tmp_path, capsys):
+    assert main(["simulate", "prod", "--pattern", "burst", "--duration", "900", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for preset in ("stack: HPA", "k8s defaults", "Helm-style: HPA cpu>80%", "KEDA min 0"):
+        assert preset in out
+    png = tmp_path / "simulate-burst.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    document = json.loads((tmp_path / "simulate-burst.json").read_text())
+    assert len(document["ranking"]) == 4 and document["seed"] == 1
+
+
+def test_simulate_trace_json(tmp_path, capsys):
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("\n".join(json.dumps({"t": i * 0.5, "output_tokens": 100}) for i in range(600)))
+    assert main(["simulate", "dev", "--trace", str(trace), "--json", "--out", str(tmp_path)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["durationSeconds"] == 300.0
+    assert all(row["requests"] == 600 for row in document["ranking"])
+    assert (tmp_path / "simulate-trace.png").exists()
+
+
+def test_simulate_bad_trace_exits_2(tmp_path, capsys):
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text("not json\n")
+    assert main(["simulate", "dev", "--trace", str(trace), "--out", str(tmp_path)]) == 2
+    assert "not JSON" in capsys.readouterr().err
