@@ -38,6 +38,8 @@ _COMPUTED_OUTPUTS: dict[str, dict[str, Any]] = {
     },
     "gcp:serviceaccount/account:Account": {},
 }
+FILESTORE_MOCK_IP = "192.0.2.10"
+"""Documentation-range address standing in for a Filestore instance's IP (computed by GCP)."""
 
 
 @dataclass
@@ -157,6 +159,10 @@ def _make_recorder():  # imports pulumi lazily so `--help` and config errors sta
                 project = args.inputs.get("project", "project")
                 outputs["email"] = f"{args.inputs.get('accountId', args.name)}@{project}.iam.gserviceaccount.com"
                 outputs["name"] = f"projects/{project}/serviceAccounts/{outputs['email']}"
+            if args.typ == "gcp:filestore/instance:Instance":  # the NFS server address GCP assigns
+                outputs["networks"] = [
+                    {**network, "ipAddresses": [FILESTORE_MOCK_IP]} for network in args.inputs.get("networks", [])
+                ]
             return f"{args.name}-id", outputs
 
         def call(self, args: pulumi.runtime.MockCallArgs):
