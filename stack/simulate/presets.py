@@ -3,7 +3,9 @@
 1. ``stack``: what this stack renders (config.autoscaling with ``default_behavior``);
 2. ``k8s-defaults``: the same metrics without a behavior block (Google's reference manifests);
 3. ``cpu-80``: a CPU-utilisation HPA (common Helm charts; vLLM's CPU stays low, so it rarely scales);
-4. ``keda-zero``: KEDA scale-to-zero with the stack's KEDA settings.
+4. ``KEDA min 0``: KEDA scale-to-zero with the stack's KEDA settings, triggers as the stack renders
+   them (sums of pod metrics: nothing to read at zero replicas);
+5. the same with a gateway-side signal that exists at zero (requests held in front of the Service).
 
 Same config, requests and seed ⇒ the same numbers.
 """
@@ -95,7 +97,7 @@ def _metrics(config: StackConfig) -> list[tuple[str, float]]:
 
 
 def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
-    """The four presets for ``config`` (fresh controller state each call)."""
+    """The presets for ``config`` (fresh controller state each call)."""
     scaling = config.autoscaling
     planning = planning_of(config)
     tolerance, period = planning.simulation.hpa_tolerance, planning.simulation.hpa_sync_seconds
@@ -109,7 +111,7 @@ def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
     elif scaling.mode == "keda":
         stack = KedaScaler(
             f"stack: KEDA {metric_names} + behavior", _metrics(config), keda.min_replicas, high,
-            keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance, float(keda.polling_seconds),
+            keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance, float(keda.polling_seconds), "pods",
         )
     else:
         stack = HpaScaler(f"stack: HPA {metric_names} + behavior", _metrics(config), low, high, behavior, tolerance, period)
@@ -121,8 +123,12 @@ def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
             [("cpu", float(planning.simulation.cpu_target_percent))], low, high, KUBERNETES_DEFAULT_BEHAVIOR, tolerance, period,
         ),
         KedaScaler(
-            f"KEDA min 0 (cooldown {keda.cooldown_seconds}s) {metric_names}", _metrics(config), 0, high,
-            keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance, float(keda.polling_seconds),
+            f"KEDA min 0, pod-metric triggers {metric_names}", _metrics(config), 0, high,
+            keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance, float(keda.polling_seconds), "pods",
+        ),
+        KedaScaler(
+            f"KEDA min 0, gateway queue + in-flight activation", _metrics(config), 0, high,
+            keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance, float(keda.polling_seconds), "gateway",
         ),
     ]
 

@@ -61,8 +61,16 @@ class HpaScaler:
 
 @dataclass
 class KedaScaler:
-    """A KEDA ScaledObject: KEDA handles 0 ↔ 1 on in-flight requests (a gateway-side query that
-    exists at zero replicas; assumption), its HPA (External, AverageValue) handles 1 ↔ max."""
+    """A KEDA ScaledObject: KEDA handles 0 ↔ 1, the HPA it creates (External, AverageValue) 1 ↔ max.
+
+    ``signal`` says what the triggers read:
+
+    * ``pods``: as the stack renders them, ``sum(<vLLM metric>)`` over the serving pods for both
+      activation and scaling. At zero replicas the query is empty, so nothing wakes the target
+      (KEDA's and Dynamo's documented limitation) unless a cron window does;
+    * ``gateway``: a query that also counts requests held in front of the Service (a gateway or
+      load-balancer metric that exists at zero replicas); activation on in-flight requests.
+    """
 
     name: str
     metrics: list[tuple[str, float]]
@@ -73,6 +81,7 @@ class KedaScaler:
     behavior: HpaBehavior
     tolerance: float = 0.1
     period: float = 15.0
+    signal: str = "pods"
     activation: KedaActivation = field(init=False)
     controller: HpaController = field(init=False)
 
@@ -87,19 +96,25 @@ class KedaScaler:
         """Start in steady state: the HPA has been recommending ``replicas``."""
         self.controller.recommendations.append((now, replicas))
 
+    def _value(self, sim, metric: str) -> float | None:
+        if self.signal == "gateway" and metric == "queue":
+            return sim.gateway_value(0)
+        values = [v for _, _, v in sim.pod_samples(metric) if v is not None]
+        return sum(values) if values else None
+
     def tick(self, now: float, sim) -> int | None:
-        in_flight = sim.gateway_value(1) or 0.0
-        override = self.activation.poll(now, sim.spec, in_flight)
+        usages = [self._value(sim, metric) for metric, _ in self.metrics]
+        if self.signal == "gateway":
+            activation = sim.gateway_value(1) or 0.0
+        else:
+            activation = max((u for u in usages if u is not None), default=0.0)
+        override = self.activation.poll(now, sim.spec, activation)
         if override is not None:
             return override
         if sim.spec == 0:
             return None
-        proposals: list[int | None] = []
-        for metric, target in self.metrics:
-            if metric == "queue":
-                usage = sim.gateway_value(0)
-            else:
-                values = [v for _, _, v in sim.pod_samples(metric) if v is not None]
-                usage = sum(values) if values else None
-            proposals.append(None if usage is None else external_per_pod_replicas(usage, target, sim.status_replicas(), self.tolerance))
+        proposals = [
+            None if usage is None else external_per_pod_replicas(usage, target, sim.status_replicas(), self.tolerance)
+            for usage, (_, target) in zip(usages, self.metrics)
+        ]
         return self.controller.reconcile(now, sim.spec, proposals)

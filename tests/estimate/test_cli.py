@@ -51,12 +51,12 @@ def test_estimate_bad_input_exits_2(tmp_path, capsys):
 def test_simulate_prod_burst_prints_presets_and_writes_a_png(tmp_path, capsys):
     assert main(["simulate", "prod", "--pattern", "burst", "--duration", "900", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for preset in ("stack: HPA", "k8s defaults", "Helm-style: HPA cpu>80%", "KEDA min 0"):
+    for preset in ("stack: HPA", "k8s defaults", "Helm-style: HPA cpu>80%", "KEDA min 0, pod-metric", "KEDA min 0, gateway"):
         assert preset in out
     png = tmp_path / "simulate-burst.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     document = json.loads((tmp_path / "simulate-burst.json").read_text())
-    assert len(document["ranking"]) == 4 and document["seed"] == 1
+    assert len(document["ranking"]) == 5 and document["seed"] == 1
 
 
 def test_simulate_trace_json(tmp_path, capsys):

@@ -151,8 +151,40 @@ def test_same_seed_same_numbers_and_presets_ranked():
     assert [r.row() for r in other.results] != [r.row() for r in first.results]
     names = [r.name for r in first.results]
     assert names[0].startswith("stack: HPA queue>5+kvCache>0.85") and names[2].startswith("Helm-style: HPA cpu>80%")
+    assert len(names) == 5 and names[3].startswith("KEDA min 0, pod-metric") and names[4].startswith("KEDA min 0, gateway")
     ranked = first.ranked()
     keys = [(-round(r.attainment, 3), r.gpu_hours) for r in ranked]
     assert keys == sorted(keys)
     cpu = next(r for r in first.results if r.name.startswith("Helm-style"))
     assert cpu.max_replicas == 2 and cpu.scale_events == 0  # vLLM's CPU stays far below 80 %
+
+
+def _keda(signal: str):
+    from stack.simulate.behavior import default_behavior
+    from stack.simulate.scalers import KedaScaler
+
+    config = load_stack_config("dev")
+    return KedaScaler(f"keda-{signal}", [("queue", 5.0)], 0, 2, 0.5, 900, default_behavior(config, 358), signal=signal)
+
+
+def test_keda_on_pod_metrics_goes_to_zero_under_load_and_never_wakes(dev):
+    config, throughput = dev
+    params = fleet_params(config, throughput)
+    # one request every 2 s: the queue stays empty, so the queue trigger is inactive …
+    times = np.arange(0, 3000, 2.0)
+    sim = Simulation(params, _keda("pods"), _requests(times), 3000, seed=1, initial_replicas=1)
+    result = sim.run()
+    assert sim.pods[0].state == 5  # … and after the 900 s cooldown the replica is gone
+    assert sim.spec == 0 and len(sim.pods) == 1  # nothing at zero replicas to wake it
+    assert result.unserved > 0
+
+
+def test_keda_on_a_gateway_signal_wakes_from_zero(dev):
+    config, throughput = dev
+    params = fleet_params(config, throughput)
+    times = np.arange(1200, 1500, 2.0)  # idle, then traffic
+    sim = Simulation(params, _keda("gateway"), _requests(times), 2400, seed=1, initial_replicas=0)
+    result = sim.run()
+    # the first request (t=1200) is held at the gateway, scraped at 1200, visible to KEDA at 1230
+    assert sim.pods[0].created == pytest.approx(1230.0)
+    assert result.unserved == 0
