@@ -45,18 +45,25 @@ class StreamTimer:
             if cut < 0:
                 break
             message, self._buffer = self._buffer[:cut], self._buffer[cut + 2:]
-            self._message(message.decode("utf-8", errors="replace").strip(), now)
+            self._message(message, now)
 
-    def _message(self, message: str, now: float) -> None:
-        if not message or message.startswith(":"):
+    def _message(self, message: bytes, now: float) -> None:
+        message = message.strip()
+        if not message or message.startswith(b":"):
             return
-        for line in message.splitlines():
+        # Split on b"\n" only: str.splitlines() would also split on U+0085/U+2028/U+2029,
+        # which JSON leaves unescaped inside strings (random-token text contains them).
+        for raw_line in message.split(b"\n"):
+            line = raw_line.rstrip(b"\r").decode("utf-8", errors="replace")
             if not line.startswith("data:"):
                 continue
             payload = line[5:].strip()
             if payload == "[DONE]":
                 continue
-            data = json.loads(payload)
+            try:
+                data = json.loads(payload)
+            except ValueError as exc:
+                raise ValueError(f"bad SSE data ({exc}): {payload[:300]!r}") from None
             choices = data.get("choices")
             if choices:
                 if not self.first:

@@ -7,8 +7,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-#: Where serve-local keeps its tiny model between runs (deterministic, so safe to reuse).
-DEFAULT_MODEL_DIR = Path.home() / ".cache" / "gke-inference" / "tiny-model"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,8 +34,9 @@ def register_serve_local(subparsers: argparse._SubParsersAction) -> None:
         "change), serve on 127.0.0.1, run the probes like the kubelet, drain on Ctrl-C/SIGTERM.")
     add_stack_arguments(parser)
     parser.add_argument("--port", type=int, default=8000, help="local port (default 8000)")
-    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
-                        help=f"tiny model directory, made if missing (default {DEFAULT_MODEL_DIR})")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="model directory to serve (default: the tiny model, made once "
+                        "under ~/.cache/gke-inference)")
     parser.add_argument("--manifests", type=Path, default=None,
                         help="use these already-rendered manifests (a directory of YAML) "
                         "instead of rendering STACK")
@@ -50,15 +49,6 @@ def run_tiny_model(args: argparse.Namespace) -> int:
     out = make_tiny_model(args.dir)
     print(f"tiny model written to {out}")
     return 0
-
-
-def ensure_tiny_model(model_dir: Path) -> Path:
-    """Make the tiny model in `model_dir` unless its weights are already there."""
-    from stack.local.tiny_model import make_tiny_model
-
-    if not (model_dir / "model.safetensors").exists():
-        make_tiny_model(model_dir)
-    return model_dir
 
 
 def run_serve_local(args: argparse.Namespace) -> int:
@@ -84,7 +74,12 @@ def run_serve_local(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"serving container {spec.kind}/{spec.name}: {spec.container.get('image', '?')}")
-    model_dir = ensure_tiny_model(args.model_dir)
+    if args.model_dir is None:
+        from stack.local.tiny_model import cached_tiny_model
+
+        model_dir = cached_tiny_model()
+    else:
+        model_dir = args.model_dir
     server = LocalServer(spec, model_dir, port=args.port, say=lambda m: print(f"  [pod] {m}"))
     for line in describe(server):
         print(line)

@@ -149,6 +149,8 @@ class ProbeRunner:
         self._not_ready_forced = False
         self._threads: list[threading.Thread] = []
         self._stopped_kinds: set[str] = set()
+        self._paused_kinds: set[str] = set()
+        self._running: dict[str, bool] = {}
         if self.started:
             self._started_event.set()
 
@@ -177,6 +179,19 @@ class ProbeRunner:
         """Stop one probe's loop (e.g. liveness while terminating: no restart of a dying pod)."""
         self._stopped_kinds.add(kind)
 
+    def pause(self, kind: str, timeout: float = 30.0) -> None:
+        """Skip `kind`'s runs until `resume`; returns once no run of it is in progress.
+
+        For measurements that must not see the probe's own traffic (the idle liveness
+        probe sends a 1-token request)."""
+        self._paused_kinds.add(kind)
+        deadline = time.monotonic() + timeout
+        while self._running.get(kind) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def resume(self, kind: str) -> None:
+        self._paused_kinds.discard(kind)
+
     def stop(self) -> None:
         """Stop probing (container gone)."""
         self._stop.set()
@@ -203,7 +218,14 @@ class ProbeRunner:
         successes = failures = 0
         while not self._stop.is_set():
             t_run = time.monotonic()
-            ok, detail = run_probe_once(probe, self.env)
+            if probe.kind in self._paused_kinds:
+                self._stop.wait(0.2)
+                continue
+            self._running[probe.kind] = True
+            try:
+                ok, detail = run_probe_once(probe, self.env)
+            finally:
+                self._running[probe.kind] = False
             if self._stop.is_set() or probe.kind in self._stopped_kinds:
                 return
             self.events.append(ProbeEvent(self.elapsed(), probe.kind, ok, detail))

@@ -230,10 +230,13 @@ class LocalServer:
                 return pid
         raise RuntimeError("no EngineCore child process found")
 
-    def drain(self, *, on_sigterm: Callable[[], None] | None = None) -> DrainResult:
+    def drain(self, *, before_sigterm: Callable[[], None] | None = None,
+              on_sigterm: Callable[[], None] | None = None) -> DrainResult:
         """Terminate like a pod deletion (see module docstring); return what happened.
 
         Args:
+            before_sigterm: called after the preStop delay, just before SIGTERM (a test stops
+                its load generator here: by then no endpoint routes to the pod).
             on_sigterm: called right after SIGTERM is sent to vLLM (tests mark the time).
         """
         assert self.proc is not None and self.probes is not None
@@ -248,6 +251,8 @@ class LocalServer:
             time.sleep(min(prestop, grace))
         t_term = None
         killed = False
+        if before_sigterm:
+            before_sigterm()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             t_term = time.monotonic()

@@ -16,6 +16,8 @@ The same seed gives the same bytes on every run (tested).
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +116,31 @@ def make_tiny_model(out_dir: Path, *, python: Path | None = None) -> Path:
     out_dir = Path(out_dir).resolve()
     subprocess.run([str(python), str(Path(__file__).resolve()), str(out_dir)], check=True)
     return out_dir
+
+
+def cached_tiny_model(cache_root: Path | None = None, *, python: Path | None = None) -> Path:
+    """The tiny model in a cache directory keyed by this file's content; made when missing.
+
+    The build is deterministic, so a directory made by the same source is the same model;
+    editing this file changes the key and a fresh model is made.
+
+    Args:
+        cache_root: parent directory (default `~/.cache/gke-inference`).
+        python: interpreter with torch/transformers; default `ensure_serve_env()`.
+    """
+    import hashlib
+
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    root = cache_root or Path.home() / ".cache" / "gke-inference"
+    target = root / f"tiny-model-{digest}"
+    if not (target / "model.safetensors").exists():
+        tmp = root / f".tiny-model-{digest}.tmp{os.getpid()}"
+        make_tiny_model(tmp, python=python)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process made it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 if __name__ == "__main__":

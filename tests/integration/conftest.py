@@ -21,7 +21,7 @@ import pytest
 from stack.local.serve import LocalServer
 from stack.local.serve_env import ensure_serve_env
 from stack.local.spec import ServingSpec, SpecError, find_in_dir, find_serving_spec
-from stack.local.tiny_model import make_tiny_model
+from stack.local.tiny_model import cached_tiny_model
 
 FIXTURE_DEPLOYMENT = Path(__file__).parent / "fixtures" / "vllm-deployment.yaml"
 
@@ -50,8 +50,9 @@ def serve_python() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, serve_python) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"), python=serve_python)
+def tiny_model_dir(serve_python) -> Path:
+    """The deterministic tiny model (cached by its generator's source hash)."""
+    return cached_tiny_model(python=serve_python)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from loadtest.stream import StreamTimer
 
 
 def sse(obj) -> bytes:
-    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+    return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"  # as vLLM: raw UTF-8
 
 
 def completion_chunk(text, finish=None):
@@ -66,3 +66,17 @@ def test_in_stream_error_fails_the_request():
     out = t.finish()
     assert not out.success
     assert "EngineCore encountered an issue" in out.error
+
+
+def test_unicode_line_separators_inside_json_strings():
+    # JSON does not escape U+0085, U+2028, U+2029; random-token output contains them.
+    text = "a\u0085b\u2028c\u2029d\x1ce"
+    r = RequestRecord(start=0.0)
+    t = StreamTimer(r, t_send=0.0, chat=False)
+    msg = completion_chunk(text)
+    assert "\u2028".encode() in msg  # really unescaped on the wire
+    t.feed(msg[:40], 0.1)
+    t.feed(msg[40:], 0.2)
+    out = t.finish()
+    assert out.success and out.error == ""
+    assert t.text == [text]
