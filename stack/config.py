@@ -22,6 +22,7 @@ from stack.serving_config import (
     AutoscalingConfig,
     AutoscalingMetric,
     BatchConfig,
+    LoadTestConfig,
     ModelConfig,
     ServingConfig,
     WeightsBackend,
@@ -467,6 +468,7 @@ class StackConfig(Model):
     serving: ServingConfig = Field(description="vLLM serving: pool, replicas, engine settings, lifecycle.")
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig, description="HPA or KEDA on vLLM metrics.")
     batch: BatchConfig = Field(default_factory=BatchConfig, description="Offline batch inference Job.")
+    loadtest: LoadTestConfig = Field(default_factory=LoadTestConfig, description="In-cluster load test Job.")
     planning: PlanningConfig = Field(default_factory=PlanningConfig, description="Cost, cold-start and autoscaling-simulation inputs (estimate/simulate only; creates nothing).")
 
     @model_validator(mode="after")

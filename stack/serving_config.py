@@ -290,3 +290,24 @@ class BatchConfig(Model):
     parallelism: int = Field(1, ge=1, description="Pods running at once.")
     backoff_limit: int = Field(3, ge=0, description="Retries before the Job fails (Spot preemption retries).")
     ttl_seconds_after_finished: int = Field(86400, ge=60, description="Finished Jobs are deleted after this long.")
+
+
+class LoadTestConfig(Model):
+    """An in-cluster load test (the repository's locust harness) run as a Job at `pulumi up`."""
+
+    enabled: bool = Field(False, description="Create the load-test Job (a new Job whenever its settings change).")
+    image: str = Field(
+        "loadtest-runner:0.1.0@sha256:9d8c7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa998877665544",
+        description="Runner image with the harness's pinned dependencies (images/loadtest); relative names resolve "
+        "to the stack's registry.",
+    )
+    harness_args: list[str] = Field(
+        default_factory=lambda: ["--dataset", "conversations", "--num-prompts", "200", "--users", "8"],
+        description="Arguments of `python -m loadtest` besides --url/--model/--out (dataset, mode, SLOs).",
+    )
+
+    @model_validator(mode="after")
+    def _pinned(self) -> LoadTestConfig:
+        if "@sha256:" not in self.image:
+            raise FieldError("image", f"'{self.image}' is not pinned by digest: use NAME:TAG@sha256:<64 hex>")
+        return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -12,10 +13,11 @@ import pulumi_kubernetes as k8s
 from infra.gpu_node_pool import GpuNodePool
 from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
 from infra.registry import ImageRegistry
-from infra.storage import READER_ROLE, ModelBucket
+from infra.storage import READER_ROLE, WRITER_ROLE, ModelBucket
 from stack.config import StackConfig
 from stack.estimate import estimate_cold_start
 from stack.weights_program import build_batch, build_weights
+from workloads.loadtest import InClusterLoadTest, LoadTestArgs
 from workloads.pod_sizing import size_pod
 from workloads.vllm_args import EngineSettings
 from workloads.vllm_server import VllmServer, VllmServerArgs
@@ -180,4 +182,51 @@ def build_serving(
         batch_pool.scheduling,
         gcp_depends_on=[bucket],
     )
+    if config.loadtest.enabled:
+        _load_test(config, stack, provider, registry, bucket, server, namespace)
     return Serving(server=server, namespace=namespace, cold_start_seconds=cold_start, startup_budget_seconds=budget)
+
+
+LOADTEST_DIR = Path(__file__).resolve().parent.parent / "loadtest"
+
+
+def harness_files() -> dict[str, str]:
+    """The load-test harness as it is in this repository: its modules and bundled data."""
+    paths = sorted(LOADTEST_DIR.glob("*.py")) + sorted((LOADTEST_DIR / "data").glob("*.jsonl"))
+    return {str(p.relative_to(LOADTEST_DIR)): p.read_text() for p in paths}
+
+
+def _load_test(
+    config: StackConfig,
+    stack: str,
+    provider: k8s.Provider,
+    registry: ImageRegistry,
+    bucket: ModelBucket,
+    server: VllmServer,
+    namespace: k8s.core.v1.Namespace,
+) -> InClusterLoadTest:
+    identity = WorkloadIdentity(
+        "loadtest-identity",
+        WorkloadIdentityArgs(
+            project=config.project, account_id=f"loadtest-{stack}", namespace=config.serving.namespace, ksa_name="loadtest"
+        ),
+    )
+    bucket.grant("models-loadtest-writer", WRITER_ROLE, identity.member)
+    return InClusterLoadTest(
+        "loadtest",
+        LoadTestArgs(
+            namespace=config.serving.namespace,
+            name="loadtest",
+            image=in_registry(config.loadtest.image, registry),
+            files=harness_files(),
+            target_url=server.service_url,
+            model=server.served_model_name,
+            bucket_name=config.bucket_name(stack),
+            google_service_account=identity.email,
+            harness_args=tuple(config.loadtest.harness_args),
+            api_key_secret=f"{config.serving.name}-api-key" if config.serving.require_api_key else None,
+            client_label=config.serving.client_label,
+            node_selector={"gke-inference/role": "system"},
+        ),
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace, server]),
+    )
