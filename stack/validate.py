@@ -108,13 +108,13 @@ def vllm_section(manifests: Sequence[Mapping[str, Any]]) -> Section:
 
 
 def run_checks(resources: Sequence[Mapping[str, Any]], manifests: Sequence[Mapping[str, Any]], minor: str,
-               checkov: bool = True) -> list[Section]:
-    """Every check on one render; ``checkov=False`` skips checkov explicitly (it is required otherwise)."""
+               checkov: bool = True, vllm: bool = True) -> list[Section]:
+    """Every check on one render; ``checkov=False`` / ``vllm=False`` skip those checks explicitly."""
     kubernetes, custom = schema_section(manifests, minor)
     sections = [kubernetes, custom, policy_section(resources)]
     sections.append(checkov_section(manifests, required=checkov) if checkov else
                     Section("checkov", "skipped (--no-checkov)", skipped=True))
-    sections.append(vllm_section(manifests))
+    sections.append(vllm_section(manifests) if vllm else Section("vllm-args", "skipped (--no-vllm)", skipped=True))
     return sections
 
 
@@ -143,6 +143,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_stack_arguments(parser)
     parser.add_argument("--out", type=Path, default=None, help="where to write the render (default out/STACK)")
     parser.add_argument("--no-checkov", action="store_true", help="skip checkov explicitly (reported as skipped)")
+    parser.add_argument("--no-vllm", action="store_true", help="skip the vLLM argument parser (reported as skipped)")
     parser.set_defaults(func=run)
 
 
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     minor = result.config.cluster.kubernetes_minor if result.config is not None else DEFAULT_MINOR
     try:
-        sections = run_checks(result.resources, result.manifests, minor, checkov=not args.no_checkov)
+        sections = run_checks(result.resources, result.manifests, minor, checkov=not args.no_checkov, vllm=not args.no_vllm)
     except ValueError as err:  # an unsupported cluster.kubernetesMinor
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -115,13 +115,13 @@ def test_vllm_check_skips_with_a_reason(tmp_path):
 def test_vllm_parser_rejects_a_bad_flag():
     if not (vllm_check.SERVE_VENV / "bin" / "python").exists():
         subprocess.run(["make", "--no-print-directory", "serve-env"], cwd=ROOT, check=True)
-    good = copy.deepcopy(GOOD_DEPLOYMENT)
-    container = good["spec"]["template"]["spec"]["containers"][0]
-    container["args"] = ["--model", "/models/qwen", "--max-model-len", "4096", "--port", "8000"]
-    bad = copy.deepcopy(good)
-    bad["spec"]["template"]["spec"]["containers"][0]["args"] += ["--kv-cache-dtype", "fp9"]
-    report = vllm_check.check_manifests([good, bad])
-    assert report.checked == 2
+    # One container (each check starts vLLM's parser, ~40 s here); the accepted-args path runs in
+    # `gke-infer validate` on the real stacks.
+    bad = copy.deepcopy(GOOD_DEPLOYMENT)
+    bad["spec"]["template"]["spec"]["containers"][0]["args"] = [
+        "--model", "/models/qwen", "--max-model-len", "4096", "--kv-cache-dtype", "fp9"]
+    report = vllm_check.check_manifests([bad])
+    assert report.checked == 1
     assert [(v.rule, v.field) for v in report.violations] == [
         ("vllm-args", "spec.template.spec.containers[0].args")]
     assert "fp9" in report.violations[0].message
@@ -154,7 +154,8 @@ def test_cli_bad_config_exits_2(tmp_path, capsys):
 
 
 def test_cli_policy_violation_exits_1(tmp_path, capsys):
-    code = main(["validate", "dev", "--no-checkov", "--out", str(tmp_path), "--set", "modelStorage.versioning=false"])
+    code = main(["validate", "dev", "--no-checkov", "--no-vllm", "--out", str(tmp_path),
+                 "--set", "modelStorage.versioning=false"])
     out = capsys.readouterr().out
     assert code == 1
     assert "[bucket-versioning] models-bucket: versioning.enabled: must be true" in out
@@ -172,7 +173,7 @@ def test_rendered_stacks_pass_the_schema_checks(stack, tmp_path):
 
 
 def test_cli_prints_one_line_per_check_and_the_summary(tmp_path, capsys):
-    code = main(["validate", "prod", "--no-checkov", "--out", str(tmp_path)])
+    code = main(["validate", "prod", "--no-checkov", "--no-vllm", "--out", str(tmp_path)])
     lines = capsys.readouterr().out.splitlines()
     sections = [line.split()[0] for line in lines if not line.startswith("  ")][:-1]
     assert sections == ["kubernetes", "crds", "policy", "checkov", "vllm-args"]
