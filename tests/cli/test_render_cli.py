@@ -21,7 +21,7 @@ GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE
 def gke_infer(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
     """Run the CLI as the console script does (``stack.cli:main``) in a fresh interpreter."""
     return subprocess.run(
-        [sys.executable, "-m", "stack.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "stack.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
 
 
@@ -135,13 +135,13 @@ def test_secrets_never_written_or_printed(prod_render):
     [
         (
             "gpuPools.h100.machineType=n2-standard-8",
-            "error: platform.gpuPools.h100.machineType: 'n2-standard-8' cannot carry GPUs on GKE: GPUs attach only to "
-            "N1 (T4) and accelerator-optimized machines (g2-*, a2-*, a3-*, a4-*); use e.g. g2-standard-8 for one L4",
+            ("error: platform.gpuPools.h100.machineType: 'n2-standard-8' cannot carry GPUs on GKE: GPUs attach only to "
+            "N1 (T4) and accelerator-optimized machines (g2-*, a2-*, a3-*, a4-*); use e.g. g2-standard-8 for one L4"),
         ),
         (
             "gpuPools.h100.imageStreaming=false",
-            "error: platform.gpuPools.h100.imageStreaming: secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need "
-            "imageStreaming: true (GKE serves the cache through image streaming)",
+            ("error: platform.gpuPools.h100.imageStreaming: secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need "
+            "imageStreaming: true (GKE serves the cache through image streaming)"),
         ),
     ],
 )

@@ -10,8 +10,9 @@ give canned results for them (e.g. ``gcp:container/getCluster:getCluster``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import pytest

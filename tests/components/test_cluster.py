@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from infra.cluster import AuthorizedNetwork, ExistingClusterArgs, GkeCluster, GkeClusterArgs, SystemPoolArgs
+from infra.cluster import (
+    AuthorizedNetwork,
+    ExistingClusterArgs,
+    GkeCluster,
+    GkeClusterArgs,
+    SystemPoolArgs,
+)
 
 SA = "nodes@p-test.iam.gserviceaccount.com"
 ENDPOINT = "203.0.113.10"  # what the render mocks return for a created cluster (stack/render.py)

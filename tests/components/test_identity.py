@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from infra.identity import NODE_ROLES, NodeServiceAccount, NodeServiceAccountArgs, WorkloadIdentity, WorkloadIdentityArgs
+from infra.identity import (
+    NODE_ROLES,
+    NodeServiceAccount,
+    NodeServiceAccountArgs,
+    WorkloadIdentity,
+    WorkloadIdentityArgs,
+)
 
 NODE_EMAIL = "gke-dev-nodes@p-test.iam.gserviceaccount.com"
 
