@@ -25,8 +25,10 @@ def run_example(recorder, monkeypatch, config: dict[str, str]):
         pulumi.runtime.set_all_config({f"gpu-cluster:{k}": v for k, v in config.items()})
         runpy.run_path(str(EXAMPLE / "__main__.py"), run_name="__main__")
 
-    rec = recorder.run(program, project="gpu-cluster", stack="dev")
-    pulumi.runtime.set_all_config({})
+    try:
+        rec = recorder.run(program, project="gpu-cluster", stack="dev")
+    finally:
+        pulumi.runtime.set_all_config({})
     return rec, exports
 
 
