@@ -135,3 +135,7 @@ def dev_config():
 @pytest.fixture
 def prod_config():
     return load_stack_config("prod")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "integration: runs real vLLM (CPU build, .venv-serve) and/or locust")
