@@ -351,7 +351,10 @@ _REPORT_KEYS = {
         "output_throughput", "output_tokens_per_second", "outputTokensPerSecond", "output_token_throughput",
         "outputTokenThroughput", "output_tok_s", "output_tokens_per_s",
     ),
-    "concurrency": ("max_concurrency", "maxConcurrency", "concurrency", "users", "num_users", "numUsers"),
+    "concurrency": (
+        "max_concurrent_requests", "maxConcurrentRequests", "max_concurrency", "maxConcurrency", "concurrency",
+        "users", "num_users", "numUsers",
+    ),
     "replicas": ("replicas", "num_replicas", "numReplicas"),
     "total_output_tokens": ("total_output_tokens", "totalOutputTokens", "total_output"),
     "duration": ("duration", "duration_s", "durationSeconds", "duration_seconds"),
@@ -385,17 +388,19 @@ class ReportError(ValueError):
 
 
 def _find(document: Any, keys: tuple[str, ...]) -> Any:
-    """First value under any of ``keys`` anywhere in a nested JSON document (breadth first)."""
-    queue = [document]
-    while queue:
-        node = queue.pop(0)
-        if isinstance(node, dict):
-            for key in keys:
-                if key in node and isinstance(node[key], (int, float)) and not isinstance(node[key], bool):
-                    return node[key]
-            queue.extend(node.values())
-        elif isinstance(node, list):
-            queue.extend(node)
+    """The value of the first of ``keys`` (in order of preference) found anywhere in a nested
+    JSON document (breadth first), numbers only."""
+    for key in keys:
+        queue = [document]
+        while queue:
+            node = queue.pop(0)
+            if isinstance(node, dict):
+                value = node.get(key)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    return value
+                queue.extend(v for v in node.values() if isinstance(v, (dict, list)))
+            elif isinstance(node, list):
+                queue.extend(v for v in node if isinstance(v, (dict, list)))
     return None
 
 
@@ -403,8 +408,10 @@ def read_report(path: str) -> dict[str, float]:
     """Per-replica throughput from a load-test ``report.json``.
 
     Tolerant of the shape: looks (at any nesting depth) for ``output_throughput`` (the
-    ``vllm bench serve`` key) or its camelCase/alias forms, else ``total_output_tokens / duration``;
-    for ``max_concurrency``/``concurrency``/``users``; and divides by ``replicas`` when present.
+    ``vllm bench serve`` key, also ``summary.output_throughput`` of loadtest/'s report.json) or its
+    camelCase/alias forms, else ``total_output_tokens / duration``; for the concurrency, the observed
+    ``max_concurrent_requests`` (loadtest/) first, then ``max_concurrency``/``concurrency``/``users``;
+    and divides both by ``replicas`` when present.
     """
     import json
     from pathlib import Path

@@ -92,6 +92,13 @@ def test_reports_of_several_shapes(tmp_path):
     nested = tmp_path / "nested.json"
     nested.write_text(json.dumps({"config": {"replicas": 2, "users": 100}, "summary": {"outputTokensPerSecond": 3000}}))
     assert read_report(str(nested)) == {"output_tokens_per_second": 1500.0, "concurrency": 50}
+    loadtest = tmp_path / "loadtest.json"  # loadtest/report.py: config + vLLM-shaped summary
+    loadtest.write_text(json.dumps({
+        "config": {"users": 512, "mode": "open", "request_rate": 4.0},
+        "summary": {"duration": 60.0, "total_output_tokens": 90000, "output_throughput": 1500.0, "max_concurrent_requests": 40},
+        "time_series": {"t": [0, 1], "output_tokens": [10.0, 20.0]},
+    }))
+    assert read_report(str(loadtest)) == {"output_tokens_per_second": 1500.0, "concurrency": 40}
     totals = tmp_path / "totals.json"
     totals.write_text(json.dumps({"total_output_tokens": 60000, "duration": 30}))
     assert read_report(str(totals)) == {"output_tokens_per_second": 2000.0}
