@@ -145,7 +145,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     from stack.render import load_stack_config
     from stack.render_command import print_config_errors
     from stack.simulate.plot import plot_comparison
-    from stack.simulate.presets import compare, duration_default, synthetic_requests
+    from stack.simulate.presets import compare, duration_default, notes, synthetic_requests
     from stack.simulate.traffic import TraceError, load_trace
 
     try:
@@ -171,12 +171,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     comparison = compare(config, requests, duration, args.seed, args.report)
     out_dir = args.out or Path("out") / args.stack
     png = plot_comparison(comparison, out_dir / f"simulate-{label}.png", f"{args.stack}: {requests.description}")
-    document = _simulation_document(args.stack, comparison, png)
+    document = _simulation_document(args.stack, comparison, png) | {"notes": notes(config, comparison)}
     (out_dir / f"simulate-{label}.json").write_text(json.dumps(document, indent=2))
     if args.json:
         print(json.dumps(document, indent=2))
     else:
-        _print_simulation(args.stack, comparison, png)
+        _print_simulation(args.stack, comparison, png, document["notes"])
     return 0
 
 
@@ -194,7 +194,7 @@ def _simulation_document(stack: str, comparison, png: Path) -> dict[str, Any]:
     }
 
 
-def _print_simulation(stack: str, comparison, png: Path) -> None:
+def _print_simulation(stack: str, comparison, png: Path, document_notes: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -214,4 +214,6 @@ def _print_simulation(stack: str, comparison, png: Path) -> None:
             "yes" if result.attainment >= comparison.slo_target else "no",
         )
     console.print(table)
+    for note in document_notes:
+        console.print(f"[yellow]note[/]: {note}")
     console.print(f"plot: {png}")

@@ -208,3 +208,31 @@ def duration_default(requests_duration: float | None, duration: float | None) ->
     if duration:
         return float(duration)
     return float(math.ceil((requests_duration or 3600.0) / 60.0) * 60)
+
+
+def notes(config: StackConfig, comparison: Comparison) -> list[str]:
+    """Findings worth a line under the table (each names what to change)."""
+    out = []
+    for result in comparison.results:
+        if result.unserved and result.series["spec"].size and result.series["spec"][-1] == 0:
+            out.append(
+                f"{result.name}: ended at 0 replicas with {result.unserved} requests never served; a trigger that "
+                "sums pod metrics reads nothing at zero replicas, so only a signal that exists at zero (a gateway or "
+                "load-balancer request metric) or a KEDA cron window can wake it"
+            )
+    if any(r.name.startswith("KEDA") for r in comparison.results):
+        kept = [name for name, pool in config.gpu_pools.items()
+                if name in (config.serving.pool, config.serving.spot_pool) and pool.autoscaling.min_nodes > 0]
+        if kept:
+            out.append(
+                f"scale-to-zero frees no GPU nodes while {', '.join(f'gpuPools.{n}.autoscaling.minNodes' for n in kept)} > 0"
+            )
+    slow = [r.name for r in comparison.results if r.p95_wait > comparison.cold_start_seconds]
+    if slow:
+        out.append(
+            f"p95 queue wait exceeds one replica cold start ({comparison.cold_start_seconds:.0f} s) for: {'; '.join(slow)}. "
+            "The fleet fell behind by more than a cold start: raise minReplicas, shorten the cold start (weights "
+            "backend throughput, compile cache), or keep warm capacity"
+        )
+    return out
+

@@ -74,3 +74,13 @@ def test_simulate_bad_trace_exits_2(tmp_path, capsys):
     trace.write_text("not json\n")
     assert main(["simulate", "dev", "--trace", str(trace), "--out", str(tmp_path)]) == 2
     assert "not JSON" in capsys.readouterr().err
+
+
+def test_simulate_notes_a_keda_target_stuck_at_zero(tmp_path, capsys):
+    argv = ["simulate", "dev", "--set", "autoscaling.mode=keda", "--pattern", "poisson", "--duration", "1800"]
+    assert main([*argv, "--json", "--out", str(tmp_path)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    stuck = [n for n in document["notes"] if "ended at 0 replicas" in n]
+    assert len(stuck) == 2 and stuck[0].startswith("stack: KEDA queue>5")  # the stack preset and its KEDA twin
+    rows = {r["preset"]: r for r in document["ranking"]}
+    assert rows["KEDA min 0, gateway queue + in-flight activation"]["unserved"] == 0
