@@ -13,28 +13,37 @@ scales nothing.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.dashboard import AlertRule, ObservabilityDashboard, ObservabilityDashboardArgs, Panel, Series
+from infra.dashboard import (
+    AlertRule,
+    ObservabilityDashboard,
+    ObservabilityDashboardArgs,
+    Panel,
+    Series,
+)
 from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
 from stack.config import StackConfig
-from stack.serving_config import AutoscalingConfig
+from stack.simulate.behavior import default_behavior
 from workloads import metrics as M
 from workloads.autoscaling import (
     DCGM_WORKLOAD_NAMESPACE_LABEL,
-    Behavior,
     MetricGoal,
     ScaleTarget,
     VllmAutoscaler,
     VllmAutoscalerArgs,
-    derive_behavior,
 )
 from workloads.keda import (
     NAMESPACE as KEDA_NAMESPACE,
+)
+from workloads.keda import (
     OPERATOR_SERVICE_ACCOUNT as KEDA_KSA,
+)
+from workloads.keda import (
     CronTrigger,
     KedaOperator,
     KedaOperatorArgs,
@@ -74,29 +83,6 @@ class ServingTarget(Protocol):
     target_kind: str
     target_name: str
     served_model_name: str
-
-
-def behavior_from_config(autoscaling: AutoscalingConfig, cold_start_seconds: float) -> Behavior:
-    """HPA/KEDA behavior: derived from the cold start, overridden by ``autoscaling.behavior``.
-
-    This is the stack-level ``default_behavior(config, cold_start)``: other stack code (estimate,
-    simulate) calls this, and it calls the one derivation, ``workloads.autoscaling.derive_behavior``.
-    """
-    b = autoscaling.behavior
-    return derive_behavior(
-        cold_start_seconds,
-        scale_up_stabilization_seconds=b.scale_up_stabilization_seconds,
-        scale_down_stabilization_seconds=b.scale_down_stabilization_seconds,
-        scale_up_pods=b.scale_up_pods,
-        scale_up_percent=b.scale_up_percent,
-        scale_up_period_seconds=b.scale_up_period_seconds,
-        scale_down_period_seconds=b.scale_down_period_seconds,
-    )
-
-
-def default_behavior(config: StackConfig, cold_start_seconds: float) -> Behavior:
-    """``behavior_from_config(config.autoscaling, cold_start_seconds)``."""
-    return behavior_from_config(config.autoscaling, cold_start_seconds)
 
 
 def metric_goals(config: StackConfig) -> list[MetricGoal]:
@@ -290,7 +276,7 @@ def build_observability(
         serving: the vLLM server (``VllmServer``): namespace, selector labels, metrics port name,
             scale target (apiVersion/kind/name) and served model name.
         cold_start_seconds: replica cold start (``stack.estimate.estimate_cold_start(config).total_seconds``),
-            from which HPA/KEDA behavior is derived.
+            from which ``stack.simulate.default_behavior`` derives the HPA/KEDA behavior.
         notification_channels: Cloud Monitoring channel ids the alerts notify.
         adapter_image: the Stackdriver adapter image pinned by digest; None uses the upstream tag
             (``workloads.metrics_adapter.IMAGE``), which the policy pack flags until a digest is given.
@@ -313,7 +299,7 @@ def build_observability(
 
     target = ScaleTarget(serving.target_api_version, serving.target_kind, serving.target_name)
     if a.mode != "none":
-        behavior = behavior_from_config(a, cold_start_seconds)
+        behavior = default_behavior(config, cold_start_seconds).to_manifest()
         goals = metric_goals(config)
     if a.mode == "hpa":
         depends: list[pulumi.Resource] = []
@@ -332,6 +318,7 @@ def build_observability(
                 goals=goals,
                 behavior=behavior,
                 cluster=config.cluster.name,
+                workload_namespace=config.serving.namespace,
                 gpus_per_replica=config.gpus_per_replica(),
             ),
             opts=pulumi.ResourceOptions(provider=provider, depends_on=depends),

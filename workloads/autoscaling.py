@@ -1,5 +1,8 @@
-"""HorizontalPodAutoscaler (autoscaling/v2) on vLLM's own metrics, and the behavior derived from the
-replica cold start (the one implementation of that derivation; stack/ code imports it from here).
+"""HorizontalPodAutoscaler (autoscaling/v2) on vLLM's own metrics.
+
+The ``behavior`` block comes in as plain values: ``stack.simulate.default_behavior(config,
+cold_start_seconds)`` is the one derivation (from the replica cold start), and the fleet simulator
+replays the same rules; this module only checks the block before rendering it.
 
 Facts (../shared/design.md §6, gke-iac-reference.md §7, gke-inference-anchors.md §2.9 and §5.10):
 * HPA syncs every 15 s with tolerance 0.1; its default scale-down window is 300 s;
@@ -18,7 +21,6 @@ GPUs of one replica (HPA AverageValue divides the sum by the replica count).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,18 +32,11 @@ from workloads import metrics
 from workloads.metrics import Metric
 
 HPA_MIN_SCALE_DOWN_WINDOW = 300
-"""The HPA's default scale-down stabilization window (design.md §6); never go below it."""
+"""The HPA's default scale-down stabilization window (design.md §6); a behavior never goes below it."""
 MAX_STABILIZATION_SECONDS = 3600
-"""API limit of ``stabilizationWindowSeconds``."""
+"""API limit of ``stabilizationWindowSeconds`` (KEDA's CRD patch enforces the same bound)."""
 MAX_POLICY_PERIOD_SECONDS = 1800
 """API limit of a scaling policy's ``periodSeconds``."""
-DEFAULT_SCALE_UP_PODS = 4
-"""Replicas added per scale-up period at most (Pods policy), with…"""
-DEFAULT_SCALE_UP_PERCENT = 100
-"""…the Percent policy (doubling); ``selectPolicy: Max`` takes the larger."""
-DEFAULT_SCALE_UP_PERIOD = 60
-"""Seconds per scale-up policy period: four HPA syncs, and about the Managed Prometheus ingestion delay."""
-MIN_SCALE_DOWN_PERIOD = 60
 DCGM_WORKLOAD_NAMESPACE_LABEL = "metric.labels.exported_namespace"
 """Label on DCGM series naming the namespace of the pod using the GPU. The exporter sets
 ``namespace``; Managed Prometheus renames it ``exported_namespace`` because its own target label
@@ -73,100 +68,37 @@ class MetricGoal:
     """Per-replica average value (waiting requests, running requests, KV fraction, GPU duty %)."""
 
 
-@dataclass(frozen=True)
-class Behavior:
-    """HPA ``behavior``: fast up, slow down, one replica at a time."""
+def validate_behavior(behavior: Mapping[str, Any]) -> dict[str, Any]:
+    """Check an HPA ``behavior`` block (``stack.simulate.default_behavior(...).to_manifest()``) and return it.
 
-    scale_up_stabilization_seconds: int
-    scale_up_pods: int
-    scale_up_percent: int
-    scale_up_period_seconds: int
-    scale_down_stabilization_seconds: int
-    scale_down_period_seconds: int
-    scale_down_pods: int = 1
-
-    def validate(self) -> None:
-        if not HPA_MIN_SCALE_DOWN_WINDOW <= self.scale_down_stabilization_seconds <= MAX_STABILIZATION_SECONDS:
-            raise ValueError(
-                f"scale_down_stabilization_seconds: {self.scale_down_stabilization_seconds}; must be "
-                f"{HPA_MIN_SCALE_DOWN_WINDOW}..{MAX_STABILIZATION_SECONDS} (GPU replicas are slow to bring back)"
-            )
-        if not 0 <= self.scale_up_stabilization_seconds <= MAX_STABILIZATION_SECONDS:
-            raise ValueError(f"scale_up_stabilization_seconds: {self.scale_up_stabilization_seconds}; must be 0..3600")
-        for name in ("scale_up_period_seconds", "scale_down_period_seconds"):
-            value = getattr(self, name)
-            if not 1 <= value <= MAX_POLICY_PERIOD_SECONDS:
-                raise ValueError(f"{name}: {value}; must be 1..{MAX_POLICY_PERIOD_SECONDS}")
-        if self.scale_up_pods < 1 or self.scale_up_percent < 1 or self.scale_down_pods < 1:
-            raise ValueError("scale_up_pods, scale_up_percent and scale_down_pods must be at least 1")
-
-    def to_k8s(self) -> dict[str, Any]:
-        """The ``spec.behavior`` object (also KEDA's ``horizontalPodAutoscalerConfig.behavior``)."""
-        self.validate()
-        return {
-            "scaleUp": {
-                "stabilizationWindowSeconds": self.scale_up_stabilization_seconds,
-                "selectPolicy": "Max",
-                "policies": [
-                    {"type": "Pods", "value": self.scale_up_pods, "periodSeconds": self.scale_up_period_seconds},
-                    {"type": "Percent", "value": self.scale_up_percent, "periodSeconds": self.scale_up_period_seconds},
-                ],
-            },
-            "scaleDown": {
-                "stabilizationWindowSeconds": self.scale_down_stabilization_seconds,
-                "selectPolicy": "Max",
-                "policies": [
-                    {"type": "Pods", "value": self.scale_down_pods, "periodSeconds": self.scale_down_period_seconds}
-                ],
-            },
-        }
-
-
-def derive_behavior(
-    cold_start_seconds: float,
-    *,
-    scale_up_stabilization_seconds: int | None = None,
-    scale_down_stabilization_seconds: int | None = None,
-    scale_up_pods: int | None = None,
-    scale_up_percent: int | None = None,
-    scale_up_period_seconds: int | None = None,
-    scale_down_period_seconds: int | None = None,
-) -> Behavior:
-    """Behavior from the replica cold start; every keyword not None overrides its derived value.
-
-    Derivation (``C`` = cold start, seconds from scheduling to Ready):
-    * scale up: window 0, Pods ``4`` or Percent ``100`` per 60 s, whichever adds more;
-    * scale-down window ``max(300, ceil(C))`` capped at 3600: a replica removed is only worth
-      removing if load stayed low for at least as long as it takes to bring it back;
-    * scale down one replica per ``clamp(ceil(C), 60, 1800)`` s, so a mistaken removal costs
-      at most one replica per cold start.
-
-    Args:
-        cold_start_seconds: replica cold start (``stack.estimate.estimate_cold_start(config).total_seconds``).
-        scale_up_stabilization_seconds .. scale_down_period_seconds: explicit overrides (config
-            ``autoscaling.behavior``).
+    Rules: both directions set with at least one policy; windows within 0..3600 s and the scale-down
+    window at least the HPA's 300 s; policy periods within 1..1800 s; scale-down removes at most one
+    pod per period (a GPU replica removed by mistake costs a full cold start to bring back).
     """
-    if cold_start_seconds <= 0:
-        raise ValueError(f"cold_start_seconds: {cold_start_seconds}; must be positive (seconds until a replica is Ready)")
-    cold = math.ceil(cold_start_seconds)
-    behavior = Behavior(
-        scale_up_stabilization_seconds=_pick(scale_up_stabilization_seconds, 0),
-        scale_up_pods=_pick(scale_up_pods, DEFAULT_SCALE_UP_PODS),
-        scale_up_percent=_pick(scale_up_percent, DEFAULT_SCALE_UP_PERCENT),
-        scale_up_period_seconds=_pick(scale_up_period_seconds, DEFAULT_SCALE_UP_PERIOD),
-        scale_down_stabilization_seconds=_pick(
-            scale_down_stabilization_seconds, min(max(HPA_MIN_SCALE_DOWN_WINDOW, cold), MAX_STABILIZATION_SECONDS)
-        ),
-        scale_down_period_seconds=_pick(
-            scale_down_period_seconds, min(max(MIN_SCALE_DOWN_PERIOD, cold), MAX_POLICY_PERIOD_SECONDS)
-        ),
-    )
-    behavior.validate()
-    return behavior
-
-
-def _pick(override: int | None, derived: int) -> int:
-    return derived if override is None else override
+    for direction in ("scaleUp", "scaleDown"):
+        rules = behavior.get(direction)
+        if not rules or not rules.get("policies"):
+            raise ValueError(f"behavior.{direction}: missing or without policies; GPU replicas need explicit behavior")
+        window = rules.get("stabilizationWindowSeconds")
+        if window is None or not 0 <= window <= MAX_STABILIZATION_SECONDS:
+            raise ValueError(f"behavior.{direction}.stabilizationWindowSeconds: {window}; must be 0..{MAX_STABILIZATION_SECONDS}")
+        for index, policy in enumerate(rules["policies"]):
+            if not 1 <= policy.get("periodSeconds", 0) <= MAX_POLICY_PERIOD_SECONDS:
+                raise ValueError(
+                    f"behavior.{direction}.policies[{index}].periodSeconds: {policy.get('periodSeconds')}; "
+                    f"must be 1..{MAX_POLICY_PERIOD_SECONDS}"
+                )
+            if policy.get("type") not in ("Pods", "Percent") or policy.get("value", 0) < 1:
+                raise ValueError(f"behavior.{direction}.policies[{index}]: {policy}; type Pods|Percent, value ≥ 1")
+    down = behavior["scaleDown"]
+    if down["stabilizationWindowSeconds"] < HPA_MIN_SCALE_DOWN_WINDOW:
+        raise ValueError(
+            f"behavior.scaleDown.stabilizationWindowSeconds: {down['stabilizationWindowSeconds']}; at least "
+            f"{HPA_MIN_SCALE_DOWN_WINDOW} (the HPA default) for replicas that take minutes to start"
+        )
+    if any(p["type"] != "Pods" or p["value"] != 1 for p in down["policies"]):
+        raise ValueError("behavior.scaleDown.policies: remove at most one pod per period (a Pods policy of value 1)")
+    return {direction: behavior[direction] for direction in ("scaleUp", "scaleDown")}
 
 
 def quantity(value: float) -> str:
@@ -219,10 +151,12 @@ class VllmAutoscalerArgs:
     """Maximum replicas."""
     goals: Sequence[MetricGoal]
     """Signals; with several, the HPA takes the largest replica proposal."""
-    behavior: Behavior
-    """From :func:`derive_behavior`."""
+    behavior: Mapping[str, Any]
+    """``spec.behavior`` (``stack.simulate.default_behavior(config, cold_start).to_manifest()``)."""
     cluster: str | None = None
     """Cluster name (selects DCGM series; needed only for GPU goals)."""
+    workload_namespace: str | None = None
+    """The namespace as a plain string (selects DCGM series; needed only for GPU goals)."""
     gpus_per_replica: int = 1
     """GPUs of one replica (scales the DCGM target)."""
     name: str | None = None
@@ -244,15 +178,15 @@ class VllmAutoscalerArgs:
             metrics.lookup(goal.metric.name)
 
 
-def hpa_spec(args: VllmAutoscalerArgs, namespace: str | None = None) -> dict[str, Any]:
-    """The HPA ``spec`` (pure; validated). ``namespace`` is needed only for DCGM goals."""
+def hpa_spec(args: VllmAutoscalerArgs) -> dict[str, Any]:
+    """The HPA ``spec`` (pure; validated)."""
     args.validate()
     return {
         "scaleTargetRef": args.target.ref(),
         "minReplicas": args.min_replicas,
         "maxReplicas": args.max_replicas,
-        "metrics": [metric_spec(g, args.gpus_per_replica, args.cluster, namespace) for g in args.goals],
-        "behavior": args.behavior.to_k8s(),
+        "metrics": [metric_spec(g, args.gpus_per_replica, args.cluster, args.workload_namespace) for g in args.goals],
+        "behavior": validate_behavior(args.behavior),
     }
 
 
@@ -266,15 +200,14 @@ class VllmAutoscaler(pulumi.ComponentResource):
         args.validate()
         super().__init__("gke-inference:workloads:VllmAutoscaler", name, {}, opts)
         self.name = args.name or args.target.name
-        spec = pulumi.Output.from_input(args.namespace).apply(lambda ns: hpa_spec(args, ns))
-        self.hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        self.hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(  # type: ignore[call-overload]  # spec is a plain dict
             f"{name}-hpa",
             metadata={
                 "name": self.name,
                 "namespace": args.namespace,
                 "labels": {"app.kubernetes.io/component": "autoscaler", **args.labels},
             },
-            spec=spec,
+            spec=hpa_spec(args),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"name": self.name})

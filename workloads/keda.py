@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from workloads.autoscaling import Behavior, ScaleTarget
+from workloads.autoscaling import ScaleTarget, validate_behavior
 
 CHART = "keda"
 CHART_REPO = "https://kedacore.github.io/charts"
@@ -134,8 +134,8 @@ class VllmScaledObjectArgs:
     """Replicas when idle; 0 scales to zero."""
     max_replicas: int
     """Maximum replicas."""
-    behavior: Behavior
-    """HPA behavior KEDA passes to the HPA it creates."""
+    behavior: Mapping[str, Any]
+    """HPA ``behavior`` KEDA passes to the HPA it creates (``default_behavior(...).to_manifest()``)."""
     cooldown_seconds: int = 900
     """Idle time before scaling to zero."""
     polling_seconds: int = 15
@@ -203,7 +203,7 @@ def scaled_object_spec(args: VllmScaledObjectArgs, auth_name: str) -> dict[str, 
         "maxReplicaCount": args.max_replicas,
         "pollingInterval": args.polling_seconds,
         "cooldownPeriod": args.cooldown_seconds,
-        "advanced": {"horizontalPodAutoscalerConfig": {"behavior": args.behavior.to_k8s()}},
+        "advanced": {"horizontalPodAutoscalerConfig": {"behavior": validate_behavior(args.behavior)}},
         "triggers": triggers,
     }
 

@@ -26,8 +26,9 @@ Sources:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 MetricType = Literal["gauge", "counter", "histogram"]
 MetricSource = Literal["vllm", "dcgm"]

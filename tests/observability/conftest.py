@@ -8,8 +8,9 @@ reference each was registered with) and the resolved exports.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import pytest

@@ -8,47 +8,46 @@ import pytest
 
 from infra.dashboard import Panel, Series, dashboard_json
 from workloads import metrics as M
-from workloads.autoscaling import Behavior, MetricGoal, ScaleTarget, VllmAutoscalerArgs, derive_behavior, hpa_spec, quantity
-from workloads.keda import PrometheusTrigger, VllmScaledObjectArgs, gmp_server_address, number, scaled_object_spec
-from workloads.monitoring import VllmPodMonitoringArgs, duration_seconds, keep_registered_relabeling, pod_monitoring_spec
-
-
-@pytest.mark.parametrize(
-    ("cold", "down_window", "down_period"),
-    [
-        (30, 300, 60),  # fast start: the HPA's 300 s floor and a 60 s period
-        (240, 300, 240),  # window floor 300 s; one replica per cold start
-        (299.2, 300, 300),
-        (900, 900, 900),  # 70B-class cold start: window and period follow it
-        (2400, 2400, 1800),  # period capped at the API's 1800 s
-        (5000, 3600, 1800),  # window capped at the API's 3600 s
-    ],
+from workloads.autoscaling import (
+    MetricGoal,
+    ScaleTarget,
+    VllmAutoscalerArgs,
+    hpa_spec,
+    quantity,
+    validate_behavior,
 )
-def test_behavior_derivation(cold, down_window, down_period):
-    b = derive_behavior(cold)
-    assert (b.scale_down_stabilization_seconds, b.scale_down_period_seconds, b.scale_down_pods) == (down_window, down_period, 1)
-    assert (b.scale_up_stabilization_seconds, b.scale_up_pods, b.scale_up_percent, b.scale_up_period_seconds) == (0, 4, 100, 60)
-    assert b.scale_down_stabilization_seconds >= max(300, min(cold, 3600))
+from workloads.keda import (
+    PrometheusTrigger,
+    VllmScaledObjectArgs,
+    gmp_server_address,
+    number,
+    scaled_object_spec,
+)
+from workloads.monitoring import (
+    VllmPodMonitoringArgs,
+    duration_seconds,
+    keep_registered_relabeling,
+    pod_monitoring_spec,
+)
+
+BEHAVIOR = {
+    "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}]},
+    "scaleDown": {"stabilizationWindowSeconds": 600, "selectPolicy": "Max", "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+}
 
 
-def test_behavior_overrides_and_limits():
-    b = derive_behavior(240, scale_up_stabilization_seconds=30, scale_down_stabilization_seconds=600, scale_up_percent=50)
-    assert (b.scale_up_stabilization_seconds, b.scale_down_stabilization_seconds, b.scale_up_percent) == (30, 600, 50)
-    with pytest.raises(ValueError, match="scale_down_stabilization_seconds: 120"):
-        derive_behavior(240, scale_down_stabilization_seconds=120)
-    with pytest.raises(ValueError, match="cold_start_seconds"):
-        derive_behavior(0)
-
-
-def test_behavior_to_k8s_shape():
-    assert Behavior(0, 4, 100, 60, 600, 300).to_k8s() == {
-        "scaleUp": {
-            "stabilizationWindowSeconds": 0,
-            "selectPolicy": "Max",
-            "policies": [{"type": "Pods", "value": 4, "periodSeconds": 60}, {"type": "Percent", "value": 100, "periodSeconds": 60}],
-        },
-        "scaleDown": {"stabilizationWindowSeconds": 600, "selectPolicy": "Max", "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}]},
-    }
+def test_behavior_validation():
+    assert validate_behavior(BEHAVIOR) == BEHAVIOR
+    cases = [
+        ({"scaleUp": BEHAVIOR["scaleUp"]}, "behavior.scaleDown: missing"),
+        ({**BEHAVIOR, "scaleDown": {**BEHAVIOR["scaleDown"], "stabilizationWindowSeconds": 120}}, "at least 300"),
+        ({**BEHAVIOR, "scaleDown": {**BEHAVIOR["scaleDown"], "stabilizationWindowSeconds": 4000}}, "0..3600"),
+        ({**BEHAVIOR, "scaleDown": {**BEHAVIOR["scaleDown"], "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}]}}, "one pod per period"),
+        ({**BEHAVIOR, "scaleUp": {**BEHAVIOR["scaleUp"], "policies": [{"type": "Pods", "value": 4, "periodSeconds": 3600}]}}, "periodSeconds: 3600"),
+    ]
+    for behavior, message in cases:
+        with pytest.raises(ValueError, match=message):
+            validate_behavior(behavior)
 
 
 def test_quantities_and_keda_numbers():
@@ -60,14 +59,14 @@ def test_quantities_and_keda_numbers():
 
 
 def _hpa_args(**changes):
-    base = dict(
-        namespace="llm",
-        target=ScaleTarget("apps/v1", "Deployment", "vllm"),
-        min_replicas=1,
-        max_replicas=3,
-        goals=[MetricGoal(M.NUM_REQUESTS_WAITING, 5)],
-        behavior=derive_behavior(240),
-    )
+    base = {
+        "namespace": "llm",
+        "target": ScaleTarget("apps/v1", "Deployment", "vllm"),
+        "min_replicas": 1,
+        "max_replicas": 3,
+        "goals": [MetricGoal(M.NUM_REQUESTS_WAITING, 5)],
+        "behavior": BEHAVIOR,
+    }
     base.update(changes)
     return VllmAutoscalerArgs(**base)
 
@@ -80,7 +79,7 @@ def test_hpa_args_validation():
     with pytest.raises(ValueError, match="appears twice"):
         hpa_spec(_hpa_args(goals=[MetricGoal(M.NUM_REQUESTS_WAITING, 5), MetricGoal(M.NUM_REQUESTS_WAITING, 3)]))
     with pytest.raises(ValueError, match="needs the cluster"):
-        hpa_spec(_hpa_args(goals=[MetricGoal(M.DCGM_GPU_UTIL, 70)]), "llm")
+        hpa_spec(_hpa_args(goals=[MetricGoal(M.DCGM_GPU_UTIL, 70)], workload_namespace="llm"))
     spec = hpa_spec(_hpa_args(goals=[MetricGoal(M.NUM_REQUESTS_RUNNING, 32)]))
     assert spec["metrics"][0]["pods"]["metric"]["name"] == "prometheus.googleapis.com|vllm:num_requests_running|gauge"
 
@@ -93,7 +92,7 @@ def test_scaled_object_validation():
         triggers=[PrometheusTrigger("queue", "sum (vllm:num_requests_waiting)", 5, 0.5)],
         min_replicas=0,
         max_replicas=0,
-        behavior=derive_behavior(240),
+        behavior=BEHAVIOR,
     )
     with pytest.raises(ValueError, match="max_replicas: 0"):
         scaled_object_spec(args, "auth")
@@ -105,13 +104,13 @@ def test_pod_monitoring_rules():
         "port": "http", "path": "/metrics", "scheme": "http", "interval": "15s", "timeout": "10s"
     }
     cases = [
-        (dict(timeout="20s"), "timeout: 20s exceeds interval 15s"),
-        (dict(interval="1m", timeout="90s"), "exceeds interval"),
-        (dict(target_labels=("container", "node")), "must include 'pod'"),
-        (dict(target_labels=("pod", "namespace")), "not allowed"),
-        (dict(port="8000"), "container port's name"),
-        (dict(selector_labels={}), "selector_labels"),
-        (dict(interval="15 seconds"), "Prometheus duration"),
+        ({"timeout": "20s"}, "timeout: 20s exceeds interval 15s"),
+        ({"interval": "1m", "timeout": "90s"}, "exceeds interval"),
+        ({"target_labels": ("container", "node")}, "must include 'pod'"),
+        ({"target_labels": ("pod", "namespace")}, "not allowed"),
+        ({"port": "8000"}, "container port's name"),
+        ({"selector_labels": {}}, "selector_labels"),
+        ({"interval": "15 seconds"}, "Prometheus duration"),
     ]
     for change, message in cases:
         args = VllmPodMonitoringArgs(**{"namespace": "llm", "selector_labels": {"app": "vllm"}, **change})

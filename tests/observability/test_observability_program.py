@@ -15,18 +15,19 @@ COLD_START = 240.0
 """A replica cold start in seconds (what stack/estimate.py computes for the dev stack is of this order)."""
 GMP = "https://monitoring.googleapis.com/v1/projects/gke-inference-dev/location/global/prometheus"
 DEV_BEHAVIOR = {
+    # stack.simulate.default_behavior for the dev stack (maxReplicas 2) and a 240 s cold start.
     "scaleUp": {
         "stabilizationWindowSeconds": 0,
         "selectPolicy": "Max",
         "policies": [
-            {"type": "Pods", "value": 4, "periodSeconds": 60},
-            {"type": "Percent", "value": 100, "periodSeconds": 60},
+            {"type": "Pods", "value": 1, "periodSeconds": 15},
+            {"type": "Percent", "value": 100, "periodSeconds": 15},
         ],
     },
     "scaleDown": {
         "stabilizationWindowSeconds": 300,
         "selectPolicy": "Max",
-        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 240}],
+        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
     },
 }
 ADAPTER_TYPES = (
@@ -244,7 +245,19 @@ def test_behavior_overrides_from_config(dev_config):
         "selectPolicy": "Max",
         "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
     }
-    assert behavior["scaleUp"]["policies"][0] == {"type": "Pods", "value": 2, "periodSeconds": 60}
+    assert behavior["scaleUp"]["policies"][0] == {"type": "Pods", "value": 2, "periodSeconds": 15}
+
+
+def test_behavior_is_the_simulators_and_follows_the_cold_start(prod_config):
+    from stack.simulate.behavior import default_behavior
+
+    config = prod_config()
+    for cold in (120.0, 900.0):
+        rec = record(lambda cold=cold: build_observability(config, "prod", provider(), FakeServing(), cold), stack="prod")
+        behavior = rec.kind("HorizontalPodAutoscaler")[0]["spec"]["behavior"]
+        assert behavior == default_behavior(config, cold).to_manifest()
+        assert behavior["scaleDown"]["stabilizationWindowSeconds"] == max(300, cold)
+        assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
 
 
 def test_keda_mode_exact(dev_config):
