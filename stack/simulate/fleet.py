@@ -173,6 +173,8 @@ class Simulation:
             initial_replicas: Ready replicas at t=0 (warm start); default the scaler's minimum.
         """
         self.p, self.scaler, self.duration = params, scaler, duration
+        self._t0, self._t1, self._cap = params.step_t0, params.step_t1, params.concurrency
+        self._least = params.routing == "leastRequest"
         self.initial = scaler.initial_replicas() if initial_replicas is None else initial_replicas
         self.rng = random.Random(seed)
         self.arrival = requests.arrival.tolist()
@@ -246,8 +248,8 @@ class Simulation:
 
     def _advance(self, pod: _Pod, t: float) -> None:
         """Process ``pod``'s completions up to ``t`` (processor sharing, lazily)."""
-        p, heap = self.p, pod.heap
-        t0, t1, cap = p.step_t0, p.step_t1, p.concurrency
+        heap = pod.heap
+        t0, t1, cap = self._t0, self._t1, self._cap
         while pod.n:
             rate = 1.0 / (t0 + pod.n * t1)
             v_next = heap[0][0]
@@ -284,14 +286,17 @@ class Simulation:
         if not ready:
             self.front.append(idx)
             return
-        if self.p.routing == "leastRequest":
+        if self._least:
             for pod in ready:
                 self._advance(pod, t)
             pod = min(ready, key=lambda q: (q.n + len(q.waiting), q.id))
         else:
             pod = ready[int(self.rng.random() * len(ready))]
-            self._advance(pod, t)
-        if pod.n < self.p.concurrency and not pod.waiting:
+            if pod.n and pod.last < t:
+                self._advance(pod, t)
+            else:
+                pod.last = t
+        if pod.n < self._cap and not pod.waiting:
             self._start(pod, idx, t)
         else:
             pod.waiting.append(idx)

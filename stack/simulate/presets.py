@@ -13,6 +13,8 @@ Same config, requests and seed ⇒ the same numbers.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -177,10 +179,11 @@ def compare(
     scalers = build_scalers(config, cold_start)
     warm = warm_replicas(requests, throughput)
     high = config.max_replicas()
-    results = [
-        Simulation(params, scaler, requests, duration, seed, min(high, max(scaler.initial_replicas(), warm))).run()
+    simulations = [
+        Simulation(params, scaler, requests, duration, seed, min(high, max(scaler.initial_replicas(), warm)))
         for scaler in scalers
     ]
+    results = run_all(simulations)
     slo = planning_of(config).slo
     return Comparison(results, requests, duration, seed, cold_start, throughput, slo.attainment, slo.queue_wait_seconds)
 
@@ -201,6 +204,30 @@ def warm_replicas(requests: Requests, throughput: Throughput, window: float = 60
         return 0
     tokens_per_second = float(requests.output_tokens[first].sum()) / window
     return math.ceil(tokens_per_second / (throughput.output_tokens_per_second * WARM_UTILISATION))
+
+
+_PENDING: list[Simulation] = []
+
+
+def _run_pending(index: int) -> SimResult:
+    return _PENDING[index].run()
+
+
+def run_all(simulations: list[Simulation]) -> list[SimResult]:
+    """Run independent simulations, in forked worker processes when there are several CPUs.
+
+    Each simulation owns its state and seed, so the results do not depend on how they are run.
+    """
+    workers = min(len(simulations), os.cpu_count() or 1)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [sim.run() for sim in simulations]
+    global _PENDING
+    _PENDING = simulations  # inherited by the forked workers; nothing is pickled but the results
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_run_pending, range(len(simulations)))
+    finally:
+        _PENDING = []
 
 
 def duration_default(requests_duration: float | None, duration: float | None) -> float:

@@ -226,3 +226,13 @@ def test_keda_with_a_minimum_never_goes_to_zero():
     keda = KedaActivation(min_replicas=2, activation_threshold=0.5, cooldown_seconds=60)
     assert keda.poll(1000, 2, 0) is None
     assert keda.poll(1015, 0, 5) == 2
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_default_behavior_passes_the_autoscaling_components_checks(stack):
+    from stack.estimate import estimate_cold_start
+    from workloads.autoscaling import validate_behavior
+
+    config = load_stack_config(stack)
+    manifest = default_behavior(config, estimate_cold_start(config).total_seconds).to_manifest()
+    assert validate_behavior(manifest) == manifest
