@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,7 +253,8 @@ def manifests_from(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def manifest_filename(index: int, manifest: dict[str, Any]) -> str:
     meta = manifest.get("metadata", {})
     parts = [manifest["kind"].lower(), meta.get("namespace"), meta.get("name", "unnamed")]
-    return f"{index:03d}-" + "-".join(p for p in parts if p) + ".yaml"
+    # Object names may hold ':' (system:auth-delegator), which some filesystems and tools refuse.
+    return f"{index:03d}-" + re.sub(r"[^A-Za-z0-9._-]", "_", "-".join(p for p in parts if p)) + ".yaml"
 
 
 def preview_tree(stack: str, resources: list[dict[str, Any]], outputs: dict[str, Any]) -> str:

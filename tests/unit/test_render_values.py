@@ -39,3 +39,12 @@ def test_secret_mapping_keeps_its_shape():
 def test_secret_values_never_survive():
     cleaned = repr(clean_value({"a": [secret("hf_abc")], "b": secret({"x": secret("sk-1")})}))
     assert "hf_abc" not in cleaned and "sk-1" not in cleaned and SIG_VALUE not in cleaned
+
+
+def test_manifest_filenames_are_portable():
+    from stack.render import manifest_filename
+
+    binding = {"kind": "ClusterRoleBinding", "metadata": {"name": "custom-metrics:system:auth-delegator"}}
+    assert manifest_filename(2, binding) == "002-clusterrolebinding-custom-metrics_system_auth-delegator.yaml"
+    service = {"kind": "Service", "metadata": {"namespace": "llm", "name": "vllm"}}
+    assert manifest_filename(28, service) == "028-service-llm-vllm.yaml"
