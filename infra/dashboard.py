@@ -84,10 +84,7 @@ def dashboard_json(display_name: str, panels: Sequence[Panel], columns: int = 2)
             {
                 "title": panel.title,
                 "xyChart": {
-                    "dataSets": [
-                        _data_set(s, panel.unit)
-                        for s in panel.series
-                    ],
+                    "dataSets": [_data_set(s, panel.unit) for s in panel.series],
                     "yAxis": {"label": panel.y_label or panel.unit, "scale": "LINEAR"},
                     "chartOptions": {"mode": "COLOR"},
                 },

@@ -118,9 +118,15 @@ def dashboard_panels(config: StackConfig, served_model_name: str) -> list[Panel]
     def quantiles(metric: M.Metric) -> tuple[Series, ...]:
         return tuple(Series(f"p{int(q * 100)}", M.histogram_quantile(q, metric, "5m", v)) for q in (0.5, 0.9, 0.99))
 
-    fb_fraction = f"{M.selector(M.DCGM_FB_USED, gpu)} / ({M.selector(M.DCGM_FB_USED, gpu)} + {M.selector(M.DCGM_FB_FREE, gpu)})"
+    fb_fraction = (
+        f"{M.selector(M.DCGM_FB_USED, gpu)} / ({M.selector(M.DCGM_FB_USED, gpu)} + {M.selector(M.DCGM_FB_FREE, gpu)})"
+    )
     return [
-        Panel("Requests finished /s", (Series("", M.rate(M.REQUEST_SUCCESS_TOTAL, "5m", v, by=("finished_reason",))),), "1/s"),
+        Panel(
+            "Requests finished /s",
+            (Series("", M.rate(M.REQUEST_SUCCESS_TOTAL, "5m", v, by=("finished_reason",))),),
+            "1/s",
+        ),
         Panel(
             "Tokens /s",
             (
@@ -133,7 +139,9 @@ def dashboard_panels(config: StackConfig, served_model_name: str) -> list[Panel]
         Panel("Inter-token latency", quantiles(M.INTER_TOKEN_LATENCY_SECONDS), "s"),
         Panel("End-to-end latency", quantiles(M.E2E_REQUEST_LATENCY_SECONDS), "s"),
         Panel("Queue time", quantiles(M.REQUEST_QUEUE_TIME_SECONDS), "s"),
-        Panel("Waiting requests (queue depth)", (Series("", M.aggregate("sum", M.NUM_REQUESTS_WAITING, v, by=("pod",))),)),
+        Panel(
+            "Waiting requests (queue depth)", (Series("", M.aggregate("sum", M.NUM_REQUESTS_WAITING, v, by=("pod",))),)
+        ),
         Panel("Running requests (batch)", (Series("", M.aggregate("sum", M.NUM_REQUESTS_RUNNING, v, by=("pod",))),)),
         Panel("KV-cache usage", (Series("", M.aggregate("max", M.KV_CACHE_USAGE_PERC, v, by=("pod",))),), "10^2.%"),
         Panel("Preemptions /s", (Series("", M.rate(M.NUM_PREEMPTIONS_TOTAL, "5m", v, by=("pod",))),), "1/s"),
@@ -305,7 +313,11 @@ def build_observability(
         depends: list[pulumi.Resource] = []
         if a.install_metrics_adapter:
             identity = _identity("metrics-adapter-wi", config, stack, "cm-adapter", ADAPTER_NAMESPACE, ADAPTER_KSA)
-            adapter = MetricsAdapter("metrics-adapter", MetricsAdapterArgs(google_service_account=identity.email, image=adapter_image or ADAPTER_IMAGE), opts=k8s_opts)
+            adapter = MetricsAdapter(
+                "metrics-adapter",
+                MetricsAdapterArgs(google_service_account=identity.email, image=adapter_image or ADAPTER_IMAGE),
+                opts=k8s_opts,
+            )
             depends = list(adapter.apiservices)
             exports["metricsAdapterServiceAccount"] = identity.email
         hpa = VllmAutoscaler(
@@ -332,9 +344,11 @@ def build_observability(
             depends = [operator]
             exports["kedaServiceAccount"] = identity.email
         triggers = []
-        for goal, source in zip(goals, a.metrics):
+        for goal, source in zip(goals, a.metrics, strict=True):
             query, threshold = goal_query(goal, config, serving.served_model_name)
-            triggers.append(PrometheusTrigger(source.metric.value.lower(), query, threshold, a.keda.activation_threshold))
+            triggers.append(
+                PrometheusTrigger(source.metric.value.lower(), query, threshold, a.keda.activation_threshold)
+            )
         scaled = VllmScaledObject(
             "vllm-scaledobject",
             VllmScaledObjectArgs(

@@ -81,7 +81,9 @@ def validate_behavior(behavior: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"behavior.{direction}: missing or without policies; GPU replicas need explicit behavior")
         window = rules.get("stabilizationWindowSeconds")
         if window is None or not 0 <= window <= MAX_STABILIZATION_SECONDS:
-            raise ValueError(f"behavior.{direction}.stabilizationWindowSeconds: {window}; must be 0..{MAX_STABILIZATION_SECONDS}")
+            raise ValueError(
+                f"behavior.{direction}.stabilizationWindowSeconds: {window}; must be 0..{MAX_STABILIZATION_SECONDS}"
+            )
         for index, policy in enumerate(rules["policies"]):
             if not 1 <= policy.get("periodSeconds", 0) <= MAX_POLICY_PERIOD_SECONDS:
                 raise ValueError(
@@ -113,7 +115,9 @@ def quantity(value: float) -> str:
     return f"{milli}m"
 
 
-def metric_spec(goal: MetricGoal, gpus_per_replica: int = 1, cluster: str | None = None, namespace: str | None = None) -> dict[str, Any]:
+def metric_spec(
+    goal: MetricGoal, gpus_per_replica: int = 1, cluster: str | None = None, namespace: str | None = None
+) -> dict[str, Any]:
     """One ``spec.metrics[]`` entry: Pods for vLLM series, External for DCGM (see module doc)."""
     if goal.metric.source == "vllm":
         return {

@@ -158,7 +158,9 @@ class VllmScaledObjectArgs:
             raise ValueError(f"polling_seconds: {self.polling_seconds}; must be ≥ 1")
         for window in self.cron:
             if window.replicas > self.max_replicas:
-                raise ValueError(f"cron: a window holds {window.replicas} replicas, above max_replicas {self.max_replicas}")
+                raise ValueError(
+                    f"cron: a window holds {window.replicas} replicas, above max_replicas {self.max_replicas}"
+                )
 
 
 def trigger_authentication_spec() -> dict[str, Any]:

@@ -133,12 +133,20 @@ REQUEST_QUEUE_TIME_SECONDS = Metric(
 # --- DCGM (GKE managed DCGM exporter) -------------------------------------------------------------
 _DCGM_LABELS = ("gpu", "UUID", "device", "modelName", "Hostname")
 DCGM_GPU_UTIL = Metric(
-    "dcgm_fi_dev_gpu_util", "gauge", _DCGM_LABELS, "percent",
-    "GPU duty cycle: share of time a kernel ran (not how hard the GPU works).", "dcgm",
+    "dcgm_fi_dev_gpu_util",
+    "gauge",
+    _DCGM_LABELS,
+    "percent",
+    "GPU duty cycle: share of time a kernel ran (not how hard the GPU works).",
+    "dcgm",
 )
 DCGM_FB_USED = Metric(
-    "dcgm_fi_dev_fb_used", "gauge", _DCGM_LABELS, "MiB",
-    "GPU framebuffer memory used (vLLM preallocates it, so it only rises).", "dcgm",
+    "dcgm_fi_dev_fb_used",
+    "gauge",
+    _DCGM_LABELS,
+    "MiB",
+    "GPU framebuffer memory used (vLLM preallocates it, so it only rises).",
+    "dcgm",
 )
 DCGM_FB_FREE = Metric("dcgm_fi_dev_fb_free", "gauge", _DCGM_LABELS, "MiB", "GPU framebuffer memory free.", "dcgm")
 

@@ -79,7 +79,10 @@ class MetricsAdapterArgs:
     def validate(self) -> None:
         if self.replicas < 1:
             raise ValueError(f"replicas: {self.replicas}; run at least one adapter or do not install it")
-        if not self.image.startswith("gcr.io/gke-release/custom-metrics-stackdriver-adapter") and "@sha256:" not in self.image:
+        if (
+            not self.image.startswith("gcr.io/gke-release/custom-metrics-stackdriver-adapter")
+            and "@sha256:" not in self.image
+        ):
             raise ValueError(f"image: {self.image!r}; a non-upstream image must be pinned by digest")
 
 
@@ -145,13 +148,19 @@ class MetricsAdapter(pulumi.ComponentResource):
         reader = k8s.rbac.v1.ClusterRole(
             f"{name}-resource-reader",
             metadata={"name": "custom-metrics-resource-reader", "labels": labels},
-            rules=[{"apiGroups": [""], "resources": ["pods", "nodes", "nodes/stats"], "verbs": ["get", "list", "watch"]}],
+            rules=[
+                {"apiGroups": [""], "resources": ["pods", "nodes", "nodes/stats"], "verbs": ["get", "list", "watch"]}
+            ],
             opts=child,
         )
         k8s.rbac.v1.ClusterRoleBinding(
             f"{name}-resource-reader",
             metadata={"name": "custom-metrics-resource-reader", "labels": labels},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "custom-metrics-resource-reader"},
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "custom-metrics-resource-reader",
+            },
             subjects=subject,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[reader]),
         )
@@ -172,7 +181,11 @@ class MetricsAdapter(pulumi.ComponentResource):
                 "labels": labels,
                 "annotations": checkov_skip_annotations([("CKV2_K8S_5", EXTERNAL_WILDCARD_REASON)]),
             },
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "external-metrics-reader"},
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "external-metrics-reader",
+            },
             subjects=[{"kind": "ServiceAccount", "name": "horizontal-pod-autoscaler", "namespace": "kube-system"}],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[external_reader]),
         )

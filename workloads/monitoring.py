@@ -66,10 +66,14 @@ class VllmPodMonitoringArgs:
         if not self.selector_labels:
             raise ValueError("selector_labels: empty; a PodMonitoring must select the vLLM pods by label")
         if not self.port or self.port.isdigit():
-            raise ValueError(f"port: {self.port!r}; use the container port's name (e.g. http) so `container` is labelled")
+            raise ValueError(
+                f"port: {self.port!r}; use the container port's name (e.g. http) so `container` is labelled"
+            )
         interval, timeout = duration_seconds(self.interval), duration_seconds(self.timeout)
         if timeout > interval:
-            raise ValueError(f"timeout: {self.timeout} exceeds interval {self.interval}; the CRD requires timeout <= interval")
+            raise ValueError(
+                f"timeout: {self.timeout} exceeds interval {self.interval}; the CRD requires timeout <= interval"
+            )
         if "pod" not in self.target_labels:
             raise ValueError("target_labels: must include 'pod' (the custom-metrics adapter matches metric.labels.pod)")
         unknown = sorted(set(self.target_labels) - set(ALLOWED_TARGET_LABELS))

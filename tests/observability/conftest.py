@@ -33,7 +33,9 @@ class Recorded:
 
     def manifests(self) -> list[dict[str, Any]]:
         return [
-            r["inputs"] for r in self.resources if r["type"].startswith("kubernetes:") and r["custom"] and "kind" in r["inputs"]
+            r["inputs"]
+            for r in self.resources
+            if r["type"].startswith("kubernetes:") and r["custom"] and "kind" in r["inputs"]
         ]
 
     def kind(self, kind: str) -> list[dict[str, Any]]:

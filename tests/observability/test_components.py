@@ -31,8 +31,16 @@ from workloads.monitoring import (
 )
 
 BEHAVIOR = {
-    "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}]},
-    "scaleDown": {"stabilizationWindowSeconds": 600, "selectPolicy": "Max", "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+    "scaleUp": {
+        "stabilizationWindowSeconds": 0,
+        "selectPolicy": "Max",
+        "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}],
+    },
+    "scaleDown": {
+        "stabilizationWindowSeconds": 600,
+        "selectPolicy": "Max",
+        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
+    },
 }
 
 
@@ -42,8 +50,23 @@ def test_behavior_validation():
         ({"scaleUp": BEHAVIOR["scaleUp"]}, "behavior.scaleDown: missing"),
         ({**BEHAVIOR, "scaleDown": {**BEHAVIOR["scaleDown"], "stabilizationWindowSeconds": 120}}, "at least 300"),
         ({**BEHAVIOR, "scaleDown": {**BEHAVIOR["scaleDown"], "stabilizationWindowSeconds": 4000}}, "0..3600"),
-        ({**BEHAVIOR, "scaleDown": {**BEHAVIOR["scaleDown"], "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}]}}, "one pod per period"),
-        ({**BEHAVIOR, "scaleUp": {**BEHAVIOR["scaleUp"], "policies": [{"type": "Pods", "value": 4, "periodSeconds": 3600}]}}, "periodSeconds: 3600"),
+        (
+            {
+                **BEHAVIOR,
+                "scaleDown": {
+                    **BEHAVIOR["scaleDown"],
+                    "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}],
+                },
+            },
+            "one pod per period",
+        ),
+        (
+            {
+                **BEHAVIOR,
+                "scaleUp": {**BEHAVIOR["scaleUp"], "policies": [{"type": "Pods", "value": 4, "periodSeconds": 3600}]},
+            },
+            "periodSeconds: 3600",
+        ),
     ]
     for behavior, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -55,7 +78,10 @@ def test_quantities_and_keda_numbers():
     with pytest.raises(ValueError):
         quantity(0)
     assert [number(v) for v in (5.0, 0.5, 0.85, 560)] == ["5", "0.5", "0.85", "560"]
-    assert gmp_server_address("p-123456") == "https://monitoring.googleapis.com/v1/projects/p-123456/location/global/prometheus"
+    assert (
+        gmp_server_address("p-123456")
+        == "https://monitoring.googleapis.com/v1/projects/p-123456/location/global/prometheus"
+    )
 
 
 def _hpa_args(**changes):
@@ -101,7 +127,11 @@ def test_scaled_object_validation():
 def test_pod_monitoring_rules():
     ok = VllmPodMonitoringArgs(namespace="llm", selector_labels={"app": "vllm"})
     assert pod_monitoring_spec(ok)["endpoints"][0] == {
-        "port": "http", "path": "/metrics", "scheme": "http", "interval": "15s", "timeout": "10s"
+        "port": "http",
+        "path": "/metrics",
+        "scheme": "http",
+        "interval": "15s",
+        "timeout": "10s",
     }
     cases = [
         ({"timeout": "20s"}, "timeout: 20s exceeds interval 15s"),
@@ -120,7 +150,9 @@ def test_pod_monitoring_rules():
 
 
 def test_keep_only_registered_relabeling():
-    spec = pod_monitoring_spec(VllmPodMonitoringArgs(namespace="llm", selector_labels={"app": "vllm"}, keep_only_registered=True))
+    spec = pod_monitoring_spec(
+        VllmPodMonitoringArgs(namespace="llm", selector_labels={"app": "vllm"}, keep_only_registered=True)
+    )
     (rule,) = spec["endpoints"][0]["metricRelabeling"]
     assert rule == keep_registered_relabeling()[0]
     import re
@@ -134,12 +166,24 @@ def test_keep_only_registered_relabeling():
 
 def test_dashboard_json_shape():
     body = json.loads(
-        dashboard_json("t", [Panel("Queue", (Series("", "sum (vllm:num_requests_waiting)"), Series("max", "max (vllm:num_requests_waiting)")))])
+        dashboard_json(
+            "t",
+            [
+                Panel(
+                    "Queue",
+                    (Series("", "sum (vllm:num_requests_waiting)"), Series("max", "max (vllm:num_requests_waiting)")),
+                )
+            ],
+        )
     )
     assert body["displayName"] == "t" and body["gridLayout"]["columns"] == "2"
     (widget,) = body["gridLayout"]["widgets"]
     assert widget["xyChart"]["dataSets"] == [
-        {"timeSeriesQuery": {"prometheusQuery": "sum (vllm:num_requests_waiting)", "unitOverride": "1"}, "plotType": "LINE", "targetAxis": "Y1"},
+        {
+            "timeSeriesQuery": {"prometheusQuery": "sum (vllm:num_requests_waiting)", "unitOverride": "1"},
+            "plotType": "LINE",
+            "targetAxis": "Y1",
+        },
         {
             "timeSeriesQuery": {"prometheusQuery": "max (vllm:num_requests_waiting)", "unitOverride": "1"},
             "plotType": "LINE",

@@ -52,7 +52,10 @@ def test_dashboard_panels(dev_config):
     (board,) = rec.of_type("gcp:monitoring/dashboard:Dashboard")
     body = json.loads(board["inputs"]["dashboardJson"])
     assert body["displayName"] == "gke-inference dev: llama-3.1-8b"
-    widgets = {w["title"]: [d["timeSeriesQuery"]["prometheusQuery"] for d in w["xyChart"]["dataSets"]] for w in body["gridLayout"]["widgets"]}
+    widgets = {
+        w["title"]: [d["timeSeriesQuery"]["prometheusQuery"] for d in w["xyChart"]["dataSets"]]
+        for w in body["gridLayout"]["widgets"]
+    }
     assert list(widgets) == [
         "Requests finished /s",
         "Tokens /s",
@@ -69,13 +72,19 @@ def test_dashboard_panels(dev_config):
         "GPU memory used (fraction, max GPU)",
         "Replicas scraped",
     ]
-    assert widgets["Requests finished /s"] == [f"sum by (finished_reason) (rate(vllm:request_success_total{{{V}}}[5m]))"]
+    assert widgets["Requests finished /s"] == [
+        f"sum by (finished_reason) (rate(vllm:request_success_total{{{V}}}[5m]))"
+    ]
     assert widgets["Time to first token"] == [
-        f"histogram_quantile({q}, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{{{V}}}[5m])))" for q in ("0.5", "0.9", "0.99")
+        f"histogram_quantile({q}, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{{{V}}}[5m])))"
+        for q in ("0.5", "0.9", "0.99")
     ]
     assert widgets["Inter-token latency"][2] == (
         f"histogram_quantile(0.99, sum by (le) (rate(vllm:inter_token_latency_seconds_bucket{{{V}}}[5m])))"
     )
     assert widgets["Waiting requests (queue depth)"] == [f"sum by (pod) (vllm:num_requests_waiting{{{V}}})"]
-    assert widgets["GPU utilisation (duty cycle)"] == [f"avg (dcgm_fi_dev_gpu_util{{{G}}})", f"max (dcgm_fi_dev_gpu_util{{{G}}})"]
+    assert widgets["GPU utilisation (duty cycle)"] == [
+        f"avg (dcgm_fi_dev_gpu_util{{{G}}})",
+        f"max (dcgm_fi_dev_gpu_util{{{G}}})",
+    ]
     assert widgets["Replicas scraped"] == [f"count(count by (pod) (vllm:num_requests_running{{{V}}}))"]

@@ -25,7 +25,10 @@ def test_removed_vllm_names_are_not_registered():
 
 def test_adapter_name_format():
     assert M.NUM_REQUESTS_WAITING.adapter_name == "prometheus.googleapis.com|vllm:num_requests_waiting|gauge"
-    assert M.adapter_metric_name(M.GENERATION_TOKENS_TOTAL) == "prometheus.googleapis.com|vllm:generation_tokens_total|counter"
+    assert (
+        M.adapter_metric_name(M.GENERATION_TOKENS_TOTAL)
+        == "prometheus.googleapis.com|vllm:generation_tokens_total|counter"
+    )
     assert M.TIME_TO_FIRST_TOKEN_SECONDS.cloud_monitoring_type == (
         "prometheus.googleapis.com/vllm:time_to_first_token_seconds/histogram"
     )

@@ -62,7 +62,11 @@ def test_hpa_mode_renders_adapter_and_one_hpa(dev_config):
     rec = render(dev_config())
     (hpa,) = rec.kind("HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
-    assert hpa["metadata"] == {"name": "vllm", "namespace": "llm", "labels": {"app.kubernetes.io/component": "autoscaler"}}
+    assert hpa["metadata"] == {
+        "name": "vllm",
+        "namespace": "llm",
+        "labels": {"app.kubernetes.io/component": "autoscaler"},
+    }
     assert hpa["spec"] == {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "vllm"},
         "minReplicas": 1,
@@ -86,9 +90,11 @@ def test_hpa_mode_renders_adapter_and_one_hpa(dev_config):
     assert not rec.kind("ScaledObject") and not rec.of_type("kubernetes:helm.sh/v4:Chart")
     assert rec.outputs["autoscaler"] == "HorizontalPodAutoscaler/vllm"
     # The HPA waits for the adapter's APIServices.
-    assert {"metrics-adapter-v1beta1-custom", "metrics-adapter-v1beta2-custom", "metrics-adapter-v1beta1-external"} <= set(
-        rec.named("vllm-autoscaler")["dependsOn"]
-    )
+    assert {
+        "metrics-adapter-v1beta1-custom",
+        "metrics-adapter-v1beta2-custom",
+        "metrics-adapter-v1beta1-external",
+    } <= set(rec.named("vllm-autoscaler")["dependsOn"])
 
 
 def test_adapter_identity_is_workload_identity_with_monitoring_viewer(dev_config):
@@ -99,12 +105,23 @@ def test_adapter_identity_is_workload_identity_with_monitoring_viewer(dev_config
     assert ksa["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": email}
     viewer = rec.named("metrics-adapter-wi-monitoring-viewer")
     assert viewer["type"] == "gcp:projects/iAMMember:IAMMember"  # non-authoritative
-    assert viewer["inputs"] == {"project": "gke-inference-dev", "role": "roles/monitoring.viewer", "member": f"serviceAccount:{email}"}
+    assert viewer["inputs"] == {
+        "project": "gke-inference-dev",
+        "role": "roles/monitoring.viewer",
+        "member": f"serviceAccount:{email}",
+    }
     wi = rec.named("metrics-adapter-wi-wi-user")["inputs"]
     assert wi["role"] == "roles/iam.workloadIdentityUser"
-    assert wi["member"] == "serviceAccount:gke-inference-dev.svc.id.goog[custom-metrics/custom-metrics-stackdriver-adapter]"
+    assert (
+        wi["member"]
+        == "serviceAccount:gke-inference-dev.svc.id.goog[custom-metrics/custom-metrics-stackdriver-adapter]"
+    )
     assert rec.outputs["metricsAdapterServiceAccount"] == email
-    assert not [r for r in rec.resources if r["type"] in ("gcp:projects/iAMBinding:IAMBinding", "gcp:projects/iAMPolicy:IAMPolicy")]
+    assert not [
+        r
+        for r in rec.resources
+        if r["type"] in ("gcp:projects/iAMBinding:IAMBinding", "gcp:projects/iAMPolicy:IAMPolicy")
+    ]
 
 
 def test_adapter_deployment_is_hardened(dev_config):
@@ -127,7 +144,10 @@ def test_adapter_deployment_is_hardened(dev_config):
         "capabilities": {"drop": ["ALL"]},
     }
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 65532
-    assert c["resources"] == {"requests": {"cpu": "250m", "memory": "200Mi"}, "limits": {"cpu": "250m", "memory": "200Mi"}}
+    assert c["resources"] == {
+        "requests": {"cpu": "250m", "memory": "200Mi"},
+        "limits": {"cpu": "250m", "memory": "200Mi"},
+    }
     assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
     assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "https", "scheme": "HTTPS"}
     assert c["ports"] == [{"name": "https", "containerPort": 6443, "protocol": "TCP"}]
@@ -152,7 +172,9 @@ def test_adapter_rbac_matches_upstream(dev_config):
     (reader,) = rec.kind("RoleBinding")
     assert reader["metadata"]["namespace"] == "kube-system"
     assert reader["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "extension-apiserver-authentication-reader"
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "extension-apiserver-authentication-reader",
     }
     roles = {m["metadata"]["name"]: m["rules"] for m in rec.kind("ClusterRole")}
     assert roles["custom-metrics-resource-reader"] == [
@@ -224,10 +246,16 @@ def test_gpu_duty_cycle_is_external_and_scaled_by_gpus_per_replica(prod_config):
 
 
 def test_leaderworkerset_target(prod_config):
-    serving = FakeServing(target_api_version="leaderworkerset.x-k8s.io/v1", target_kind="LeaderWorkerSet", target_name="llama")
+    serving = FakeServing(
+        target_api_version="leaderworkerset.x-k8s.io/v1", target_kind="LeaderWorkerSet", target_name="llama"
+    )
     rec = render(prod_config(), serving, stack="prod")
     (hpa,) = rec.kind("HorizontalPodAutoscaler")
-    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "name": "llama"}
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "leaderworkerset.x-k8s.io/v1",
+        "kind": "LeaderWorkerSet",
+        "name": "llama",
+    }
     assert hpa["metadata"]["name"] == "llama"
 
 
@@ -253,7 +281,9 @@ def test_behavior_is_the_simulators_and_follows_the_cold_start(prod_config):
 
     config = prod_config()
     for cold in (120.0, 900.0):
-        rec = record(lambda cold=cold: build_observability(config, "prod", provider(), FakeServing(), cold), stack="prod")
+        rec = record(
+            lambda cold=cold: build_observability(config, "prod", provider(), FakeServing(), cold), stack="prod"
+        )
         behavior = rec.kind("HorizontalPodAutoscaler")[0]["spec"]["behavior"]
         assert behavior == default_behavior(config, cold).to_manifest()
         assert behavior["scaleDown"]["stabilizationWindowSeconds"] == max(300, cold)
@@ -277,7 +307,11 @@ def test_keda_mode_exact(dev_config):
         "spec": {"podIdentity": {"provider": "gcp"}},
     }
     (so,) = rec.kind("ScaledObject")
-    assert so["metadata"] == {"name": "vllm", "namespace": "llm", "labels": {"app.kubernetes.io/component": "autoscaler"}}
+    assert so["metadata"] == {
+        "name": "vllm",
+        "namespace": "llm",
+        "labels": {"app.kubernetes.io/component": "autoscaler"},
+    }
     assert so["spec"] == {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "vllm"},
         "minReplicaCount": 0,
@@ -291,7 +325,8 @@ def test_keda_mode_exact(dev_config):
                 "name": "queue",
                 "metadata": {
                     "serverAddress": GMP,
-                    "query": 'sum (vllm:num_requests_waiting{cluster="inference-dev",namespace="llm",model_name="llama-3.1-8b"})',
+                    "query": "sum (vllm:num_requests_waiting{"
+                    'cluster="inference-dev",namespace="llm",model_name="llama-3.1-8b"})',
                     "threshold": "5",
                     "activationThreshold": "0.5",
                 },
@@ -300,7 +335,12 @@ def test_keda_mode_exact(dev_config):
             {
                 "type": "cron",
                 "name": "cron-0",
-                "metadata": {"timezone": "Europe/Paris", "start": "0 8 * * 1-5", "end": "0 18 * * 1-5", "desiredReplicas": "1"},
+                "metadata": {
+                    "timezone": "Europe/Paris",
+                    "start": "0 8 * * 1-5",
+                    "end": "0 18 * * 1-5",
+                    "desiredReplicas": "1",
+                },
             },
         ],
     }
@@ -319,9 +359,14 @@ def test_keda_chart_pinned_with_workload_identity(dev_config):
         "values": {"podIdentity": {"gcp": {"enabled": True, "gcpIAMServiceAccount": email}}},
     }
     assert rec.named("keda-wi-monitoring-viewer")["inputs"] == {
-        "project": "gke-inference-dev", "role": "roles/monitoring.viewer", "member": f"serviceAccount:{email}"
+        "project": "gke-inference-dev",
+        "role": "roles/monitoring.viewer",
+        "member": f"serviceAccount:{email}",
     }
-    assert rec.named("keda-wi-wi-user")["inputs"]["member"] == "serviceAccount:gke-inference-dev.svc.id.goog[keda/keda-operator]"
+    assert (
+        rec.named("keda-wi-wi-user")["inputs"]["member"]
+        == "serviceAccount:gke-inference-dev.svc.id.goog[keda/keda-operator]"
+    )
     assert rec.outputs["kedaServiceAccount"] == email
     # The ScaledObject waits for the chart (its CRDs come with it).
     assert "keda-chart" in rec.named("vllm-scaledobject")["dependsOn"]
@@ -335,12 +380,24 @@ def test_keda_assumed_present(dev_config):
 
 
 def test_keda_kv_cache_and_gpu_triggers(prod_config):
-    config = prod_config("autoscaling.mode=keda", "autoscaling.metrics=[{metric: kvCache, target: 0.8}, {metric: gpuDutyCycle, target: 70}]")
+    config = prod_config(
+        "autoscaling.mode=keda",
+        "autoscaling.metrics=[{metric: kvCache, target: 0.8}, {metric: gpuDutyCycle, target: 70}]",
+    )
     rec = render(config, stack="prod")
     triggers = rec.kind("ScaledObject")[0]["spec"]["triggers"]
     assert [(t["name"], t["metadata"]["query"], t["metadata"]["threshold"]) for t in triggers] == [
-        ("kvcache", f'sum (vllm:kv_cache_usage_perc{{cluster="{config.cluster.name}",namespace="llm",model_name="llama-3.1-8b"}})', "0.8"),
-        ("gpudutycycle", f'sum (dcgm_fi_dev_gpu_util{{cluster="{config.cluster.name}",exported_namespace="llm"}})', "560"),
+        (
+            "kvcache",
+            f'sum (vllm:kv_cache_usage_perc{{cluster="{config.cluster.name}",namespace="llm",'
+            'model_name="llama-3.1-8b"})',
+            "0.8",
+        ),
+        (
+            "gpudutycycle",
+            f'sum (dcgm_fi_dev_gpu_util{{cluster="{config.cluster.name}",exported_namespace="llm"}})',
+            "560",
+        ),
     ]
 
 
@@ -362,12 +419,24 @@ def test_adapter_and_keda_never_together(dev_config):
 
 
 def test_workload_identity_required(dev_config):
-    with pytest.raises(ValueError, match="cluster.workloadIdentity: false, but custom-metrics-stackdriver-adapter"):
-        render(dev_config("cluster.workloadIdentity=false", "model.weights.backend=huggingFace", "gpuPools.l4-spot.workloadMetadata=GCE_METADATA"))
+    with pytest.raises(ValueError, match=r"cluster\.workloadIdentity: false, but custom-metrics-stackdriver-adapter"):
+        render(
+            dev_config(
+                "cluster.workloadIdentity=false",
+                "model.weights.backend=huggingFace",
+                "gpuPools.l4-spot.workloadMetadata=GCE_METADATA",
+            )
+        )
 
 
-@pytest.mark.parametrize("overrides", [(), ("autoscaling.mode=keda", "autoscaling.keda.cron=[{start: '0 8 * * *', end: '0 9 * * *', replicas: 2}]"),
-                                       ("autoscaling.metrics=[{metric: gpuDutyCycle, target: 70}, {metric: running, target: 32}]",)])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        (),
+        ("autoscaling.mode=keda", "autoscaling.keda.cron=[{start: '0 8 * * *', end: '0 9 * * *', replicas: 2}]"),
+        ("autoscaling.metrics=[{metric: gpuDutyCycle, target: 70}, {metric: running, target: 32}]",),
+    ],
+)
 def test_rendered_objects_pass_kubernetes_and_crd_schemas(dev_config, overrides):
     rec = render(dev_config(*overrides))
     kinds = {m["kind"] for m in rec.manifests()}
@@ -396,7 +465,11 @@ def _all_text(rec) -> str:
 @pytest.mark.parametrize("mode", ["hpa", "keda"])
 def test_no_metric_name_outside_the_registry(dev_config, mode):
     rec = render(
-        dev_config(f"autoscaling.mode={mode}", "autoscaling.metrics=[{metric: queue, target: 5}, {metric: kvCache, target: 0.8}, {metric: gpuDutyCycle, target: 70}]")
+        dev_config(
+            f"autoscaling.mode={mode}",
+            "autoscaling.metrics=[{metric: queue, target: 5}, {metric: kvCache, target: 0.8},"
+            " {metric: gpuDutyCycle, target: 70}]",
+        )
     )
     text = _all_text(rec)
     found = set(M.METRIC_TOKEN.findall(text))

@@ -9,7 +9,10 @@ import pytest
 
 from tests.observability.test_observability_program import render
 
-ALL_SIGNALS = "autoscaling.metrics=[{metric: queue, target: 5}, {metric: running, target: 32}, {metric: kvCache, target: 0.8}, {metric: gpuDutyCycle, target: 70}]"
+ALL_SIGNALS = (
+    "autoscaling.metrics=[{metric: queue, target: 5}, {metric: running, target: 32},"
+    " {metric: kvCache, target: 0.8}, {metric: gpuDutyCycle, target: 70}]"
+)
 
 
 def rendered_queries(rec) -> list[str]:
