@@ -128,6 +128,8 @@ def _node_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningConf
     if not planning.cold_start.new_node:
         return [Term("node provisioning", 0.0, "planning.coldStart.newNode", "the replica lands on a warm node", "node")]
     nodes = config.serving.nodes_per_replica
+    measured_create = planning.cold_start.node_create_seconds
+    measured_driver = planning.cold_start.driver_install_seconds
     where = f"{pool.machine_type} ({kind}" + (", reservation" if pool.reservation.type != "NO_RESERVATION" else "") + ")"
     capacity = (
         "Spot capacity can be unavailable: the wait is then unbounded"
@@ -144,8 +146,8 @@ def _node_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningConf
         ),
         Term(
             "GPU node create",
-            NODE_CREATE_SECONDS,
-            "[Mem] GKE GPU node create-to-Ready 1.5–3 min",
+            NODE_CREATE_SECONDS if measured_create is None else measured_create,
+            "[Mem] GKE GPU node create-to-Ready 1.5–3 min" if measured_create is None else "planning.coldStart.nodeCreateSeconds",
             f"a new {where} node{'s' if nodes > 1 else ''} ({nodes} per replica, created in parallel); "
             f"{'pool scales from zero (minNodes 0); ' if pool.autoscaling.min_nodes == 0 else ''}{capacity}; secondary boot disks "
             "are provisioned in parallel and add nothing (GKE doc)",
@@ -153,8 +155,8 @@ def _node_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningConf
         ),
         Term(
             "GPU driver install",
-            DRIVER_INSTALL_SECONDS,
-            "[Mem] GKE-managed driver installer on COS + device plugin",
+            DRIVER_INSTALL_SECONDS if measured_driver is None else measured_driver,
+            "[Mem] GKE-managed driver installer on COS + device plugin" if measured_driver is None else "planning.coldStart.driverInstallSeconds",
             f"gpuDriverVersion {pool.gpu_driver_version}; GPUs become allocatable only after it",
             "node",
         ),

@@ -70,6 +70,12 @@ class ColdStartAssumptions(Model):
     compile_cache_warm: bool = Field(
         False, description="torch.compile / CUDA-graph caches are on persistent storage and warm."
     )
+    node_create_seconds: float | None = Field(
+        None, ge=0, description="Measured GPU node create-to-Ready time; unset = 120 s ([Mem] 1.5–3 min)."
+    )
+    driver_install_seconds: float | None = Field(
+        None, ge=0, description="Measured GPU driver install time; unset = 60 s ([Mem])."
+    )
 
 
 class SloConfig(Model):

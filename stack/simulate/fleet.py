@@ -347,6 +347,7 @@ class Simulation:
             group.empty_since = None
             pod.group = group
             self._pull(pod, group)
+            group.has_image = True
             return True
         group = self._free_slot((PENDING,))
         if group is None:
@@ -360,22 +361,18 @@ class Simulation:
         return True
 
     def _pull(self, pod: _Pod, group: _Group) -> None:
+        """Start the image pull; a node that already pulled the image starts the container at once."""
         pod.state = PULLING
-        pull = 0.0 if group.has_image else self.p.image_seconds
-        group.has_image = True
-        self._at(self.now + pull, "pulled", pod)
+        self._at(self.now + (0.0 if group.has_image else self.p.image_seconds), "pulled", pod)
 
     def _on_node_ready(self, group: _Group) -> None:
         if group.removed is not None:
             return
         group.state = READY
-        group.has_image = False
-        pods = list(group.pods)
-        for pod in pods:
+        for pod in group.pods:  # pods waiting for this node pull in parallel
             self._pull(pod, group)
-            group.has_image = False  # pods on a fresh node pull in parallel
         group.has_image = True
-        if not pods:
+        if not group.pods:
             group.empty_since = self.now
         self._retry_unscheduled()
 

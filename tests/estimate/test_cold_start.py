@@ -141,3 +141,12 @@ def test_persistent_disk_rate_from_size():
     config = load_stack_config("dev", ["model.weights.backend=persistentDisk", "autoscaling.maxReplicas=2"])
     # pd-ssd 500 GB × 0.48 MB/s/GB = 240 MB/s, below the 0.50 GB/s loader.
     assert estimate_cold_start(config).term("weights: persistentDisk").seconds == pytest.approx(16.06e9 / 240e6)
+
+
+def test_measured_node_times_replace_the_defaults():
+    config = load_stack_config("prod", ["planning.coldStart.nodeCreateSeconds=200", "planning.coldStart.driverInstallSeconds=45"])
+    estimate = estimate_cold_start(config)
+    assert estimate.term("GPU node create").seconds == 200
+    assert estimate.term("GPU node create").source == "planning.coldStart.nodeCreateSeconds"
+    assert estimate.term("GPU driver install").seconds == 45
+    assert estimate.total_seconds == pytest.approx(estimate_cold_start(load_stack_config("prod")).total_seconds + 80 - 15)
