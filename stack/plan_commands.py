@@ -189,6 +189,7 @@ def _simulation_document(stack: str, comparison, png: Path) -> dict[str, Any]:
         "coldStartSeconds": round(comparison.cold_start_seconds, 1),
         "throughput": comparison.throughput.as_dict(),
         "sloTarget": comparison.slo_target,
+        "slo": {"queueWaitSeconds": comparison.slo_wait, "ttftSeconds": comparison.slo_ttft},
         "ranking": [r.row() for r in comparison.ranked()],
         "plot": str(png),
     }
@@ -205,11 +206,15 @@ def _print_simulation(stack: str, comparison, png: Path, document_notes: list[st
         f"{comparison.cold_start_seconds:.0f} s (new node); {tp.output_tokens_per_second:,.0f} tok/s × {tp.concurrency} per replica"
     )
     table = Table(title=f"Autoscaling presets, ranked (SLO target {comparison.slo_target:.0%} of requests)", title_justify="left")
-    for column in ("#", "preset", "SLO attainment", "p95 wait s", "p95 TTFT s", "GPU-hours", "cost $", "max replicas", "scale events", "meets"):
+    for column in (
+        "#", "preset", "SLO attainment", f"wait ≤ {comparison.slo_wait:g} s", f"TTFT ≤ {comparison.slo_ttft:g} s", "p95 wait s", "p95 TTFT s", "GPU-hours", "cost $",
+        "max replicas", "scale events", "meets",
+    ):
         table.add_column(column, justify="left" if column == "preset" else "right")
     for rank, result in enumerate(comparison.ranked(), 1):
         table.add_row(
-            str(rank), result.name, f"{result.attainment:.1%}", f"{result.p95_wait:.1f}", f"{result.p95_ttft:.1f}",
+            str(rank), result.name, f"{result.attainment:.1%}", f"{result.wait_attainment:.1%}", f"{result.ttft_attainment:.1%}",
+            f"{result.p95_wait:.1f}", f"{result.p95_ttft:.1f}",
             f"{result.gpu_hours:.1f}", f"{result.cost:,.2f}", str(result.max_replicas), str(result.scale_events),
             "yes" if result.attainment >= comparison.slo_target else "no",
         )

@@ -163,6 +163,7 @@ class Comparison:
     throughput: Throughput
     slo_target: float
     slo_wait: float
+    slo_ttft: float
 
     def ranked(self) -> list[SimResult]:
         """Best first: higher SLO attainment (to 0.1 %), then fewer GPU-hours."""
@@ -185,7 +186,7 @@ def compare(
     ]
     results = run_all(simulations)
     slo = planning_of(config).slo
-    return Comparison(results, requests, duration, seed, cold_start, throughput, slo.attainment, slo.queue_wait_seconds)
+    return Comparison(results, requests, duration, seed, cold_start, throughput, slo.attainment, slo.queue_wait_seconds, slo.ttft_seconds)
 
 
 WARM_UTILISATION = 0.8
