@@ -195,7 +195,7 @@ class Simulation:
         self.spec = 0
         self.scale_events = 0
         self.now = 0.0
-        self.series: dict[str, list[float]] = {k: [] for k in ("t", "arrivals", "spec", "ready", "nodes", "waiting", "wait_p95")}
+        self.series: dict[str, list[float]] = {k: [] for k in ("t", "spec", "ready", "nodes", "waiting")}
 
     # -- events ------------------------------------------------------------------------------
 
@@ -546,7 +546,7 @@ class Simulation:
             node_hours[group.pool.name] = node_hours.get(group.pool.name, 0.0) + hours * group.pool.nodes_per_group
             gpu_hours += hours * group.pool.gpus_per_group
             cost += hours * group.pool.hourly_per_group
-        series = {k: np.asarray(v, dtype=float) for k, v in self.series.items() if k not in ("arrivals", "wait_p95")}
+        series = {k: np.asarray(v, dtype=float) for k, v in self.series.items()}
         edges = np.append(series["t"] - SAMPLE_EVERY, series["t"][-1]) if len(series["t"]) else np.array([0.0])
         counts, _ = np.histogram(arrival, bins=edges)
         series["arrivals_per_s"] = counts / SAMPLE_EVERY
