@@ -481,3 +481,13 @@ def test_no_metric_name_outside_the_registry(dev_config, mode):
 
 def test_scan_would_catch_a_stray_name():
     assert M.unregistered_names('{"query": "sum(vllm:gpu_cache_usage_perc)"}') == {"vllm:gpu_cache_usage_perc"}
+
+
+def test_scale_from_zero_warning(dev_config):
+    from stack.observability_program import scale_from_zero_warning
+
+    assert "nothing wakes the model" in scale_from_zero_warning(dev_config("autoscaling.mode=keda"))
+    assert scale_from_zero_warning(dev_config("autoscaling.mode=keda", "autoscaling.keda.minReplicas=1")) is None
+    cron = "autoscaling.keda.cron=[{start: '0 8 * * *', end: '0 9 * * *', replicas: 1}]"
+    assert scale_from_zero_warning(dev_config("autoscaling.mode=keda", cron)) is None
+    assert scale_from_zero_warning(dev_config()) is None
