@@ -607,6 +607,14 @@ class StackConfig(Model):
                     f"{QUEUE_TARGET_SANE[0]}–{QUEUE_TARGET_SANE[1]} waiting requests per replica (GKE's autoscaling guide "
                     "starts from a small queue); expect flapping (low) or long waits (high)"
                 )
+        keda = self.autoscaling.keda
+        if self.autoscaling.mode == "keda" and keda.min_replicas == 0 and keda.wake_query is None:
+            notes.append(
+                f"{CONFIG_KEY}.autoscaling.keda.wakeQuery: minReplicas 0 with only vLLM pod metrics: at zero replicas "
+                "those series vanish, so nothing scales the server back up"
+                + (" outside the cron windows" if keda.cron else "")
+                + "; set wakeQuery to a signal that exists at zero (gateway/load balancer request rate)"
+            )
         if self.model.weights.backend is WeightsBackend.HUGGING_FACE:
             notes.append(
                 f"{CONFIG_KEY}.model.weights.backend: huggingFace downloads at every start (slow baseline, dev only)"

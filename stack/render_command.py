@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
         result = render_stack(args.stack, args.overrides, out_dir)
     except ConfigError as err:
         return print_config_errors(err)
+    for warning in result.config.warnings() if result.config else []:
+        print(f"warning: {warning}", file=sys.stderr)
     if not args.quiet:
         print(preview_tree(result.stack, result.resources, result.outputs), end="")
     kinds = Counter(m["kind"] for m in result.manifests)

@@ -249,6 +249,13 @@ class KedaConfig(Model):
     cooldown_seconds: int = Field(900, ge=60, description="Idle time before scaling to zero.")
     polling_seconds: int = Field(15, ge=5, description="How often KEDA queries the metric.")
     cron: list[CronWindow] = Field(default_factory=list, description="Time-of-day capacity windows.")
+    wake_query: str | None = Field(
+        None,
+        description="PromQL (Managed Prometheus) that is non-zero while clients wait with no replica running, e.g. a "
+        "gateway or load balancer request rate. vLLM's own metrics vanish at zero replicas, so without it (or a cron "
+        "window) nothing scales the server up from zero.",
+    )
+    wake_threshold: float = Field(1.0, gt=0, description="Per-replica target of the wake query once awake.")
 
 
 class AutoscalingConfig(Model):
