@@ -63,7 +63,8 @@ class Plan:
         self._next = 0
         self._stopping = False
         self.done = gevent.event.Event()
-        self._t0 = 0.0
+        self._began = gevent.event.Event()
+        self._t0 = time.monotonic()
 
     # -- dispatch ------------------------------------------------------------------------
     def begin(self) -> None:
@@ -72,6 +73,7 @@ class Plan:
         self._t0 = time.monotonic()
         if self.request_rate is not None:
             gevent.spawn(self._dispatch_open_loop)
+        self._began.set()
 
     def _dispatch_open_loop(self) -> None:
         offsets = arrival_times(len(self.requests), self.request_rate, self.burstiness, self.seed)
@@ -86,6 +88,7 @@ class Plan:
 
     def next_request(self) -> SampleRequest | None:
         """Block until the next request is due; None when there are no more."""
+        self._began.wait()  # users are spawned before the run begins
         if self.request_rate is not None:
             item = self._queue.get()
             if item is None:

@@ -34,8 +34,11 @@ from stack.local.probes import ProbeRunner, ProbeSpec
 from stack.local.serve_env import ensure_serve_env
 from stack.local.spec import CPU_KVCACHE_SPACE_GIB, Adapted, ServingSpec, adapt_args
 
-#: Env vars whose in-pod values point at pod paths or hub caches; dropped locally.
+#: Env vars whose in-pod values point at pod paths or hub caches; dropped locally, as is any
+#: env value that is a path inside one of the container's volumeMounts (HOME=/tmp, /cache/...).
 _POD_PATH_ENV = ("VLLM_CACHE_ROOT", "HF_HOME", "HF_HUB_CACHE", "TRANSFORMERS_CACHE")
+#: Set locally below whatever the pod says.
+_PROBE_ENV = ("PROBE_STATE_DIR", "PROBE_PORT")
 
 
 def free_port() -> int:
@@ -58,7 +61,9 @@ def resolve_env(container: dict[str, Any], *, port: int, state_dir: Path,
                 secret_values: dict[tuple[str, str], str] | None = None) -> LocalEnv:
     """Resolve a container's `env` for a local process; record what differs from the pod.
 
-    - plain `value`s are kept, except pod paths in VLLM_CACHE_ROOT/HF_HOME/... (dropped);
+    - plain `value`s are kept, except pod paths (VLLM_CACHE_ROOT/HF_HOME/..., and any value
+      inside one of the container's volumeMounts, e.g. HOME=/tmp, XDG_CACHE_HOME=/cache/xdg),
+      which are dropped so that local defaults (and the warm compile cache) apply;
     - `secretKeyRef` values come from `secret_values[(secret, key)]`, or are generated
       (`secrets.token_urlsafe`); they are never printed, only the variable name is;
     - `fieldRef`/`resourceFieldRef` get local stand-ins (pod IP -> 127.0.0.1);
@@ -74,13 +79,16 @@ def resolve_env(container: dict[str, Any], *, port: int, state_dir: Path,
     env: dict[str, str] = {}
     changes: list[str] = []
     api_key = None
+    mounts = [m["mountPath"].rstrip("/") for m in container.get("volumeMounts") or []]
     for item in container.get("env") or []:
         name = item["name"]
         if "value" in item:
-            if name in _POD_PATH_ENV:
-                changes.append(f"env {name}: dropped (pod path {item['value']})")
+            value = str(item["value"])
+            in_pod_volume = any(value == m or value.startswith(m + "/") for m in mounts)
+            if (name in _POD_PATH_ENV or in_pod_volume) and name not in _PROBE_ENV:
+                changes.append(f"env {name}: dropped (pod path {value}; local default used)")
                 continue
-            env[name] = str(item["value"])
+            env[name] = value
             continue
         source = item.get("valueFrom") or {}
         if "secretKeyRef" in source:

@@ -28,7 +28,7 @@ def loadtest_env(server) -> dict[str, str]:
     return env
 
 
-def run_loadtest(server, out: Path, *extra: str, timeout: float = 300) -> tuple[int, dict]:
+def run_loadtest(server, out: Path, *extra: str, timeout: float = 600) -> tuple[int, dict]:
     """Run the harness to completion; return (exit code, report.json)."""
     proc = subprocess.run(loadtest_command(server, out, *extra), env=loadtest_env(server),
                           cwd=REPO, capture_output=True, text=True, timeout=timeout)

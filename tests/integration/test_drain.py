@@ -1,4 +1,6 @@
-"""Graceful drain under steady load, as a pod deletion does it (own server: it ends it)."""
+"""Graceful drain under steady load, as a pod deletion does it.
+
+It ends the shared server, so it is marked `drains_server` and runs after every other test."""
 
 from __future__ import annotations
 
@@ -7,24 +9,17 @@ import time
 
 import pytest
 
-from tests.integration.conftest import start_server, wait_until
+from tests.integration.conftest import wait_until
 from tests.integration.loadgen import read_records, server_counters, start_loadtest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.drains_server]
 
 USERS = 6
 OUTPUT_LEN = 256
 
 
-@pytest.fixture(scope="module")
-def drain_server(spec, tiny_model_dir, serve_python, tmp_path_factory):
-    server = start_server(spec, tiny_model_dir, serve_python, tmp_path_factory.mktemp("drain"))
-    yield server
-    server.stop()
-
-
-def test_drain_completes_every_accepted_request(drain_server, tmp_path):
-    server = drain_server
+def test_drain_completes_every_accepted_request(vllm_server, tmp_path):
+    server = vllm_server
     shutdown_timeout = float(server.spec.args[server.spec.args.index("--shutdown-timeout") + 1])
     harness = start_loadtest(server, tmp_path, "--dataset", "random", "--num-prompts", "5000",
                              "--input-len", "32", "--output-len", str(OUTPUT_LEN),

@@ -60,12 +60,12 @@ def test_closed_loop_chat_conversations(quiet_server, tmp_path):
     assert report["files"] == ["report.json", "requests.jsonl"]
 
 
-def test_bad_input_exits_2_and_writes_nothing(quiet_server, tmp_path):
+def test_bad_input_exits_2_and_writes_nothing(tmp_path):
     import subprocess
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "stack.cli", "loadtest", "--url",
-                           quiet_server.base_url, "--model", "m", "--dataset", "random",
+                           "http://127.0.0.1:9", "--model", "m", "--dataset", "random",
                            "--out", str(tmp_path / "x")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "--dataset random needs --tokenizer" in proc.stderr
