@@ -8,7 +8,6 @@ in kube-system, resource reader, external-metrics reader for the HPA controller)
 Service and the three APIServices. Differences, all hardening:
 
 * a NetworkPolicy admitting only the serving port;
-
 * non-root (uid 65532 of the distroless base), read-only root filesystem, all capabilities dropped,
   seccomp RuntimeDefault; so the server listens on 6443 (``--secure-port``) instead of privileged
   443, and writes its self-signed serving certificate to an ``emptyDir`` (``--cert-dir``);
