@@ -86,7 +86,9 @@ smoke = k8s.batch.v1.Job(
                         # Pin by digest in production (e.g. nvidia/cuda:<tag>@sha256:...).
                         image=config.get("image") or "nvidia/cuda:12.4.1-base-ubuntu22.04",
                         command=["nvidia-smi"],
-                        resources=k8s.core.v1.ResourceRequirementsArgs(limits={"nvidia.com/gpu": str(pool.machine.gpu_count)}),
+                        resources=k8s.core.v1.ResourceRequirementsArgs(
+                            limits={"nvidia.com/gpu": str(pool.machine.gpu_count)}
+                        ),
                     )
                 ],
             )

@@ -135,13 +135,18 @@ def test_secrets_never_written_or_printed(prod_render):
     [
         (
             "gpuPools.h100.machineType=n2-standard-8",
-            ("error: platform.gpuPools.h100.machineType: 'n2-standard-8' cannot carry GPUs on GKE: GPUs attach only to "
-            "N1 (T4) and accelerator-optimized machines (g2-*, a2-*, a3-*, a4-*); use e.g. g2-standard-8 for one L4"),
+            (
+                "error: platform.gpuPools.h100.machineType: 'n2-standard-8' cannot carry GPUs on GKE: "
+                "GPUs attach only to N1 (T4) and accelerator-optimized machines (g2-*, a2-*, a3-*, a4-*); "
+                "use e.g. g2-standard-8 for one L4"
+            ),
         ),
         (
             "gpuPools.h100.imageStreaming=false",
-            ("error: platform.gpuPools.h100.imageStreaming: secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need "
-            "imageStreaming: true (GKE serves the cache through image streaming)"),
+            (
+                "error: platform.gpuPools.h100.imageStreaming: secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need "
+                "imageStreaming: true (GKE serves the cache through image streaming)"
+            ),
         ),
     ],
 )
@@ -181,7 +186,8 @@ def test_out_dir_that_is_not_a_render_is_never_wiped(tmp_path, capsys):
     proc = gke_infer_here(capsys, "render", "dev", "--quiet", "--out", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[0] == (
-        f"error: --out: {tmp_path} exists and is not an earlier render (no resources.json); pick a new or empty directory"
+        f"error: --out: {tmp_path} exists and is not an earlier render (no resources.json); "
+        "pick a new or empty directory"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     assert (tmp_path / "notes.txt").read_text() == "keep me"

@@ -107,7 +107,10 @@ def test_cluster_options_flow_through(recorder):
         "masterGlobalAccessConfig": {"enabled": True},
     }
     assert inputs["deletionProtection"] is False
-    assert inputs["monitoringConfig"] == {"enableComponents": ["SYSTEM_COMPONENTS"], "managedPrometheus": {"enabled": False}}
+    assert inputs["monitoringConfig"] == {
+        "enableComponents": ["SYSTEM_COMPONENTS"],
+        "managedPrometheus": {"enabled": False},
+    }
     assert inputs["datapathProvider"] == "LEGACY_DATAPATH"
     assert inputs["podAutoscaling"] == {"hpaProfile": "NONE"}
     assert inputs["masterAuthorizedNetworksConfig"] == {"cidrBlocks": []}
@@ -115,7 +118,9 @@ def test_cluster_options_flow_through(recorder):
 
 
 def test_system_pool_replaces_the_default_pool(recorder):
-    args = replace(BASE, system_pool=SystemPoolArgs(machine_type="e2-standard-8", min_nodes=2, max_nodes=5, disk_size_gb=80))
+    args = replace(
+        BASE, system_pool=SystemPoolArgs(machine_type="e2-standard-8", min_nodes=2, max_nodes=5, disk_size_gb=80)
+    )
     inputs = recorder.run(lambda: GkeCluster("gke", args)).inputs("gke-system")
     assert inputs == {
         "project": "p-test",
@@ -184,7 +189,9 @@ def test_existing_mode_creates_only_a_provider(recorder):
         "endpoint": "198.51.100.7",
         "masterAuths": [{"clusterCaCertificate": "Q0EtRVhJU1RJTkc="}],
     }
-    rec = recorder.run(lambda: GkeCluster("gke", ExistingClusterArgs(project="p-test", name="shared", location="europe-west4")))
+    rec = recorder.run(
+        lambda: GkeCluster("gke", ExistingClusterArgs(project="p-test", name="shared", location="europe-west4"))
+    )
     assert rec.tree() == {
         ("gke-inference:infra:GkeCluster", "gke", None),
         ("pulumi:providers:kubernetes", "gke-k8s", "gke"),

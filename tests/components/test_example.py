@@ -36,7 +36,14 @@ def test_example_imports_only_components():
     tree = ast.parse((EXAMPLE / "__main__.py").read_text())
     modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert modules == {"pulumi", "pulumi_kubernetes", "infra.cluster", "infra.gpu_node_pool", "infra.identity", "infra.network"}
+    assert modules == {
+        "pulumi",
+        "pulumi_kubernetes",
+        "infra.cluster",
+        "infra.gpu_node_pool",
+        "infra.identity",
+        "infra.network",
+    }
 
 
 def test_example_project_file():
@@ -62,7 +69,10 @@ def test_example_cluster_pool_and_job(recorder, monkeypatch):
     assert cluster["location"] == "us-central1"
     assert cluster["network"] == "net-vpc-id"
     assert cluster["subnetwork"] == "net-subnet-id"
-    assert cluster["ipAllocationPolicy"] == {"clusterSecondaryRangeName": "pods", "servicesSecondaryRangeName": "services"}
+    assert cluster["ipAllocationPolicy"] == {
+        "clusterSecondaryRangeName": "pods",
+        "servicesSecondaryRangeName": "services",
+    }
     assert cluster["workloadIdentityConfig"] == {"workloadPool": "my-proj.svc.id.goog"}
     assert cluster["deletionProtection"] is False
     assert rec.inputs("gke-system")["autoscaling"] == {"minNodeCount": 1, "maxNodeCount": 2}
@@ -82,7 +92,10 @@ def test_example_cluster_pool_and_job(recorder, monkeypatch):
 
     job = rec.named("nvidia-smi")
     pod = job["inputs"]["spec"]["template"]["spec"]
-    assert pod["nodeSelector"] == {"cloud.google.com/gke-nodepool": "gpu", "cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert pod["nodeSelector"] == {
+        "cloud.google.com/gke-nodepool": "gpu",
+        "cloud.google.com/gke-accelerator": "nvidia-l4",
+    }
     assert pod["tolerations"] == [GPU_TOLERATION, SPOT_TOLERATION]
     assert pod["containers"][0]["resources"] == {"limits": {"nvidia.com/gpu": "1"}}
     assert job["inputs"]["apiVersion"] == "batch/v1" and job["inputs"]["kind"] == "Job"
@@ -97,7 +110,13 @@ def test_example_with_an_on_demand_h100_pool(recorder, monkeypatch):
     rec, _ = run_example(
         recorder,
         monkeypatch,
-        {"project": "my-proj", "machineType": "a3-highgpu-8g", "spot": "false", "maxNodes": "2", "zone": "us-central1-c"},
+        {
+            "project": "my-proj",
+            "machineType": "a3-highgpu-8g",
+            "spot": "false",
+            "maxNodes": "2",
+            "zone": "us-central1-c",
+        },
     )
     pool = rec.inputs("gpu-pool")
     # Local SSD follows the machine: a3-highgpu-8g bundles 16 disks.

@@ -13,7 +13,11 @@ CLUSTER = "projects/p-test/locations/us-central1/clusters/c1"
 SA = "nodes@p-test.iam.gserviceaccount.com"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
 SPOT_TAINT = {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NO_SCHEDULE"}
-IGNORED = ["nodeConfig.ephemeralStorageLocalSsdConfig", "nodeConfig.localNvmeSsdBlockConfig", "nodeConfig.guestAccelerators"]
+IGNORED = [
+    "nodeConfig.ephemeralStorageLocalSsdConfig",
+    "nodeConfig.localNvmeSsdBlockConfig",
+    "nodeConfig.guestAccelerators",
+]
 
 BASE = GpuNodePoolArgs(
     project="p-test",
@@ -198,7 +202,12 @@ def test_n1_pool_attaches_the_chosen_t4_count(recorder):
 
 @pytest.mark.parametrize(
     ("machine", "mode", "count"),
-    [("a3-highgpu-8g", "ephemeral", 16), ("a3-ultragpu-8g", "nvmeBlock", 32), ("a2-ultragpu-2g", "ephemeral", 2), ("g2-standard-96", "ephemeral", 1)],
+    [
+        ("a3-highgpu-8g", "ephemeral", 16),
+        ("a3-ultragpu-8g", "nvmeBlock", 32),
+        ("a2-ultragpu-2g", "ephemeral", 2),
+        ("g2-standard-96", "ephemeral", 1),
+    ],
 )
 def test_local_ssd_count_defaults_to_the_machine(recorder, machine, mode, count):
     rec = make(recorder, replace(BASE, machine_type=machine, local_ssd_mode=mode))
@@ -210,10 +219,20 @@ def test_local_ssd_count_defaults_to_the_machine(recorder, machine, mode, count)
 @pytest.mark.parametrize(
     ("machine", "mode", "count", "message"),
     [
-        ("a3-highgpu-8g", "ephemeral", 8, "local_ssd_count: a3-highgpu-8g comes with exactly 16 Local SSDs; pass 16 or None"),
+        (
+            "a3-highgpu-8g",
+            "ephemeral",
+            8,
+            "local_ssd_count: a3-highgpu-8g comes with exactly 16 Local SSDs; pass 16 or None",
+        ),
         ("g2-standard-8", "nvmeBlock", 2, "local_ssd_count: g2-standard-8 takes 1 to 1 Local SSDs, got 2"),
         ("g2-standard-8", "ephemeral", 0, "local_ssd_count: g2-standard-8 takes 1 to 1 Local SSDs, got 0"),
-        ("a3-ultragpu-8g-nolssd", "ephemeral", None, "local_ssd_mode: a3-ultragpu-8g-nolssd has no Local SSD; use local_ssd_mode='none'"),
+        (
+            "a3-ultragpu-8g-nolssd",
+            "ephemeral",
+            None,
+            "local_ssd_mode: a3-ultragpu-8g-nolssd has no Local SSD; use local_ssd_mode='none'",
+        ),
     ],
 )
 def test_local_ssd_count_checked_against_the_machine(recorder, machine, mode, count, message):

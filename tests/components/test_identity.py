@@ -14,7 +14,9 @@ NODE_EMAIL = "gke-dev-nodes@p-test.iam.gserviceaccount.com"
 
 
 def test_node_service_account(recorder):
-    rec = recorder.run(lambda: NodeServiceAccount("nodes", NodeServiceAccountArgs(project="p-test", account_id="gke-dev-nodes")))
+    rec = recorder.run(
+        lambda: NodeServiceAccount("nodes", NodeServiceAccountArgs(project="p-test", account_id="gke-dev-nodes"))
+    )
     assert rec.inputs("nodes-sa") == {
         "project": "p-test",
         "accountId": "gke-dev-nodes",
@@ -48,7 +50,11 @@ def test_node_service_account(recorder):
 
 def test_workload_identity(recorder):
     args = WorkloadIdentityArgs(
-        project="p-test", account_id="vllm-dev", namespace="llm", ksa_name="vllm", project_roles=("roles/monitoring.viewer",)
+        project="p-test",
+        account_id="vllm-dev",
+        namespace="llm",
+        ksa_name="vllm",
+        project_roles=("roles/monitoring.viewer",),
     )
     rec = recorder.run(lambda: WorkloadIdentity("vllm", args))
     assert rec.tree() == {

@@ -42,7 +42,11 @@ def test_network_exact_inputs(recorder):
             {"rangeName": "pods", "ipCidrRange": "10.16.0.0/14"},
             {"rangeName": "services", "ipCidrRange": "10.20.0.0/20"},
         ],
-        "logConfig": {"aggregationInterval": "INTERVAL_10_MIN", "flowSampling": 0.5, "metadata": "INCLUDE_ALL_METADATA"},
+        "logConfig": {
+            "aggregationInterval": "INTERVAL_10_MIN",
+            "flowSampling": 0.5,
+            "metadata": "INCLUDE_ALL_METADATA",
+        },
     }
     assert rec.inputs("network-router") == {
         "project": "p-test",

@@ -28,7 +28,11 @@ def test_registry_exact_inputs(recorder):
         "description": "gke-inference images (vLLM server, model downloader)",
         "dockerConfig": {"immutableTags": True},
         "cleanupPolicies": [
-            {"id": "delete-untagged", "action": "DELETE", "condition": {"tagState": "UNTAGGED", "olderThan": "2592000s"}},
+            {
+                "id": "delete-untagged",
+                "action": "DELETE",
+                "condition": {"tagState": "UNTAGGED", "olderThan": "2592000s"},
+            },
             {"id": "keep-recent", "action": "KEEP", "mostRecentVersions": {"keepCount": 10}},
         ],
     }

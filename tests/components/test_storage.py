@@ -43,17 +43,29 @@ def test_protect_versioning_soft_delete(recorder):
 
 
 def test_readers_and_writers_are_bucket_iam_members(recorder):
-    args = replace(ARGS, readers=("group:ml@example.com", "serviceAccount:vllm@p-test.iam.gserviceaccount.com"), writers=("user:a@example.com",))
+    args = replace(
+        ARGS,
+        readers=("group:ml@example.com", "serviceAccount:vllm@p-test.iam.gserviceaccount.com"),
+        writers=("user:a@example.com",),
+    )
     rec = recorder.run(lambda: ModelBucket("models", args))
     members = {r["name"]: r["inputs"] for r in rec.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
     assert members == {
-        "models-reader-0": {"bucket": "p-test-dev-models", "role": "roles/storage.objectViewer", "member": "group:ml@example.com"},
+        "models-reader-0": {
+            "bucket": "p-test-dev-models",
+            "role": "roles/storage.objectViewer",
+            "member": "group:ml@example.com",
+        },
         "models-reader-1": {
             "bucket": "p-test-dev-models",
             "role": "roles/storage.objectViewer",
             "member": "serviceAccount:vllm@p-test.iam.gserviceaccount.com",
         },
-        "models-writer-0": {"bucket": "p-test-dev-models", "role": "roles/storage.objectUser", "member": "user:a@example.com"},
+        "models-writer-0": {
+            "bucket": "p-test-dev-models",
+            "role": "roles/storage.objectUser",
+            "member": "user:a@example.com",
+        },
     }
     assert {r["parent"] for r in rec.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")} == {"models"}
     assert rec.of_type("gcp:storage/bucketIAMBinding:BucketIAMBinding") == []

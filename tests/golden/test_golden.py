@@ -14,11 +14,17 @@ import pytest
 from tests.golden.update import GOLDEN_DIR, STACKS, record
 
 MAX_DIFF_LINES = 200
+MAX_LINE_CHARS = 240
+"""Longer diff lines (e.g. a script embedded in a ConfigMap) are cut, so the report stays readable."""
 
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Relative path -> text of every file under ``folder``."""
     return {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def cut(line: str) -> str:
+    return line if len(line) <= MAX_LINE_CHARS else f"{line[:MAX_LINE_CHARS]}… (+{len(line) - MAX_LINE_CHARS} chars)"
 
 
 def describe_differences(stack: str, golden: dict[str, str], fresh: dict[str, str]) -> str:
@@ -40,8 +46,9 @@ def describe_differences(stack: str, golden: dict[str, str], fresh: dict[str, st
                     lineterm="",
                 )
             )
+    diff = [cut(line) for line in diff]
     if len(diff) > MAX_DIFF_LINES:
-        diff = diff[:MAX_DIFF_LINES] + [f"... {len(diff) - MAX_DIFF_LINES} more diff lines"]
+        diff = [*diff[:MAX_DIFF_LINES], f"... {len(diff) - MAX_DIFF_LINES} more diff lines"]
     lines.extend(diff)
     lines.append("run `make golden-update` if the change is intended, then review and commit tests/golden/")
     return "\n".join(lines)
@@ -59,8 +66,14 @@ def test_render_matches_golden(stack, tmp_path):
 
 
 def test_difference_report_is_readable():
-    golden = {"resources.json": '[\n  {"name": "a", "maxNodes": 2}\n]\n', "manifests/000-namespace-llm.yaml": "kind: Namespace\n"}
-    fresh = {"resources.json": '[\n  {"name": "a", "maxNodes": 3}\n]\n', "manifests/000-service-llm-vllm.yaml": "kind: Service\n"}
+    golden = {
+        "resources.json": '[\n  {"name": "a", "maxNodes": 2}\n]\n',
+        "manifests/000-namespace-llm.yaml": "kind: Namespace\n",
+    }
+    fresh = {
+        "resources.json": '[\n  {"name": "a", "maxNodes": 3}\n]\n',
+        "manifests/000-service-llm-vllm.yaml": "kind: Service\n",
+    }
     assert describe_differences("dev", golden, fresh).splitlines() == [
         "the dev render differs from tests/golden/dev/:",
         "  no longer rendered: manifests/000-namespace-llm.yaml",
@@ -74,3 +87,11 @@ def test_difference_report_is_readable():
         " ]",
         "run `make golden-update` if the change is intended, then review and commit tests/golden/",
     ]
+
+
+def test_long_diff_lines_are_cut():
+    golden = {"resources.json": "x" * 1000 + "\n"}
+    fresh = {"resources.json": "y" * 1000 + "\n"}
+    lines = describe_differences("prod", golden, fresh).splitlines()
+    assert lines[4] == "-" + "x" * (MAX_LINE_CHARS - 1) + "… (+761 chars)"
+    assert lines[5] == "+" + "y" * (MAX_LINE_CHARS - 1) + "… (+761 chars)"

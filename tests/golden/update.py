@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     for stack in stacks:
         out_dir = record(stack)
         files = sorted(p for p in out_dir.rglob("*") if p.is_file())
-        print(f"recorded {stack}: {len(files)} files -> {out_dir.relative_to(Path.cwd()) if out_dir.is_relative_to(Path.cwd()) else out_dir}")
+        shown = out_dir.relative_to(Path.cwd()) if out_dir.is_relative_to(Path.cwd()) else out_dir
+        print(f"recorded {stack}: {len(files)} files -> {shown}")
     return 0
 
 

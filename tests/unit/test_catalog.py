@@ -64,7 +64,14 @@ def test_catalog_has_exactly_the_reference_rows():
 @pytest.mark.parametrize("name", sorted(REFERENCE_ROWS))
 def test_row_matches_reference(name):
     machine = lookup(name)
-    row = (machine.accelerator, machine.gpu_count, machine.vcpu, machine.ram_gb, machine.local_ssd, machine.max_local_ssd)
+    row = (
+        machine.accelerator,
+        machine.gpu_count,
+        machine.vcpu,
+        machine.ram_gb,
+        machine.local_ssd,
+        machine.max_local_ssd,
+    )
     assert row == REFERENCE_ROWS[name]
     assert machine.gpu_count_fixed is True
     assert machine.source  # every row names where it comes from
@@ -72,8 +79,16 @@ def test_row_matches_reference(name):
 
 @pytest.mark.parametrize(
     ("name", "bundled"),
-    [("a3-highgpu-8g", 16), ("a3-megagpu-8g", 16), ("a3-ultragpu-8g", 32), ("a4-highgpu-8g", 32), ("a2-ultragpu-2g", 2),
-     ("g2-standard-96", 0), ("a2-highgpu-8g", 0), ("a3-ultragpu-8g-nolssd", 0)],
+    [
+        ("a3-highgpu-8g", 16),
+        ("a3-megagpu-8g", 16),
+        ("a3-ultragpu-8g", 32),
+        ("a4-highgpu-8g", 32),
+        ("a2-ultragpu-2g", 2),
+        ("g2-standard-96", 0),
+        ("a2-highgpu-8g", 0),
+        ("a3-ultragpu-8g-nolssd", 0),
+    ],
 )
 def test_bundled_local_ssd(name, bundled):
     assert lookup(name).bundled_local_ssd == bundled
@@ -84,7 +99,8 @@ def test_gpu_memory_per_accelerator():
 
 
 @pytest.mark.parametrize(
-    ("name", "total_gb"), [("g2-standard-48", 96), ("a3-highgpu-8g", 640), ("a3-ultragpu-8g", 1128), ("a2-megagpu-16g", 640)]
+    ("name", "total_gb"),
+    [("g2-standard-48", 96), ("a3-highgpu-8g", 640), ("a3-ultragpu-8g", 1128), ("a2-megagpu-16g", 640)],
 )
 def test_total_gpu_memory(name, total_gb):
     assert lookup(name).gpu_memory_gb == total_gb
@@ -109,7 +125,12 @@ def test_mig_profiles():
 )
 def test_n1_attaches_the_requested_t4s(name, gpus, vcpu, ram_gb):
     machine = lookup(name, gpus)
-    assert (machine.accelerator, machine.gpu_count, machine.vcpu, machine.ram_gb) == ("nvidia-tesla-t4", gpus, vcpu, ram_gb)
+    assert (machine.accelerator, machine.gpu_count, machine.vcpu, machine.ram_gb) == (
+        "nvidia-tesla-t4",
+        gpus,
+        vcpu,
+        ram_gb,
+    )
     assert machine.gpu_count_fixed is False
     assert (machine.local_ssd, machine.max_local_ssd) == (OPTIONAL, 8)
 

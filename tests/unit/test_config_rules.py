@@ -41,8 +41,10 @@ def test_committed_stacks_are_valid(dev_raw, prod_raw):
 def test_image_cache_disk_needs_image_streaming(dev_raw):
     l4(dev_raw).update(secondaryBootDisks=[{"diskImage": "global/images/cache"}], imageStreaming=False)
     assert errors(dev_raw) == [
-        (f"{POOL}.imageStreaming: secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need imageStreaming: true "
-        "(GKE serves the cache through image streaming)")
+        (
+            f"{POOL}.imageStreaming: secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need imageStreaming: true "
+            "(GKE serves the cache through image streaming)"
+        )
     ]
 
 
@@ -53,23 +55,31 @@ def test_data_mode_disk_does_not_need_image_streaming(dev_raw):
 
 def test_image_streaming_needs_cos_containerd(dev_raw):
     l4(dev_raw)["imageType"] = "UBUNTU_CONTAINERD"
-    assert errors(dev_raw) == [f"{POOL}.imageType: imageStreaming needs imageType COS_CONTAINERD, not UBUNTU_CONTAINERD"]
+    assert errors(dev_raw) == [
+        f"{POOL}.imageType: imageStreaming needs imageType COS_CONTAINERD, not UBUNTU_CONTAINERD"
+    ]
 
 
 def test_at_most_one_secondary_boot_disk(dev_raw):
     l4(dev_raw)["secondaryBootDisks"] = [{"diskImage": "global/images/a"}, {"diskImage": "global/images/b"}]
     assert errors(dev_raw) == [
-        (f"{POOL}.secondaryBootDisks: at most one disk per pool; pulumi-gcp#3418 (a list of several secondary boot "
-        "disks is reordered and forces a replacement on every update) is not shown fixed in pulumi-gcp 10.2.0")
+        (
+            f"{POOL}.secondaryBootDisks: at most one disk per pool; pulumi-gcp#3418 (a list of several secondary boot "
+            "disks is reordered and forces a replacement on every update) is not shown fixed in pulumi-gcp 10.2.0"
+        )
     ]
 
 
-@pytest.mark.parametrize("image", ["images/cache", "global/images/Cache", "projects//global/images/c", "global/images/"])
+@pytest.mark.parametrize(
+    "image", ["images/cache", "global/images/Cache", "projects//global/images/c", "global/images/"]
+)
 def test_disk_image_format(dev_raw, image):
     l4(dev_raw)["secondaryBootDisks"] = [{"diskImage": image}]
     assert errors(dev_raw) == [
-        (f"{POOL}.secondaryBootDisks.0.diskImage: '{image}' must be global/images/NAME or "
-        "projects/PROJECT/global/images/NAME")
+        (
+            f"{POOL}.secondaryBootDisks.0.diskImage: '{image}' must be global/images/NAME or "
+            "projects/PROJECT/global/images/NAME"
+        )
     ]
 
 
@@ -106,8 +116,10 @@ def test_one_local_ssd_mode_count_with_mode_none(dev_raw):
 def test_bundled_ssd_count_of_a3_highgpu_8g_is_16(prod_raw):
     prod_raw["gpuPools"]["h100"]["localSsd"] = {"mode": "ephemeral", "count": 8}
     assert errors(prod_raw) == [
-        ("platform.gpuPools.h100.localSsd.count: a3-highgpu-8g comes with exactly 16 bundled Local SSDs; "
-        "set count to 16 or leave it unset")
+        (
+            "platform.gpuPools.h100.localSsd.count: a3-highgpu-8g comes with exactly 16 bundled Local SSDs; "
+            "set count to 16 or leave it unset"
+        )
     ]
 
 
@@ -169,22 +181,28 @@ def test_n1_with_two_t4s_is_accepted(dev_raw):
 def test_gpus_only_on_n1_and_accelerator_optimized(dev_raw):
     l4(dev_raw)["machineType"] = "n2-standard-8"
     assert errors(dev_raw) == [
-        (f"{POOL}.machineType: 'n2-standard-8' cannot carry GPUs on GKE: GPUs attach only to N1 (T4) and "
-        "accelerator-optimized machines (g2-*, a2-*, a3-*, a4-*); use e.g. g2-standard-8 for one L4")
+        (
+            f"{POOL}.machineType: 'n2-standard-8' cannot carry GPUs on GKE: GPUs attach only to N1 (T4) and "
+            "accelerator-optimized machines (g2-*, a2-*, a3-*, a4-*); use e.g. g2-standard-8 for one L4"
+        )
     ]
 
 
 def test_mig_profile_must_belong_to_the_gpu(prod_raw):
     prod_raw["gpuPools"]["h100"]["gpuPartitionSize"] = "1g.5gb"
     assert errors(prod_raw) == [
-        ("platform.gpuPools.h100.gpuPartitionSize: '1g.5gb' is not a MIG profile of H100 80GB: "
-        "1g.10gb, 1g.20gb, 2g.20gb, 3g.40gb, 7g.80gb")
+        (
+            "platform.gpuPools.h100.gpuPartitionSize: '1g.5gb' is not a MIG profile of H100 80GB: "
+            "1g.10gb, 1g.20gb, 2g.20gb, 3g.40gb, 7g.80gb"
+        )
     ]
 
 
 def test_mig_on_a_gpu_without_mig(dev_raw):
     l4(dev_raw)["gpuPartitionSize"] = "1g.10gb"
-    assert errors(dev_raw) == [f"{POOL}.gpuPartitionSize: '1g.10gb' is not a MIG profile of L4: none (this GPU has no MIG)"]
+    assert errors(dev_raw) == [
+        f"{POOL}.gpuPartitionSize: '1g.10gb' is not a MIG profile of L4: none (this GPU has no MIG)"
+    ]
 
 
 @pytest.mark.parametrize("clients", [1, 49])
@@ -232,8 +250,10 @@ def test_queued_provisioning_not_with_reservations(dev_raw):
 def test_queued_provisioning_needs_min_nodes_zero(dev_raw):
     l4(dev_raw).update(queuedProvisioning=True, spot=False, autoscaling={"minNodes": 1, "maxNodes": 2})
     assert errors(dev_raw) == [
-        (f"{POOL}.autoscaling.minNodes: queuedProvisioning needs autoscaling.minNodes 0 "
-        "(nodes come from ProvisioningRequests)")
+        (
+            f"{POOL}.autoscaling.minNodes: queuedProvisioning needs autoscaling.minNodes 0 "
+            "(nodes come from ProvisioningRequests)"
+        )
     ]
 
 
@@ -288,8 +308,10 @@ def test_gcsfuse_weights_need_workload_identity(dev_raw):
 def test_dcgm_needs_managed_prometheus(dev_raw):
     dev_raw["cluster"]["managedPrometheus"] = False
     assert errors(dev_raw) == [
-        ("platform.cluster.monitoringComponents: DCGM, which exports through Managed Prometheus: set "
-        "managedPrometheus: true or drop DCGM")
+        (
+            "platform.cluster.monitoringComponents: DCGM, which exports through Managed Prometheus: set "
+            "managedPrometheus: true or drop DCGM"
+        )
     ]
 
 
@@ -303,8 +325,10 @@ def test_monitoring_components_need_system_components(dev_raw):
 def test_dcgm_refuses_installation_disabled_driver(dev_raw):
     l4(dev_raw)["gpuDriverVersion"] = "INSTALLATION_DISABLED"
     assert errors(dev_raw) == [
-        (f"{POOL}.gpuDriverVersion: INSTALLATION_DISABLED: managed DCGM needs GKE-managed drivers; "
-        "use DEFAULT or drop DCGM from cluster.monitoringComponents")
+        (
+            f"{POOL}.gpuDriverVersion: INSTALLATION_DISABLED: managed DCGM needs GKE-managed drivers; "
+            "use DEFAULT or drop DCGM from cluster.monitoringComponents"
+        )
     ]
 
 
@@ -347,8 +371,10 @@ def test_pool_name_must_be_a_gke_name(dev_raw):
 def test_tensor_times_pipeline_parallel_equals_gpus_per_replica(dev_raw):
     dev_raw["serving"]["vllm"]["tensorParallelSize"] = 2
     assert errors(dev_raw) == [
-        ("platform.serving.vllm.tensorParallelSize: tensorParallelSize × pipelineParallelSize = 2 but a replica gets "
-        "1 GPU(s) (1 node(s) of g2-standard-8 with 1); set them so the product is 1")
+        (
+            "platform.serving.vllm.tensorParallelSize: tensorParallelSize × pipelineParallelSize = 2 but a "
+            "replica gets 1 GPU(s) (1 node(s) of g2-standard-8 with 1); set them so the product is 1"
+        )
     ]
 
 
@@ -356,9 +382,11 @@ def test_70b_bf16_does_not_fit_one_l4(dev_raw):
     dev_raw["model"].update(id="meta-llama/Llama-3.3-70B-Instruct", parametersBillions=70.6)
     # 70.6e9 × 2 bytes = 141 GB of weights; one L4 = 24 GB × 0.92 = 22 GB usable.
     assert errors(dev_raw) == [
-        ("platform.model.parametersBillions: 70.6B parameters in bfloat16 are 141 GB of weights, but a replica has "
-        "22 GB usable GPU memory (1× L4 at gpuMemoryUtilization 0.92) and needs 20% of it for KV cache; quantize "
-        "(fp8/int4), raise tensorParallelSize with a bigger machine, or pick a machine with more GPU memory")
+        (
+            "platform.model.parametersBillions: 70.6B parameters in bfloat16 are 141 GB of weights, but a replica has "
+            "22 GB usable GPU memory (1× L4 at gpuMemoryUtilization 0.92) and needs 20% of it for KV cache; quantize "
+            "(fp8/int4), raise tensorParallelSize with a bigger machine, or pick a machine with more GPU memory"
+        )
     ]
 
 
@@ -370,8 +398,10 @@ def test_70b_bf16_fits_eight_h100(prod_raw):
 def test_read_write_once_disk_with_several_replicas(dev_raw):
     dev_raw["model"]["weights"] = {"backend": "persistentDisk", "persistentDisk": {"accessMode": "ReadWriteOnce"}}
     assert errors(dev_raw) == [
-        ("platform.model.weights.persistentDisk.accessMode: a ReadWriteOnce disk can back one replica, but up to 2 "
-        "may run; use ReadOnlyMany (the disk is pre-populated and mounted read-only) or hyperdiskMl")
+        (
+            "platform.model.weights.persistentDisk.accessMode: a ReadWriteOnce disk can back one replica, but up to 2 "
+            "may run; use ReadOnlyMany (the disk is pre-populated and mounted read-only) or hyperdiskMl"
+        )
     ]
 
 
@@ -384,8 +414,10 @@ def test_read_write_once_disk_with_one_fixed_replica_is_accepted(dev_raw):
 def test_running_target_must_be_below_max_num_seqs(dev_raw):
     dev_raw["autoscaling"]["metrics"] = [{"metric": "running", "target": 64}]
     assert errors(dev_raw) == [
-        ("platform.autoscaling.metrics.0.target: a running-requests target of 64 never triggers: a replica batches "
-        "at most maxNumSeqs=64; use a value below it")
+        (
+            "platform.autoscaling.metrics.0.target: a running-requests target of 64 never triggers: a replica batches "
+            "at most maxNumSeqs=64; use a value below it"
+        )
     ]
 
 
@@ -411,8 +443,10 @@ def test_serving_pool_exists(dev_raw):
 def test_spot_pool_must_carry_the_same_gpus(prod_raw):
     prod_raw["gpuPools"]["h100-spot"]["machineType"] = "a3-megagpu-8g"
     assert errors(prod_raw) == [
-        ("platform.serving.spotPool: a3-megagpu-8g differs from a3-highgpu-8g in GPUs; replicas must fit either pool "
-        "unchanged")
+        (
+            "platform.serving.spotPool: a3-megagpu-8g differs from a3-highgpu-8g in GPUs; replicas must fit "
+            "either pool unchanged"
+        )
     ]
 
 

@@ -83,7 +83,9 @@ def test_list_items_replace_and_append(dev_raw):
 
 
 def test_missing_intermediate_keys_are_created(dev_raw):
-    result = apply_overrides(dev_raw, ["network.existing.network=vpc-a", "gpuPools.l4-spot.secondaryBootDisks[0].diskImage=global/images/c"])
+    result = apply_overrides(
+        dev_raw, ["network.existing.network=vpc-a", "gpuPools.l4-spot.secondaryBootDisks[0].diskImage=global/images/c"]
+    )
     assert result["network"] == {"existing": {"network": "vpc-a"}}
     assert result["gpuPools"]["l4-spot"]["secondaryBootDisks"] == [{"diskImage": "global/images/c"}]
 
