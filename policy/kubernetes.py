@@ -177,7 +177,8 @@ def _max_replicas(obj: Mapping[str, Any], autoscalers: list[Mapping[str, Any]]) 
 def _pdb_covers(pdb: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
     selector = get(pdb, "spec.selector.matchLabels", {})
     labels = _template_labels(obj)
-    return bool(selector) and _namespace(pdb) == _namespace(obj) and all(labels.get(k) == v for k, v in selector.items())
+    same_namespace = _namespace(pdb) == _namespace(obj)
+    return bool(selector) and same_namespace and all(labels.get(k) == v for k, v in selector.items())
 
 
 def replicated_serving_has_pdb(objects: Sequence[Mapping[str, Any]]) -> list[Violation]:

@@ -159,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     minor = result.config.cluster.kubernetes_minor if result.config is not None else DEFAULT_MINOR
     try:
-        sections = run_checks(result.resources, result.manifests, minor, checkov=not args.no_checkov, vllm=not args.no_vllm)
+        sections = run_checks(result.resources, result.manifests, minor,
+                              checkov=not args.no_checkov, vllm=not args.no_vllm)
     except ValueError as err:  # an unsupported cluster.kubernetesMinor
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -105,7 +105,7 @@ class GcsTarget(Target):
             self._bucket(), names, source_directory=str(source), blob_name_prefix=self._key(""),
             max_workers=self.workers, raise_exception=True,
         )
-        failed = [n for n, r in zip(names, results) if isinstance(r, Exception)]
+        failed = [n for n, r in zip(names, results, strict=True) if isinstance(r, Exception)]
         if failed:
             raise RuntimeError(f"upload failed for {len(failed)} file(s), e.g. {failed[0]}")
         return len(names)

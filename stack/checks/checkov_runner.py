@@ -88,7 +88,8 @@ def run_checkov(manifests: Sequence[Mapping[str, Any]], binary: Path, timeout: i
         for index, manifest in enumerate(manifests):
             kind = str(manifest.get("kind", "object")).lower()
             name = str((manifest.get("metadata") or {}).get("name", index))
-            (Path(scratch) / f"{index:03d}-{kind}-{name}.yaml").write_text(yaml.safe_dump(dict(manifest), sort_keys=False))
+            path = Path(scratch) / f"{index:03d}-{kind}-{name}.yaml"
+            path.write_text(yaml.safe_dump(dict(manifest), sort_keys=False))
         env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_CREATE_GRAPH": "True", "LOG_LEVEL": "ERROR"}
         proc = subprocess.run(
             [str(binary), "--directory", scratch, "--framework", "kubernetes", "--skip-download",

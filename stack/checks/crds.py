@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,7 @@ def load_crds(schema_dir: Path = SCHEMA_DIR) -> dict[tuple[str, str], CrdVersion
     return crds
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
     crd = load_crds().get((api_version, kind))
     if crd is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import jsonschema
@@ -41,7 +41,7 @@ def schema_file_name(api_version: str, kind: str) -> str:
     return f"{kind.lower()}-{group_version}.json"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(schema_version: str, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
     schema_dir = f"kubernetes-json-schema/v{schema_version}-local-strict"
     try:

@@ -90,7 +90,8 @@ GOOD_HPA: dict[str, Any] = {
         "minReplicas": 1,
         "maxReplicas": 4,
         "behavior": {
-            "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+            "scaleUp": {"stabilizationWindowSeconds": 0,
+                        "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
             "scaleDown": {"stabilizationWindowSeconds": 600},
         },
     },

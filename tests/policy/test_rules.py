@@ -176,7 +176,8 @@ def test_probes_not_required_on_portless_sidecars_or_jobs(good_stack):
 def test_rules_see_leaderworkerset_and_cronjob_pod_templates():
     pod = {"containers": [container(image="vllm/vllm-openai:latest")]}
     lws = {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "metadata": {"name": "big"},
-           "spec": {"leaderWorkerTemplate": {"size": 2, "leaderTemplate": {"spec": pod}, "workerTemplate": {"spec": pod}}}}
+           "spec": {"leaderWorkerTemplate": {"size": 2, "leaderTemplate": {"spec": pod},
+                                             "workerTemplate": {"spec": pod}}}}
     fields = [v.field for v in check_resource("kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet", "big", lws)]
     assert fields == ["spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0].image",
                       "spec.leaderWorkerTemplate.workerTemplate.spec.containers[0].image"]

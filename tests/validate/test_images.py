@@ -89,11 +89,12 @@ def test_boot_disk_build_runs_the_pinned_builder_with_its_substitutions():
 @pytest.mark.parametrize("target,expected", [
     ("image-vllm", "gcloud builds submit --project p --region us-central1 "
                    "--tag us-central1-docker.pkg.dev/p/inference/vllm:t images/vllm"),
-    ("image-model-downloader", "gcloud builds submit --project p --region us-central1 "
-                               "--tag us-central1-docker.pkg.dev/p/inference/model-downloader:t images/model-downloader"),
-    ("image-boot-disk", "gcloud builds submit --project p --region us-central1 --config images/boot-disk/cloudbuild.yaml "
-                        "--no-source --substitutions _ZONE=us-central1-a,"
-                        "_CONTAINER_IMAGE=us-central1-docker.pkg.dev/p/inference/vllm:t"),
+    ("image-model-downloader",
+     "gcloud builds submit --project p --region us-central1 "
+     "--tag us-central1-docker.pkg.dev/p/inference/model-downloader:t images/model-downloader"),
+    ("image-boot-disk",
+     "gcloud builds submit --project p --region us-central1 --config images/boot-disk/cloudbuild.yaml "
+     "--no-source --substitutions _ZONE=us-central1-a,_CONTAINER_IMAGE=us-central1-docker.pkg.dev/p/inference/vllm:t"),
 ])
 def test_make_image_targets_print_the_build_command(target, expected):
     import subprocess

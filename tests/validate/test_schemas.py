@@ -77,10 +77,12 @@ def _one(manifest, path, value, delete=False):
 
 
 BAD = [
-    (GOOD_DEPLOYMENT, "spec.replicas", "2", False, "kubernetes-schema-1.33", "spec.replicas", "is not of type 'integer'"),
+    (GOOD_DEPLOYMENT, "spec.replicas", "2", False, "kubernetes-schema-1.33", "spec.replicas",
+     "is not of type 'integer'"),
     (GOOD_DEPLOYMENT, "spec.template.spec.containers[0].imagePullPolicyy", "Always", False, "kubernetes-schema-1.33",
      "spec.template.spec.containers[0]", "'imagePullPolicyy' was unexpected"),
-    (GOOD_DEPLOYMENT, "spec.selector", None, True, "kubernetes-schema-1.33", "spec", "'selector' is a required property"),
+    (GOOD_DEPLOYMENT, "spec.selector", None, True, "kubernetes-schema-1.33", "spec",
+     "'selector' is a required property"),
     (GOOD_HPA, "spec.behavior.scaleDown.stabilizationWindowSeconds", "600s", False, "kubernetes-schema-1.33",
      "spec.behavior.scaleDown.stabilizationWindowSeconds", "is not of type 'integer'"),
     (SERVICE, "spec.ports[0].port", "8000", False, "kubernetes-schema-1.33", "spec.ports[0].port",
@@ -136,9 +138,9 @@ def test_minor_version_selects_the_schema():
     assert kube_schema.supported_minor("1.33") == "1.33.0"
     assert kube_schema.supported_minor("v1.34.2") == "1.34.0"
     assert kube_schema.supported_minor("1.99") == kube_schema.kv.latest_version()
-    with pytest.raises(ValueError, match="cluster.kubernetesMinor"):
+    with pytest.raises(ValueError, match=r"cluster\.kubernetesMinor"):
         kube_schema.supported_minor("1.10")
-    with pytest.raises(ValueError, match="cluster.kubernetesMinor"):
+    with pytest.raises(ValueError, match=r"cluster\.kubernetesMinor"):
         kube_schema.supported_minor("latest")
 
 
@@ -156,7 +158,8 @@ def test_openapi_conversion():
         "properties": {
             "port": {"x-kubernetes-int-or-string": True},
             "note": {"type": "string", "nullable": True},
-            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {"a": {"type": "string"}}},
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
+                     "properties": {"a": {"type": "string"}}},
             "nullable": {"type": "boolean"},
         },
         "x-kubernetes-validations": [{"rule": "self.port != 0"}],
@@ -178,7 +181,8 @@ def test_vendored_kinds():
         ("cloud.google.com/v1", "ComputeClass"), ("keda.sh/v1alpha1", "ScaledObject"),
         ("keda.sh/v1alpha1", "TriggerAuthentication"), ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
         ("monitoring.googleapis.com/v1", "ClusterPodMonitoring"), ("monitoring.googleapis.com/v1", "PodMonitoring"),
-        ("monitoring.googleapis.com/v1alpha1", "ClusterPodMonitoring"), ("monitoring.googleapis.com/v1alpha1", "PodMonitoring"),
+        ("monitoring.googleapis.com/v1alpha1", "ClusterPodMonitoring"),
+        ("monitoring.googleapis.com/v1alpha1", "PodMonitoring"),
     ]
 
 

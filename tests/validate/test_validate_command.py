@@ -149,7 +149,8 @@ def test_report_prints_every_violation_and_a_summary():
 
 
 def test_cli_bad_config_exits_2(tmp_path, capsys):
-    assert main(["validate", "prod", "--no-checkov", "--out", str(tmp_path), "--set", "cluster.releaseChannel=NIGHTLY"]) == 2
+    argv = ["validate", "prod", "--no-checkov", "--out", str(tmp_path), "--set", "cluster.releaseChannel=NIGHTLY"]
+    assert main(argv) == 2
     assert "platform.cluster.releaseChannel" in capsys.readouterr().err
 
 

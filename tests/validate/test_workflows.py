@@ -45,8 +45,9 @@ def test_actionlint_passes():
 
 
 def test_actionlint_catches_a_broken_workflow(tmp_path):
-    broken = (ROOT / ".github" / "workflows" / "pr.yml").read_text().replace(
-        "stack-name: ${{ matrix.stack }}", "stack-name: ${{ matrix.stak }}").replace("needs: [lint, test]", "needs: [lint, tset]")
+    broken = (ROOT / ".github" / "workflows" / "pr.yml").read_text()
+    broken = broken.replace("stack-name: ${{ matrix.stack }}", "stack-name: ${{ matrix.stak }}")
+    broken = broken.replace("needs: [lint, test]", "needs: [lint, tset]")
     (tmp_path / "pr.yml").write_text(broken)
     proc = subprocess.run([_actionlint(), "-no-color", "-oneline", str(tmp_path / "pr.yml")],
                           capture_output=True, text=True)
