@@ -7,8 +7,9 @@ cost inter-zone traffic; put a zonal instance in the zone of most replicas).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_gcp as gcp
@@ -18,7 +19,13 @@ from infra.model_disk import inherited_depends_on
 Tier = Literal["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"]
 ZONAL_TIERS = ("BASIC_HDD", "BASIC_SSD", "ZONAL")
 """Tiers whose instance location is a zone; the others take a region."""
-MIN_CAPACITY_GB: dict[str, int] = {"BASIC_HDD": 1024, "BASIC_SSD": 2560, "ZONAL": 1024, "REGIONAL": 1024, "ENTERPRISE": 1024}
+MIN_CAPACITY_GB: dict[str, int] = {
+    "BASIC_HDD": 1024,
+    "BASIC_SSD": 2560,
+    "ZONAL": 1024,
+    "REGIONAL": 1024,
+    "ENTERPRISE": 1024,
+}
 """Smallest share per tier (Filestore service-tiers page: Basic SSD starts at 2.5 TiB, the others at 1 TiB)."""
 
 
@@ -45,7 +52,9 @@ class FilestoreShareArgs:
         if self.tier not in MIN_CAPACITY_GB:
             raise ValueError(f"tier: '{self.tier}' is not one of {', '.join(MIN_CAPACITY_GB)}")
         if self.capacity_gb < MIN_CAPACITY_GB[self.tier]:
-            raise ValueError(f"capacity_gb: {self.tier} shares start at {MIN_CAPACITY_GB[self.tier]} GB, got {self.capacity_gb}")
+            raise ValueError(
+                f"capacity_gb: {self.tier} shares start at {MIN_CAPACITY_GB[self.tier]} GB, got {self.capacity_gb}"
+            )
         zonal_location = self.location.count("-") == 2  # us-central1-a vs us-central1
         if (self.tier in ZONAL_TIERS) != zonal_location:
             want = "a zone" if self.tier in ZONAL_TIERS else "a region"
@@ -70,7 +79,9 @@ class FilestoreShare(pulumi.ComponentResource):
             tier=args.tier,
             file_shares=gcp.filestore.InstanceFileSharesArgs(name=args.share_name, capacity_gb=args.capacity_gb),
             networks=[
-                gcp.filestore.InstanceNetworkArgs(network=args.network, modes=["MODE_IPV4"], connect_mode="DIRECT_PEERING")
+                gcp.filestore.InstanceNetworkArgs(
+                    network=args.network, modes=["MODE_IPV4"], connect_mode="DIRECT_PEERING"
+                )
             ],
             labels=args.labels or None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=inherited_depends_on(opts)),
@@ -79,7 +90,7 @@ class FilestoreShare(pulumi.ComponentResource):
         self.register_outputs({"ipAddress": self.ip_address, "shareName": self.share_name})
 
 
-def _first_ip(networks: list) -> str:
+def _first_ip(networks: Sequence[Any]) -> str:
     ips = networks[0].ip_addresses if networks else None
     if not ips:
         raise ValueError("filestore: the instance reported no IP address on its network")

@@ -73,9 +73,13 @@ class ModelDiskArgs:
                 f"got {list(self.zones)}. Pick one zone, or use hyperdisk-ml for a multi-zone read-only volume"
             )
         if self.disk_type == HYPERDISK_ML:
-            if self.provisioned_throughput_mibps is None or self.provisioned_throughput_mibps < HYPERDISK_ML_MIN_THROUGHPUT_MIBPS:
+            if (
+                self.provisioned_throughput_mibps is None
+                or self.provisioned_throughput_mibps < HYPERDISK_ML_MIN_THROUGHPUT_MIBPS
+            ):
                 raise ValueError(
-                    f"provisioned_throughput_mibps: hyperdisk-ml needs at least {HYPERDISK_ML_MIN_THROUGHPUT_MIBPS} MiB/s"
+                    "provisioned_throughput_mibps: hyperdisk-ml needs at least "
+                    f"{HYPERDISK_ML_MIN_THROUGHPUT_MIBPS} MiB/s"
                 )
         elif self.provisioned_throughput_mibps is not None:
             raise ValueError(f"provisioned_throughput_mibps: only hyperdisk-ml takes it, not {self.disk_type}")

@@ -90,7 +90,8 @@ def _reader_pools(config: StackConfig) -> list[str]:
 
 
 def gcsfuse_file_cache(config: StackConfig) -> str:
-    """Resolve ``gcsfuse.fileCache: auto``: Local SSD when the serving pool backs ephemeral storage with it, else memory."""
+    """Resolve ``gcsfuse.fileCache: auto``: Local SSD when the serving pool backs ephemeral storage with it,
+    else memory."""
     choice = config.model.weights.gcsfuse.file_cache
     if choice != "auto":
         return choice
@@ -173,8 +174,9 @@ def build_weights(
         )
 
     if backend is WeightsBackend.FILESTORE:
-        return _filestore(config, stack, provider, namespace, prefix, labels, k8s_opts, gcp_opts,
-                          hf_token_secret, downloader_image)
+        return _filestore(
+            config, stack, provider, namespace, prefix, labels, k8s_opts, gcp_opts, hf_token_secret, downloader_image
+        )
 
     download: list[pulumi.Resource] = []
     if downloader_image is not None:
@@ -187,8 +189,16 @@ def build_weights(
                 revision=config.model.revision,
                 destination=w.gcs_url(bucket_name, prefix),
                 service_account_name=DOWNLOADER_KSA,
-                gcp_service_account=_bucket_writer("weights-download-identity", config, stack, "model-dl", DOWNLOADER_KSA, namespace, bucket_name,
-                                                   gcp_opts).email,
+                gcp_service_account=_bucket_writer(
+                    "weights-download-identity",
+                    config,
+                    stack,
+                    "model-dl",
+                    DOWNLOADER_KSA,
+                    namespace,
+                    bucket_name,
+                    gcp_opts,
+                ).email,
                 hf_token_secret=hf_token_secret,
                 node_selector=_system_selector(config),
                 scratch_gi=w.size_gi(config.model.weight_bytes()),
@@ -285,7 +295,13 @@ def _model_disk(
     rev8 = model.revision[:8]
     if weights.backend is WeightsBackend.HYPERDISK_ML:
         o = weights.hyperdisk_ml
-        zones, disk_type, size, throughput, access = tuple(weights_zones(config)), "hyperdisk-ml", o.size_gb, o.throughput_mibps, "ReadOnlyMany"
+        zones, disk_type, size, throughput, access = (
+            tuple(weights_zones(config)),
+            "hyperdisk-ml",
+            o.size_gb,
+            o.throughput_mibps,
+            "ReadOnlyMany",
+        )
     else:
         o = weights.persistent_disk  # type: ignore[assignment]
         zones, disk_type, size, throughput = (single_weights_zone(config),), o.disk_type, o.size_gb, None  # type: ignore[attr-defined]
@@ -319,7 +335,11 @@ def _model_disk(
         opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=disk.disks)),
     )
     return w.claim_weights(
-        weights.backend.value, volume.claim_name, prefix, read_only_many=access == "ReadOnlyMany", dependencies=[volume.claim]
+        weights.backend.value,
+        volume.claim_name,
+        prefix,
+        read_only_many=access == "ReadOnlyMany",
+        dependencies=[volume.claim],
     )
 
 
@@ -365,7 +385,9 @@ def _filestore(
     )
     dependencies: list[pulumi.Resource] = [volume.claim]
     if downloader_image is not None:
-        dependencies.append(_populate_share(config, namespace, prefix, share, k8s_opts, hf_token_secret, downloader_image).job)
+        dependencies.append(
+            _populate_share(config, namespace, prefix, share, k8s_opts, hf_token_secret, downloader_image).job
+        )
     return w.claim_weights("filestore", volume.claim_name, prefix, read_only_many=True, dependencies=dependencies)
 
 
@@ -385,9 +407,12 @@ def _populate_share(
         "name": "prepare-share",
         "image": image,
         "command": [
-            "python3", "-c",
-            "import os, sys; os.makedirs(sys.argv[1], exist_ok=True); os.chown(sys.argv[1], int(sys.argv[2]), int(sys.argv[2]))",
-            destination, str(DOWNLOADER_UID),
+            "python3",
+            "-c",
+            "import os, sys; os.makedirs(sys.argv[1], exist_ok=True); "
+            "os.chown(sys.argv[1], int(sys.argv[2]), int(sys.argv[2]))",
+            destination,
+            str(DOWNLOADER_UID),
         ],
         "securityContext": {
             "runAsUser": 0,
@@ -442,10 +467,16 @@ def build_batch(
     if not batch.enabled:
         return None
     vllm = config.serving.vllm
-    engine = ["--tensor-parallel-size", str(vllm.tensor_parallel_size),
-              "--pipeline-parallel-size", str(vllm.pipeline_parallel_size),
-              "--gpu-memory-utilization", f"{vllm.gpu_memory_utilization:g}",
-              "--max-num-seqs", str(vllm.max_num_seqs)]
+    engine = [
+        "--tensor-parallel-size",
+        str(vllm.tensor_parallel_size),
+        "--pipeline-parallel-size",
+        str(vllm.pipeline_parallel_size),
+        "--gpu-memory-utilization",
+        f"{vllm.gpu_memory_utilization:g}",
+        "--max-num-seqs",
+        str(vllm.max_num_seqs),
+    ]
     if vllm.max_model_len is not None:
         engine += ["--max-model-len", str(vllm.max_model_len)]
     if vllm.quantization is not None:
@@ -453,7 +484,9 @@ def build_batch(
     if vllm.kv_cache_dtype != "auto":
         engine += ["--kv-cache-dtype", vllm.kv_cache_dtype]
     gcp_opts = pulumi.ResourceOptions(depends_on=list(gcp_depends_on))
-    identity = _bucket_writer("batch-identity", config, stack, "vllm-batch", BATCH_KSA, namespace, bucket_name, gcp_opts)
+    identity = _bucket_writer(
+        "batch-identity", config, stack, "vllm-batch", BATCH_KSA, namespace, bucket_name, gcp_opts
+    )
     k8s_deps = [namespace_resource] if namespace_resource is not None else []
     gpus = vllm.tensor_parallel_size * vllm.pipeline_parallel_size  # config checks one batch node has them
     return BatchInference(

@@ -73,7 +73,9 @@ def check_batch_input(lines: Iterable[str], served_model: str | None = None) -> 
         try:
             request = json.loads(text)
         except ValueError as err:
-            errors.append(f"line {number}: not valid JSON ({getattr(err, 'msg', err)}, column {getattr(err, 'colno', '?')})")
+            errors.append(
+                f"line {number}: not valid JSON ({getattr(err, 'msg', err)}, column {getattr(err, 'colno', '?')})"
+            )
             continue
         if not isinstance(request, dict):
             errors.append(f"line {number}: expected a JSON object, got {type(request).__name__}")
@@ -86,7 +88,7 @@ def check_batch_input(lines: Iterable[str], served_model: str | None = None) -> 
         else:
             first_line_of[custom_id] = number
         if request.get("method") != "POST":
-            errors.append(f"line {number}: method must be \"POST\", got {request.get('method')!r}")
+            errors.append(f'line {number}: method must be "POST", got {request.get("method")!r}')
         url = request.get("url")
         if url == "/v1/completions":
             errors.append(
@@ -94,7 +96,10 @@ def check_batch_input(lines: Iterable[str], served_model: str | None = None) -> 
                 "send /v1/chat/completions with body.messages"
             )
         elif not isinstance(url, str) or not (url in exact_urls or url.endswith(url_suffixes)):
-            errors.append(f"line {number}: url {url!r} is not one the batch runner serves ({', '.join(exact_urls)}, */score, */rerank)")
+            errors.append(
+                f"line {number}: url {url!r} is not one the batch runner serves "
+                f"({', '.join(exact_urls)}, */score, */rerank)"
+            )
         body = request.get("body")
         if not isinstance(body, dict):
             errors.append(f"line {number}: body must be a JSON object")
@@ -275,10 +280,14 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
         # Deprecated in favour of `vllm run-batch` but present in 0.32 (reference/real-vllm-on-cpu.md).
         "command": ["python3", "-m", "vllm.entrypoints.openai.run_batch"],
         "args": [
-            "-i", shard_path,
-            "-o", output_path,
-            "--model", weights.model_path,
-            "--served-model-name", args.served_model_name,
+            "-i",
+            shard_path,
+            "-o",
+            output_path,
+            "--model",
+            weights.model_path,
+            "--served-model-name",
+            args.served_model_name,
             *weights.vllm_args,
             *args.engine_args,
         ],
@@ -339,8 +348,10 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
             ]
         },
         "template": {
-            "metadata": {"labels": {"app.kubernetes.io/name": args.job_name, "app.kubernetes.io/component": "batch"},
-                         "annotations": annotations},
+            "metadata": {
+                "labels": {"app.kubernetes.io/name": args.job_name, "app.kubernetes.io/component": "batch"},
+                "annotations": annotations,
+            },
             "spec": pod,
         },
     }

@@ -117,7 +117,9 @@ class ModelDownloaderArgs:
         if self.ttl_seconds_after_finished < 0:
             raise ValueError(f"ttl_seconds_after_finished: {self.ttl_seconds_after_finished} must be ≥ 0")
         if self.scratch_gi < 1:
-            raise ValueError(f"scratch_gi: {self.scratch_gi} must be at least 1 (the model's size in GiB plus headroom)")
+            raise ValueError(
+                f"scratch_gi: {self.scratch_gi} must be at least 1 (the model's size in GiB plus headroom)"
+            )
         if "@sha256:" not in self.image:
             raise ValueError(f"image: '{self.image}' is not pinned by digest; use NAME@sha256:<64 hex>")
 
@@ -130,7 +132,12 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
     ]
     if args.hf_token_secret:
-        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": args.hf_token_secret, "key": args.hf_token_key}}})
+        env.append(
+            {
+                "name": "HF_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": args.hf_token_secret, "key": args.hf_token_key}},
+            }
+        )
     container = {
         "name": "download",
         "image": args.image,

@@ -300,7 +300,9 @@ def hugging_face_weights(args: HuggingFaceArgs) -> WeightsMount:
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
     ]
     if args.token_secret:
-        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": args.token_secret, "key": args.token_key}}})
+        env.append(
+            {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": args.token_secret, "key": args.token_key}}}
+        )
     init = {
         "name": "download-weights",
         "image": args.image,
@@ -372,7 +374,7 @@ class ModelVolume(pulumi.ComponentResource):
         self.claim_name = name
         self.volume_name = f"{args.namespace}-{name}"  # PVs are cluster-scoped: namespace makes it unique
         labels = {"app.kubernetes.io/component": "model-weights", **args.labels}
-        spec: dict[str, Any] = {
+        spec: Any = {
             "capacity": {"storage": f"{args.capacity_gb}Gi"},
             "accessModes": [args.access_mode],
             "persistentVolumeReclaimPolicy": "Retain",
@@ -391,22 +393,26 @@ class ModelVolume(pulumi.ComponentResource):
                     ]
                 }
             }
+        # Typed as Any: mypy does not match plain dicts against pulumi-kubernetes' TypedDict inputs.
+        pv_meta: Any = {"name": self.volume_name, "labels": labels}
+        pvc_meta: Any = {"name": self.claim_name, "namespace": args.namespace, "labels": labels}
+        pvc_spec: Any = {
+            "accessModes": [args.access_mode],
+            "storageClassName": "",
+            "volumeName": self.volume_name,
+            "volumeMode": "Filesystem",
+            "resources": {"requests": {"storage": f"{args.capacity_gb}Gi"}},
+        }
         volume = k8s.core.v1.PersistentVolume(
             f"{name}-pv",
-            metadata={"name": self.volume_name, "labels": labels},
+            metadata=pv_meta,
             spec=spec,
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
         self.claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-pvc",
-            metadata={"name": self.claim_name, "namespace": args.namespace, "labels": labels},
-            spec={
-                "accessModes": [args.access_mode],
-                "storageClassName": "",
-                "volumeName": self.volume_name,
-                "volumeMode": "Filesystem",
-                "resources": {"requests": {"storage": f"{args.capacity_gb}Gi"}},
-            },
+            metadata=pvc_meta,
+            spec=pvc_spec,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, volume]),
         )
         self.register_outputs({"claimName": self.claim_name, "volumeName": self.volume_name})

@@ -86,14 +86,23 @@ def test_gcsfuse_without_file_cache_has_no_cache_options():
 
 
 def test_gcsfuse_parallel_downloads_off():
-    assert w.gcsfuse_mount_options(
-        w.GcsFuseArgs(bucket_name="b", prefix=PREFIX + "/", file_cache="localSsd", model_bytes=1, parallel_downloads=False)
-    ) == TUNED + FILE_CACHE
+    assert (
+        w.gcsfuse_mount_options(
+            w.GcsFuseArgs(
+                bucket_name="b", prefix=PREFIX + "/", file_cache="localSsd", model_bytes=1, parallel_downloads=False
+            )
+        )
+        == TUNED + FILE_CACHE
+    )
 
 
 @pytest.mark.parametrize(
     "extra, message",
-    [({"file_cache": "disk"}, "file_cache: 'disk'"), ({"prefix": "/abs"}, "prefix: '/abs'"), ({"prefix": ""}, "prefix: ''")],
+    [
+        ({"file_cache": "disk"}, "file_cache: 'disk'"),
+        ({"prefix": "/abs"}, "prefix: '/abs'"),
+        ({"prefix": ""}, "prefix: ''"),
+    ],
 )
 def test_gcsfuse_rejects_bad_args(extra, message):
     with pytest.raises(ValueError, match=message):
@@ -101,7 +110,9 @@ def test_gcsfuse_rejects_bad_args(extra, message):
 
 
 def test_runai_streamer_plain_bucket():
-    mount = w.runai_streamer_weights(w.RunaiStreamerArgs(bucket_name="b-models", prefix=PREFIX, concurrency=32, memory_limit_bytes=8 * w.GIB))
+    mount = w.runai_streamer_weights(
+        w.RunaiStreamerArgs(bucket_name="b-models", prefix=PREFIX, concurrency=32, memory_limit_bytes=8 * w.GIB)
+    )
     assert mount.backend == "runaiStreamer"
     assert mount.model_path == f"gs://b-models/{PREFIX}"
     assert mount.env == [
@@ -126,7 +137,9 @@ def test_runai_streamer_distributed_and_output_bucket():
     assert recording.settled == "gs://b-out/m/x"
 
 
-@pytest.mark.parametrize("extra, message", [({"concurrency": 0}, "concurrency"), ({"memory_limit_bytes": -2}, "memory_limit_bytes")])
+@pytest.mark.parametrize(
+    "extra, message", [({"concurrency": 0}, "concurrency"), ({"memory_limit_bytes": -2}, "memory_limit_bytes")]
+)
 def test_runai_rejects_bad_args(extra, message):
     with pytest.raises(ValueError, match=message):
         w.RunaiStreamerArgs(bucket_name="b", prefix="p", **extra)
@@ -149,8 +162,12 @@ def test_hugging_face_downloads_pinned_revision_into_empty_dir():
     [init] = mount.init_containers
     assert init["name"] == "download-weights"
     assert init["command"] == [
-        "python3", "-c", w.HF_DOWNLOAD_SCRIPT,
-        "meta-llama/Llama-3.1-8B-Instruct", "0e9e39f249a16976918f6564b8830bc894c89659", "/models/meta-llama/Llama-3.1-8B-Instruct",
+        "python3",
+        "-c",
+        w.HF_DOWNLOAD_SCRIPT,
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "0e9e39f249a16976918f6564b8830bc894c89659",
+        "/models/meta-llama/Llama-3.1-8B-Instruct",
     ]
     assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "vllm-hf-token", "key": "token"}}} in init["env"]
     assert init["volumeMounts"] == [{"name": "model-weights", "mountPath": "/models"}]
@@ -168,7 +185,9 @@ def test_hugging_face_public_model_has_no_token_env():
 
 
 def test_claim_weights_mounts_claim_read_only():
-    mount = w.claim_weights("persistentDisk", "model-weights-0e9e39f2", PREFIX + "/", read_only_many=True, dependencies=[])
+    mount = w.claim_weights(
+        "persistentDisk", "model-weights-0e9e39f2", PREFIX + "/", read_only_many=True, dependencies=[]
+    )
     assert mount.model_path == f"/models/{PREFIX}"
     assert mount.volumes == [
         {"name": "model-weights", "persistentVolumeClaim": {"claimName": "model-weights-0e9e39f2", "readOnly": True}}
@@ -179,7 +198,12 @@ def test_claim_weights_mounts_claim_read_only():
 
 def test_pd_source_and_mount_options():
     assert w.pd_source("projects/p/zones/z/disks/d") == {
-        "csi": {"driver": "pd.csi.storage.gke.io", "volumeHandle": "projects/p/zones/z/disks/d", "fsType": "ext4", "readOnly": True}
+        "csi": {
+            "driver": "pd.csi.storage.gke.io",
+            "volumeHandle": "projects/p/zones/z/disks/d",
+            "fsType": "ext4",
+            "readOnly": True,
+        }
     }
     assert w.PD_MOUNT_OPTIONS == ("read_ahead_kb=4096",)
 
@@ -187,7 +211,13 @@ def test_pd_source_and_mount_options():
 def test_nfs_source_and_options():
     assert w.nfs_source("10.0.0.2", "models") == {"nfs": {"server": "10.0.0.2", "path": "/models", "readOnly": True}}
     assert w.nfs_mount_options(16) == (
-        "ro", "hard", "nconnect=16", "rsize=1048576", "wsize=1048576", "timeo=600", "retrans=3"
+        "ro",
+        "hard",
+        "nconnect=16",
+        "rsize=1048576",
+        "wsize=1048576",
+        "timeo=600",
+        "retrans=3",
     )
     with pytest.raises(ValueError, match="nconnect: 17"):
         w.nfs_mount_options(17)

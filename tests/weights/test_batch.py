@@ -16,13 +16,23 @@ IMAGE = "vllm/vllm-openai:v0.32.0@sha256:" + "a" * 64
 
 
 def chat(custom_id: str, **body) -> str:
-    return json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
-                       "body": {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], **body}})
+    return json.dumps(
+        {
+            "custom_id": custom_id,
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], **body},
+        }
+    )
 
 
-GOOD = [chat("a"), "", chat("b", max_tokens=8),
-        json.dumps({"custom_id": "e", "method": "POST", "url": "/v1/embeddings", "body": {"input": "x"}}),
-        json.dumps({"custom_id": "s", "method": "POST", "url": "/score", "body": {"text_1": "a", "text_2": "b"}})]
+GOOD = [
+    chat("a"),
+    "",
+    chat("b", max_tokens=8),
+    json.dumps({"custom_id": "e", "method": "POST", "url": "/v1/embeddings", "body": {"input": "x"}}),
+    json.dumps({"custom_id": "s", "method": "POST", "url": "/score", "body": {"text_1": "a", "text_2": "b"}}),
+]
 
 
 def test_good_input_has_no_errors():
@@ -31,10 +41,15 @@ def test_good_input_has_no_errors():
 
 
 def test_completions_line_is_refused_with_its_line_number():
-    lines = [chat("a"), json.dumps({"custom_id": "c", "method": "POST", "url": "/v1/completions", "body": {"prompt": "x"}})]
+    lines = [
+        chat("a"),
+        json.dumps({"custom_id": "c", "method": "POST", "url": "/v1/completions", "body": {"prompt": "x"}}),
+    ]
     assert b.check_batch_input(lines) == [
-        ("line 2: url /v1/completions is not served by vLLM's batch runner and aborts the whole run; "
-        "send /v1/chat/completions with body.messages")
+        (
+            "line 2: url /v1/completions is not served by vLLM's batch runner and aborts the whole run; "
+            "send /v1/chat/completions with body.messages"
+        )
     ]
 
 
@@ -56,8 +71,10 @@ def test_every_bad_shape_is_reported():
         "line 3: method must be \"POST\", got 'GET'",
         "line 3: body.messages must be a non-empty list of {role, content} objects",
         "line 5: custom_id 'dup' repeats line 4",
-        ("line 6: url '/v1/other' is not one the batch runner serves (/v1/chat/completions, /v1/embeddings, "
-        "/v1/audio/transcriptions, /v1/audio/translations, */score, */rerank)"),
+        (
+            "line 6: url '/v1/other' is not one the batch runner serves (/v1/chat/completions, /v1/embeddings, "
+            "/v1/audio/transcriptions, /v1/audio/translations, */score, */rerank)"
+        ),
         "line 7: body must be a JSON object",
         "line 8: body.model 'other' is not the served model 'tiny'",
     ]
@@ -71,8 +88,13 @@ def run_script(tmp_path: Path, lines: list[str], index: str, count: int, served:
     source = tmp_path / "input.jsonl"
     source.write_text("\n".join(lines) + "\n")
     target = tmp_path / f"shard-{index}.jsonl"
-    done = subprocess.run([sys.executable, "-c", b.CHECK_SCRIPT, str(source), str(target), index, str(count), served],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", b.CHECK_SCRIPT, str(source), str(target), index, str(count), served],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return done.returncode, done.stdout + done.stderr, target.read_text() if target.exists() else ""
 
 
@@ -88,7 +110,10 @@ def test_in_pod_script_shards_checked_input(tmp_path):
 
 
 def test_in_pod_script_exits_2_on_bad_input_and_writes_nothing(tmp_path):
-    bad = [chat("a"), json.dumps({"custom_id": "c", "method": "POST", "url": "/v1/completions", "body": {"prompt": "x"}})]
+    bad = [
+        chat("a"),
+        json.dumps({"custom_id": "c", "method": "POST", "url": "/v1/completions", "body": {"prompt": "x"}}),
+    ]
     rc, out, shard = run_script(tmp_path, bad, "0", 1)
     assert rc == b.INVALID_INPUT_EXIT == 2
     assert "line 2: url /v1/completions" in out
@@ -109,70 +134,125 @@ def test_cli_check(tmp_path, capsys):
 
 
 def test_io_layout():
-    assert b.io_layout("batch/input.jsonl", "batch/output.jsonl", 1) == ("batch", "/batch-io/input.jsonl", "/batch-io/output.jsonl")
+    assert b.io_layout("batch/input.jsonl", "batch/output.jsonl", 1) == (
+        "batch",
+        "/batch-io/input.jsonl",
+        "/batch-io/output.jsonl",
+    )
     assert b.io_layout("batch/in/x.jsonl", "batch/out/y.jsonl", 3) == (
-        "batch", "/batch-io/in/x.jsonl", "/batch-io/out/y-$(JOB_COMPLETION_INDEX)-of-3.jsonl"
+        "batch",
+        "/batch-io/in/x.jsonl",
+        "/batch-io/out/y-$(JOB_COMPLETION_INDEX)-of-3.jsonl",
     )
     assert b.io_layout("in.jsonl", "results/out.jsonl", 1) == ("", "/batch-io/in.jsonl", "/batch-io/results/out.jsonl")
-    for inp, out, message in [("/abs.jsonl", "o.jsonl", "input_object"), ("i.jsonl", "dir/", "output_object"),
-                              ("same.jsonl", "same.jsonl", "must differ")]:
+    for inp, out, message in [
+        ("/abs.jsonl", "o.jsonl", "input_object"),
+        ("i.jsonl", "dir/", "output_object"),
+        ("same.jsonl", "same.jsonl", "must differ"),
+    ]:
         with pytest.raises(ValueError, match=message):
             b.io_layout(inp, out, 1)
 
 
 def gcsfuse_mount() -> WeightsMount:
-    return gcsfuse_weights(GcsFuseArgs(bucket_name="bkt", prefix="models/o/m/r", file_cache="localSsd", model_bytes=16e9))
+    return gcsfuse_weights(
+        GcsFuseArgs(bucket_name="bkt", prefix="models/o/m/r", file_cache="localSsd", model_bytes=16e9)
+    )
 
 
 def batch_args(**extra) -> b.BatchInferenceArgs:
-    base = {"namespace": "llm", "image": IMAGE, "weights": gcsfuse_mount(), "bucket_name": "bkt", "served_model_name": "tiny",
-            "gpus": 1, "node_selector": {"cloud.google.com/gke-nodepool": "l4-spot"},
-            "tolerations": ({"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"},)}
+    base = {
+        "namespace": "llm",
+        "image": IMAGE,
+        "weights": gcsfuse_mount(),
+        "bucket_name": "bkt",
+        "served_model_name": "tiny",
+        "gpus": 1,
+        "node_selector": {"cloud.google.com/gke-nodepool": "l4-spot"},
+        "tolerations": (
+            {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+        ),
+    }
     return b.BatchInferenceArgs(**{**base, **extra})
 
 
 def test_batch_job_spec_single_shard_with_gcsfuse_weights():
     spec, annotations = b.batch_job_spec(batch_args())
     assert annotations == {
-        "gke-gcsfuse/cpu-limit": "0", "gke-gcsfuse/memory-limit": "0", "gke-gcsfuse/ephemeral-storage-limit": "0",
-        "gke-gcsfuse/volumes": "true", "gke-gcsfuse/ephemeral-storage-request": "17Gi",
+        "gke-gcsfuse/cpu-limit": "0",
+        "gke-gcsfuse/memory-limit": "0",
+        "gke-gcsfuse/ephemeral-storage-limit": "0",
+        "gke-gcsfuse/volumes": "true",
+        "gke-gcsfuse/ephemeral-storage-request": "17Gi",
     }
-    assert spec["podFailurePolicy"] == {"rules": [
-        {"action": "FailJob", "onExitCodes": {"containerName": "check-input", "operator": "In", "values": [2]}},
-        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
-    ]}
+    assert spec["podFailurePolicy"] == {
+        "rules": [
+            {"action": "FailJob", "onExitCodes": {"containerName": "check-input", "operator": "In", "values": [2]}},
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+        ]
+    }
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     assert pod["tolerations"][0]["key"] == "cloud.google.com/gke-spot"
-    check, = pod["initContainers"]
+    (check,) = pod["initContainers"]
     assert check["command"] == ["python3", "-c", b.CHECK_SCRIPT]
     assert check["args"] == ["/batch-io/input.jsonl", "/work/input.jsonl", "$(JOB_COMPLETION_INDEX)", "1", "tiny"]
-    runner, = pod["containers"]
+    (runner,) = pod["containers"]
     assert runner["command"] == ["python3", "-m", "vllm.entrypoints.openai.run_batch"]
-    assert runner["args"] == ["-i", "/work/input.jsonl", "-o", "/batch-io/output.jsonl", "--model", "/models",
-                              "--served-model-name", "tiny"]
-    assert runner["resources"] == {"requests": {"cpu": "4", "memory": "32Gi", "nvidia.com/gpu": "1"},
-                                   "limits": {"memory": "32Gi", "nvidia.com/gpu": "1"}}
+    assert runner["args"] == [
+        "-i",
+        "/work/input.jsonl",
+        "-o",
+        "/batch-io/output.jsonl",
+        "--model",
+        "/models",
+        "--served-model-name",
+        "tiny",
+    ]
+    assert runner["resources"] == {
+        "requests": {"cpu": "4", "memory": "32Gi", "nvidia.com/gpu": "1"},
+        "limits": {"memory": "32Gi", "nvidia.com/gpu": "1"},
+    }
     assert {"name": "HF_HUB_OFFLINE", "value": "1"} in runner["env"]
     io = next(v for v in pod["volumes"] if v["name"] == "batch-io")
-    assert io == {"name": "batch-io", "csi": {"driver": "gcsfuse.csi.storage.gke.io", "readOnly": False, "volumeAttributes": {
-        "bucketName": "bkt", "mountOptions": "implicit-dirs,uid=10001,gid=10001,only-dir=batch"}}}
+    assert io == {
+        "name": "batch-io",
+        "csi": {
+            "driver": "gcsfuse.csi.storage.gke.io",
+            "readOnly": False,
+            "volumeAttributes": {
+                "bucketName": "bkt",
+                "mountOptions": "implicit-dirs,uid=10001,gid=10001,only-dir=batch",
+            },
+        },
+    }
     assert [v["name"] for v in pod["volumes"]] == ["model-weights", "batch-io", "work", "cache", "tmp", "dshm"]
-    assert next(v for v in pod["volumes"] if v["name"] == "dshm") == {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}
+    assert next(v for v in pod["volumes"] if v["name"] == "dshm") == {
+        "name": "dshm",
+        "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"},
+    }
     assert pod["securityContext"]["runAsUser"] == 10001 and pod["securityContext"]["runAsNonRoot"] is True
 
 
 def test_batch_job_runs_hugging_face_download_after_the_check():
-    hf = WeightsMount(backend="huggingFace", model_path="/models/o/m",
-                      init_containers=[{"name": "download-weights", "image": IMAGE}])
+    hf = WeightsMount(
+        backend="huggingFace", model_path="/models/o/m", init_containers=[{"name": "download-weights", "image": IMAGE}]
+    )
     spec, _ = b.batch_job_spec(batch_args(weights=hf))
     pod = spec["template"]["spec"]
     assert [c["name"] for c in pod["initContainers"]] == ["check-input", "download-weights"]
     assert not any(e["name"] == "HF_HUB_OFFLINE" for e in pod["containers"][0]["env"])
 
 
-@pytest.mark.parametrize("extra, message", [({"gpus": 0}, "gpus"), ({"parallelism": 0}, "parallelism"),
-                                            ({"image": "vllm:latest"}, "pinned by digest"), ({"backoff_limit": -1}, "backoff_limit")])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"gpus": 0}, "gpus"),
+        ({"parallelism": 0}, "parallelism"),
+        ({"image": "vllm:latest"}, "pinned by digest"),
+        ({"backoff_limit": -1}, "backoff_limit"),
+    ],
+)
 def test_batch_args_validation(extra, message):
     with pytest.raises(ValueError, match=message):
         batch_args(**extra)

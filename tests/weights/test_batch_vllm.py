@@ -35,16 +35,45 @@ def tiny_model(serve_python) -> Path:
 
 
 def chat(custom_id: str) -> str:
-    return json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
-                       "body": {"model": SERVED, "max_tokens": 4, "messages": [{"role": "user", "content": "Hello"}]}})
+    return json.dumps(
+        {
+            "custom_id": custom_id,
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": SERVED, "max_tokens": 4, "messages": [{"role": "user", "content": "Hello"}]},
+        }
+    )
 
 
 def run_batch(python: Path, model: Path, source: Path, target: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}  # CPU settings: reference/real-vllm-on-cpu.md
+    env = {
+        **os.environ,
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "HF_HUB_OFFLINE": "1",
+    }  # CPU settings: reference/real-vllm-on-cpu.md
     return subprocess.run(
-        [str(python), "-m", "vllm.entrypoints.openai.run_batch", "-i", str(source), "-o", str(target),
-         "--model", str(model), "--served-model-name", SERVED, "--gpu-memory-utilization", "0.3", "--max-model-len", "512"],
-        capture_output=True, text=True, timeout=600, env=env, check=False,
+        [
+            str(python),
+            "-m",
+            "vllm.entrypoints.openai.run_batch",
+            "-i",
+            str(source),
+            "-o",
+            str(target),
+            "--model",
+            str(model),
+            "--served-model-name",
+            SERVED,
+            "--gpu-memory-utilization",
+            "0.3",
+            "--max-model-len",
+            "512",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
     )
 
 
@@ -59,8 +88,17 @@ def test_checked_input_runs_and_completions_input_aborts(tmp_path, serve_python,
     assert sorted(results) == ["a", "b"]
     assert all(r["response"]["status_code"] == 200 and r["error"] is None for r in results.values())
 
-    bad = [chat("a"), json.dumps({"custom_id": "c", "method": "POST", "url": "/v1/completions",
-                                  "body": {"model": SERVED, "prompt": "Hello", "max_tokens": 4}})]
+    bad = [
+        chat("a"),
+        json.dumps(
+            {
+                "custom_id": "c",
+                "method": "POST",
+                "url": "/v1/completions",
+                "body": {"model": SERVED, "prompt": "Hello", "max_tokens": 4},
+            }
+        ),
+    ]
     assert check_batch_input(bad, SERVED)[0].startswith("line 2: url /v1/completions")
     source, target = tmp_path / "bad.jsonl", tmp_path / "bad-out.jsonl"
     source.write_text("\n".join(bad) + "\n")
@@ -73,7 +111,12 @@ def test_checked_input_runs_and_completions_input_aborts(tmp_path, serve_python,
 def test_in_pod_script_runs_on_the_serving_interpreter(tmp_path, serve_python):
     source, shard = tmp_path / "in.jsonl", tmp_path / "shard.jsonl"
     source.write_text("\n".join([chat("a"), chat("b"), chat("c")]) + "\n")
-    done = subprocess.run([str(serve_python), "-c", CHECK_SCRIPT, str(source), str(shard), "1", "2", SERVED],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [str(serve_python), "-c", CHECK_SCRIPT, str(source), str(shard), "1", "2", SERVED],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert [json.loads(line)["custom_id"] for line in shard.read_text().splitlines()] == ["b"]

@@ -16,8 +16,14 @@ ZONES = ("us-central1-a", "us-central1-c")
 
 def hdml_args(**extra) -> ModelDiskArgs:
     base = {
-        "project": "proj-1", "disk_name": "llama-6f6073b4", "zones": ZONES, "disk_type": "hyperdisk-ml", "size_gb": 300,
-        "snapshot": "global/snapshots/llama-6f6073b4", "provisioned_throughput_mibps": 2400, "labels": {"stack": "prod"},
+        "project": "proj-1",
+        "disk_name": "llama-6f6073b4",
+        "zones": ZONES,
+        "disk_type": "hyperdisk-ml",
+        "size_gb": 300,
+        "snapshot": "global/snapshots/llama-6f6073b4",
+        "provisioned_throughput_mibps": 2400,
+        "labels": {"stack": "prod"},
     }
     return ModelDiskArgs(**{**base, **extra})
 
@@ -26,7 +32,7 @@ def test_hyperdisk_ml_one_read_only_many_disk_per_zone_behind_a_multi_zone_handl
     rec = record(lambda: ModelDisk("weights-disk", hdml_args()), settle=lambda disk: disk.volume_handle)
     disks = sorted(rec.of_type("gcp:compute/disk:Disk"), key=lambda d: d.name)
     assert [d.name for d in disks] == ["weights-disk-us-central1-a", "weights-disk-us-central1-c"]
-    for disk, zone in zip(disks, ZONES):
+    for disk, zone in zip(disks, ZONES, strict=True):
         assert disk.parent == "weights-disk"
         assert disk.inputs == {
             "project": "proj-1",
@@ -44,20 +50,32 @@ def test_hyperdisk_ml_one_read_only_many_disk_per_zone_behind_a_multi_zone_handl
 
 
 def test_single_zone_hyperdisk_uses_zonal_handle_without_multi_zone_label():
-    rec = record(lambda: ModelDisk("d", hdml_args(zones=("us-central1-b",), labels={})), settle=lambda d: d.volume_handle)
+    rec = record(
+        lambda: ModelDisk("d", hdml_args(zones=("us-central1-b",), labels={})), settle=lambda d: d.volume_handle
+    )
     [disk] = rec.of_type("gcp:compute/disk:Disk")
     assert "labels" not in disk.inputs
     assert rec.settled == "projects/proj-1/zones/us-central1-b/disks/llama-6f6073b4"
 
 
 def test_pd_ssd_from_image_in_one_zone_has_no_access_mode_or_throughput():
-    args = hdml_args(disk_type="pd-ssd", zones=("us-central1-a",), snapshot=None, image="global/images/llama",
-                     provisioned_throughput_mibps=None)
+    args = hdml_args(
+        disk_type="pd-ssd",
+        zones=("us-central1-a",),
+        snapshot=None,
+        image="global/images/llama",
+        provisioned_throughput_mibps=None,
+    )
     rec = record(lambda: ModelDisk("d", args), settle=lambda d: d.volume_handle)
     [disk] = rec.of_type("gcp:compute/disk:Disk")
     assert disk.inputs == {
-        "project": "proj-1", "name": "llama-6f6073b4", "zone": "us-central1-a", "type": "pd-ssd", "size": 300,
-        "image": "global/images/llama", "labels": {"stack": "prod"},
+        "project": "proj-1",
+        "name": "llama-6f6073b4",
+        "zone": "us-central1-a",
+        "type": "pd-ssd",
+        "size": 300,
+        "image": "global/images/llama",
+        "labels": {"stack": "prod"},
     }
     assert rec.settled == "projects/proj-1/zones/us-central1-a/disks/llama-6f6073b4"
 
@@ -86,8 +104,13 @@ def test_volume_handle_forms():
 
 
 def test_filestore_instance_and_ip():
-    args = FilestoreShareArgs(project="proj-1", instance_name="llama-dev-models", location="us-central1-a",
-                              network="gke-inference", labels={"stack": "dev"})
+    args = FilestoreShareArgs(
+        project="proj-1",
+        instance_name="llama-dev-models",
+        location="us-central1-a",
+        network="gke-inference",
+        labels={"stack": "dev"},
+    )
     rec = record(lambda: FilestoreShare("fs", args), settle=lambda share: share.ip_address)
     instance = rec.named("fs-instance")
     assert instance.type == "gcp:filestore/instance:Instance"
@@ -121,12 +144,18 @@ def test_filestore_args_validation(extra, message):
 def test_model_volume_static_pv_bound_to_one_claim_with_zone_affinity():
     def program():
         provider = k8s.Provider("k8s", kubeconfig="{}")
-        namespace = k8s.core.v1.Namespace("ns", metadata={"name": "llm"}, opts=pulumi.ResourceOptions(provider=provider))
+        namespace = k8s.core.v1.Namespace(
+            "ns", metadata={"name": "llm"}, opts=pulumi.ResourceOptions(provider=provider)
+        )
         return w.ModelVolume(
             "model-weights-6f6073b4",
             w.ModelVolumeArgs(
-                namespace="llm", capacity_gb=300, access_mode="ReadOnlyMany",
-                source=w.pd_source("projects/p/zones/multi-zone/disks/d"), zones=ZONES, mount_options=w.PD_MOUNT_OPTIONS,
+                namespace="llm",
+                capacity_gb=300,
+                access_mode="ReadOnlyMany",
+                source=w.pd_source("projects/p/zones/multi-zone/disks/d"),
+                zones=ZONES,
+                mount_options=w.PD_MOUNT_OPTIONS,
             ),
             opts=pulumi.ResourceOptions(providers=[provider], depends_on=[namespace]),
         )
@@ -140,16 +169,37 @@ def test_model_volume_static_pv_bound_to_one_claim_with_zone_affinity():
         "storageClassName": "",
         "volumeMode": "Filesystem",
         "claimRef": {"namespace": "llm", "name": "model-weights-6f6073b4"},
-        "csi": {"driver": "pd.csi.storage.gke.io", "volumeHandle": "projects/p/zones/multi-zone/disks/d", "fsType": "ext4", "readOnly": True},
+        "csi": {
+            "driver": "pd.csi.storage.gke.io",
+            "volumeHandle": "projects/p/zones/multi-zone/disks/d",
+            "fsType": "ext4",
+            "readOnly": True,
+        },
         "mountOptions": ["read_ahead_kb=4096"],
-        "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-            {"key": "topology.gke.io/zone", "operator": "In", "values": ["us-central1-a", "us-central1-c"]}]}]}},
+        "nodeAffinity": {
+            "required": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {
+                                "key": "topology.gke.io/zone",
+                                "operator": "In",
+                                "values": ["us-central1-a", "us-central1-c"],
+                            }
+                        ]
+                    }
+                ]
+            }
+        },
     }
     pvc = rec.manifest("PersistentVolumeClaim", "model-weights-6f6073b4")
     assert pvc["metadata"]["namespace"] == "llm"
     assert pvc["spec"] == {
-        "accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": "llm-model-weights-6f6073b4",
-        "volumeMode": "Filesystem", "resources": {"requests": {"storage": "300Gi"}},
+        "accessModes": ["ReadOnlyMany"],
+        "storageClassName": "",
+        "volumeName": "llm-model-weights-6f6073b4",
+        "volumeMode": "Filesystem",
+        "resources": {"requests": {"storage": "300Gi"}},
     }
     # Children wait for the component's dependencies and use the cluster provider.
     assert rec.named("model-weights-6f6073b4-pv").depends_on == ["ns"]

@@ -26,13 +26,23 @@ DEST = "gs://b/models/meta-llama/Llama-3.1-8B-Instruct/" + REV
 
 
 def args(**extra) -> ModelDownloaderArgs:
-    base = {"namespace": "llm", "image": IMAGE, "repo_id": "meta-llama/Llama-3.1-8B-Instruct", "revision": REV,
-            "destination": DEST, "service_account_name": "model-downloader", "hf_token_secret": "vllm-hf-token"}
+    base = {
+        "namespace": "llm",
+        "image": IMAGE,
+        "repo_id": "meta-llama/Llama-3.1-8B-Instruct",
+        "revision": REV,
+        "destination": DEST,
+        "service_account_name": "model-downloader",
+        "hf_token_secret": "vllm-hf-token",
+    }
     return ModelDownloaderArgs(**{**base, **extra})
 
 
 def test_job_name_changes_with_the_revision_only():
-    assert job_name("model-download", "meta-llama/Llama-3.1-8B-Instruct", REV) == "model-download-llama-3-1-8b-instruct-0e9e39f2"
+    assert (
+        job_name("model-download", "meta-llama/Llama-3.1-8B-Instruct", REV)
+        == "model-download-llama-3-1-8b-instruct-0e9e39f2"
+    )
     other = "6f6073b423013f6a7d4d9f39144961bfbfbc386b"
     assert job_name("model-download", "meta-llama/Llama-3.1-8B-Instruct", other).endswith("-6f6073b4")
     long = job_name("model-download", "org/" + "Very_Long.Model-Name" * 5, REV)
@@ -53,13 +63,19 @@ def test_job_spec_is_hardened_and_bounded():
     assert pod["automountServiceAccountToken"] is False
     assert pod["nodeSelector"] == {"gke-inference/role": "system"}
     assert pod["securityContext"] == {
-        "runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532, "seccompProfile": {"type": "RuntimeDefault"}
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "fsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
     }
     [container] = pod["containers"]
     assert container["image"] == IMAGE
     assert container["args"] == ["--repo-id", "meta-llama/Llama-3.1-8B-Instruct", "--revision", REV, "--target", DEST]
     assert container["securityContext"] == {
-        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
     }
     assert container["resources"] == {
         "requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "1Gi"},
@@ -72,10 +88,19 @@ def test_job_spec_is_hardened_and_bounded():
         {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "vllm-hf-token", "key": "token"}}},
     ]
     assert pod["volumes"] == [
-        {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {
-            "metadata": {"labels": {"app.kubernetes.io/name": "model-downloader"}},
-            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard-rwo",
-                     "resources": {"requests": {"storage": "30Gi"}}}}}},
+        {
+            "name": "scratch",
+            "ephemeral": {
+                "volumeClaimTemplate": {
+                    "metadata": {"labels": {"app.kubernetes.io/name": "model-downloader"}},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "storageClassName": "standard-rwo",
+                        "resources": {"requests": {"storage": "30Gi"}},
+                    },
+                }
+            },
+        },
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
     ]
     assert "tolerations" not in pod and "initContainers" not in pod
@@ -104,8 +129,11 @@ def test_args_validation(extra, message):
 def test_component_creates_ksa_then_job_and_exposes_marker():
     def program():
         provider = k8s.Provider("k8s", kubeconfig="{}")
-        return ModelDownloader("dl", args(gcp_service_account="dl@p.iam.gserviceaccount.com"),
-                               opts=pulumi.ResourceOptions(providers=[provider]))
+        return ModelDownloader(
+            "dl",
+            args(gcp_service_account="dl@p.iam.gserviceaccount.com"),
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
 
     rec = record(program, settle=lambda d: d.marker)
     assert rec.settled == f"{DEST}/.complete-{REV}"
@@ -115,9 +143,14 @@ def test_component_creates_ksa_then_job_and_exposes_marker():
     assert job["spec"] == job_spec(args(gcp_service_account="dl@p.iam.gserviceaccount.com"))
     ksa = rec.manifest("ServiceAccount", "model-downloader")
     assert ksa == {
-        "apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
-        "metadata": {"name": "model-downloader", "namespace": "llm",
-                     "annotations": {"iam.gke.io/gcp-service-account": "dl@p.iam.gserviceaccount.com"}},
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "automountServiceAccountToken": False,
+        "metadata": {
+            "name": "model-downloader",
+            "namespace": "llm",
+            "annotations": {"iam.gke.io/gcp-service-account": "dl@p.iam.gserviceaccount.com"},
+        },
     }
     assert rec.named("dl-job").depends_on == ["dl-ksa"]
     assert rec.named("dl").type == "gke-inference:workloads:ModelDownloader"

@@ -26,7 +26,10 @@ DOWNLOADER = "us-central1-docker.pkg.dev/gke-inference-dev/inference/model-downl
 DEV_PREFIX = "models/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659"
 PROD_PREFIX = "models/meta-llama/Llama-3.3-70B-Instruct/6f6073b423013f6a7d4d9f39144961bfbfbc386b"
 SPOT = Scheduling(
-    node_selector={"cloud.google.com/gke-nodepool": "h100-spot", "cloud.google.com/gke-accelerator": "nvidia-h100-80gb"},
+    node_selector={
+        "cloud.google.com/gke-nodepool": "h100-spot",
+        "cloud.google.com/gke-accelerator": "nvidia-h100-80gb",
+    },
     tolerations=[
         {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"},
         {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
@@ -40,17 +43,28 @@ class Built:
     mount: object
 
 
-def build(stack: str, *overrides: str, downloader: str | None = DOWNLOADER, batch: bool = False, with_namespace=True) -> Built:
+def build(
+    stack: str, *overrides: str, downloader: str | None = DOWNLOADER, batch: bool = False, with_namespace=True
+) -> Built:
     config = load_stack_config(stack, list(overrides))
 
     def program():
         provider = k8s.Provider("k8s", kubeconfig="{}")
         namespace = (
             k8s.core.v1.Namespace("ns", metadata={"name": "llm"}, opts=pulumi.ResourceOptions(provider=provider))
-            if with_namespace else None
+            if with_namespace
+            else None
         )
-        mount = build_weights(config, stack, provider, config.bucket_name(stack), "llm", namespace,
-                              hf_token_secret="vllm-hf-token", downloader_image=downloader)
+        mount = build_weights(
+            config,
+            stack,
+            provider,
+            config.bucket_name(stack),
+            "llm",
+            namespace,
+            hf_token_secret="vllm-hf-token",
+            downloader_image=downloader,
+        )
         if batch:
             build_batch(config, stack, provider, config.bucket_name(stack), "llm", namespace, mount, SPOT)
         return mount
@@ -76,16 +90,25 @@ def test_prefix_zones_and_names(dev_config, prod_config):
 
 
 def test_filestore_network_from_existing_vpc():
-    existing = ["network.create=false", ("network.existing={network: projects/host-proj/global/networks/shared, "
-                "subnetwork: s, podsRangeName: p, servicesRangeName: v}")]
+    existing = [
+        "network.create=false",
+        (
+            "network.existing={network: projects/host-proj/global/networks/shared, "
+            "subnetwork: s, podsRangeName: p, servicesRangeName: v}"
+        ),
+    ]
     assert filestore_network(load_stack_config("dev", existing)) == "projects/host-proj/global/networks/shared"
     same = [existing[0], existing[1].replace("host-proj", "gke-inference-dev")]
     assert filestore_network(load_stack_config("dev", same)) == "shared"
 
 
 def test_pools_without_common_zone_refuse_a_zonal_disk():
-    config = load_stack_config("prod", ["gpuPools.h100-spot.zones=[us-central1-b]", "model.weights.backend=persistentDisk"])
-    with pytest.raises(ValueError, match=r"gpuPools.\*.zones: the pools reading a zonal model disk \(h100, h100-spot\)"):
+    config = load_stack_config(
+        "prod", ["gpuPools.h100-spot.zones=[us-central1-b]", "model.weights.backend=persistentDisk"]
+    )
+    with pytest.raises(
+        ValueError, match=r"gpuPools.\*.zones: the pools reading a zonal model disk \(h100, h100-spot\)"
+    ):
         single_weights_zone(config)
 
 
@@ -111,8 +134,12 @@ def test_dev_gcsfuse_waits_for_the_download_job():
     assert [d._name for d in mount.dependencies] == ["weights-download-job"]
     job = rec.manifest("Job", "model-download-llama-3-1-8b-instruct-0e9e39f2")
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == [
-        "--repo-id", "meta-llama/Llama-3.1-8B-Instruct", "--revision", "0e9e39f249a16976918f6564b8830bc894c89659",
-        "--target", f"gs://gke-inference-dev-dev-models/{DEV_PREFIX}",
+        "--repo-id",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "--revision",
+        "0e9e39f249a16976918f6564b8830bc894c89659",
+        "--target",
+        f"gs://gke-inference-dev-dev-models/{DEV_PREFIX}",
     ]
     assert job["spec"]["template"]["spec"]["nodeSelector"] == {"gke-inference/role": "system"}
     scratch = job["spec"]["template"]["spec"]["volumes"][0]["ephemeral"]["volumeClaimTemplate"]["spec"]
@@ -163,22 +190,47 @@ def test_prod_hyperdisk_ml_multi_zone():
     ]
     assert [d._name for d in mount.dependencies] == ["model-weights-6f6073b4-pvc"]  # the download feeds the snapshot
     disks = sorted(rec.of_type("gcp:compute/disk:Disk"), key=lambda d: d.inputs["zone"])
-    assert [(d.inputs["zone"], d.inputs["name"], d.inputs["type"], d.inputs["accessMode"], d.inputs["provisionedThroughput"],
-             d.inputs["size"], d.inputs["snapshot"], d.inputs["labels"]["goog-gke-multi-zone"]) for d in disks] == [
-        (zone, "llama-3-3-70b-instruct-6f6073b4", "hyperdisk-ml", "READ_ONLY_MANY", 2400, 300,
-         "projects/gke-inference-prod/global/snapshots/llama-3-3-70b-instruct-6f6073b", "true")
+    assert [
+        (
+            d.inputs["zone"],
+            d.inputs["name"],
+            d.inputs["type"],
+            d.inputs["accessMode"],
+            d.inputs["provisionedThroughput"],
+            d.inputs["size"],
+            d.inputs["snapshot"],
+            d.inputs["labels"]["goog-gke-multi-zone"],
+        )
+        for d in disks
+    ] == [
+        (
+            zone,
+            "llama-3-3-70b-instruct-6f6073b4",
+            "hyperdisk-ml",
+            "READ_ONLY_MANY",
+            2400,
+            300,
+            "projects/gke-inference-prod/global/snapshots/llama-3-3-70b-instruct-6f6073b",
+            "true",
+        )
         for zone in ("us-central1-a", "us-central1-c")
     ]
     pv = rec.manifest("PersistentVolume", "llm-model-weights-6f6073b4")
-    assert pv["spec"]["csi"]["volumeHandle"] == "projects/gke-inference-prod/zones/multi-zone/disks/llama-3-3-70b-instruct-6f6073b4"
+    assert (
+        pv["spec"]["csi"]["volumeHandle"]
+        == "projects/gke-inference-prod/zones/multi-zone/disks/llama-3-3-70b-instruct-6f6073b4"
+    )
     assert pv["spec"]["accessModes"] == ["ReadOnlyMany"]
     assert pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == [
-        "us-central1-a", "us-central1-c"
+        "us-central1-a",
+        "us-central1-c",
     ]
     assert rec.manifest("PersistentVolumeClaim", "model-weights-6f6073b4")["spec"]["accessModes"] == ["ReadOnlyMany"]
     # The PV waits for both disks (its volume handle is an Output of them) and for the namespace.
     assert sorted(rec.named("model-weights-6f6073b4-pv").depends_on) == [
-        "ns", "weights-disk-us-central1-a", "weights-disk-us-central1-c"
+        "ns",
+        "weights-disk-us-central1-a",
+        "weights-disk-us-central1-c",
     ]
 
 
@@ -202,13 +254,21 @@ def test_prod_persistent_disk_single_zone_default_snapshot():
         "fsType": "ext4",
         "readOnly": True,
     }
-    assert pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["us-central1-a"]
+    assert pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == [
+        "us-central1-a"
+    ]
     assert built.mount.backend == "persistentDisk" and built.mount.read_only_many is True
 
 
 def test_persistent_disk_read_write_once_is_single_replica():
-    built = build("dev", "model.weights.backend=persistentDisk", "model.weights.persistentDisk.accessMode=ReadWriteOnce",
-                  "model.weights.persistentDisk.diskType=pd-balanced", "autoscaling.mode=none", downloader=None)
+    built = build(
+        "dev",
+        "model.weights.backend=persistentDisk",
+        "model.weights.persistentDisk.accessMode=ReadWriteOnce",
+        "model.weights.persistentDisk.diskType=pd-balanced",
+        "autoscaling.mode=none",
+        downloader=None,
+    )
     assert built.mount.read_only_many is False
     pv = built.recording.manifest("PersistentVolume", "llm-model-weights-0e9e39f2")
     assert pv["spec"]["accessModes"] == ["ReadWriteOnce"]
@@ -220,12 +280,26 @@ def test_dev_filestore_nfs_and_populate_job():
     built = build("dev", "model.weights.backend=filestore")
     mount, rec = built.mount, built.recording
     instance = rec.named("weights-filestore-instance").inputs
-    assert (instance["location"], instance["tier"], instance["name"]) == ("us-central1-a", "ZONAL", "llama-3-1-8b-instruct-dev-models")
-    assert instance["networks"] == [{"network": "gke-inference", "modes": ["MODE_IPV4"], "connectMode": "DIRECT_PEERING"}]
+    assert (instance["location"], instance["tier"], instance["name"]) == (
+        "us-central1-a",
+        "ZONAL",
+        "llama-3-1-8b-instruct-dev-models",
+    )
+    assert instance["networks"] == [
+        {"network": "gke-inference", "modes": ["MODE_IPV4"], "connectMode": "DIRECT_PEERING"}
+    ]
     pv = rec.manifest("PersistentVolume", "llm-model-weights-0e9e39f2")
     assert pv["spec"]["nfs"] == {"server": FILESTORE_IP, "path": "/models", "readOnly": True}
     assert pv["spec"]["accessModes"] == ["ReadWriteMany"]
-    assert pv["spec"]["mountOptions"] == ["ro", "hard", "nconnect=16", "rsize=1048576", "wsize=1048576", "timeo=600", "retrans=3"]
+    assert pv["spec"]["mountOptions"] == [
+        "ro",
+        "hard",
+        "nconnect=16",
+        "rsize=1048576",
+        "wsize=1048576",
+        "timeo=600",
+        "retrans=3",
+    ]
     assert "nodeAffinity" not in pv["spec"]
     assert mount.model_path == f"/models/{DEV_PREFIX}"
     assert sorted(d._name for d in mount.dependencies) == ["model-weights-0e9e39f2-pvc", "weights-populate-job"]
@@ -244,7 +318,10 @@ def test_runai_streamer_from_plain_bucket_name_and_distributed_for_tp():
     dev = build("dev", "model.weights.backend=runaiStreamer").mount
     assert dev.model_path == f"gs://gke-inference-dev-dev-models/{DEV_PREFIX}"
     assert dev.vllm_args == ["--load-format", "runai_streamer"]
-    assert dev.env == [{"name": "RUNAI_STREAMER_CONCURRENCY", "value": "16"}, {"name": "RUNAI_STREAMER_MEMORY_LIMIT", "value": "-1"}]
+    assert dev.env == [
+        {"name": "RUNAI_STREAMER_CONCURRENCY", "value": "16"},
+        {"name": "RUNAI_STREAMER_MEMORY_LIMIT", "value": "-1"},
+    ]
     assert dev.needs_bucket_read is True
     prod = build("prod", "model.weights.backend=runaiStreamer", downloader=None).mount
     assert prod.vllm_args == ["--load-format", "runai_streamer", "--model-loader-extra-config", '{"distributed":true}']
@@ -266,23 +343,46 @@ def test_prod_batch_job_on_spot_pool():
     job = rec.manifest("Job", "vllm-batch")
     spec = job["spec"]
     assert job["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
-    assert (spec["completionMode"], spec["completions"], spec["parallelism"], spec["backoffLimit"], spec["ttlSecondsAfterFinished"]) == (
-        "Indexed", 2, 2, 3, 86400
-    )
+    assert (
+        spec["completionMode"],
+        spec["completions"],
+        spec["parallelism"],
+        spec["backoffLimit"],
+        spec["ttlSecondsAfterFinished"],
+    ) == ("Indexed", 2, 2, 3, 86400)
     pod = spec["template"]["spec"]
     assert pod["nodeSelector"] == SPOT.node_selector
     assert pod["tolerations"] == SPOT.tolerations
     [runner] = pod["containers"]
     assert runner["resources"]["limits"]["nvidia.com/gpu"] == "8"
     assert runner["args"][:8] == [
-        "-i", "/work/input.jsonl", "-o", "/batch-io/output-$(JOB_COMPLETION_INDEX)-of-2.jsonl",
-        "--model", f"/models/{PROD_PREFIX}", "--served-model-name", "llama-3.3-70b",
+        "-i",
+        "/work/input.jsonl",
+        "-o",
+        "/batch-io/output-$(JOB_COMPLETION_INDEX)-of-2.jsonl",
+        "--model",
+        f"/models/{PROD_PREFIX}",
+        "--served-model-name",
+        "llama-3.3-70b",
     ]
     assert runner["args"][8:] == [
-        "--tensor-parallel-size", "8", "--pipeline-parallel-size", "1", "--gpu-memory-utilization", "0.92",
-        "--max-num-seqs", "256", "--max-model-len", "32768", "--kv-cache-dtype", "fp8",
+        "--tensor-parallel-size",
+        "8",
+        "--pipeline-parallel-size",
+        "1",
+        "--gpu-memory-utilization",
+        "0.92",
+        "--max-num-seqs",
+        "256",
+        "--max-model-len",
+        "32768",
+        "--kv-cache-dtype",
+        "fp8",
     ]
-    assert {"name": "model-weights", "persistentVolumeClaim": {"claimName": "model-weights-6f6073b4", "readOnly": True}} in pod["volumes"]
+    assert {
+        "name": "model-weights",
+        "persistentVolumeClaim": {"claimName": "model-weights-6f6073b4", "readOnly": True},
+    } in pod["volumes"]
     assert sorted(rec.named("batch-job").depends_on) == ["batch-ksa", "model-weights-6f6073b4-pvc", "ns"]
     assert rec.named("batch-identity-bucket-writer").inputs["member"] == (
         "serviceAccount:vllm-batch-prod@gke-inference-prod.iam.gserviceaccount.com"

@@ -32,29 +32,46 @@ CASES = [
 
 def render(stack: str, overrides: list[str]):
     config = load_stack_config(stack, overrides)
-    scheduling = Scheduling({"cloud.google.com/gke-nodepool": "gpu"}, [{"key": "nvidia.com/gpu", "operator": "Equal",
-                                                                         "value": "present", "effect": "NoSchedule"}])
+    scheduling = Scheduling(
+        {"cloud.google.com/gke-nodepool": "gpu"},
+        [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}],
+    )
 
     def program():
         provider = k8s.Provider("k8s", kubeconfig="{}")
-        mount = build_weights(config, stack, provider, config.bucket_name(stack), "llm", None,
-                              hf_token_secret="vllm-hf-token", downloader_image=DOWNLOADER)
+        mount = build_weights(
+            config,
+            stack,
+            provider,
+            config.bucket_name(stack),
+            "llm",
+            None,
+            hf_token_secret="vllm-hf-token",
+            downloader_image=DOWNLOADER,
+        )
         build_batch(config, stack, provider, config.bucket_name(stack), "llm", None, mount, scheduling)
         return mount
 
     async def pod_of(mount):
         spec = {
             "initContainers": mount.init_containers,
-            "containers": [{
-                "name": "vllm", "image": config.serving.image,
-                "args": ["--model", mount.model_path, *mount.vllm_args],
-                "env": mount.env, "volumeMounts": mount.volume_mounts,
-            }],
+            "containers": [
+                {
+                    "name": "vllm",
+                    "image": config.serving.image,
+                    "args": ["--model", mount.model_path, *mount.vllm_args],
+                    "env": mount.env,
+                    "volumeMounts": mount.volume_mounts,
+                }
+            ],
             "volumes": mount.volumes,
         }
-        return {"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": "vllm", "namespace": "llm", "annotations": mount.pod_annotations},
-                "spec": await resolve(spec)}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "vllm", "namespace": "llm", "annotations": mount.pod_annotations},
+            "spec": await resolve(spec),
+        }
 
     return record(program, settle=lambda mount: pulumi.Output.from_input(None).apply(lambda _: pod_of(mount)))
 
