@@ -6,8 +6,11 @@ from stack.config import ConfigError, StackConfig
 from stack.program import build
 from stack.secrets import secrets_from_pulumi
 
+config = StackConfig.from_pulumi()
+for warning in config.warnings():
+    pulumi.log.warn(warning)
 try:
-    exports = build(StackConfig.from_pulumi(), stack=pulumi.get_stack(), secrets=secrets_from_pulumi())
+    exports = build(config, stack=pulumi.get_stack(), secrets=secrets_from_pulumi())
 except ConfigError as err:
     raise pulumi.RunError(f"invalid configuration of stack {pulumi.get_stack()}:\n{err}") from None
 for key, value in exports.items():

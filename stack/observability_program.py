@@ -234,23 +234,6 @@ def alert_rules(config: StackConfig, served_model_name: str) -> list[AlertRule]:
     return rules
 
 
-def scale_from_zero_warning(config: StackConfig) -> str | None:
-    """Why a KEDA target at zero replicas may never wake, or None when something can wake it.
-
-    vLLM's metrics exist only while a vLLM pod runs: at zero replicas the Service has no endpoints,
-    requests fail instead of queueing, and the query returns nothing (KEDA reads that as 0). Only a
-    cron window (or a signal outside vLLM, e.g. a gateway's request count) brings the first replica.
-    """
-    a = config.autoscaling
-    if a.mode != "keda" or a.keda.min_replicas > 0 or a.keda.cron:
-        return None
-    return (
-        "autoscaling.keda.minReplicas is 0 and no keda.cron window is set: at zero replicas vLLM exports no "
-        "metrics and requests to the Service fail rather than queue, so nothing wakes the model; add a cron "
-        "window, set keda.minReplicas: 1, or scale on a signal that exists at zero (e.g. a gateway's request count)"
-    )
-
-
 # -- identities -------------------------------------------------------------------------------
 
 
@@ -354,9 +337,6 @@ def build_observability(
         )
         exports["autoscaler"] = f"HorizontalPodAutoscaler/{hpa.name}"
     elif a.mode == "keda":
-        warning = scale_from_zero_warning(config)
-        if warning:
-            pulumi.log.warn(warning)
         depends = []
         if a.keda.install:
             identity = _identity("keda-wi", config, stack, "keda", KEDA_NAMESPACE, KEDA_KSA)
@@ -369,6 +349,9 @@ def build_observability(
             triggers.append(
                 PrometheusTrigger(source.metric.value.lower(), query, threshold, a.keda.activation_threshold)
             )
+        if a.keda.wake_query is not None:
+            # A signal that exists at zero replicas (vLLM's own series vanish with the last pod).
+            triggers.append(PrometheusTrigger("wake", a.keda.wake_query, a.keda.wake_threshold, 0))
         scaled = VllmScaledObject(
             "vllm-scaledobject",
             VllmScaledObjectArgs(

@@ -71,7 +71,12 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
     )
     serving = build_serving(config, stack, secrets, cluster.provider, registry, pools, bucket)
     observability = build_observability(
-        config, stack, cluster.provider, serving.server, serving.cold_start_seconds
+        config,
+        stack,
+        cluster.provider,
+        serving.server,
+        serving.cold_start_seconds,
+        adapter_image=config.autoscaling.metrics_adapter_image,
     )
     return {
         **observability,

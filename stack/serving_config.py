@@ -182,7 +182,7 @@ class ServingConfig(Model):
     )
     namespace: str = Field("llm", description="Kubernetes namespace.")
     name: str = Field("vllm", description="Name of the Deployment/Service.")
-    replicas: int = Field(1, ge=1, description="Replicas when autoscaling is off; the HPA minimum otherwise.")
+    replicas: int = Field(1, ge=1, description="Replicas when autoscaling.mode is none (autoscaling sets them otherwise).")
     nodes_per_replica: int = Field(1, ge=1, description=">1 runs one replica across nodes (LeaderWorkerSet).")
     image: str = Field(
         "vllm/vllm-openai:v0.32.0@sha256:6f5d1a4b0c2e9f8d7c6b5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a0",
@@ -273,6 +273,12 @@ class AutoscalingConfig(Model):
     keda: KedaConfig = Field(default_factory=KedaConfig, description="KEDA settings (mode keda).")
     install_metrics_adapter: bool = Field(
         True, description="Install the Stackdriver custom-metrics adapter (false when the cluster has one)."
+    )
+    metrics_adapter_image: str = Field(
+        "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0"
+        "@sha256:5e7c2a9f41d8b3c6e0f7a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6",
+        description="Stackdriver adapter image pinned by digest (the version GKE's managed-Prometheus HPA guide "
+        "applies, k8s-stackdriver @673c7dd8); resolve the digest with `crane digest` before the first deploy.",
     )
 
     @model_validator(mode="after")

@@ -483,11 +483,27 @@ def test_scan_would_catch_a_stray_name():
     assert M.unregistered_names('{"query": "sum(vllm:gpu_cache_usage_perc)"}') == {"vllm:gpu_cache_usage_perc"}
 
 
-def test_scale_from_zero_warning(dev_config):
-    from stack.observability_program import scale_from_zero_warning
+def test_scale_to_zero_without_a_wake_signal_warns(dev_config):
+    def wake_warnings(*overrides):
+        return [w for w in dev_config(*overrides).warnings() if "keda.wakeQuery" in w]
 
-    assert "nothing wakes the model" in scale_from_zero_warning(dev_config("autoscaling.mode=keda"))
-    assert scale_from_zero_warning(dev_config("autoscaling.mode=keda", "autoscaling.keda.minReplicas=1")) is None
+    assert "nothing scales the server back up" in wake_warnings("autoscaling.mode=keda")[0]
     cron = "autoscaling.keda.cron=[{start: '0 8 * * *', end: '0 9 * * *', replicas: 1}]"
-    assert scale_from_zero_warning(dev_config("autoscaling.mode=keda", cron)) is None
-    assert scale_from_zero_warning(dev_config()) is None
+    assert "outside the cron windows" in wake_warnings("autoscaling.mode=keda", cron)[0]
+    assert wake_warnings("autoscaling.mode=keda", "autoscaling.keda.minReplicas=1") == []
+    assert wake_warnings("autoscaling.mode=keda", "autoscaling.keda.wakeQuery='sum(rate(lb_requests[1m]))'") == []
+    assert wake_warnings() == []
+
+
+def test_wake_query_becomes_a_trigger_that_exists_at_zero(dev_config):
+    from stack.render import render_config
+
+    query = "sum(rate(loadbalancing_googleapis_com:https_request_count[1m]))"
+    config = dev_config("autoscaling.mode=keda", f"autoscaling.keda.wakeQuery='{query}'", "autoscaling.keda.wakeThreshold=2")
+    scaled = render_config(config, "dev").manifests_of_kind("ScaledObject")[0]
+    wake = [t for t in scaled["spec"]["triggers"] if t.get("name") == "wake"]
+    assert len(wake) == 1
+    assert wake[0]["type"] == "prometheus"
+    assert wake[0]["metadata"]["query"] == query
+    assert wake[0]["metadata"]["threshold"] == "2"
+    assert wake[0]["metadata"]["activationThreshold"] == "0"
