@@ -27,7 +27,8 @@ def resource_policy(rule: Rule) -> ResourceValidationPolicy:
     """A mandatory CrossGuard resource policy running ``rule`` on each resource's inputs."""
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        for finding in rule.run(args.resource_type, dict(args.props)):
+        # props stays the engine's proxy: only the paths a rule reads are checked for unknowns in preview
+        for finding in rule.run(args.resource_type, args.props):
             report_violation(f"{finding.field}: {finding.message}", None)
 
     return ResourceValidationPolicy(
