@@ -13,7 +13,7 @@ import re
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from infra import catalog
 from stack.base_config import FieldError, Model
@@ -184,6 +184,14 @@ class ClusterConfig(Model):
     kubernetes_minor: str = Field(
         "1.33", description="Kubernetes minor version the rendered manifests are validated against."
     )
+
+    @field_validator("min_master_version", "kubernetes_minor", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        """`--set cluster.minMasterVersion=1.33` arrives as a YAML number; versions are text."""
+        if isinstance(value, float):
+            raise ValueError(f"{value!r} was read as a number (1.30 would become 1.3): quote the version, e.g. \"1.33\"")
+        return value
 
     @model_validator(mode="after")
     def _rules(self) -> ClusterConfig:
@@ -457,7 +465,9 @@ class StackConfig(Model):
     project: str = Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$", description="GCP project id.")
     region: str = Field(description="GCP region of the cluster, bucket and registry, e.g. us-central1.")
     zones: list[str] = Field(min_length=1, description="Zones for node pools, all inside `region`.")
-    environment: Literal["dev", "prod"] = Field("dev", description="Shapes safety defaults (protect, deletion guard).")
+    environment: Literal["dev", "prod"] = Field(
+        "dev", description="prod requires cluster.deletionProtection, modelStorage.protect and serving.requireApiKey."
+    )
     labels: dict[str, str] = Field(default_factory=dict, description="GCP labels on every labelable resource.")
     network: NetworkConfig = Field(default_factory=NetworkConfig, description="VPC to create or reuse.")
     cluster: ClusterConfig = Field(description="The GKE cluster.")
@@ -501,7 +511,21 @@ class StackConfig(Model):
                     "use DEFAULT or drop DCGM from cluster.monitoringComponents"
                 )
         self._check_serving()
+        self._check_environment()
         return self
+
+    def _check_environment(self) -> None:
+        """prod stacks keep their safety guards on; dev may drop them to stay disposable."""
+        if self.environment != "prod":
+            return
+        guards = {
+            "cluster.deletionProtection": self.cluster.deletion_protection,
+            "modelStorage.protect": self.model_storage.protect,
+            "serving.requireApiKey": self.serving.require_api_key,
+        }
+        for field, enabled in guards.items():
+            if not enabled:
+                raise FieldError(field, "must be true when environment is prod (set environment: dev for a disposable stack)")
 
     def _check_serving(self) -> None:
         serving, vllm = self.serving, self.serving.vllm

@@ -498,3 +498,33 @@ def test_every_field_has_a_description():
     assert len(schema["$defs"]) >= 30  # the walk sees the nested sections, not just the top level
     assert "gpuPools" in schema["properties"]
     assert _properties_without_description(schema) == []
+
+
+# -- environment guards and version text ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (("cluster", "deletionProtection"), "cluster.deletionProtection"),
+        (("modelStorage", "protect"), "modelStorage.protect"),
+        (("serving", "requireApiKey"), "serving.requireApiKey"),
+    ],
+)
+def test_prod_keeps_its_safety_guards(prod_raw, path, field):
+    prod_raw[path[0]][path[1]] = False
+    assert errors(prod_raw) == [
+        f"platform.{field}: must be true when environment is prod (set environment: dev for a disposable stack)"
+    ]
+
+
+def test_dev_may_drop_the_guards(dev_raw):
+    dev_raw["cluster"]["deletionProtection"] = False
+    assert StackConfig.parse(dev_raw).cluster.deletion_protection is False
+
+
+def test_a_version_read_as_a_number_is_refused_with_how_to_quote_it(prod_raw):
+    prod_raw["cluster"]["minMasterVersion"] = 1.30
+    assert errors(prod_raw) == [
+        'platform.cluster.minMasterVersion: 1.3 was read as a number (1.30 would become 1.3): quote the version, e.g. "1.33"'
+    ]
