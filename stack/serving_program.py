@@ -93,6 +93,13 @@ def build_serving(
         },
         opts=k8s_opts,
     )
+    # Deny by default: pods without a policy of their own (download, batch, load-test Jobs) take no ingress.
+    k8s.networking.v1.NetworkPolicy(
+        "serving-default-deny",
+        metadata={"name": "default-deny-ingress", "namespace": serving.namespace},
+        spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace]),
+    )
     identity = WorkloadIdentity(
         "vllm-identity",
         WorkloadIdentityArgs(
@@ -158,6 +165,7 @@ def build_serving(
             tolerations=tolerations,
             google_service_account=identity.email,
             replicas=max(1, min_replicas(config)),
+            max_replicas=config.max_replicas(),
             autoscaled=config.autoscaling.mode != "none",
             nodes_per_replica=serving.nodes_per_replica,
             preferred_pools=preferred,

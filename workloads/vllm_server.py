@@ -68,6 +68,8 @@ class VllmServerArgs:
     """GSA email for Workload Identity (bucket access); None leaves the KSA unannotated."""
     replicas: int = 1
     """Replicas (the autoscaler's minimum when one manages them)."""
+    max_replicas: int = 1
+    """The most replicas that can run; above one a PodDisruptionBudget keeps voluntary evictions to one at a time."""
     autoscaled: bool = False
     """An HPA or KEDA owns `replicas`: leave it out of the spec so updates don't fight the autoscaler."""
     nodes_per_replica: int = 1
@@ -150,7 +152,7 @@ class VllmServer(pulumi.ComponentResource):
             },
             opts=child,
         )
-        if args.replicas > 1:
+        if max(args.replicas, args.max_replicas) > 1:
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb",
                 metadata=self._meta(args.name),

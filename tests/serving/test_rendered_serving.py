@@ -156,9 +156,23 @@ def test_service_and_network_policy(stack, dev, prod):
     assert all(rule["ports"] == [{"port": "http", "protocol": "TCP"}] for rule in policy["ingress"])
 
 
-def test_prod_has_a_pdb_and_api_key_from_a_secret_dev_has_neither(dev, prod):
-    assert only(prod, "PodDisruptionBudget", "vllm")["spec"]["maxUnavailable"] == 1
-    assert dev.manifests_of_kind("PodDisruptionBudget") == []
+def test_a_pdb_whenever_more_than_one_replica_can_run(dev, prod):
+    for result in (dev, prod):  # dev scales 1..2, prod 2..10
+        assert only(result, "PodDisruptionBudget", "vllm")["spec"] == {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "vllm"}},
+        }
+    single = render("dev", "autoscaling.mode=none", "serving.replicas=1")
+    assert single.manifests_of_kind("PodDisruptionBudget") == []
+
+
+def test_namespace_denies_ingress_by_default(prod):
+    policy = only(prod, "NetworkPolicy", "default-deny-ingress")
+    assert policy["metadata"]["namespace"] == "llm"
+    assert policy["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+
+
+def test_prod_takes_the_api_key_from_a_secret_dev_has_none(dev, prod):
     env = {e["name"]: e for e in vllm_container(only(prod, "Deployment", "vllm"))["env"]}
     assert env["VLLM_API_KEY"]["valueFrom"] == {"secretKeyRef": {"name": "vllm-api-key", "key": "token"}}
     assert "VLLM_API_KEY" not in {e["name"] for e in vllm_container(only(dev, "Deployment", "vllm"))["env"]}
