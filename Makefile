@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## render: render the dev stack offline (mock engine), validate it, print what it made
+## render: render the dev stack offline (mock engine), validate every manifest and the policy pack,
+## and estimate cold start and cost (`gke-infer validate STACK` adds checkov and vLLM's arg parser)
 render: $(STAMP)
 	$(BIN)/gke-infer render $(STACK)
+	$(BIN)/gke-infer validate $(STACK) --no-checkov --no-vllm
+	$(BIN)/gke-infer estimate $(STACK)
 
 ## test: the whole test suite (unit, components, golden, validation, integration on real vLLM)
 test: $(STAMP)
