@@ -418,9 +418,10 @@ def _populate_share(
             "runAsUser": 0,
             "runAsNonRoot": False,
             "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
         },
-        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "volumeMounts": [{"name": "share", "mountPath": SHARE_MOUNT}],
     }
     return ModelDownloader(
@@ -437,6 +438,10 @@ def _populate_share(
             scratch_gi=w.size_gi(config.model.weight_bytes()),
             node_selector=_system_selector(config),
             init_containers=(prepare,),
+            checkov_skips=(
+                ("CKV_K8S_25", "prepare-share adds CHOWN (and nothing else) to hand the model folder on the "
+                 "root-owned NFS export to the non-root downloader; kubelet applies no fsGroup to NFS"),
+            ),
             extra_volumes=({"name": "share", "nfs": {"server": share.ip_address, "path": f"/{share.share_name}"}},),
             extra_volume_mounts=({"name": "share", "mountPath": SHARE_MOUNT},),
         ),

@@ -267,7 +267,7 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
         "image": args.image,
         "command": ["python3", "-c", CHECK_SCRIPT],
         "args": [input_path, shard_path, "$(JOB_COMPLETION_INDEX)", str(args.parallelism), args.served_model_name],
-        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
         "securityContext": hardened,
         "volumeMounts": [
             {"name": "batch-io", "mountPath": IO_ROOT, "readOnly": True},
@@ -294,7 +294,7 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
         "env": [*env, *weights.env],
         "resources": {
             "requests": {"cpu": args.cpu, "memory": args.memory, "nvidia.com/gpu": str(args.gpus)},
-            "limits": {"memory": args.memory, "nvidia.com/gpu": str(args.gpus)},
+            "limits": {"cpu": args.cpu, "memory": args.memory, "nvidia.com/gpu": str(args.gpus)},
         },
         "securityContext": hardened,
         "volumeMounts": [
@@ -395,6 +395,16 @@ class BatchInference(pulumi.ComponentResource):
             },
             spec=spec,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+        )
+        # Nothing talks to a batch pod: deny all ingress (egress stays open for GCS and the metadata server).
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata={"name": args.job_name, "namespace": args.namespace},
+            spec={
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": args.job_name}},
+                "policyTypes": ["Ingress"],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
         self.register_outputs({"jobName": args.job_name})
 

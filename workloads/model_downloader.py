@@ -4,7 +4,8 @@ Contract with ``images/model-downloader/download.py`` (the image's ENTRYPOINT, u
 
     download.py --repo-id ORG/NAME --revision <40-hex commit> --target gs://BUCKET/PREFIX | /local/dir
 
-* reads ``HF_TOKEN`` from the environment (gated models);
+* gets the hub token (gated models) from huggingface_hub's default lookup: here the file
+  ``HF_TOKEN_PATH`` points at, the Secret mounted as a volume (not an env var);
 * stages the whole snapshot in a temporary directory (``TMPDIR``) before uploading, so scratch is a
   generic ephemeral volume (a PD that lives and dies with the pod) sized to the model, not node disk:
   the system pool's 100 GB boot disk would not hold a 70B model;
@@ -28,7 +29,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from workloads.weights import inherited_depends_on
+from workloads.checkov import checkov_skip_annotations
+from workloads.weights import HF_TOKEN_DIR, HF_TOKEN_VOLUME, inherited_depends_on, token_volume
 
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
 DOWNLOADER_UID = 65532
@@ -96,6 +98,8 @@ class ModelDownloaderArgs:
     """StorageClass of the scratch volume (GKE's pd-balanced class)."""
     cpu: str = "1"
     """CPU request."""
+    cpu_limit: str = "2"
+    """CPU limit."""
     memory: str = "2Gi"
     """Memory request."""
     memory_limit: str = "4Gi"
@@ -108,6 +112,8 @@ class ModelDownloaderArgs:
     """Extra pod volumes (e.g. an NFS share the destination lives on)."""
     extra_volume_mounts: tuple[dict[str, Any], ...] = ()
     """Their mounts in the downloader container."""
+    checkov_skips: tuple[tuple[str, str], ...] = ()
+    """``(check id, reason)`` checkov skips declared on the Job (e.g. a capability an init container needs)."""
 
     def __post_init__(self) -> None:
         if not _REVISION.match(self.revision):
@@ -131,13 +137,12 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
         {"name": "HF_HOME", "value": "/scratch/hf-home"},
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
     ]
+    token_mounts: list[dict[str, Any]] = []
+    token_volumes: list[dict[str, Any]] = []
     if args.hf_token_secret:
-        env.append(
-            {
-                "name": "HF_TOKEN",
-                "valueFrom": {"secretKeyRef": {"name": args.hf_token_secret, "key": args.hf_token_key}},
-            }
-        )
+        env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/token"})
+        token_mounts.append({"name": HF_TOKEN_VOLUME, "mountPath": HF_TOKEN_DIR, "readOnly": True})
+        token_volumes.append(token_volume(args.hf_token_secret, args.hf_token_key))
     container = {
         "name": "download",
         "image": args.image,
@@ -145,7 +150,7 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
         "env": env,
         "resources": {
             "requests": {"cpu": args.cpu, "memory": args.memory, "ephemeral-storage": "1Gi"},
-            "limits": {"memory": args.memory_limit, "ephemeral-storage": "2Gi"},
+            "limits": {"cpu": args.cpu_limit, "memory": args.memory_limit, "ephemeral-storage": "2Gi"},
         },
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -155,6 +160,7 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
         "volumeMounts": [
             {"name": "scratch", "mountPath": "/scratch"},
             {"name": "tmp", "mountPath": "/tmp"},
+            *token_mounts,
             *args.extra_volume_mounts,
         ],
     }
@@ -185,6 +191,7 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
                 },
             },
             {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+            *token_volumes,
             *args.extra_volumes,
         ],
     }
@@ -205,6 +212,7 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
 def _labels(args: ModelDownloaderArgs) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "model-downloader",
+        "app.kubernetes.io/instance": job_name(args.base_name, args.repo_id, args.revision),
         "app.kubernetes.io/component": "model-weights",
         "gke-inference/model-revision": args.revision[:8],
     }
@@ -240,10 +248,23 @@ class ModelDownloader(pulumi.ComponentResource):
                 "name": self.job_name,
                 "namespace": args.namespace,
                 "labels": _labels(args),
-                "annotations": {"pulumi.com/timeoutSeconds": str(args.await_timeout_seconds)},
+                "annotations": {
+                    "pulumi.com/timeoutSeconds": str(args.await_timeout_seconds),
+                    **checkov_skip_annotations(args.checkov_skips),
+                },
             },
             spec=job_spec(args),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+        )
+        # Nothing talks to the downloader: deny all ingress (egress stays open for the hub and GCS).
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata={"name": self.job_name, "namespace": args.namespace, "labels": _labels(args)},
+            spec={
+                "podSelector": {"matchLabels": {"app.kubernetes.io/instance": self.job_name}},
+                "policyTypes": ["Ingress"],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(inherited_depends_on(opts))),
         )
         self.marker = pulumi.Output.from_input(args.destination).apply(lambda d: marker_path(d, args.revision))
         self.register_outputs({"jobName": self.job_name, "marker": self.marker})

@@ -39,6 +39,10 @@ GCSFUSE_DRIVER = "gcsfuse.csi.storage.gke.io"
 PD_DRIVER = "pd.csi.storage.gke.io"
 ZONE_LABEL = "topology.gke.io/zone"
 """Topology key the PD CSI driver uses (driver `common/constants.go`: TopologyKeyZone)."""
+HF_TOKEN_DIR = "/var/run/secrets/huggingface"
+"""Where the hub token Secret is mounted as a file; ``HF_TOKEN_PATH`` points huggingface_hub at it
+(a file, not an env var, so the token never shows in the pod spec's environment)."""
+HF_TOKEN_VOLUME = "hf-token"
 GCSFUSE_CACHE_VOLUME = "gke-gcsfuse-cache"
 """The sidecar's file-cache volume; the driver looks it up by this exact name (anchors §5.3)."""
 
@@ -287,6 +291,12 @@ class HuggingFaceArgs:
     """Key of the token in that Secret."""
 
 
+def token_volume(secret: str, key: str = "token") -> dict[str, Any]:
+    """The hub-token Secret as a volume holding one file, ``token`` (group-readable for fsGroup)."""
+    return {"name": HF_TOKEN_VOLUME, "secret": {"secretName": secret, "items": [{"key": key, "path": "token"}],
+                                                "defaultMode": 0o440}}
+
+
 def hugging_face_weights(args: HuggingFaceArgs) -> WeightsMount:
     """An init container downloads the revision into an emptyDir; vLLM then reads it read-only.
 
@@ -298,27 +308,34 @@ def hugging_face_weights(args: HuggingFaceArgs) -> WeightsMount:
     env: list[dict[str, Any]] = [
         {"name": "HF_HOME", "value": f"{MODEL_ROOT}/.hf-home"},
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+        {"name": "TMPDIR", "value": MODEL_ROOT},  # the root filesystem is read-only
     ]
+    mounts: list[dict[str, Any]] = [{"name": VOLUME_NAME, "mountPath": MODEL_ROOT}]
+    volumes: list[dict[str, Any]] = [{"name": VOLUME_NAME, "emptyDir": {"sizeLimit": f"{size}Gi"}}]
     if args.token_secret:
-        env.append(
-            {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": args.token_secret, "key": args.token_key}}}
-        )
+        env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/token"})
+        mounts.append({"name": HF_TOKEN_VOLUME, "mountPath": HF_TOKEN_DIR, "readOnly": True})
+        volumes.append(token_volume(args.token_secret, args.token_key))
     init = {
         "name": "download-weights",
         "image": args.image,
         "command": ["python3", "-c", HF_DOWNLOAD_SCRIPT, args.repo_id, args.revision, target],
         "env": env,
-        "volumeMounts": [{"name": VOLUME_NAME, "mountPath": MODEL_ROOT}],
+        "volumeMounts": mounts,
         "resources": {
             "requests": {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "1Gi"},
-            "limits": {"memory": "8Gi"},
+            "limits": {"cpu": "4", "memory": "8Gi"},
         },
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
     }
     return WeightsMount(
         backend="huggingFace",
         model_path=target,
-        volumes=[{"name": VOLUME_NAME, "emptyDir": {"sizeLimit": f"{size}Gi"}}],
+        volumes=volumes,
         volume_mounts=[_weights_mount_entry()],
         init_containers=[init],
         needs_bucket_read=False,

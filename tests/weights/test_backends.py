@@ -157,7 +157,11 @@ def test_hugging_face_downloads_pinned_revision_into_empty_dir():
     )
     assert mount.backend == "huggingFace"
     assert mount.model_path == "/models/meta-llama/Llama-3.1-8B-Instruct"
-    assert mount.volumes == [{"name": "model-weights", "emptyDir": {"sizeLimit": "17Gi"}}]
+    assert mount.volumes == [
+        {"name": "model-weights", "emptyDir": {"sizeLimit": "17Gi"}},
+        {"name": "hf-token", "secret": {"secretName": "vllm-hf-token", "items": [{"key": "token", "path": "token"}],
+                                        "defaultMode": 0o440}},
+    ]
     assert mount.volume_mounts == [{"name": "model-weights", "mountPath": "/models", "readOnly": True}]
     [init] = mount.init_containers
     assert init["name"] == "download-weights"
@@ -169,8 +173,14 @@ def test_hugging_face_downloads_pinned_revision_into_empty_dir():
         "0e9e39f249a16976918f6564b8830bc894c89659",
         "/models/meta-llama/Llama-3.1-8B-Instruct",
     ]
-    assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "vllm-hf-token", "key": "token"}}} in init["env"]
-    assert init["volumeMounts"] == [{"name": "model-weights", "mountPath": "/models"}]
+    # the token is a file (HF_TOKEN_PATH), never an env value
+    assert {"name": "HF_TOKEN_PATH", "value": "/var/run/secrets/huggingface/token"} in init["env"]
+    assert not any(e["name"] == "HF_TOKEN" for e in init["env"])
+    assert init["volumeMounts"] == [
+        {"name": "model-weights", "mountPath": "/models"},
+        {"name": "hf-token", "mountPath": "/var/run/secrets/huggingface", "readOnly": True},
+    ]
+    assert init["resources"]["limits"] == {"cpu": "4", "memory": "8Gi"}
     assert (mount.needs_bucket_read, mount.read_only_many) == (False, True)
 
 
@@ -181,7 +191,8 @@ def test_hugging_face_script_compiles_and_skips_consolidated_checkpoints():
 
 def test_hugging_face_public_model_has_no_token_env():
     mount = w.hugging_face_weights(w.HuggingFaceArgs(repo_id="o/m", revision="r", image="i@sha256:x", model_bytes=1e9))
-    assert [e["name"] for e in mount.init_containers[0]["env"]] == ["HF_HOME", "HF_HUB_DISABLE_TELEMETRY"]
+    assert [e["name"] for e in mount.init_containers[0]["env"]] == ["HF_HOME", "HF_HUB_DISABLE_TELEMETRY", "TMPDIR"]
+    assert mount.init_containers[0]["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_claim_weights_mounts_claim_read_only():

@@ -211,7 +211,7 @@ def test_batch_job_spec_single_shard_with_gcsfuse_weights():
     ]
     assert runner["resources"] == {
         "requests": {"cpu": "4", "memory": "32Gi", "nvidia.com/gpu": "1"},
-        "limits": {"memory": "32Gi", "nvidia.com/gpu": "1"},
+        "limits": {"cpu": "4", "memory": "32Gi", "nvidia.com/gpu": "1"},
     }
     assert {"name": "HF_HUB_OFFLINE", "value": "1"} in runner["env"]
     io = next(v for v in pod["volumes"] if v["name"] == "batch-io")

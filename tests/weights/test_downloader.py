@@ -79,13 +79,13 @@ def test_job_spec_is_hardened_and_bounded():
     }
     assert container["resources"] == {
         "requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "1Gi"},
-        "limits": {"memory": "4Gi", "ephemeral-storage": "2Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "2Gi"},
     }
     assert container["env"] == [
         {"name": "TMPDIR", "value": "/scratch"},
         {"name": "HF_HOME", "value": "/scratch/hf-home"},
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
-        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "vllm-hf-token", "key": "token"}}},
+        {"name": "HF_TOKEN_PATH", "value": "/var/run/secrets/huggingface/token"},
     ]
     assert pod["volumes"] == [
         {
@@ -102,7 +102,12 @@ def test_job_spec_is_hardened_and_bounded():
             },
         },
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        {"name": "hf-token", "secret": {"secretName": "vllm-hf-token", "items": [{"key": "token", "path": "token"}],
+                                        "defaultMode": 0o440}},
     ]
+    assert container["volumeMounts"][-1] == {
+        "name": "hf-token", "mountPath": "/var/run/secrets/huggingface", "readOnly": True
+    }
     assert "tolerations" not in pod and "initContainers" not in pod
 
 
@@ -158,7 +163,16 @@ def test_component_creates_ksa_then_job_and_exposes_marker():
 
 def test_component_without_gsa_creates_only_the_job():
     rec = record(lambda: ModelDownloader("dl", args()))
-    assert [r.type for r in rec.resources] == ["gke-inference:workloads:ModelDownloader", "kubernetes:batch/v1:Job"]
+    assert sorted(r.type for r in rec.resources) == [
+        "gke-inference:workloads:ModelDownloader", "kubernetes:batch/v1:Job", "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    ]
+    policy = rec.manifest("NetworkPolicy", "model-download-llama-3-1-8b-instruct-0e9e39f2")
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/instance": "model-download-llama-3-1-8b-instruct-0e9e39f2"}},
+        "policyTypes": ["Ingress"],
+    }
+    job = rec.manifest("Job", "model-download-llama-3-1-8b-instruct-0e9e39f2")
+    assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/instance"] == job["metadata"]["name"]
 
 
 def load_download_py():
