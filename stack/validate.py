@@ -148,20 +148,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stack.checks.kube_schema import supported_minor
     from stack.config import ConfigError
-    from stack.render import render_stack
+    from stack.render import load_stack_config, render_stack
 
     try:
+        minor = load_stack_config(args.stack, args.overrides).cluster.kubernetes_minor
+        supported_minor(minor)
         result = render_stack(args.stack, args.overrides, args.out or Path("out") / args.stack)
     except ConfigError as err:
         for line in err.lines:
             print(f"error: {line}", file=sys.stderr)
         return 2
-    minor = result.config.cluster.kubernetes_minor if result.config is not None else DEFAULT_MINOR
-    try:
-        sections = run_checks(result.resources, result.manifests, minor,
-                              checkov=not args.no_checkov, vllm=not args.no_vllm)
-    except ValueError as err:  # an unsupported cluster.kubernetesMinor
-        print(f"error: {err}", file=sys.stderr)
+    except ValueError as err:  # a cluster.kubernetesMinor kubernetes-validate has no schemas for
+        print(f"error: platform.{err}", file=sys.stderr)
         return 2
+    sections = run_checks(result.resources, result.manifests, minor, checkov=not args.no_checkov, vllm=not args.no_vllm)
     return print_report(args.stack, sections)

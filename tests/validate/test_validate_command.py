@@ -152,6 +152,9 @@ def test_cli_bad_config_exits_2(tmp_path, capsys):
     argv = ["validate", "prod", "--no-checkov", "--out", str(tmp_path), "--set", "cluster.releaseChannel=NIGHTLY"]
     assert main(argv) == 2
     assert "platform.cluster.releaseChannel" in capsys.readouterr().err
+    argv = ["validate", "prod", "--no-checkov", "--out", str(tmp_path), "--set", "cluster.kubernetesMinor='1.10'"]
+    assert main(argv) == 2
+    assert "error: platform.cluster.kubernetesMinor: 1.10 is older than the oldest schema" in capsys.readouterr().err
 
 
 def test_cli_policy_violation_exits_1(tmp_path, capsys):
