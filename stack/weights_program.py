@@ -439,8 +439,11 @@ def _populate_share(
             node_selector=_system_selector(config),
             init_containers=(prepare,),
             checkov_skips=(
-                ("CKV_K8S_25", "prepare-share adds CHOWN (and nothing else) to hand the model folder on the "
-                 "root-owned NFS export to the non-root downloader; kubelet applies no fsGroup to NFS"),
+                (
+                    "CKV_K8S_25",
+                    "prepare-share adds CHOWN (and nothing else) to hand the model folder on the "
+                    "root-owned NFS export to the non-root downloader; kubelet applies no fsGroup to NFS",
+                ),
             ),
             extra_volumes=({"name": "share", "nfs": {"server": share.ip_address, "path": f"/{share.share_name}"}},),
             extra_volume_mounts=({"name": "share", "mountPath": SHARE_MOUNT},),

@@ -293,8 +293,10 @@ class HuggingFaceArgs:
 
 def token_volume(secret: str, key: str = "token") -> dict[str, Any]:
     """The hub-token Secret as a volume holding one file, ``token`` (group-readable for fsGroup)."""
-    return {"name": HF_TOKEN_VOLUME, "secret": {"secretName": secret, "items": [{"key": key, "path": "token"}],
-                                                "defaultMode": 0o440}}
+    return {
+        "name": HF_TOKEN_VOLUME,
+        "secret": {"secretName": secret, "items": [{"key": key, "path": "token"}], "defaultMode": 0o440},
+    }
 
 
 def hugging_face_weights(args: HuggingFaceArgs) -> WeightsMount:

@@ -159,8 +159,14 @@ def test_hugging_face_downloads_pinned_revision_into_empty_dir():
     assert mount.model_path == "/models/meta-llama/Llama-3.1-8B-Instruct"
     assert mount.volumes == [
         {"name": "model-weights", "emptyDir": {"sizeLimit": "17Gi"}},
-        {"name": "hf-token", "secret": {"secretName": "vllm-hf-token", "items": [{"key": "token", "path": "token"}],
-                                        "defaultMode": 0o440}},
+        {
+            "name": "hf-token",
+            "secret": {
+                "secretName": "vllm-hf-token",
+                "items": [{"key": "token", "path": "token"}],
+                "defaultMode": 0o440,
+            },
+        },
     ]
     assert mount.volume_mounts == [{"name": "model-weights", "mountPath": "/models", "readOnly": True}]
     [init] = mount.init_containers

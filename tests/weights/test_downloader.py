@@ -102,11 +102,19 @@ def test_job_spec_is_hardened_and_bounded():
             },
         },
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-        {"name": "hf-token", "secret": {"secretName": "vllm-hf-token", "items": [{"key": "token", "path": "token"}],
-                                        "defaultMode": 0o440}},
+        {
+            "name": "hf-token",
+            "secret": {
+                "secretName": "vllm-hf-token",
+                "items": [{"key": "token", "path": "token"}],
+                "defaultMode": 0o440,
+            },
+        },
     ]
     assert container["volumeMounts"][-1] == {
-        "name": "hf-token", "mountPath": "/var/run/secrets/huggingface", "readOnly": True
+        "name": "hf-token",
+        "mountPath": "/var/run/secrets/huggingface",
+        "readOnly": True,
     }
     assert "tolerations" not in pod and "initContainers" not in pod
 
@@ -164,7 +172,9 @@ def test_component_creates_ksa_then_job_and_exposes_marker():
 def test_component_without_gsa_creates_only_the_job():
     rec = record(lambda: ModelDownloader("dl", args()))
     assert sorted(r.type for r in rec.resources) == [
-        "gke-inference:workloads:ModelDownloader", "kubernetes:batch/v1:Job", "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+        "gke-inference:workloads:ModelDownloader",
+        "kubernetes:batch/v1:Job",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     ]
     policy = rec.manifest("NetworkPolicy", "model-download-llama-3-1-8b-instruct-0e9e39f2")
     assert policy["spec"] == {
