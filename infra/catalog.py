@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class LocalSsdPolicy(str, Enum):
+class LocalSsdPolicy(StrEnum):
     """How a machine family handles Local SSD."""
 
     OPTIONAL = "optional"

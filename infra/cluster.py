@@ -92,7 +92,12 @@ def kubeconfig_for(name: str, endpoint: str, ca_certificate: str) -> str:
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate}}],
+            "clusters": [
+                {
+                    "name": name,
+                    "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate},
+                }
+            ],
             "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
             "current-context": name,
             "users": [
@@ -102,7 +107,9 @@ def kubeconfig_for(name: str, endpoint: str, ca_certificate: str) -> str:
                         "exec": {
                             "apiVersion": "client.authentication.k8s.io/v1beta1",
                             "command": "gke-gcloud-auth-plugin",
-                            "installHint": "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+                            "installHint": (
+                                "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin"
+                            ),
                             "provideClusterInfo": True,
                         }
                     },

@@ -131,7 +131,9 @@ class GpuNodePool(pulumi.ComponentResource):
             name=name,
             node_locations=list(args.node_locations),
             autoscaling=self._autoscaling(args),
-            management=gcp.container.NodePoolManagementArgs(auto_repair=not args.queued_provisioning, auto_upgrade=True),
+            management=gcp.container.NodePoolManagementArgs(
+                auto_repair=not args.queued_provisioning, auto_upgrade=True
+            ),
             queued_provisioning=(
                 gcp.container.NodePoolQueuedProvisioningArgs(enabled=True) if args.queued_provisioning else None
             ),
@@ -140,7 +142,9 @@ class GpuNodePool(pulumi.ComponentResource):
                 if args.compact_placement_policy is not None
                 else None
             ),
-            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(strategy="SURGE", max_surge=1, max_unavailable=0),
+            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(
+                strategy="SURGE", max_surge=1, max_unavailable=0
+            ),
             node_config=self._node_config(args, taints, labels),
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -171,7 +175,9 @@ class GpuNodePool(pulumi.ComponentResource):
                 f"pass {machine.bundled_local_ssd} or None"
             )
         if machine.local_ssd is catalog.LocalSsdPolicy.OPTIONAL and not 1 <= count <= machine.max_local_ssd:
-            raise ValueError(f"local_ssd_count: {machine.name} takes 1 to {machine.max_local_ssd} Local SSDs, got {count}")
+            raise ValueError(
+                f"local_ssd_count: {machine.name} takes 1 to {machine.max_local_ssd} Local SSDs, got {count}"
+            )
         return count
 
     @staticmethod
@@ -181,7 +187,9 @@ class GpuNodePool(pulumi.ComponentResource):
                 min_node_count=args.min_nodes, max_node_count=args.max_nodes, location_policy=args.location_policy
             )
         return gcp.container.NodePoolAutoscalingArgs(
-            total_min_node_count=args.min_nodes, total_max_node_count=args.max_nodes, location_policy=args.location_policy
+            total_min_node_count=args.min_nodes,
+            total_max_node_count=args.max_nodes,
+            location_policy=args.location_policy,
         )
 
     def _node_config(

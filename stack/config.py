@@ -10,7 +10,7 @@ part of this object.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -103,7 +103,7 @@ class NetworkConfig(Model):
         return self
 
 
-class ReleaseChannel(str, Enum):
+class ReleaseChannel(StrEnum):
     RAPID = "RAPID"
     REGULAR = "REGULAR"
     STABLE = "STABLE"
@@ -132,7 +132,7 @@ class SystemPool(Model):
         return self
 
 
-class MonitoringComponent(str, Enum):
+class MonitoringComponent(StrEnum):
     SYSTEM_COMPONENTS = "SYSTEM_COMPONENTS"
     APISERVER = "APISERVER"
     SCHEDULER = "SCHEDULER"
@@ -171,7 +171,9 @@ class ClusterConfig(Model):
     )
     deletion_protection: bool = Field(True, description="Refuse `pulumi destroy` of the cluster (set false for dev).")
     workload_identity: bool = Field(True, description="Enable Workload Identity (`<project>.svc.id.goog`).")
-    managed_prometheus: bool = Field(True, description="Google Cloud Managed Service for Prometheus (managed collection).")
+    managed_prometheus: bool = Field(
+        True, description="Google Cloud Managed Service for Prometheus (managed collection)."
+    )
     monitoring_components: list[MonitoringComponent] = Field(
         default_factory=lambda: [MonitoringComponent.SYSTEM_COMPONENTS, MonitoringComponent.DCGM],
         description="Cloud Monitoring components; must include SYSTEM_COMPONENTS; DCGM exports GPU metrics.",
@@ -190,7 +192,7 @@ class ClusterConfig(Model):
     def _version_text(cls, value: Any) -> Any:
         """`--set cluster.minMasterVersion=1.33` arrives as a YAML number; versions are text."""
         if isinstance(value, float):
-            raise ValueError(f"{value!r} was read as a number (1.30 would become 1.3): quote the version, e.g. \"1.33\"")
+            raise ValueError(f'{value!r} was read as a number (1.30 would become 1.3): quote the version, e.g. "1.33"')
         return value
 
     @model_validator(mode="after")
@@ -202,8 +204,7 @@ class ClusterConfig(Model):
         if MonitoringComponent.DCGM in self.monitoring_components and not self.managed_prometheus:
             raise FieldError(
                 "monitoringComponents",
-                "DCGM, which exports through Managed Prometheus: set managedPrometheus: true "
-                "or drop DCGM"
+                "DCGM, which exports through Managed Prometheus: set managedPrometheus: true or drop DCGM",
             )
         return self
 
@@ -213,7 +214,7 @@ class ClusterConfig(Model):
 # --------------------------------------------------------------------------------------------
 
 
-class LocalSsdMode(str, Enum):
+class LocalSsdMode(StrEnum):
     NONE = "none"
     EPHEMERAL = "ephemeral"
     """Local SSDs back emptyDir, kubelet and containerd (``ephemeral_storage_local_ssd_config``)."""
@@ -224,7 +225,9 @@ class LocalSsdMode(str, Enum):
 class LocalSsd(Model):
     """Local SSD on each node. One mode only (GKE rejects mixing them)."""
 
-    mode: LocalSsdMode = Field(LocalSsdMode.EPHEMERAL, description="`none`, `ephemeral` (backs emptyDir) or `nvmeBlock`.")
+    mode: LocalSsdMode = Field(
+        LocalSsdMode.EPHEMERAL, description="`none`, `ephemeral` (backs emptyDir) or `nvmeBlock`."
+    )
     count: int | None = Field(
         None, ge=0, description="Disks of 375 GiB; unset uses the machine's bundled count (A2 Ultra/A3/A4) or 1."
     )
@@ -242,8 +245,7 @@ class SecondaryBootDisk(Model):
     def _image_format(self) -> SecondaryBootDisk:
         if not _DISK_IMAGE.match(self.disk_image):
             raise FieldError(
-                "diskImage",
-                f"'{self.disk_image}' must be global/images/NAME or projects/PROJECT/global/images/NAME"
+                "diskImage", f"'{self.disk_image}' must be global/images/NAME or projects/PROJECT/global/images/NAME"
             )
         return self
 
@@ -360,10 +362,10 @@ class GpuPoolConfig(Model):
             raise FieldError(
                 "gpuCount",
                 f"{self.machine_type} carries exactly {machine.gpu_count} GPU(s); "
-                "remove gpuCount or pick another machine type"
+                "remove gpuCount or pick another machine type",
             )
         if not machine.gpu_count_fixed and self.gpu_count not in catalog.N1_T4_GPU_COUNTS:
-            raise FieldError("gpuCount", f"N1 pools attach 1, 2 or 4 T4 GPUs; set gpuCount to one of those")
+            raise FieldError("gpuCount", "N1 pools attach 1, 2 or 4 T4 GPUs; set gpuCount to one of those")
 
     def _check_local_ssd(self, machine: catalog.MachineType) -> None:
         count = self.local_ssd.count
@@ -378,12 +380,11 @@ class GpuPoolConfig(Model):
                 raise FieldError(
                     "localSsd.count",
                     f"{self.machine_type} comes with exactly {machine.bundled_local_ssd} bundled "
-                    f"Local SSDs; set count to {machine.bundled_local_ssd} or leave it unset"
+                    f"Local SSDs; set count to {machine.bundled_local_ssd} or leave it unset",
                 )
         elif count is not None and count > machine.max_local_ssd:
             raise FieldError(
-                "localSsd.count",
-                f"{self.machine_type} takes at most {machine.max_local_ssd} Local SSD(s), got {count}"
+                "localSsd.count", f"{self.machine_type} takes at most {machine.max_local_ssd} Local SSD(s), got {count}"
             )
         elif count == 0:
             raise FieldError("localSsd.count", "0 with a Local SSD mode: set localSsd.mode: none instead")
@@ -393,21 +394,23 @@ class GpuPoolConfig(Model):
             raise FieldError(
                 "secondaryBootDisks",
                 "at most one disk per pool; pulumi-gcp#3418 (a list of several secondary boot "
-                "disks is reordered and forces a replacement on every update) is not shown fixed in pulumi-gcp 10.2.0"
+                "disks is reordered and forces a replacement on every update) is not shown fixed in pulumi-gcp 10.2.0",
             )
         caches = [d for d in self.secondary_boot_disks if d.mode == "CONTAINER_IMAGE_CACHE"]
         if caches and not self.image_streaming:
             raise FieldError(
                 "imageStreaming",
                 "secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need imageStreaming: true (GKE serves the cache "
-                "through image streaming)"
+                "through image streaming)",
             )
         if self.image_streaming and self.image_type != "COS_CONTAINERD":
             raise FieldError("imageType", f"imageStreaming needs imageType COS_CONTAINERD, not {self.image_type}")
 
     def _check_provisioning(self) -> None:
         if self.spot and self.reservation.type != "NO_RESERVATION":
-            raise FieldError("reservation", f"Spot pools cannot consume reservations; set reservation.type NO_RESERVATION")
+            raise FieldError(
+                "reservation", "Spot pools cannot consume reservations; set reservation.type NO_RESERVATION"
+            )
         if self.compact_placement and (self.zones is None or len(self.zones) != 1):
             raise FieldError("zones", "compactPlacement needs exactly one zone: set zones to a single zone")
         if self.queued_provisioning:
@@ -418,12 +421,17 @@ class GpuPoolConfig(Model):
             if self.reservation.type != "NO_RESERVATION":
                 raise FieldError("reservation.type", "queuedProvisioning needs reservation.type NO_RESERVATION")
             if self.autoscaling.min_nodes != 0:
-                raise FieldError("autoscaling.minNodes", "queuedProvisioning needs autoscaling.minNodes 0 (nodes come from ProvisioningRequests)")
+                raise FieldError(
+                    "autoscaling.minNodes",
+                    "queuedProvisioning needs autoscaling.minNodes 0 (nodes come from ProvisioningRequests)",
+                )
 
     def _check_gpu_sharing(self, machine: catalog.MachineType) -> None:
         if self.gpu_partition_size and self.gpu_partition_size not in machine.gpu.mig_profiles:
             allowed = ", ".join(machine.gpu.mig_profiles) or "none (this GPU has no MIG)"
-            raise FieldError("gpuPartitionSize", f"'{self.gpu_partition_size}' is not a MIG profile of {machine.gpu.name}: {allowed}")
+            raise FieldError(
+                "gpuPartitionSize", f"'{self.gpu_partition_size}' is not a MIG profile of {machine.gpu.name}: {allowed}"
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -476,10 +484,15 @@ class StackConfig(Model):
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="Artifact Registry repositories.")
     model: ModelConfig = Field(description="The model to serve and where its weights come from.")
     serving: ServingConfig = Field(description="vLLM serving: pool, replicas, engine settings, lifecycle.")
-    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig, description="HPA or KEDA on vLLM metrics.")
+    autoscaling: AutoscalingConfig = Field(
+        default_factory=AutoscalingConfig, description="HPA or KEDA on vLLM metrics."
+    )
     batch: BatchConfig = Field(default_factory=BatchConfig, description="Offline batch inference Job.")
     loadtest: LoadTestConfig = Field(default_factory=LoadTestConfig, description="In-cluster load test Job.")
-    planning: PlanningConfig = Field(default_factory=PlanningConfig, description="Cost, cold-start and autoscaling-simulation inputs (estimate/simulate only; creates nothing).")
+    planning: PlanningConfig = Field(
+        default_factory=PlanningConfig,
+        description="Cost, cold-start and autoscaling-simulation inputs (estimate/simulate only; creates nothing).",
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> StackConfig:
@@ -492,15 +505,14 @@ class StackConfig(Model):
                     raise FieldError(f"gpuPools.{name}.zones", f"'{zone}' is not in region {self.region}")
             if pool.workload_metadata == "GKE_METADATA" and not self.cluster.workload_identity:
                 raise FieldError(
-                    f"gpuPools.{name}.workloadMetadata",
-                    "GKE_METADATA needs cluster.workloadIdentity: true"
+                    f"gpuPools.{name}.workloadMetadata", "GKE_METADATA needs cluster.workloadIdentity: true"
                 )
             version = self.cluster.min_master_version
             if pool.secondary_boot_disks and version and not version_at_least(version, SBD_MIN_GKE_VERSION):
-                    raise FieldError(
-                        f"gpuPools.{name}.secondaryBootDisks",
-                        "need GKE 1.28.3-gke.1067000+; raise cluster.minMasterVersion"
-                    )
+                raise FieldError(
+                    f"gpuPools.{name}.secondaryBootDisks",
+                    "need GKE 1.28.3-gke.1067000+; raise cluster.minMasterVersion",
+                )
             if (
                 pool.gpu_driver_version == "INSTALLATION_DISABLED"
                 and MonitoringComponent.DCGM in self.cluster.monitoring_components
@@ -508,7 +520,7 @@ class StackConfig(Model):
                 raise FieldError(
                     f"gpuPools.{name}.gpuDriverVersion",
                     "INSTALLATION_DISABLED: managed DCGM needs GKE-managed drivers; "
-                    "use DEFAULT or drop DCGM from cluster.monitoringComponents"
+                    "use DEFAULT or drop DCGM from cluster.monitoringComponents",
                 )
         self._check_serving()
         self._check_environment()
@@ -525,12 +537,16 @@ class StackConfig(Model):
         }
         for field, enabled in guards.items():
             if not enabled:
-                raise FieldError(field, "must be true when environment is prod (set environment: dev for a disposable stack)")
+                raise FieldError(
+                    field, "must be true when environment is prod (set environment: dev for a disposable stack)"
+                )
 
     def _check_serving(self) -> None:
         serving, vllm = self.serving, self.serving.vllm
         if serving.pool not in self.gpu_pools:
-            raise FieldError("serving.pool", f"'{serving.pool}' is not a gpuPools key; one of: {', '.join(self.gpu_pools)}")
+            raise FieldError(
+                "serving.pool", f"'{serving.pool}' is not a gpuPools key; one of: {', '.join(self.gpu_pools)}"
+            )
         machine = self.gpu_pools[serving.pool].machine()
         if serving.spot_pool is not None:
             if serving.spot_pool not in self.gpu_pools:
@@ -574,8 +590,14 @@ class StackConfig(Model):
                     f"a running-requests target of {target.target:g} never triggers: a replica batches at most "
                     f"maxNumSeqs={vllm.max_num_seqs}; use a value below it",
                 )
-        if self.model.weights.backend in (WeightsBackend.GCSFUSE, WeightsBackend.RUNAI_STREAMER) and not self.cluster.workload_identity:
-            raise FieldError("cluster.workloadIdentity", f"the {self.model.weights.backend.value} backend reads the bucket through Workload Identity")
+        if (
+            self.model.weights.backend in (WeightsBackend.GCSFUSE, WeightsBackend.RUNAI_STREAMER)
+            and not self.cluster.workload_identity
+        ):
+            raise FieldError(
+                "cluster.workloadIdentity",
+                f"the {self.model.weights.backend.value} backend reads the bucket through Workload Identity",
+            )
 
     def _check_memory_fit(self, machine: catalog.MachineType, gpus: int) -> None:
         usable_gb = machine.gpu.memory_gb * gpus * self.serving.vllm.gpu_memory_utilization
@@ -583,7 +605,8 @@ class StackConfig(Model):
         if weights_gb > WEIGHT_SHARE_OF_GPU_MEMORY * usable_gb:
             raise FieldError(
                 "model.parametersBillions",
-                f"{self.model.parameters_billions:g}B parameters in {self.model.weight_dtype} are {weights_gb:.0f} GB of "
+                f"{self.model.parameters_billions:g}B parameters in {self.model.weight_dtype} are "
+                f"{weights_gb:.0f} GB of "
                 f"weights, but a replica has {usable_gb:.0f} GB usable GPU memory ({gpus}× {machine.gpu.name} at "
                 f"gpuMemoryUtilization {self.serving.vllm.gpu_memory_utilization}) and needs "
                 f"{100 - WEIGHT_SHARE_OF_GPU_MEMORY * 100:.0f}% of it for KV cache; quantize (fp8/int4), raise "
@@ -625,10 +648,14 @@ class StackConfig(Model):
         """Legal but suspicious settings, printed by render and validate."""
         notes = []
         for index, target in enumerate(self.autoscaling.metrics):
-            if target.metric is AutoscalingMetric.QUEUE and not QUEUE_TARGET_SANE[0] <= target.target <= QUEUE_TARGET_SANE[1]:
+            if (
+                target.metric is AutoscalingMetric.QUEUE
+                and not QUEUE_TARGET_SANE[0] <= target.target <= QUEUE_TARGET_SANE[1]
+            ):
                 notes.append(
                     f"{CONFIG_KEY}.autoscaling.metrics.{index}.target: a queue target of {target.target:g} is outside "
-                    f"{QUEUE_TARGET_SANE[0]}–{QUEUE_TARGET_SANE[1]} waiting requests per replica (GKE's autoscaling guide "
+                    f"{QUEUE_TARGET_SANE[0]}–{QUEUE_TARGET_SANE[1]} waiting requests per replica "
+                    "(GKE's autoscaling guide "
                     "starts from a small queue); expect flapping (low) or long waits (high)"
                 )
         keda = self.autoscaling.keda

@@ -7,8 +7,8 @@ fails when the README is stale, so the reference can't drift from the code.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from enum import Enum
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel

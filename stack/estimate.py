@@ -126,15 +126,23 @@ def estimate_cold_start(config: StackConfig, *, concurrent_loads: int = 1) -> Co
 def _node_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningConfig) -> list[Term]:
     kind = "spot" if pool.spot else "on-demand"
     if not planning.cold_start.new_node:
-        return [Term("node provisioning", 0.0, "planning.coldStart.newNode", "the replica lands on a warm node", "node")]
+        return [
+            Term("node provisioning", 0.0, "planning.coldStart.newNode", "the replica lands on a warm node", "node")
+        ]
     nodes = config.serving.nodes_per_replica
     measured_create = planning.cold_start.node_create_seconds
     measured_driver = planning.cold_start.driver_install_seconds
-    where = f"{pool.machine_type} ({kind}" + (", reservation" if pool.reservation.type != "NO_RESERVATION" else "") + ")"
+    where = (
+        f"{pool.machine_type} ({kind}" + (", reservation" if pool.reservation.type != "NO_RESERVATION" else "") + ")"
+    )
     capacity = (
         "Spot capacity can be unavailable: the wait is then unbounded"
         if pool.spot
-        else ("queued provisioning waits for DWS capacity (not included)" if pool.queued_provisioning else "capacity assumed available")
+        else (
+            "queued provisioning waits for DWS capacity (not included)"
+            if pool.queued_provisioning
+            else "capacity assumed available"
+        )
     )
     return [
         Term(
@@ -147,16 +155,21 @@ def _node_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningConf
         Term(
             "GPU node create",
             NODE_CREATE_SECONDS if measured_create is None else measured_create,
-            "[Mem] GKE GPU node create-to-Ready 1.5–3 min" if measured_create is None else "planning.coldStart.nodeCreateSeconds",
+            "[Mem] GKE GPU node create-to-Ready 1.5–3 min"
+            if measured_create is None
+            else "planning.coldStart.nodeCreateSeconds",
             f"a new {where} node{'s' if nodes > 1 else ''} ({nodes} per replica, created in parallel); "
-            f"{'pool scales from zero (minNodes 0); ' if pool.autoscaling.min_nodes == 0 else ''}{capacity}; secondary boot disks "
+            f"{'pool scales from zero (minNodes 0); ' if pool.autoscaling.min_nodes == 0 else ''}{capacity}; "
+            "secondary boot disks "
             "are provisioned in parallel and add nothing (GKE doc)",
             "node",
         ),
         Term(
             "GPU driver install",
             DRIVER_INSTALL_SECONDS if measured_driver is None else measured_driver,
-            "[Mem] GKE-managed driver installer on COS + device plugin" if measured_driver is None else "planning.coldStart.driverInstallSeconds",
+            "[Mem] GKE-managed driver installer on COS + device plugin"
+            if measured_driver is None
+            else "planning.coldStart.driverInstallSeconds",
             f"gpuDriverVersion {pool.gpu_driver_version}; GPUs become allocatable only after it",
             "node",
         ),
@@ -203,8 +216,8 @@ class _Limit:
 
 
 def _binding(limits: list[_Limit]) -> tuple[_Limit, str]:
-    best = min(limits, key=lambda l: l.gbps)
-    others = ", ".join(f"{l.name} {l.gbps:.2f} GB/s" for l in limits if l is not best)
+    best = min(limits, key=lambda lim: lim.gbps)
+    others = ", ".join(f"{lim.name} {lim.gbps:.2f} GB/s" for lim in limits if lim is not best)
     return best, (f"; other limits: {others}" if others else "")
 
 
@@ -229,7 +242,9 @@ def _weight_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningCo
     weight_bytes = config.model.weight_bytes()
     ranks = config.gpus_per_replica()
     nodes = config.serving.nodes_per_replica
-    network = _Limit("per-VM network", network_gbps(pool) * nodes, "[Mem] GPU VM network bandwidth table (stack/prices.py)")
+    network = _Limit(
+        "per-VM network", network_gbps(pool) * nodes, "[Mem] GPU VM network bandwidth table (stack/prices.py)"
+    )
     loader = _Limit(
         f"vLLM safetensors loader ({ranks} rank{'s' if ranks > 1 else ''})",
         prices.DEFAULT_LOADER_GBPS_PER_RANK * ranks,
@@ -242,8 +257,16 @@ def _weight_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningCo
     if backend is WeightsBackend.PERSISTENT_DISK:
         disk = weights.persistent_disk
         rate = min(disk.size_gb * prices.PD_MBPS_PER_GB[disk.disk_type], prices.PD_MAX_MBPS[disk.disk_type]) / 1000
-        pd = _Limit(f"{disk.disk_type} {disk.size_gb} GB", rate, "[Mem] PD read MB/s per GB and per-VM cap; anyscale PD ~0.3 GB/s (anchors §7)")
-        return [_weight_term("weights: persistentDisk", weight_bytes, [pd, loader], f"{disk.access_mode}, read by one VM each")]
+        pd = _Limit(
+            f"{disk.disk_type} {disk.size_gb} GB",
+            rate,
+            "[Mem] PD read MB/s per GB and per-VM cap; anyscale PD ~0.3 GB/s (anchors §7)",
+        )
+        return [
+            _weight_term(
+                "weights: persistentDisk", weight_bytes, [pd, loader], f"{disk.access_mode}, read by one VM each"
+            )
+        ]
     if backend is WeightsBackend.HYPERDISK_ML:
         disk = weights.hyperdisk_ml
         hdml = _Limit(
@@ -251,16 +274,26 @@ def _weight_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningCo
             disk.throughput_mibps * 2**20 / prices.GB / sharing,
             "provisioned throughput (config); Google claims up to 11.9x faster than a registry (anchors §7)",
         )
-        return [_weight_term("weights: hyperdiskMl", weight_bytes, [hdml, network, loader], f"READ_ONLY_MANY; {shared}")]
+        return [
+            _weight_term("weights: hyperdiskMl", weight_bytes, [hdml, network, loader], f"READ_ONLY_MANY; {shared}")
+        ]
     if backend is WeightsBackend.FILESTORE:
         share = weights.filestore
         flat, per_tib = prices.FILESTORE_READ_MBPS[share.tier]
         rate = (flat + per_tib * share.capacity_gb / 1024) / 1000 / sharing
         nfs = _Limit(f"Filestore {share.tier} {share.capacity_gb} GB", rate, "[Mem] Filestore read throughput by tier")
-        return [_weight_term("weights: filestore", weight_bytes, [nfs, network, loader], f"nconnect={share.nconnect}; {shared}")]
+        return [
+            _weight_term(
+                "weights: filestore", weight_bytes, [nfs, network, loader], f"nconnect={share.nconnect}; {shared}"
+            )
+        ]
     if backend is WeightsBackend.RUNAI_STREAMER:
         per_reader = prices.RUNAI_STREAMER_GIBPS * prices.GIB / prices.GB
-        streamer = _Limit("Run:ai streamer per reader", per_reader, "Run:ai streamer 58.99 GiB in 58.3 s from gs:// on H100 (ACP PR #524)")
+        streamer = _Limit(
+            "Run:ai streamer per reader",
+            per_reader,
+            "Run:ai streamer 58.99 GiB in 58.3 s from gs:// on H100 (ACP PR #524)",
+        )
         # Every TP rank streams the whole unsharded model (anyscale, serving-peers §3(d)), so the
         # VM's network carries ranks × the model.
         per_rank_net = _Limit(f"per-VM network ÷ {ranks} ranks", network.gbps / ranks, network.source)
@@ -269,18 +302,33 @@ def _weight_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningCo
                 "weights: runaiStreamer",
                 weight_bytes,
                 [streamer, per_rank_net],
-                f"concurrency {weights.runai_streamer.concurrency}; each of {ranks} rank(s) streams the whole unsharded model",
+                f"concurrency {weights.runai_streamer.concurrency}; "
+                f"each of {ranks} rank(s) streams the whole unsharded model",
             )
         ]
-    hub = _Limit("Hugging Face hub", prices.HF_DOWNLOAD_GBPS, "anyscale: 131.4 GiB downloaded in 196.5 s (serving-peers §3(d))")
+    hub = _Limit(
+        "Hugging Face hub", prices.HF_DOWNLOAD_GBPS, "anyscale: 131.4 GiB downloaded in 196.5 s (serving-peers §3(d))"
+    )
     return [
-        _weight_term("weights: huggingFace download", weight_bytes, [hub, network], "at every start; hub rate varies (tensorfuse saw 0.26 GB/s)"),
-        _weight_term("weights: load from local disk", weight_bytes, [loader], "from the page cache / local disk just written"),
+        _weight_term(
+            "weights: huggingFace download",
+            weight_bytes,
+            [hub, network],
+            "at every start; hub rate varies (tensorfuse saw 0.26 GB/s)",
+        ),
+        _weight_term(
+            "weights: load from local disk", weight_bytes, [loader], "from the page cache / local disk just written"
+        ),
     ]
 
 
 def _gcsfuse_term(
-    config: StackConfig, pool: GpuPoolConfig, planning: PlanningConfig, weight_bytes: float, network: _Limit, loader: _Limit
+    config: StackConfig,
+    pool: GpuPoolConfig,
+    planning: PlanningConfig,
+    weight_bytes: float,
+    network: _Limit,
+    loader: _Limit,
 ) -> Term:
     options = config.model.weights.gcsfuse
     ssd_count = pool.local_ssd_count() if pool.local_ssd.mode is LocalSsdMode.EPHEMERAL else 0
@@ -288,20 +336,41 @@ def _gcsfuse_term(
     if medium == "auto":
         medium = "localSsd" if ssd_count else "memory"
     if medium == "none" or not options.parallel_downloads:
-        fuse = _Limit("GCS FUSE without cache/parallel downloads", prices.FUSE_UNTUNED_GBPS, "ACP: Llama-3.3-70B ~1200 s untuned (anchors §7)")
-        return _weight_term("weights: gcsfuse (untuned)", weight_bytes, [fuse, network, loader], f"fileCache {options.file_cache}, parallelDownloads {options.parallel_downloads}")
+        fuse = _Limit(
+            "GCS FUSE without cache/parallel downloads",
+            prices.FUSE_UNTUNED_GBPS,
+            "ACP: Llama-3.3-70B ~1200 s untuned (anchors §7)",
+        )
+        return _weight_term(
+            "weights: gcsfuse (untuned)",
+            weight_bytes,
+            [fuse, network, loader],
+            f"fileCache {options.file_cache}, parallelDownloads {options.parallel_downloads}",
+        )
     if planning.cold_start.gcsfuse_cache_warm:
         limits = [loader]
         if medium == "localSsd":
-            limits.append(_Limit(f"{ssd_count} Local SSD", ssd_count * prices.LOCAL_SSD_GBPS_PER_DISK, "anyscale: 4 NVMe ~4 GB/s (anchors §7)"))
-        return _weight_term("weights: gcsfuse (cached)", weight_bytes, limits, f"file cache on {medium} already holds the model")
+            limits.append(
+                _Limit(
+                    f"{ssd_count} Local SSD",
+                    ssd_count * prices.LOCAL_SSD_GBPS_PER_DISK,
+                    "anyscale: 4 NVMe ~4 GB/s (anchors §7)",
+                )
+            )
+        return _weight_term(
+            "weights: gcsfuse (cached)", weight_bytes, limits, f"file cache on {medium} already holds the model"
+        )
     tuned = _Limit(
         "tuned FUSE (parallel downloads)",
         network.gbps * prices.FUSE_TUNED_NETWORK_SHARE,
-        f"ACP tuned FUSE: 1200 s → 35 s for 70B (anchors §7); assumed {prices.FUSE_TUNED_NETWORK_SHARE:.0%} of the VM network",
+        "ACP tuned FUSE: 1200 s → 35 s for 70B (anchors §7); "
+        f"assumed {prices.FUSE_TUNED_NETWORK_SHARE:.0%} of the VM network",
     )
     return _weight_term(
-        "weights: gcsfuse (cold)", weight_bytes, [tuned, loader], f"empty file cache on {medium}, parallel downloads, HNS bucket"
+        "weights: gcsfuse (cold)",
+        weight_bytes,
+        [tuned, loader],
+        f"empty file cache on {medium}, parallel downloads, HNS bucket",
     )
 
 
@@ -310,13 +379,31 @@ def _engine_terms(config: StackConfig, planning: PlanningConfig) -> list[Term]:
     if "--enforce-eager" in vllm.extra_args:
         return [
             Term("torch.compile", 0.0, "vLLM --enforce-eager", "eager mode: no compile", "container"),
-            Term("CUDA graph capture", 0.0, "vLLM --enforce-eager", "eager mode: no CUDA graphs (slower decode)", "container"),
-            Term("engine init + KV cache", ENGINE_INIT_SECONDS, "[Mem]", "profiling run, KV allocation, API server", "container"),
+            Term(
+                "CUDA graph capture",
+                0.0,
+                "vLLM --enforce-eager",
+                "eager mode: no CUDA graphs (slower decode)",
+                "container",
+            ),
+            Term(
+                "engine init + KV cache",
+                ENGINE_INIT_SECONDS,
+                "[Mem]",
+                "profiling run, KV allocation, API server",
+                "container",
+            ),
         ]
     warm = planning.cold_start.compile_cache_warm
     large = config.model.parameters_billions >= LARGE_MODEL_BILLIONS
     if warm:
-        compile_term = Term("torch.compile", COMPILE_WARM, "tensorfuse blog: 23 s with warm cache (serving-peers §3(d))", "compile cache on persistent storage", "container")
+        compile_term = Term(
+            "torch.compile",
+            COMPILE_WARM,
+            "tensorfuse blog: 23 s with warm cache (serving-peers §3(d))",
+            "compile cache on persistent storage",
+            "container",
+        )
         graphs = Term("CUDA graph capture", GRAPHS_WARM, "tensorfuse blog: 7 s warm", "warm cache", "container")
     else:
         compile_term = Term(
@@ -326,7 +413,13 @@ def _engine_terms(config: StackConfig, planning: PlanningConfig) -> list[Term]:
             f"{config.model.parameters_billions:g}B parameters, no compile cache",
             "container",
         )
-        graphs = Term("CUDA graph capture", GRAPHS_COLD, "tensorfuse blog: 54 s cold (Llama-3.1-8B, L40S)", f"maxNumSeqs {vllm.max_num_seqs}, cold", "container")
+        graphs = Term(
+            "CUDA graph capture",
+            GRAPHS_COLD,
+            "tensorfuse blog: 54 s cold (Llama-3.1-8B, L40S)",
+            f"maxNumSeqs {vllm.max_num_seqs}, cold",
+            "container",
+        )
     init = Term(
         "engine init + KV cache",
         ENGINE_INIT_SECONDS,
@@ -350,12 +443,23 @@ PREFILL_TO_DECODE = 10.0
 
 _REPORT_KEYS = {
     "output_tokens_per_second": (
-        "output_throughput", "output_tokens_per_second", "outputTokensPerSecond", "output_token_throughput",
-        "outputTokenThroughput", "output_tok_s", "output_tokens_per_s",
+        "output_throughput",
+        "output_tokens_per_second",
+        "outputTokensPerSecond",
+        "output_token_throughput",
+        "outputTokenThroughput",
+        "output_tok_s",
+        "output_tokens_per_s",
     ),
     "concurrency": (
-        "max_concurrent_requests", "maxConcurrentRequests", "max_concurrency", "maxConcurrency", "concurrency",
-        "users", "num_users", "numUsers",
+        "max_concurrent_requests",
+        "maxConcurrentRequests",
+        "max_concurrency",
+        "maxConcurrency",
+        "concurrency",
+        "users",
+        "num_users",
+        "numUsers",
     ),
     "replicas": ("replicas", "num_replicas", "numReplicas"),
     "total_output_tokens": ("total_output_tokens", "totalOutputTokens", "total_output"),
@@ -425,12 +529,16 @@ def read_report(path: str) -> dict[str, float]:
     found: dict[str, float] = {}
     tps = _find(document, _REPORT_KEYS["output_tokens_per_second"])
     if tps is None:
-        total, duration = _find(document, _REPORT_KEYS["total_output_tokens"]), _find(document, _REPORT_KEYS["duration"])
+        total, duration = (
+            _find(document, _REPORT_KEYS["total_output_tokens"]),
+            _find(document, _REPORT_KEYS["duration"]),
+        )
         if total is not None and duration:
             tps = total / duration
     if tps is None or tps <= 0:
         raise ReportError(
-            f"--report {path}: no output token throughput (looked for {', '.join(_REPORT_KEYS['output_tokens_per_second'])} "
+            f"--report {path}: no output token throughput "
+            f"(looked for {', '.join(_REPORT_KEYS['output_tokens_per_second'])} "
             "or total_output_tokens/duration)"
         )
     replicas = _find(document, _REPORT_KEYS["replicas"]) or 1
@@ -465,7 +573,12 @@ def resolve_throughput(config: StackConfig, report: str | None = None) -> Throug
 
     per_gpu = prices.OUTPUT_TOKENS_PER_GPU_8B.get(machine.accelerator, 1000.0)
     scale = 8.0 / config.model.parameters_billions * gpus * (TP_EFFICIENCY if gpus > 1 else 1.0)
-    tps = pick("output_tokens_per_second", wanted.output_tokens_per_second, per_gpu * scale, "[Mem] GPU table × 8B/params × GPUs")
+    tps = pick(
+        "output_tokens_per_second",
+        wanted.output_tokens_per_second,
+        per_gpu * scale,
+        "[Mem] GPU table × 8B/params × GPUs",
+    )
     concurrency = pick("concurrency", wanted.concurrency, config.serving.vllm.max_num_seqs, "serving.vllm.maxNumSeqs")
     hbm = prices.HBM_GBPS.get(machine.accelerator, 1000.0) * gpus * DECODE_BANDWIDTH_EFFICIENCY
     hbm *= TP_EFFICIENCY if gpus > 1 else 1.0
@@ -475,7 +588,12 @@ def resolve_throughput(config: StackConfig, report: str | None = None) -> Throug
         hbm * prices.GB / config.effective_weight_bytes(),
         "HBM bandwidth ÷ weight bytes (roofline)",
     )
-    prefill = pick("prefill_tokens_per_second", wanted.prefill_tokens_per_second, PREFILL_TO_DECODE * tps, "10 × output tokens/s (assumption)")
+    prefill = pick(
+        "prefill_tokens_per_second",
+        wanted.prefill_tokens_per_second,
+        PREFILL_TO_DECODE * tps,
+        "10 × output tokens/s (assumption)",
+    )
     return Throughput(float(tps), int(concurrency), float(single), float(prefill), "; ".join(sources))
 
 
@@ -600,8 +718,14 @@ class CostLine:
             out |= {
                 "spot": self.spot,
                 "nodeHourly": {"onDemand": _r(self.on_demand_node_hourly), "spot": _r(self.spot_node_hourly)},
-                "hourlyIfOnDemand": {"min": _times(self.on_demand_node_hourly, self.nodes_at_min), "max": _times(self.on_demand_node_hourly, self.nodes_at_max)},
-                "hourlyIfSpot": {"min": _times(self.spot_node_hourly, self.nodes_at_min), "max": _times(self.spot_node_hourly, self.nodes_at_max)},
+                "hourlyIfOnDemand": {
+                    "min": _times(self.on_demand_node_hourly, self.nodes_at_min),
+                    "max": _times(self.on_demand_node_hourly, self.nodes_at_max),
+                },
+                "hourlyIfSpot": {
+                    "min": _times(self.spot_node_hourly, self.nodes_at_min),
+                    "max": _times(self.spot_node_hourly, self.nodes_at_max),
+                },
             }
         return out
 
@@ -625,7 +749,7 @@ class CostEstimate:
     missing: list[str] = field(default_factory=list)
 
     def total(self, which: Literal["min", "max"]) -> float:
-        return sum((l.hourly_at_min if which == "min" else l.hourly_at_max) or 0.0 for l in self.lines)
+        return sum((line.hourly_at_min if which == "min" else line.hourly_at_max) or 0.0 for line in self.lines)
 
     def dollars_per_million_tokens(self) -> dict[str, float | None]:
         """Serving cost per million output tokens at full replica throughput."""
@@ -635,10 +759,13 @@ class CostEstimate:
     def as_dict(self) -> dict[str, Any]:
         return {
             "replicas": {"min": self.replicas[0], "max": self.replicas[1]},
-            "lines": [l.as_dict() for l in self.lines],
+            "lines": [line.as_dict() for line in self.lines],
             "total": {
                 "hourly": {"min": _r(self.total("min")), "max": _r(self.total("max"))},
-                "monthly": {"min": _r(self.total("min") * prices.HOURS_PER_MONTH, 2), "max": _r(self.total("max") * prices.HOURS_PER_MONTH, 2)},
+                "monthly": {
+                    "min": _r(self.total("min") * prices.HOURS_PER_MONTH, 2),
+                    "max": _r(self.total("max") * prices.HOURS_PER_MONTH, 2),
+                },
             },
             "hoursPerMonth": prices.HOURS_PER_MONTH,
             "pricesAsOf": prices.PRICES_AS_OF,
@@ -667,7 +794,11 @@ def estimate_cost(config: StackConfig, report: str | None = None) -> CostEstimat
         billed = price.billed(pool.spot)
         if billed is None:
             missing.append(f"planning.prices.{pool.machine_type}.{'spotHourly' if pool.spot else 'onDemandHourly'}")
-        role = "serving" if name == config.serving.pool else ("serving overflow (spot)" if name == config.serving.spot_pool else "other")
+        role = (
+            "serving"
+            if name == config.serving.pool
+            else ("serving overflow (spot)" if name == config.serving.spot_pool else "other")
+        )
         lines.append(
             CostLine(
                 f"pool {name}",
@@ -736,9 +867,18 @@ def _storage_lines(config: StackConfig) -> list[CostLine]:
         disk = weights.persistent_disk
         key = "pdSsdGbMonth" if disk.disk_type == "pd-ssd" else "pdBalancedGbMonth"
         gb_price, gb_source = storage_price(config, key)
-        lines.append(monthly_line("model disk", f"{disks} zonal {disk.disk_type} × {disk.size_gb} GiB", disks * disk.size_gb * gb_price, gb_source))
+        lines.append(
+            monthly_line(
+                "model disk",
+                f"{disks} zonal {disk.disk_type} × {disk.size_gb} GiB",
+                disks * disk.size_gb * gb_price,
+                gb_source,
+            )
+        )
     elif weights.backend is WeightsBackend.FILESTORE:
         share = weights.filestore
         gb_price, gb_source = storage_price(config, prices.FILESTORE_TIER_KEY[share.tier])
-        lines.append(monthly_line("Filestore", f"{share.tier} {share.capacity_gb} GiB", share.capacity_gb * gb_price, gb_source))
+        lines.append(
+            monthly_line("Filestore", f"{share.tier} {share.capacity_gb} GiB", share.capacity_gb * gb_price, gb_source)
+        )
     return lines

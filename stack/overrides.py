@@ -45,7 +45,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError:
-            errors.append(f"{CONFIG_KEY}.{path}: value {text!r} is not valid YAML; quote a string, e.g. --set '{path}=\"...\"'")
+            errors.append(
+                f"{CONFIG_KEY}.{path}: value {text!r} is not valid YAML; quote a string, e.g. --set '{path}=\"...\"'"
+            )
             continue
         try:
             _set(result, parse_path(path), value)

@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "maximum size, on-demand vs Spot, with storage and $/million output tokens.",
     )
     add_stack_arguments(estimate)
-    estimate.add_argument("--report", metavar="FILE", help="load-test report.json: per-replica output tokens/s (and concurrency)")
+    estimate.add_argument(
+        "--report", metavar="FILE", help="load-test report.json: per-replica output tokens/s (and concurrency)"
+    )
     estimate.add_argument("--json", action="store_true", help="print JSON instead of tables")
     estimate.set_defaults(func=run_estimate)
 
@@ -41,9 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_stack_arguments(simulate)
     source = simulate.add_mutually_exclusive_group()
     source.add_argument("--trace", metavar="FILE", help="requests as JSON lines or CSV: t, input_tokens, output_tokens")
-    source.add_argument("--pattern", choices=("poisson", "burst", "diurnal"), default=None, help="synthetic load (default burst)")
+    source.add_argument(
+        "--pattern", choices=("poisson", "burst", "diurnal"), default=None, help="synthetic load (default burst)"
+    )
     simulate.add_argument("--seed", type=int, default=1, help="random seed (same seed, same numbers)")
-    simulate.add_argument("--duration", type=float, default=None, help="seconds to simulate (default 3600, or the trace's length)")
+    simulate.add_argument(
+        "--duration", type=float, default=None, help="seconds to simulate (default 3600, or the trace's length)"
+    )
     simulate.add_argument("--out", type=Path, default=None, help="directory for the PNG and JSON (default out/STACK)")
     simulate.add_argument("--report", metavar="FILE", help="load-test report.json for per-replica throughput")
     simulate.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -102,24 +108,61 @@ def _print_estimate(stack: str, config, cold, cost) -> None:
         table.add_column(column, justify="right" if column == "seconds" else "left", overflow="fold")
     for term in cold.terms:
         table.add_row(term.name, f"{term.seconds:.1f}", term.source, term.assumption)
-    table.add_row("[bold]total[/]", f"[bold]{cold.total_seconds:.1f}[/]", "", f"container start → Ready: {cold.container_seconds:.1f} s (startupProbe window)")
+    table.add_row(
+        "[bold]total[/]",
+        f"[bold]{cold.total_seconds:.1f}[/]",
+        "",
+        f"container start → Ready: {cold.container_seconds:.1f} s (startupProbe window)",
+    )
     console.print(table)
 
     low, high = cost.replicas
-    table = Table(title=f"Cost at {low} and {high} replicas (USD, prices as of {PRICES_AS_OF}; month = {HOURS_PER_MONTH:g} h)", title_justify="left")
-    for column in ("item", "detail", "nodes", "$/h min", "$/h max", "$/month min", "$/month max", "if on-demand $/h max", "if spot $/h max", "source"):
+    table = Table(
+        title=f"Cost at {low} and {high} replicas (USD, prices as of {PRICES_AS_OF}; month = {HOURS_PER_MONTH:g} h)",
+        title_justify="left",
+    )
+    for column in (
+        "item",
+        "detail",
+        "nodes",
+        "$/h min",
+        "$/h max",
+        "$/month min",
+        "$/month max",
+        "if on-demand $/h max",
+        "if spot $/h max",
+        "source",
+    ):
         table.add_column(column, justify="left" if column in ("item", "detail", "source") else "right", overflow="fold")
     for line in cost.lines:
         nodes = "" if line.nodes_at_min is None else f"{line.nodes_at_min}–{line.nodes_at_max}"
-        alt_od = "" if line.on_demand_node_hourly is None else _money(line.on_demand_node_hourly * (line.nodes_at_max or 0))
+        alt_od = (
+            "" if line.on_demand_node_hourly is None else _money(line.on_demand_node_hourly * (line.nodes_at_max or 0))
+        )
         alt_spot = "" if line.spot_node_hourly is None else _money(line.spot_node_hourly * (line.nodes_at_max or 0))
         table.add_row(
-            line.item, line.detail, nodes, _money(line.hourly_at_min), _money(line.hourly_at_max),
-            _money(line.monthly(line.hourly_at_min), 0), _money(line.monthly(line.hourly_at_max), 0), alt_od, alt_spot, line.source,
+            line.item,
+            line.detail,
+            nodes,
+            _money(line.hourly_at_min),
+            _money(line.hourly_at_max),
+            _money(line.monthly(line.hourly_at_min), 0),
+            _money(line.monthly(line.hourly_at_max), 0),
+            alt_od,
+            alt_spot,
+            line.source,
         )
     table.add_row(
-        "[bold]total[/]", "", "", _money(cost.total("min")), _money(cost.total("max")),
-        _money(cost.total("min") * HOURS_PER_MONTH, 0), _money(cost.total("max") * HOURS_PER_MONTH, 0), "", "", "",
+        "[bold]total[/]",
+        "",
+        "",
+        _money(cost.total("min")),
+        _money(cost.total("max")),
+        _money(cost.total("min") * HOURS_PER_MONTH, 0),
+        _money(cost.total("max") * HOURS_PER_MONTH, 0),
+        "",
+        "",
+        "",
     )
     console.print(table)
     tp = cost.throughput
@@ -158,7 +201,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         throughput = resolve_throughput(config, args.report)
         sim = config.planning.simulation
         if args.trace:
-            requests = load_trace(args.trace, input_tokens=sim.input_tokens, output_tokens=sim.output_tokens, duration=args.duration)
+            requests = load_trace(
+                args.trace, input_tokens=sim.input_tokens, output_tokens=sim.output_tokens, duration=args.duration
+            )
             duration = duration_default(requests.duration, args.duration)
             label = Path(args.trace).stem
         else:
@@ -203,19 +248,40 @@ def _print_simulation(stack: str, comparison, png: Path, document_notes: list[st
     tp = comparison.throughput
     console.print(
         f"[bold]{stack}[/]: {comparison.requests.description}; {len(comparison.requests)} requests; replica cold start "
-        f"{comparison.cold_start_seconds:.0f} s (new node); {tp.output_tokens_per_second:,.0f} tok/s × {tp.concurrency} per replica"
+        f"{comparison.cold_start_seconds:.0f} s (new node); "
+        f"{tp.output_tokens_per_second:,.0f} tok/s × {tp.concurrency} per replica"
     )
-    table = Table(title=f"Autoscaling presets, ranked (SLO target {comparison.slo_target:.0%} of requests)", title_justify="left")
+    table = Table(
+        title=f"Autoscaling presets, ranked (SLO target {comparison.slo_target:.0%} of requests)", title_justify="left"
+    )
     for column in (
-        "#", "preset", "SLO attainment", f"wait ≤ {comparison.slo_wait:g} s", f"TTFT ≤ {comparison.slo_ttft:g} s", "p95 wait s", "p95 TTFT s", "GPU-hours", "cost $",
-        "max replicas", "scale events", "meets",
+        "#",
+        "preset",
+        "SLO attainment",
+        f"wait ≤ {comparison.slo_wait:g} s",
+        f"TTFT ≤ {comparison.slo_ttft:g} s",
+        "p95 wait s",
+        "p95 TTFT s",
+        "GPU-hours",
+        "cost $",
+        "max replicas",
+        "scale events",
+        "meets",
     ):
         table.add_column(column, justify="left" if column == "preset" else "right")
     for rank, result in enumerate(comparison.ranked(), 1):
         table.add_row(
-            str(rank), result.name, f"{result.attainment:.1%}", f"{result.wait_attainment:.1%}", f"{result.ttft_attainment:.1%}",
-            f"{result.p95_wait:.1f}", f"{result.p95_ttft:.1f}",
-            f"{result.gpu_hours:.1f}", f"{result.cost:,.2f}", str(result.max_replicas), str(result.scale_events),
+            str(rank),
+            result.name,
+            f"{result.attainment:.1%}",
+            f"{result.wait_attainment:.1%}",
+            f"{result.ttft_attainment:.1%}",
+            f"{result.p95_wait:.1f}",
+            f"{result.p95_ttft:.1f}",
+            f"{result.gpu_hours:.1f}",
+            f"{result.cost:,.2f}",
+            str(result.max_replicas),
+            str(result.scale_events),
             "yes" if result.attainment >= comparison.slo_target else "no",
         )
     console.print(table)

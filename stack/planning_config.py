@@ -52,15 +52,20 @@ class ThroughputConfig(Model):
         None, gt=0, description="Prompt tokens/s one replica prefills; unset = 10 × output tokens/s (assumption)."
     )
     report: str | None = Field(
-        None, description="Path to a load-test report.json (loadtest/ or `vllm bench serve`); read for the unset values."
+        None,
+        description="Path to a load-test report.json (loadtest/ or `vllm bench serve`); read for the unset values.",
     )
 
 
 class ColdStartAssumptions(Model):
     """Inputs of the cold-start estimate that the stack config does not fix."""
 
-    new_node: bool = Field(True, description="The replica needs a new GPU node (scale-up past warm nodes, or from zero).")
-    image_gb: float = Field(10.0, gt=0, description="Compressed size of the vLLM image in GB (vllm/vllm-openai ~10 GB, [Mem]).")
+    new_node: bool = Field(
+        True, description="The replica needs a new GPU node (scale-up past warm nodes, or from zero)."
+    )
+    image_gb: float = Field(
+        10.0, gt=0, description="Compressed size of the vLLM image in GB (vllm/vllm-openai ~10 GB, [Mem])."
+    )
     image_read_at_start_share: float = Field(
         0.5, gt=0, le=1, description="Share of the image read before the server is up (image streaming fetches lazily)."
     )
@@ -89,7 +94,9 @@ class SloConfig(Model):
 class SimulationConfig(Model):
     """Fleet-simulation knobs; defaults mirror Kubernetes, GKE and this stack's monitoring."""
 
-    hpa_sync_seconds: float = Field(15, gt=0, description="HPA controller sync period (kube-controller-manager default 15 s).")
+    hpa_sync_seconds: float = Field(
+        15, gt=0, description="HPA controller sync period (kube-controller-manager default 15 s)."
+    )
     hpa_tolerance: float = Field(0.1, ge=0, lt=1, description="HPA tolerance (default 0.1).")
     scrape_interval_seconds: float = Field(15, gt=0, description="PodMonitoring scrape interval of vLLM /metrics.")
     metrics_delay_seconds: float = Field(
@@ -105,7 +112,9 @@ class SimulationConfig(Model):
     )
     base_load: float = Field(0.15, gt=0, description="Low load as a share of the fleet's capacity at maxReplicas.")
     peak_load: float = Field(0.6, gt=0, description="Peak load as a share of the fleet's capacity at maxReplicas.")
-    cpu_target_percent: int = Field(80, ge=1, le=100, description="Target of the CPU-utilisation HPA preset (Helm charts' default).")
+    cpu_target_percent: int = Field(
+        80, ge=1, le=100, description="Target of the CPU-utilisation HPA preset (Helm charts' default)."
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> SimulationConfig:

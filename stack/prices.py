@@ -46,7 +46,8 @@ class MachinePrice:
 _A3_SPOT_HOST = 0.0102 * 208 + 0.000888 * 1872
 
 MACHINE_PRICES: dict[str, MachinePrice] = {
-    # G2 (L4): on-demand [Mem] (g2-standard-4 $0.7068/h agrees with 3P-2026's $0.70–0.80); spot [Mem] ≈ 30–35 % of on-demand.
+    # G2 (L4): on-demand [Mem] (g2-standard-4 $0.7068/h agrees with 3P-2026's $0.70–0.80);
+    # spot [Mem] ≈ 30–35 % of on-demand.
     "g2-standard-4": MachinePrice(0.7068, 0.2507, "[Mem] gpus-pricing; on-demand cross-checked 3P-2026"),
     "g2-standard-8": MachinePrice(0.8536, 0.3027, "[Mem] gpus-pricing"),
     "g2-standard-12": MachinePrice(1.0004, 0.3546, "[Mem] gpus-pricing"),
@@ -66,9 +67,15 @@ MACHINE_PRICES: dict[str, MachinePrice] = {
     "a2-ultragpu-4g": MachinePrice(20.2752, 6.4000, "[Mem] gpus-pricing"),
     "a2-ultragpu-8g": MachinePrice(40.5504, 12.1700, "[Mem] gpus-pricing; spot 3P-2026 (deploybase)"),
     # A3 (H100): on-demand [Mem] list price; spot composed (see _A3_SPOT_HOST).
-    "a3-highgpu-1g": MachinePrice(11.0613, round(_A3_SPOT_HOST / 8 + 2.25, 4), "[Mem] on-demand; spot GCP-spot + 3P-2026"),
-    "a3-highgpu-2g": MachinePrice(22.1225, round(_A3_SPOT_HOST / 4 + 4.50, 4), "[Mem] on-demand; spot GCP-spot + 3P-2026"),
-    "a3-highgpu-4g": MachinePrice(44.2450, round(_A3_SPOT_HOST / 2 + 9.00, 4), "[Mem] on-demand; spot GCP-spot + 3P-2026"),
+    "a3-highgpu-1g": MachinePrice(
+        11.0613, round(_A3_SPOT_HOST / 8 + 2.25, 4), "[Mem] on-demand; spot GCP-spot + 3P-2026"
+    ),
+    "a3-highgpu-2g": MachinePrice(
+        22.1225, round(_A3_SPOT_HOST / 4 + 4.50, 4), "[Mem] on-demand; spot GCP-spot + 3P-2026"
+    ),
+    "a3-highgpu-4g": MachinePrice(
+        44.2450, round(_A3_SPOT_HOST / 2 + 9.00, 4), "[Mem] on-demand; spot GCP-spot + 3P-2026"
+    ),
     "a3-highgpu-8g": MachinePrice(88.4900, round(_A3_SPOT_HOST + 18.00, 4), "[Mem] on-demand; spot GCP-spot + 3P-2026"),
     "a3-edgegpu-8g": MachinePrice(88.4900, round(_A3_SPOT_HOST + 18.00, 4), "[Mem] priced as a3-highgpu-8g"),
     "a3-megagpu-8g": MachinePrice(94.0000, None, "[Mem] on-demand; spot unknown"),
@@ -85,7 +92,8 @@ SYSTEM_MACHINE_PRICES: dict[str, float] = {
 """On-demand hourly price of system-pool machines, [Mem] compute/vm-instance-pricing."""
 
 GKE_CLUSTER_FEE_HOURLY = 0.10
-"""GKE cluster management fee per cluster-hour, [Mem] kubernetes-engine/pricing (the free tier credits one zonal/Autopilot cluster)."""
+"""GKE cluster management fee per cluster-hour, [Mem] kubernetes-engine/pricing (the free tier credits one
+zonal/Autopilot cluster)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,9 @@ STORAGE_PRICES: dict[str, StoragePriceRow] = {
     "pdSsdGbMonth": StoragePriceRow(0.170, "$/GiB-month", "[Mem] disks-image-pricing"),
     "pdBalancedGbMonth": StoragePriceRow(0.100, "$/GiB-month", "[Mem] disks-image-pricing"),
     "hyperdiskMlGbMonth": StoragePriceRow(0.080, "$/GiB-month", "[Mem] disks-image-pricing (Hyperdisk ML capacity)"),
-    "hyperdiskMlMibpsMonth": StoragePriceRow(0.120, "$/MiB/s-month", "[Mem] disks-image-pricing (Hyperdisk ML throughput)"),
+    "hyperdiskMlMibpsMonth": StoragePriceRow(
+        0.120, "$/MiB/s-month", "[Mem] disks-image-pricing (Hyperdisk ML throughput)"
+    ),
     "filestoreBasicHddGbMonth": StoragePriceRow(0.160, "$/GiB-month", "[Mem] filestore/pricing"),
     "filestoreBasicSsdGbMonth": StoragePriceRow(0.300, "$/GiB-month", "[Mem] filestore/pricing"),
     "filestoreZonalGbMonth": StoragePriceRow(0.250, "$/GiB-month", "[Mem] filestore/pricing"),
@@ -123,13 +133,32 @@ FILESTORE_TIER_KEY = {
 # --------------------------------------------------------------------------------------------
 
 NETWORK_GBPS: dict[str, float] = {
-    "g2-standard-4": 10, "g2-standard-8": 16, "g2-standard-12": 16, "g2-standard-16": 32,
-    "g2-standard-24": 32, "g2-standard-32": 32, "g2-standard-48": 50, "g2-standard-96": 100,
-    "a2-highgpu-1g": 24, "a2-highgpu-2g": 32, "a2-highgpu-4g": 50, "a2-highgpu-8g": 100,
-    "a2-megagpu-16g": 100, "a2-ultragpu-1g": 24, "a2-ultragpu-2g": 32, "a2-ultragpu-4g": 50,
-    "a2-ultragpu-8g": 100, "a3-highgpu-1g": 25, "a3-highgpu-2g": 50, "a3-highgpu-4g": 100,
-    "a3-highgpu-8g": 200, "a3-edgegpu-8g": 200, "a3-megagpu-8g": 200, "a3-ultragpu-8g": 200,
-    "a3-ultragpu-8g-nolssd": 200, "a4-highgpu-8g": 400,
+    "g2-standard-4": 10,
+    "g2-standard-8": 16,
+    "g2-standard-12": 16,
+    "g2-standard-16": 32,
+    "g2-standard-24": 32,
+    "g2-standard-32": 32,
+    "g2-standard-48": 50,
+    "g2-standard-96": 100,
+    "a2-highgpu-1g": 24,
+    "a2-highgpu-2g": 32,
+    "a2-highgpu-4g": 50,
+    "a2-highgpu-8g": 100,
+    "a2-megagpu-16g": 100,
+    "a2-ultragpu-1g": 24,
+    "a2-ultragpu-2g": 32,
+    "a2-ultragpu-4g": 50,
+    "a2-ultragpu-8g": 100,
+    "a3-highgpu-1g": 25,
+    "a3-highgpu-2g": 50,
+    "a3-highgpu-4g": 100,
+    "a3-highgpu-8g": 200,
+    "a3-edgegpu-8g": 200,
+    "a3-megagpu-8g": 200,
+    "a3-ultragpu-8g": 200,
+    "a3-ultragpu-8g-nolssd": 200,
+    "a4-highgpu-8g": 400,
 }
 """Per-VM host network bandwidth (Gbit/s, gVNIC tier_1 off), [Mem] compute/docs/gpus/gpu-network-bandwidth.
 GPU-to-GPU NICs of A3/A4 are not counted: storage traffic goes through the host NIC."""
@@ -137,14 +166,26 @@ DEFAULT_NETWORK_GBPS = 16.0
 """Fallback for N1/T4 and unknown shapes, [Mem]."""
 
 HBM_GBPS: dict[str, float] = {
-    "nvidia-tesla-t4": 320, "nvidia-l4": 300, "nvidia-tesla-a100": 1555, "nvidia-a100-80gb": 2039,
-    "nvidia-h100-80gb": 3350, "nvidia-h100-mega-80gb": 3350, "nvidia-h200-141gb": 4800, "nvidia-b200": 8000,
+    "nvidia-tesla-t4": 320,
+    "nvidia-l4": 300,
+    "nvidia-tesla-a100": 1555,
+    "nvidia-a100-80gb": 2039,
+    "nvidia-h100-80gb": 3350,
+    "nvidia-h100-mega-80gb": 3350,
+    "nvidia-h200-141gb": 4800,
+    "nvidia-b200": 8000,
 }
 """GPU memory bandwidth (GB/s) from NVIDIA data sheets [Mem]; used for the default single-stream decode rate."""
 
 OUTPUT_TOKENS_PER_GPU_8B: dict[str, float] = {
-    "nvidia-tesla-t4": 350, "nvidia-l4": 900, "nvidia-tesla-a100": 3500, "nvidia-a100-80gb": 4000,
-    "nvidia-h100-80gb": 6500, "nvidia-h100-mega-80gb": 6500, "nvidia-h200-141gb": 8000, "nvidia-b200": 12000,
+    "nvidia-tesla-t4": 350,
+    "nvidia-l4": 900,
+    "nvidia-tesla-a100": 3500,
+    "nvidia-a100-80gb": 4000,
+    "nvidia-h100-80gb": 6500,
+    "nvidia-h100-mega-80gb": 6500,
+    "nvidia-h200-141gb": 8000,
+    "nvidia-b200": 12000,
 }
 """Saturated output tokens/s per GPU for an 8B-parameter 16-bit model with vLLM, [Mem] (public
 vLLM/GKE benchmark ranges, ±50 %). The planner scales it by 8B/parameters and GPUs × 0.8 TP

@@ -18,7 +18,7 @@ import asyncio
 import json
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -262,7 +262,10 @@ def preview_tree(stack: str, resources: list[dict[str, Any]], outputs: dict[str,
     children: dict[str | None, list[dict[str, Any]]] = {}
     for r in resources:
         children.setdefault(r["parent"], []).append(r)
-    lines = [f"     Type                                   Name", f" +   pulumi:pulumi:Stack                    gke-inference-{stack}"]
+    lines = [
+        "     Type                                   Name",
+        f" +   pulumi:pulumi:Stack                    gke-inference-{stack}",
+    ]
 
     def walk(parent: str | None, depth: int) -> None:
         for r in children.get(parent, []):
@@ -282,7 +285,9 @@ def preview_tree(stack: str, resources: list[dict[str, Any]], outputs: dict[str,
 
 def check_out_dir(out_dir: Path) -> None:
     """Refuse an existing, non-empty ``out_dir`` that holds no earlier render (never wipe e.g. ``--out .``)."""
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / "resources.json").is_file())):
+    if out_dir.exists() and (
+        not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / "resources.json").is_file())
+    ):
         raise ConfigError(
             [f"--out: {out_dir} exists and is not an earlier render (no resources.json); pick a new or empty directory"]
         )

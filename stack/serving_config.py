@@ -7,7 +7,7 @@ volumes and replicas) live on ``StackConfig`` in ``stack/config.py``, which sees
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -21,7 +21,7 @@ BYTES_PER_PARAMETER = {"bfloat16": 2.0, "float16": 2.0, "float32": 4.0, "fp8": 1
 """Weight bytes per parameter by storage precision (fp8/int8 one byte; AWQ/GPTQ int4 half a byte)."""
 
 
-class WeightsBackend(str, Enum):
+class WeightsBackend(StrEnum):
     GCSFUSE = "gcsfuse"
     PERSISTENT_DISK = "persistentDisk"
     HYPERDISK_ML = "hyperdiskMl"
@@ -109,8 +109,12 @@ class WeightsConfig(Model):
     persistent_disk: PersistentDiskOptions = Field(
         default_factory=PersistentDiskOptions, description="Options of the persistentDisk backend."
     )
-    hyperdisk_ml: HyperdiskMlOptions = Field(default_factory=HyperdiskMlOptions, description="Options of the hyperdiskMl backend.")
-    filestore: FilestoreOptions = Field(default_factory=FilestoreOptions, description="Options of the filestore backend.")
+    hyperdisk_ml: HyperdiskMlOptions = Field(
+        default_factory=HyperdiskMlOptions, description="Options of the hyperdiskMl backend."
+    )
+    filestore: FilestoreOptions = Field(
+        default_factory=FilestoreOptions, description="Options of the filestore backend."
+    )
     downloader_image: str | None = Field(
         "model-downloader:0.1.0@sha256:3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a",
         description="model-downloader image pinned by digest (relative names resolve to the stack's registry); "
@@ -135,14 +139,18 @@ class ModelConfig(Model):
     @model_validator(mode="after")
     def _pinned(self) -> ModelConfig:
         if not _REVISION.match(self.revision):
-            raise FieldError("revision", f"'{self.revision}' is not a 40-hex commit; pin the hub revision for reproducible deploys")
+            raise FieldError(
+                "revision", f"'{self.revision}' is not a 40-hex commit; pin the hub revision for reproducible deploys"
+            )
         return self
 
     def slug(self) -> str:
         """``meta-llama/Llama-3.1-8B-Instruct`` → ``llama-3-1-8b-instruct`` (for resource names)."""
         return re.sub(r"[^a-z0-9]+", "-", self.id.split("/")[-1].lower()).strip("-")
 
-    def disk_source_snapshot(self, explicit_snapshot: str | None, explicit_image: str | None) -> tuple[str | None, str | None]:
+    def disk_source_snapshot(
+        self, explicit_snapshot: str | None, explicit_image: str | None
+    ) -> tuple[str | None, str | None]:
         """(snapshot, image) a model disk is created from; by default the downloader's snapshot."""
         if explicit_snapshot or explicit_image:
             return explicit_snapshot, explicit_image
@@ -178,11 +186,14 @@ class ServingConfig(Model):
 
     pool: str = Field(description="GPU pool (a key of gpuPools) the replicas run on.")
     spot_pool: str | None = Field(
-        None, description="Optional Spot pool preferred for extra replicas (node affinity weight); must match pool's GPUs."
+        None,
+        description="Optional Spot pool preferred for extra replicas (node affinity weight); must match pool's GPUs.",
     )
     namespace: str = Field("llm", description="Kubernetes namespace.")
     name: str = Field("vllm", description="Name of the Deployment/Service.")
-    replicas: int = Field(1, ge=1, description="Replicas when autoscaling.mode is none (autoscaling sets them otherwise).")
+    replicas: int = Field(
+        1, ge=1, description="Replicas when autoscaling.mode is none (autoscaling sets them otherwise)."
+    )
     nodes_per_replica: int = Field(1, ge=1, description=">1 runs one replica across nodes (LeaderWorkerSet).")
     image: str = Field(
         "vllm/vllm-openai:v0.32.0@sha256:6f5d1a4b0c2e9f8d7c6b5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a0",
@@ -190,10 +201,16 @@ class ServingConfig(Model):
     )
     vllm: VllmSettings = Field(default_factory=VllmSettings, description="vLLM engine settings.")
     startup_budget_seconds: int | None = Field(
-        None, ge=60, description="Cold-start budget the startupProbe allows; unset = derived from model size and backend."
+        None,
+        ge=60,
+        description="Cold-start budget the startupProbe allows; unset = derived from model size and backend.",
     )
-    shutdown_timeout_seconds: int = Field(60, ge=5, description="vLLM --shutdown-timeout: in-flight requests get this long.")
-    pre_stop_seconds: int = Field(15, ge=5, description="Delay before SIGTERM so the pod leaves Service endpoints first.")
+    shutdown_timeout_seconds: int = Field(
+        60, ge=5, description="vLLM --shutdown-timeout: in-flight requests get this long."
+    )
+    pre_stop_seconds: int = Field(
+        15, ge=5, description="Delay before SIGTERM so the pod leaves Service endpoints first."
+    )
     require_api_key: bool = Field(True, description="Serve /v1 only with the `apiKey` secret config key.")
     client_label: str = Field(
         "gke-inference/client", description="Pods with this label set to `true` may reach the server (NetworkPolicy)."
@@ -206,7 +223,7 @@ class ServingConfig(Model):
         return self
 
 
-class AutoscalingMetric(str, Enum):
+class AutoscalingMetric(StrEnum):
     QUEUE = "queue"
     RUNNING = "running"
     KV_CACHE = "kvCache"
@@ -216,7 +233,9 @@ class AutoscalingMetric(str, Enum):
 class MetricTarget(Model):
     """One autoscaling signal and its per-replica target."""
 
-    metric: AutoscalingMetric = Field(description="queue (waiting requests), running, kvCache (0–1) or gpuDutyCycle (0–100).")
+    metric: AutoscalingMetric = Field(
+        description="queue (waiting requests), running, kvCache (0–1) or gpuDutyCycle (0–100)."
+    )
     target: float = Field(gt=0, description="Per-replica average value to hold.")
 
 
@@ -224,11 +243,15 @@ class BehaviorConfig(Model):
     """HPA behavior overrides; unset fields derive from the replica cold start."""
 
     scale_up_stabilization_seconds: int | None = Field(None, ge=0, le=3600, description="Scale-up window.")
-    scale_down_stabilization_seconds: int | None = Field(None, ge=300, le=3600, description="Scale-down window (≥300 s).")
+    scale_down_stabilization_seconds: int | None = Field(
+        None, ge=300, le=3600, description="Scale-down window (≥300 s)."
+    )
     scale_up_pods: int | None = Field(None, ge=1, description="At most this many pods added per period.")
     scale_up_percent: int | None = Field(None, ge=1, description="At most this percent added per period.")
     scale_up_period_seconds: int | None = Field(None, ge=1, le=1800, description="Scale-up policy period.")
-    scale_down_period_seconds: int | None = Field(None, ge=1, le=1800, description="Period of the one-pod scale-down policy.")
+    scale_down_period_seconds: int | None = Field(
+        None, ge=1, le=1800, description="Period of the one-pod scale-down policy."
+    )
 
 
 class CronWindow(Model):
@@ -261,7 +284,9 @@ class KedaConfig(Model):
 class AutoscalingConfig(Model):
     """Autoscaling of the vLLM replicas on vLLM's own metrics."""
 
-    mode: Literal["hpa", "keda", "none"] = Field("hpa", description="HPA via the metrics adapter, KEDA, or fixed replicas.")
+    mode: Literal["hpa", "keda", "none"] = Field(
+        "hpa", description="HPA via the metrics adapter, KEDA, or fixed replicas."
+    )
     min_replicas: int = Field(1, ge=1, description="HPA minimum replicas (KEDA uses keda.minReplicas).")
     max_replicas: int = Field(4, ge=1, description="Maximum replicas.")
     metrics: list[MetricTarget] = Field(
@@ -284,7 +309,9 @@ class AutoscalingConfig(Model):
     @model_validator(mode="after")
     def _rules(self) -> AutoscalingConfig:
         if self.min_replicas > self.max_replicas:
-            raise FieldError("minReplicas", f"minReplicas ({self.min_replicas}) must be ≤ maxReplicas ({self.max_replicas})")
+            raise FieldError(
+                "minReplicas", f"minReplicas ({self.min_replicas}) must be ≤ maxReplicas ({self.max_replicas})"
+            )
         for index, m in enumerate(self.metrics):
             if m.metric is AutoscalingMetric.KV_CACHE and m.target >= 1:
                 raise FieldError(f"metrics.{index}.target", "kvCache is a fraction 0–1; use e.g. 0.8")
@@ -298,7 +325,9 @@ class BatchConfig(Model):
 
     enabled: bool = Field(False, description="Create the batch Job.")
     pool: str | None = Field(None, description="GPU pool for the Job (Spot recommended); unset = serving.pool.")
-    input_object: str = Field("batch/input.jsonl", description="Object in the model bucket with chat-completions lines.")
+    input_object: str = Field(
+        "batch/input.jsonl", description="Object in the model bucket with chat-completions lines."
+    )
     output_object: str = Field("batch/output.jsonl", description="Object the results are written to.")
     parallelism: int = Field(1, ge=1, description="Pods running at once.")
     backoff_limit: int = Field(3, ge=0, description="Retries before the Job fails (Spot preemption retries).")

@@ -160,7 +160,9 @@ def build_serving(
             ),
             weights=weights,
             gpus_per_node=machine.gpu_count,
-            size=size_pod(machine.vcpu, machine.ram_gb, machine.gpu_count, gcsfuse_sidecar=weights.backend == "gcsfuse"),
+            size=size_pod(
+                machine.vcpu, machine.ram_gb, machine.gpu_count, gcsfuse_sidecar=weights.backend == "gcsfuse"
+            ),
             node_selector=node_selector,
             tolerations=tolerations,
             google_service_account=identity.email,
@@ -216,7 +218,10 @@ def _load_test(
     identity = WorkloadIdentity(
         "loadtest-identity",
         WorkloadIdentityArgs(
-            project=config.project, account_id=f"loadtest-{stack}", namespace=config.serving.namespace, ksa_name="loadtest"
+            project=config.project,
+            account_id=f"loadtest-{stack}",
+            namespace=config.serving.namespace,
+            ksa_name="loadtest",
         ),
     )
     bucket.grant("models-loadtest-writer", WRITER_ROLE, identity.member)

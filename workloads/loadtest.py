@@ -86,14 +86,20 @@ class InClusterLoadTest(pulumi.ComponentResource):
         )
         account = k8s.core.v1.ServiceAccount(
             f"{name}-ksa",
-            metadata={**meta, "name": args.name, "annotations": {"iam.gke.io/gcp-service-account": args.google_service_account}},
+            metadata={
+                **meta,
+                "name": args.name,
+                "annotations": {"iam.gke.io/gcp-service-account": args.google_service_account},
+            },
             automount_service_account_token=False,
             opts=child,
         )
         out_dir = f"{REPORT_MOUNT}/{self.job_name}"
         env: list[dict[str, Any]] = [{"name": "PYTHONPATH", "value": CODE_MOUNT}, {"name": "HOME", "value": "/tmp"}]
         if args.api_key_secret:
-            env.append({"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": args.api_key_secret, "key": "token"}}})
+            env.append(
+                {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": args.api_key_secret, "key": "token"}}}
+            )
         container = {
             "name": "locust",
             "image": args.image,
@@ -129,7 +135,10 @@ class InClusterLoadTest(pulumi.ComponentResource):
                 "name": self.job_name,
                 "annotations": checkov_skip_annotations(
                     [
-                        ("CKV_K8S_35", "the harness reads the API key from VLLM_API_KEY, filled from a Secret via secretKeyRef"),
+                        (
+                            "CKV_K8S_35",
+                            "the harness reads the API key from VLLM_API_KEY, filled from a Secret via secretKeyRef",
+                        ),
                     ]
                 ),
             },
@@ -162,7 +171,10 @@ class InClusterLoadTest(pulumi.ComponentResource):
                                     "driver": "gcsfuse.csi.storage.gke.io",
                                     "volumeAttributes": {
                                         "bucketName": args.bucket_name,
-                                        "mountOptions": f"implicit-dirs,only-dir={REPORT_PREFIX},uid={RUN_AS_USER},gid={RUN_AS_USER}",
+                                        "mountOptions": (
+                                            f"implicit-dirs,only-dir={REPORT_PREFIX},"
+                                            f"uid={RUN_AS_USER},gid={RUN_AS_USER}"
+                                        ),
                                     },
                                 },
                             },
@@ -173,5 +185,7 @@ class InClusterLoadTest(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[code, account]),
         )
-        self.report_url = pulumi.Output.concat("gs://", args.bucket_name, f"/{REPORT_PREFIX}/{self.job_name}/report.json")
+        self.report_url = pulumi.Output.concat(
+            "gs://", args.bucket_name, f"/{REPORT_PREFIX}/{self.job_name}/report.json"
+        )
         self.register_outputs({"jobName": self.job_name, "reportUrl": self.report_url})

@@ -90,4 +90,8 @@ def size_pod(vcpu: int, ram_gb: float, gpus: int, gcsfuse_sidecar: bool) -> PodS
     if cpu < 1 or memory < 4 * GIB:
         raise ValueError(f"a {vcpu} vCPU / {ram_gb} GB node leaves too little for the server ({cpu:.2f} vCPU)")
     shm = min(16 * GIB, max(2 * GIB, 2 * GIB * gpus))
-    return PodSize(cpu_millicores=int(cpu * 1000) // 100 * 100, memory_bytes=int(memory) // (256 * 1024**2) * 256 * 1024**2, shm_bytes=shm)
+    return PodSize(
+        cpu_millicores=int(cpu * 1000) // 100 * 100,
+        memory_bytes=int(memory) // (256 * 1024**2) * 256 * 1024**2,
+        shm_bytes=shm,
+    )

@@ -39,8 +39,15 @@ PROBE_REQUEST_TIMEOUT = 5
 """The liveness script's own HTTP timeout; below LIVENESS_TIMEOUT so the kubelet sees its verdict."""
 
 CHECKOV_SKIPS = (
-    ("CKV_K8S_15", "image is pinned by digest; imagePullPolicy Always would bypass the node's secondary boot disk image cache"),
-    ("CKV_K8S_35", "vLLM reads its API key only from the VLLM_API_KEY env var or a flag; the value comes from a Secret via secretKeyRef"),
+    (
+        "CKV_K8S_15",
+        "image is pinned by digest; imagePullPolicy Always would bypass the node's secondary boot disk image cache",
+    ),
+    (
+        "CKV_K8S_35",
+        "vLLM reads its API key only from the VLLM_API_KEY env var or a flag; "
+        "the value comes from a Secret via secretKeyRef",
+    ),
 )
 
 
@@ -142,7 +149,7 @@ class VllmServer(pulumi.ComponentResource):
             self.workload = self._leader_worker_set(name, args, pod, depends)
         else:
             self.workload = self._deployment(name, args, pod, depends)
-        service = k8s.core.v1.Service(
+        k8s.core.v1.Service(
             f"{name}-svc",
             metadata=self._meta(args.name),
             spec={
@@ -198,7 +205,9 @@ class VllmServer(pulumi.ComponentResource):
     # -- pod ----------------------------------------------------------------------------------
 
     def _pod_template(self, args: VllmServerArgs, secrets: dict[str, k8s.core.v1.Secret]) -> dict[str, Any]:
-        engine = replace(args.engine, model=args.weights.model_path, extra=(*args.weights.vllm_args, *args.engine.extra))
+        engine = replace(
+            args.engine, model=args.weights.model_path, extra=(*args.weights.vllm_args, *args.engine.extra)
+        )
         container = {
             "name": "vllm",
             "image": args.image,
@@ -278,7 +287,10 @@ class VllmServer(pulumi.ComponentResource):
                     "nodeSelectorTerms": [{"matchExpressions": [{"key": key, "operator": "In", "values": list(pools)}]}]
                 },
                 "preferredDuringSchedulingIgnoredDuringExecution": [
-                    {"weight": 100 // (rank + 1), "preference": {"matchExpressions": [{"key": key, "operator": "In", "values": [pool]}]}}
+                    {
+                        "weight": 100 // (rank + 1),
+                        "preference": {"matchExpressions": [{"key": key, "operator": "In", "values": [pool]}]},
+                    }
                     for rank, pool in enumerate(pools)
                 ],
             }
@@ -302,7 +314,17 @@ class VllmServer(pulumi.ComponentResource):
             env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
         for key, variable in (("apiKey", "VLLM_API_KEY"), ("hfToken", "HF_TOKEN")):
             if key in secrets:
-                env.append({"name": variable, "valueFrom": {"secretKeyRef": {"name": f"{args.name}-{'api-key' if key == 'apiKey' else 'hf-token'}", "key": "token"}}})
+                env.append(
+                    {
+                        "name": variable,
+                        "valueFrom": {
+                            "secretKeyRef": {
+                                "name": f"{args.name}-{'api-key' if key == 'apiKey' else 'hf-token'}",
+                                "key": "token",
+                            }
+                        },
+                    }
+                )
         return env + list(args.weights.env)
 
     @staticmethod
@@ -388,7 +410,10 @@ class VllmServer(pulumi.ComponentResource):
         worker = {"metadata": pod["metadata"], "spec": {**pod["spec"], "containers": [worker_container]}}
         spec: dict[str, Any] = {
             "startupPolicy": "LeaderCreated",
-            "rolloutStrategy": {"type": "RollingUpdate", "rollingUpdateConfiguration": {"maxUnavailable": 0, "maxSurge": 1}},
+            "rolloutStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdateConfiguration": {"maxUnavailable": 0, "maxSurge": 1},
+            },
             "leaderWorkerTemplate": {
                 "size": args.nodes_per_replica,
                 "restartPolicy": "RecreateGroupOnPodRestart",

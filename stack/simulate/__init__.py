@@ -5,6 +5,12 @@ model of the vLLM fleet (arrivals, per-replica batching, metrics delay, cold sta
 defaults are derived; the autoscaling component renders what it returns.
 """
 
-from stack.simulate.behavior import KUBERNETES_DEFAULT_BEHAVIOR, HpaBehavior, ScalingPolicy, ScalingRules, default_behavior
+from stack.simulate.behavior import (
+    KUBERNETES_DEFAULT_BEHAVIOR,
+    HpaBehavior,
+    ScalingPolicy,
+    ScalingRules,
+    default_behavior,
+)
 
 __all__ = ["KUBERNETES_DEFAULT_BEHAVIOR", "HpaBehavior", "ScalingPolicy", "ScalingRules", "default_behavior"]

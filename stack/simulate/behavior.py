@@ -102,7 +102,9 @@ def default_behavior(config: Any, cold_start_seconds: float) -> HpaBehavior:
             "Max",
         ),
         scale_down=ScalingRules(
-            down_window if down_window is not None else max(DEFAULT_SCALE_DOWN_WINDOW_SECONDS, _round_up(cold_start_seconds, 15)),
+            down_window
+            if down_window is not None
+            else max(DEFAULT_SCALE_DOWN_WINDOW_SECONDS, _round_up(cold_start_seconds, 15)),
             (ScalingPolicy("Pods", 1, override.scale_down_period_seconds or SCALE_DOWN_POD_PERIOD_SECONDS),),
             "Max",
         ),

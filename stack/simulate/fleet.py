@@ -30,8 +30,9 @@ import heapq
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -95,8 +96,21 @@ class Scaler(Protocol):
 
 class _Pod:
     __slots__ = (
-        "id", "state", "group", "created", "ready_at", "v", "last", "n", "heap", "waiting",
-        "sum_in", "sum_vstart", "busy", "busy_mark", "samples",
+        "busy",
+        "busy_mark",
+        "created",
+        "group",
+        "heap",
+        "id",
+        "last",
+        "n",
+        "ready_at",
+        "samples",
+        "state",
+        "sum_in",
+        "sum_vstart",
+        "v",
+        "waiting",
     )
 
     def __init__(self, pid: int, now: float):
@@ -107,7 +121,7 @@ class _Pod:
 
 
 class _Group:
-    __slots__ = ("id", "pool", "state", "created", "removed", "pods", "empty_since", "has_image")
+    __slots__ = ("created", "empty_since", "has_image", "id", "pods", "pool", "removed", "state")
 
     def __init__(self, gid: int, pool: PoolSpec, created: float, ready: bool):
         self.id, self.pool, self.created, self.removed = gid, pool, created, None
@@ -162,15 +176,21 @@ class Simulation:
     """One run of the fleet under one scaler. ``run()`` once; same inputs and seed ⇒ same result."""
 
     def __init__(
-        self, params: FleetParams, scaler: Scaler, requests: Requests, duration: float, seed: int, initial_replicas: int | None = None
+        self,
+        params: FleetParams,
+        scaler: Scaler,
+        requests: Requests,
+        duration: float,
+        seed: int,
+        initial_replicas: int | None = None,
     ):
         """Args:
-            params: the stack as the simulator sees it.
-            scaler: the autoscaler under test (fresh state).
-            requests: arrivals; those after ``duration`` are ignored.
-            duration: simulated seconds.
-            seed: routing randomness.
-            initial_replicas: Ready replicas at t=0 (warm start); default the scaler's minimum.
+        params: the stack as the simulator sees it.
+        scaler: the autoscaler under test (fresh state).
+        requests: arrivals; those after ``duration`` are ignored.
+        duration: simulated seconds.
+        seed: routing randomness.
+        initial_replicas: Ready replicas at t=0 (warm start); default the scaler's minimum.
         """
         self.p, self.scaler, self.duration = params, scaler, duration
         self._t0, self._t1, self._cap = params.step_t0, params.step_t1, params.concurrency
@@ -222,8 +242,13 @@ class Simulation:
         arrivals, i, n = self.arrival, 0, len(self.arrival)
         events = self.events
         handlers = {
-            "scrape": self._on_scrape, "scale": self._on_scale, "ca": self._on_ca, "sample": self._on_sample,
-            "node_ready": self._on_node_ready, "pulled": self._on_pulled, "pod_ready": self._on_pod_ready,
+            "scrape": self._on_scrape,
+            "scale": self._on_scale,
+            "ca": self._on_ca,
+            "sample": self._on_sample,
+            "node_ready": self._on_node_ready,
+            "pulled": self._on_pulled,
+            "pod_ready": self._on_pod_ready,
             "pod_gone": self._on_pod_gone,
         }
         while True:
@@ -419,7 +444,9 @@ class Simulation:
                     self.unscheduled.append(pod)
         elif replicas < len(live):
             # ReplicaSet deletion order: unscheduled, then not ready, then the most recently ready.
-            ranked = sorted(live, key=lambda q: (q.group is not None, q.state == READY, -(q.ready_at or q.created), -q.id))
+            ranked = sorted(
+                live, key=lambda q: (q.group is not None, q.state == READY, -(q.ready_at or q.created), -q.id)
+            )
             for pod in ranked[: len(live) - replicas]:
                 self._delete(pod)
 
@@ -486,7 +513,10 @@ class Simulation:
                 continue
             if group.empty_since is None:
                 group.empty_since = now
-            elif now - group.empty_since >= self.p.node_scale_down_seconds and self._live_groups(group.pool) > group.pool.min_groups:
+            elif (
+                now - group.empty_since >= self.p.node_scale_down_seconds
+                and self._live_groups(group.pool) > group.pool.min_groups
+            ):
                 group.removed = now
         self._retry_unscheduled()
         self._at(now + 10.0, "ca")

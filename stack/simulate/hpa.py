@@ -159,10 +159,13 @@ class HpaController:
     def limit(self, now: float, current: int, desired: int) -> int:
         """``convertDesiredReplicasWithBehaviorRate``: policy rate limits and min/max replicas."""
         if desired > current:
-            limit = max(_scale_up_limit(now, current, self.up_events, self.down_events, self.behavior.scale_up), current)
+            up_limit = _scale_up_limit(now, current, self.up_events, self.down_events, self.behavior.scale_up)
+            limit = max(up_limit, current)
             return min(desired, self.max_replicas, limit)
         if desired < current:
-            limit = min(_scale_down_limit(now, current, self.up_events, self.down_events, self.behavior.scale_down), current)
+            limit = min(
+                _scale_down_limit(now, current, self.up_events, self.down_events, self.behavior.scale_down), current
+            )
             return max(desired, self.min_replicas, limit)
         return desired
 
@@ -187,10 +190,7 @@ def _scale_up_limit(now: float, current: int, ups: list[_Event], downs: list[_Ev
     result: int | None = None
     for policy in rules.policies:
         start = current - _changed(now, policy.period_seconds, ups) + _changed(now, policy.period_seconds, downs)
-        if policy.type == "Pods":
-            proposed = start + policy.value
-        else:
-            proposed = math.ceil(start * (1 + policy.value / 100))
+        proposed = start + policy.value if policy.type == "Pods" else math.ceil(start * (1 + policy.value / 100))
         result = proposed if result is None else pick(result, proposed)
     return current if result is None else result
 
@@ -202,9 +202,6 @@ def _scale_down_limit(now: float, current: int, ups: list[_Event], downs: list[_
     result: int | None = None
     for policy in rules.policies:
         start = current - _changed(now, policy.period_seconds, ups) + _changed(now, policy.period_seconds, downs)
-        if policy.type == "Pods":
-            proposed = start - policy.value
-        else:
-            proposed = int(start * (1 - policy.value / 100))
+        proposed = start - policy.value if policy.type == "Pods" else int(start * (1 - policy.value / 100))
         result = proposed if result is None else pick(result, proposed)
     return current if result is None else result

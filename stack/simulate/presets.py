@@ -16,7 +16,7 @@ import math
 import multiprocessing
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from stack.config import StackConfig
 from stack.estimate import (
@@ -55,7 +55,7 @@ def fleet_params(config: StackConfig, throughput: Throughput) -> FleetParams:
     # Zonal disks (Hyperdisk ML, PD) exist once per zone: concurrent loads spread over the zones.
     zones = len(set(config.pool_zones(config.serving.pool)))
 
-    @lru_cache(maxsize=None)
+    @cache
     def container_seconds(loading: int) -> float:
         return estimate_cold_start(new_node, concurrent_loads=max(1, math.ceil(loading / zones))).container_seconds
 
@@ -66,7 +66,11 @@ def fleet_params(config: StackConfig, throughput: Throughput) -> FleetParams:
         pool = config.gpu_pools[name]
         low, high = pool_node_bounds(config, name)
         price = machine_price(config, pool.machine_type).billed(pool.spot) or 0.0
-        pools.append(PoolSpec(name, low // width, high // width, price * width, pool.machine().gpu_count * width, pool.spot, width))
+        pools.append(
+            PoolSpec(
+                name, low // width, high // width, price * width, pool.machine().gpu_count * width, pool.spot, width
+            )
+        )
     machine = config.gpu_pools[config.serving.pool].machine()
     t0, t1 = throughput.step_seconds()
     node_terms = [t for t in cold_new.terms if t.phase == "node"]
@@ -112,30 +116,71 @@ def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
         stack = FixedScaler(f"stack: fixed {config.serving.replicas}", config.serving.replicas, period)
     elif scaling.mode == "keda":
         stack = KedaScaler(
-            f"stack: KEDA {metric_names} + behavior", _metrics(config), keda.min_replicas, high,
-            keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance, float(keda.polling_seconds), "pods",
+            f"stack: KEDA {metric_names} + behavior",
+            _metrics(config),
+            keda.min_replicas,
+            high,
+            keda.activation_threshold,
+            keda.cooldown_seconds,
+            behavior,
+            tolerance,
+            float(keda.polling_seconds),
+            "pods",
         )
     else:
-        stack = HpaScaler(f"stack: HPA {metric_names} + behavior", _metrics(config), low, high, behavior, tolerance, period)
+        stack = HpaScaler(
+            f"stack: HPA {metric_names} + behavior", _metrics(config), low, high, behavior, tolerance, period
+        )
     return [
         stack,
-        HpaScaler(f"k8s defaults: HPA {metric_names}, no behavior", _metrics(config), low, high, KUBERNETES_DEFAULT_BEHAVIOR, tolerance, period),
+        HpaScaler(
+            f"k8s defaults: HPA {metric_names}, no behavior",
+            _metrics(config),
+            low,
+            high,
+            KUBERNETES_DEFAULT_BEHAVIOR,
+            tolerance,
+            period,
+        ),
         HpaScaler(
             f"Helm-style: HPA cpu>{planning.simulation.cpu_target_percent}%",
-            [("cpu", float(planning.simulation.cpu_target_percent))], low, high, KUBERNETES_DEFAULT_BEHAVIOR, tolerance, period,
+            [("cpu", float(planning.simulation.cpu_target_percent))],
+            low,
+            high,
+            KUBERNETES_DEFAULT_BEHAVIOR,
+            tolerance,
+            period,
         ),
         KedaScaler(
-            f"KEDA min 0, pod-metric triggers {metric_names}", _metrics(config), 0, high,
-            keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance, float(keda.polling_seconds), "pods",
+            f"KEDA min 0, pod-metric triggers {metric_names}",
+            _metrics(config),
+            0,
+            high,
+            keda.activation_threshold,
+            keda.cooldown_seconds,
+            behavior,
+            tolerance,
+            float(keda.polling_seconds),
+            "pods",
         ),
         KedaScaler(
-            f"KEDA min 0, gateway queue + in-flight activation", _metrics(config), 0, high,
-            keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance, float(keda.polling_seconds), "gateway",
+            "KEDA min 0, gateway queue + in-flight activation",
+            _metrics(config),
+            0,
+            high,
+            keda.activation_threshold,
+            keda.cooldown_seconds,
+            behavior,
+            tolerance,
+            float(keda.polling_seconds),
+            "gateway",
         ),
     ]
 
 
-def synthetic_requests(config: StackConfig, throughput: Throughput, pattern: str, duration: float, seed: int) -> Requests:
+def synthetic_requests(
+    config: StackConfig, throughput: Throughput, pattern: str, duration: float, seed: int
+) -> Requests:
     """Requests for ``pattern``, scaled to the fleet: base/peak are shares of maxReplicas' capacity."""
     sim = planning_of(config).simulation
     per_replica = throughput.output_tokens_per_second / sim.output_tokens
@@ -186,7 +231,17 @@ def compare(
     ]
     results = run_all(simulations)
     slo = planning_of(config).slo
-    return Comparison(results, requests, duration, seed, cold_start, throughput, slo.attainment, slo.queue_wait_seconds, slo.ttft_seconds)
+    return Comparison(
+        results,
+        requests,
+        duration,
+        seed,
+        cold_start,
+        throughput,
+        slo.attainment,
+        slo.queue_wait_seconds,
+        slo.ttft_seconds,
+    )
 
 
 WARM_UTILISATION = 0.8
@@ -249,18 +304,22 @@ def notes(config: StackConfig, comparison: Comparison) -> list[str]:
                 "load-balancer request metric) or a KEDA cron window can wake it"
             )
     if any(r.name.startswith("KEDA") for r in comparison.results):
-        kept = [name for name, pool in config.gpu_pools.items()
-                if name in (config.serving.pool, config.serving.spot_pool) and pool.autoscaling.min_nodes > 0]
+        kept = [
+            name
+            for name, pool in config.gpu_pools.items()
+            if name in (config.serving.pool, config.serving.spot_pool) and pool.autoscaling.min_nodes > 0
+        ]
         if kept:
             out.append(
-                f"scale-to-zero frees no GPU nodes while {', '.join(f'gpuPools.{n}.autoscaling.minNodes' for n in kept)} > 0"
+                "scale-to-zero frees no GPU nodes while "
+                f"{', '.join(f'gpuPools.{n}.autoscaling.minNodes' for n in kept)} > 0"
             )
     slow = [r.name for r in comparison.results if r.p95_wait > comparison.cold_start_seconds]
     if slow:
         out.append(
-            f"p95 queue wait exceeds one replica cold start ({comparison.cold_start_seconds:.0f} s) for: {'; '.join(slow)}. "
+            f"p95 queue wait exceeds one replica cold start ({comparison.cold_start_seconds:.0f} s) "
+            f"for: {'; '.join(slow)}. "
             "The fleet fell behind by more than a cold start: raise minReplicas, shorten the cold start (weights "
             "backend throughput, compile cache), or keep warm capacity"
         )
     return out
-

@@ -115,6 +115,6 @@ class KedaScaler:
             return None
         proposals = [
             None if usage is None else external_per_pod_replicas(usage, target, sim.status_replicas(), self.tolerance)
-            for usage, (_, target) in zip(usages, self.metrics)
+            for usage, (_, target) in zip(usages, self.metrics, strict=True)
         ]
         return self.controller.reconcile(now, sim.spec, proposals)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -41,7 +41,9 @@ class TraceError(ValueError):
     """A trace file that cannot be read."""
 
 
-def rate_function(pattern: str, base_rps: float, peak_rps: float, duration: float) -> Callable[[np.ndarray], np.ndarray]:
+def rate_function(
+    pattern: str, base_rps: float, peak_rps: float, duration: float
+) -> Callable[[np.ndarray], np.ndarray]:
     """λ(t) of a named pattern.
 
     * poisson: constant, halfway between base and peak;
@@ -127,7 +129,9 @@ def load_trace(path: str | Path, *, input_tokens: int, output_tokens: int, durat
                     raise TraceError(f"--trace {path}:{number}: not JSON ({err})") from None
     if not rows:
         raise TraceError(f"--trace {path}: no requests")
-    times = np.array([_get(r, _TIME_KEYS, None, f"--trace {path} row {i + 1}") for i, r in enumerate(rows)], dtype=float)
+    times = np.array(
+        [_get(r, _TIME_KEYS, None, f"--trace {path} row {i + 1}") for i, r in enumerate(rows)], dtype=float
+    )
     ins = np.array([_get(r, _INPUT_KEYS, input_tokens, "") for r in rows], dtype=np.int64)
     outs = np.array([max(1.0, _get(r, _OUTPUT_KEYS, output_tokens, "")) for r in rows], dtype=np.int64)
     order = np.argsort(times, kind="stable")
@@ -135,4 +139,6 @@ def load_trace(path: str | Path, *, input_tokens: int, output_tokens: int, durat
     if duration is not None:
         keep = times <= duration
         times, ins, outs = times[keep], ins[keep], outs[keep]
-    return Requests(times, ins, outs, f"trace {path.name}: {len(times)} requests over {times[-1] if len(times) else 0:.0f} s")
+    return Requests(
+        times, ins, outs, f"trace {path.name}: {len(times)} requests over {times[-1] if len(times) else 0:.0f} s"
+    )

@@ -20,7 +20,7 @@ def test_estimate_prod_json(capsys):
     assert cost["replicas"] == {"min": 2, "max": 10}
     assert set(cost["total"]["hourly"]) == {"min", "max"} and set(cost["total"]["monthly"]) == {"min", "max"}
     assert cost["total"]["monthly"]["max"] == pytest.approx(cost["total"]["hourly"]["max"] * 730, abs=0.01)
-    pool = next(l for l in cost["lines"] if l["item"] == "pool h100")
+    pool = next(line for line in cost["lines"] if line["item"] == "pool h100")
     assert pool["nodes"] == {"min": 2, "max": 4}
     assert pool["nodeHourly"]["onDemand"] > pool["nodeHourly"]["spot"] > 0
     assert cost["dollarsPerMillionOutputTokens"]["onDemand"] > 0
@@ -51,7 +51,13 @@ def test_estimate_bad_input_exits_2(tmp_path, capsys):
 def test_simulate_prod_burst_prints_presets_and_writes_a_png(tmp_path, capsys):
     assert main(["simulate", "prod", "--pattern", "burst", "--duration", "900", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for preset in ("stack: HPA", "k8s defaults", "Helm-style: HPA cpu>80%", "KEDA min 0, pod-metric", "KEDA min 0, gateway"):
+    for preset in (
+        "stack: HPA",
+        "k8s defaults",
+        "Helm-style: HPA cpu>80%",
+        "KEDA min 0, pod-metric",
+        "KEDA min 0, gateway",
+    ):
         assert preset in out
     png = tmp_path / "simulate-burst.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

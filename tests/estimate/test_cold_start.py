@@ -78,7 +78,9 @@ def test_hugging_face_download_matches_anyscale():
     estimate = estimate_cold_start(config)
     assert estimate.term("weights: huggingFace download").seconds == pytest.approx(196.5, abs=0.05)
     # then the loader reads it back: 141.1 GB at 4 × 0.50 GB/s
-    assert estimate.term("weights: load from local disk").seconds == pytest.approx(131.4 * GIB / (4 * 141e9 / 35 / 8), rel=1e-9)
+    assert estimate.term("weights: load from local disk").seconds == pytest.approx(
+        131.4 * GIB / (4 * 141e9 / 35 / 8), rel=1e-9
+    )
 
 
 def test_prod_breakdown():
@@ -144,9 +146,13 @@ def test_persistent_disk_rate_from_size():
 
 
 def test_measured_node_times_replace_the_defaults():
-    config = load_stack_config("prod", ["planning.coldStart.nodeCreateSeconds=200", "planning.coldStart.driverInstallSeconds=45"])
+    config = load_stack_config(
+        "prod", ["planning.coldStart.nodeCreateSeconds=200", "planning.coldStart.driverInstallSeconds=45"]
+    )
     estimate = estimate_cold_start(config)
     assert estimate.term("GPU node create").seconds == 200
     assert estimate.term("GPU node create").source == "planning.coldStart.nodeCreateSeconds"
     assert estimate.term("GPU driver install").seconds == 45
-    assert estimate.total_seconds == pytest.approx(estimate_cold_start(load_stack_config("prod")).total_seconds + 80 - 15)
+    assert estimate.total_seconds == pytest.approx(
+        estimate_cold_start(load_stack_config("prod")).total_seconds + 80 - 15
+    )

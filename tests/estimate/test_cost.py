@@ -14,7 +14,7 @@ A3 = prices.MACHINE_PRICES["a3-highgpu-8g"]
 
 
 def _line(cost, item):
-    return next(l for l in cost.lines if l.item == item)
+    return next(line for line in cost.lines if line.item == item)
 
 
 def test_prod_pools_at_min_and_max_replicas():
@@ -50,7 +50,10 @@ def test_prod_storage_and_totals():
 def test_price_overrides():
     config = load_stack_config(
         "prod",
-        ["planning.prices={a3-highgpu-8g: {onDemandHourly: 50, spotHourly: 10}}", "planning.storagePrices.hyperdiskMlMibpsMonth=0"],
+        [
+            "planning.prices={a3-highgpu-8g: {onDemandHourly: 50, spotHourly: 10}}",
+            "planning.storagePrices.hyperdiskMlMibpsMonth=0",
+        ],
     )
     cost = estimate_cost(config)
     assert _line(cost, "pool h100").hourly_at_max == 200
@@ -93,11 +96,20 @@ def test_reports_of_several_shapes(tmp_path):
     nested.write_text(json.dumps({"config": {"replicas": 2, "users": 100}, "summary": {"outputTokensPerSecond": 3000}}))
     assert read_report(str(nested)) == {"output_tokens_per_second": 1500.0, "concurrency": 50}
     loadtest = tmp_path / "loadtest.json"  # loadtest/report.py: config + vLLM-shaped summary
-    loadtest.write_text(json.dumps({
-        "config": {"users": 512, "mode": "open", "request_rate": 4.0},
-        "summary": {"duration": 60.0, "total_output_tokens": 90000, "output_throughput": 1500.0, "max_concurrent_requests": 40},
-        "time_series": {"t": [0, 1], "output_tokens": [10.0, 20.0]},
-    }))
+    loadtest.write_text(
+        json.dumps(
+            {
+                "config": {"users": 512, "mode": "open", "request_rate": 4.0},
+                "summary": {
+                    "duration": 60.0,
+                    "total_output_tokens": 90000,
+                    "output_throughput": 1500.0,
+                    "max_concurrent_requests": 40,
+                },
+                "time_series": {"t": [0, 1], "output_tokens": [10.0, 20.0]},
+            }
+        )
+    )
     assert read_report(str(loadtest)) == {"output_tokens_per_second": 1500.0, "concurrency": 40}
     totals = tmp_path / "totals.json"
     totals.write_text(json.dumps({"total_output_tokens": 60000, "duration": 30}))

@@ -499,7 +499,9 @@ def test_wake_query_becomes_a_trigger_that_exists_at_zero(dev_config):
     from stack.render import render_config
 
     query = "sum(rate(loadbalancing_googleapis_com:https_request_count[1m]))"
-    config = dev_config("autoscaling.mode=keda", f"autoscaling.keda.wakeQuery='{query}'", "autoscaling.keda.wakeThreshold=2")
+    config = dev_config(
+        "autoscaling.mode=keda", f"autoscaling.keda.wakeQuery='{query}'", "autoscaling.keda.wakeThreshold=2"
+    )
     scaled = render_config(config, "dev").manifests_of_kind("ScaledObject")[0]
     wake = [t for t in scaled["spec"]["triggers"] if t.get("name") == "wake"]
     assert len(wake) == 1

@@ -35,7 +35,14 @@ def test_job_targets_the_service_with_the_configured_harness_args(dev):
     pod = job["spec"]["template"]
     container = pod["spec"]["containers"][0]
     args = container["args"]
-    assert args[:6] == ["--url", "http://vllm.llm.svc.cluster.local:8000", "--model", "llama-3.1-8b", "--out", f"/reports/{job['metadata']['name']}"]
+    assert args[:6] == [
+        "--url",
+        "http://vllm.llm.svc.cluster.local:8000",
+        "--model",
+        "llama-3.1-8b",
+        "--out",
+        f"/reports/{job['metadata']['name']}",
+    ]
     assert args[7:] == dev.config.loadtest.harness_args
     assert pod["metadata"]["labels"]["gke-inference/client"] == "true"  # admitted by the server's NetworkPolicy
     assert job["spec"]["backoffLimit"] == 0
@@ -47,7 +54,9 @@ def test_job_targets_the_service_with_the_configured_harness_args(dev):
 
 def test_a_changed_setting_makes_a_new_job():
     first = loadtest_job(render_config(load_stack_config("dev"), "dev"))["metadata"]["name"]
-    second = loadtest_job(render_config(load_stack_config("dev", ["loadtest.harnessArgs[5]='16'"]), "dev"))["metadata"]["name"]
+    second = loadtest_job(render_config(load_stack_config("dev", ["loadtest.harnessArgs[5]='16'"]), "dev"))["metadata"][
+        "name"
+    ]
     assert first != second
 
 
@@ -65,8 +74,12 @@ def test_harness_runs_from_the_configmap_layout(dev, tmp_path):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(config_map["data"][item["key"]])
     completed = subprocess.run(
-        [sys.executable, "-m", "loadtest", "--help"], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)},
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "loadtest", "--help"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
     assert "--request-rate" in completed.stdout

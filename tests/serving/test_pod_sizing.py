@@ -20,7 +20,9 @@ def test_memory_reservation_tiers_for_a_32_gib_node():
 
 def test_memory_above_128_gib_reserves_two_percent():
     first_128 = (1 + 0.8 + 0.8 + 0.06 * 112) * GIB
-    assert gke_reserved_memory_bytes(256 * GIB) == pytest.approx(first_128 + 0.02 * 128 * GIB + EVICTION_THRESHOLD_BYTES)
+    assert gke_reserved_memory_bytes(256 * GIB) == pytest.approx(
+        first_128 + 0.02 * 128 * GIB + EVICTION_THRESHOLD_BYTES
+    )
 
 
 def test_cpu_reservation_tiers():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from stack.estimate import estimate_cold_start
@@ -130,7 +128,10 @@ def test_prod_schedules_on_demand_first_then_spot_and_tolerates_both(prod):
     affinity = pod["affinity"]["nodeAffinity"]
     required = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"][0]
     assert required == {"key": "cloud.google.com/gke-nodepool", "operator": "In", "values": ["h100", "h100-spot"]}
-    preferred = [(p["weight"], p["preference"]["matchExpressions"][0]["values"]) for p in affinity["preferredDuringSchedulingIgnoredDuringExecution"]]
+    preferred = [
+        (p["weight"], p["preference"]["matchExpressions"][0]["values"])
+        for p in affinity["preferredDuringSchedulingIgnoredDuringExecution"]
+    ]
     assert preferred == [(100, ["h100"]), (50, ["h100-spot"])]
     keys = {t["key"] for t in pod["tolerations"]}
     assert keys == {"nvidia.com/gpu", "cloud.google.com/gke-spot"}
@@ -139,7 +140,10 @@ def test_prod_schedules_on_demand_first_then_spot_and_tolerates_both(prod):
 
 def test_dev_selects_its_pool_through_the_pool_scheduling(dev):
     pod = only(dev, "Deployment", "vllm")["spec"]["template"]["spec"]
-    assert pod["nodeSelector"] == {"cloud.google.com/gke-nodepool": "l4-spot", "cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert pod["nodeSelector"] == {
+        "cloud.google.com/gke-nodepool": "l4-spot",
+        "cloud.google.com/gke-accelerator": "nvidia-l4",
+    }
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -203,7 +207,13 @@ def test_each_backend_renders_its_volume_or_load_format_and_valid_manifests(back
         volume = volumes[mount["name"]]
         if backend == "gcsfuse":
             assert volume["csi"]["driver"] == "gcsfuse.csi.storage.gke.io"
-            assert pod and only(result, "Deployment", "vllm")["spec"]["template"]["metadata"]["annotations"]["gke-gcsfuse/volumes"] == "true"
+            assert (
+                pod
+                and only(result, "Deployment", "vllm")["spec"]["template"]["metadata"]["annotations"][
+                    "gke-gcsfuse/volumes"
+                ]
+                == "true"
+            )
         elif backend == "huggingFace":
             assert "emptyDir" in volume and pod["initContainers"]
         else:
@@ -224,7 +234,9 @@ def test_multi_node_replicas_render_a_valid_leader_worker_set():
     template = lws["spec"]["leaderWorkerTemplate"]
     assert template["size"] == 2
     leader = template["leaderTemplate"]["spec"]["containers"][0]
-    assert "--pipeline-parallel-size 2" in leader["args"][0] and "--distributed-executor-backend ray" in leader["args"][0]
+    assert (
+        "--pipeline-parallel-size 2" in leader["args"][0] and "--distributed-executor-backend ray" in leader["args"][0]
+    )
     worker = template["workerTemplate"]["spec"]["containers"][0]
     assert "ray start --address=$(LWS_LEADER_ADDRESS):6379" in worker["args"][0]
     hpa = only(result, "HorizontalPodAutoscaler")

@@ -81,7 +81,9 @@ def test_pool_maximum_caps_the_fleet():
     throughput = resolve_throughput(config)
     params = fleet_params(config, throughput)
     times = np.arange(0, 600, 0.05)
-    sim = Simulation(params, HpaScaler("hpa", [("queue", 5.0)], 1, 2, KUBERNETES_DEFAULT_BEHAVIOR), _requests(times), 600, seed=1)
+    sim = Simulation(
+        params, HpaScaler("hpa", [("queue", 5.0)], 1, 2, KUBERNETES_DEFAULT_BEHAVIOR), _requests(times), 600, seed=1
+    )
     result = sim.run()
     assert result.max_replicas == 2  # the HPA asks for 2 …
     assert sum(1 for p in sim.pods if p.ready_at is not None) == 1  # … but only one node exists
@@ -119,7 +121,12 @@ def test_synthetic_patterns_are_seeded_and_shaped():
 
 def test_trace_files(tmp_path):
     jsonl = tmp_path / "t.jsonl"
-    jsonl.write_text("\n".join(json.dumps(r) for r in [{"timestamp": 1000.5, "prompt_tokens": 7}, {"timestamp": 1000.0, "output_tokens": 3}]))
+    jsonl.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [{"timestamp": 1000.5, "prompt_tokens": 7}, {"timestamp": 1000.0, "output_tokens": 3}]
+        )
+    )
     trace = load_trace(jsonl, input_tokens=100, output_tokens=50)
     assert trace.arrival.tolist() == [0.0, 0.5]
     assert trace.input_tokens.tolist() == [100, 7] and trace.output_tokens.tolist() == [3, 50]
@@ -134,7 +141,7 @@ def test_trace_files(tmp_path):
 
 
 def test_warm_start_serves_the_first_minute_at_80_percent(dev):
-    config, throughput = dev
+    _config, throughput = dev
     per_replica = throughput.output_tokens_per_second / 256
     requests = _requests(np.linspace(0, 59.9, int(per_replica * 60 * 1.5)))
     assert warm_replicas(requests, throughput) == 2  # 1.5 replicas of load at 80 % → 2
@@ -151,7 +158,9 @@ def test_same_seed_same_numbers_and_presets_ranked():
     assert [r.row() for r in other.results] != [r.row() for r in first.results]
     names = [r.name for r in first.results]
     assert names[0].startswith("stack: HPA queue>5+kvCache>0.85") and names[2].startswith("Helm-style: HPA cpu>80%")
-    assert len(names) == 5 and names[3].startswith("KEDA min 0, pod-metric") and names[4].startswith("KEDA min 0, gateway")
+    assert (
+        len(names) == 5 and names[3].startswith("KEDA min 0, pod-metric") and names[4].startswith("KEDA min 0, gateway")
+    )
     ranked = first.ranked()
     keys = [(-round(r.attainment, 3), r.gpu_hours) for r in ranked]
     assert keys == sorted(keys)

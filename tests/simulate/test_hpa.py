@@ -5,13 +5,21 @@ from __future__ import annotations
 import pytest
 
 from stack.render import load_stack_config
-from stack.simulate.behavior import KUBERNETES_DEFAULT_BEHAVIOR, HpaBehavior, ScalingPolicy, ScalingRules, default_behavior
+from stack.simulate.behavior import (
+    KUBERNETES_DEFAULT_BEHAVIOR,
+    HpaBehavior,
+    ScalingPolicy,
+    ScalingRules,
+    default_behavior,
+)
 from stack.simulate.hpa import HpaController, NoMetrics, PodSample, external_per_pod_replicas, plain_metric_replicas
 from stack.simulate.keda import KedaActivation
 
 
 def pods(*values, pending=0, missing=0):
-    return [PodSample(value=v) for v in values] + [PodSample(pending=True)] * pending + [PodSample(value=None)] * missing
+    return (
+        [PodSample(value=v) for v in values] + [PodSample(pending=True)] * pending + [PodSample(value=None)] * missing
+    )
 
 
 # -- desiredReplicas = ceil(currentReplicas × currentMetricValue / desiredMetricValue) ---------
@@ -106,14 +114,19 @@ def _run(hpa: HpaController, current: int, desired_by_time: dict[int, int], unti
 
 
 def test_scale_down_uses_the_highest_recommendation_in_the_window():
-    behavior = HpaBehavior(KUBERNETES_DEFAULT_BEHAVIOR.scale_up, ScalingRules(300, (ScalingPolicy("Percent", 100, 15),)))
+    behavior = HpaBehavior(
+        KUBERNETES_DEFAULT_BEHAVIOR.scale_up, ScalingRules(300, (ScalingPolicy("Percent", 100, 15),))
+    )
     seen = _run(HpaController(1, 20, behavior), 10, {0: 10, 15: 4}, 330)
     assert seen[285] == 10
     assert seen[300] == 4  # the t=0 recommendation (10) has left the 300 s window
 
 
 def test_scale_up_uses_the_lowest_recommendation_in_the_window():
-    behavior = HpaBehavior(ScalingRules(60, (ScalingPolicy("Percent", 100, 15), ScalingPolicy("Pods", 4, 15))), KUBERNETES_DEFAULT_BEHAVIOR.scale_down)
+    behavior = HpaBehavior(
+        ScalingRules(60, (ScalingPolicy("Percent", 100, 15), ScalingPolicy("Pods", 4, 15))),
+        KUBERNETES_DEFAULT_BEHAVIOR.scale_down,
+    )
     seen = _run(HpaController(1, 20, behavior), 2, {0: 2, 15: 6}, 90)
     assert seen[45] == 2
     assert seen[60] == 6
@@ -173,7 +186,10 @@ def test_default_behavior_for_prod():
         "scaleUp": {
             "stabilizationWindowSeconds": 0,
             "selectPolicy": "Max",
-            "policies": [{"type": "Pods", "value": 5, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}],
+            "policies": [
+                {"type": "Pods", "value": 5, "periodSeconds": 15},
+                {"type": "Percent", "value": 100, "periodSeconds": 15},
+            ],
         },
         "scaleDown": {
             "stabilizationWindowSeconds": 390,
@@ -198,7 +214,9 @@ def test_default_behavior_honours_overrides():
     behavior = default_behavior(config, 384.4)
     assert behavior.scale_down.stabilization_window_seconds == 900
     assert behavior.scale_down.policies == (ScalingPolicy("Pods", 1, 120),)
-    assert behavior.scale_up == ScalingRules(30, (ScalingPolicy("Pods", 2, 60), ScalingPolicy("Percent", 100, 60)), "Max")
+    assert behavior.scale_up == ScalingRules(
+        30, (ScalingPolicy("Pods", 2, 60), ScalingPolicy("Percent", 100, 60)), "Max"
+    )
 
 
 def test_default_behavior_scales_down_one_pod_per_minute():

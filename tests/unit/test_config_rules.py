@@ -526,5 +526,6 @@ def test_dev_may_drop_the_guards(dev_raw):
 def test_a_version_read_as_a_number_is_refused_with_how_to_quote_it(prod_raw):
     prod_raw["cluster"]["minMasterVersion"] = 1.30
     assert errors(prod_raw) == [
-        'platform.cluster.minMasterVersion: 1.3 was read as a number (1.30 would become 1.3): quote the version, e.g. "1.33"'
+        "platform.cluster.minMasterVersion: 1.3 was read as a number (1.30 would become 1.3): "
+        'quote the version, e.g. "1.33"'
     ]

@@ -127,5 +127,6 @@ def test_unquoted_version_becomes_a_float_and_is_refused(dev_raw):
     with pytest.raises(ConfigError) as caught:
         StackConfig.parse(apply_overrides(dev_raw, ["cluster.minMasterVersion=1.30"]))
     assert caught.value.lines == [
-        'platform.cluster.minMasterVersion: 1.3 was read as a number (1.30 would become 1.3): quote the version, e.g. "1.33"'
+        "platform.cluster.minMasterVersion: 1.3 was read as a number (1.30 would become 1.3): "
+        'quote the version, e.g. "1.33"'
     ]
