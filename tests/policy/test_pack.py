@@ -117,3 +117,9 @@ def test_unknown_inputs_only_matter_where_a_rule_reads_them(analyzer):
     cluster["workloadIdentityConfig"] = {"workloadPool": UNKNOWN}
     (diagnostic,) = _analyze(analyzer, "gcp:container/cluster:Cluster", cluster)
     assert diagnostic[0] == "gke-workload-identity" and "during preview" in diagnostic[1]
+
+
+def test_readme_lists_every_policy():
+    readme = (ROOT / "policy" / "README.md").read_text()
+    assert [line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")] == [
+        p.name for p in build_policies()]
