@@ -89,12 +89,16 @@ class ExistingNetwork(Model):
 class NetworkConfig(Model):
     """The VPC the cluster lives in."""
 
-    create: bool = Field(True, description="Create a VPC, subnet, Cloud Router and NAT. False uses `existing`.")
-    name: str = Field("gke-inference", description="Name of the VPC (and prefix of the subnet/router/NAT) to create.")
-    subnet_cidr: str = Field("10.10.0.0/20", description="Primary range of the subnet (node IPs).")
-    pods_cidr: str = Field("10.16.0.0/14", description="Secondary range for pod IPs.")
-    services_cidr: str = Field("10.20.0.0/20", description="Secondary range for Service ClusterIPs.")
-    existing: ExistingNetwork | None = Field(None, description="The existing network to use when `create` is false.")
+    create: bool = Field(default=True, description="Create a VPC, subnet, Cloud Router and NAT. False uses `existing`.")
+    name: str = Field(
+        default="gke-inference", description="Name of the VPC (and prefix of the subnet/router/NAT) to create."
+    )
+    subnet_cidr: str = Field(default="10.10.0.0/20", description="Primary range of the subnet (node IPs).")
+    pods_cidr: str = Field(default="10.16.0.0/14", description="Secondary range for pod IPs.")
+    services_cidr: str = Field(default="10.20.0.0/20", description="Secondary range for Service ClusterIPs.")
+    existing: ExistingNetwork | None = Field(
+        default=None, description="The existing network to use when `create` is false."
+    )
 
     @model_validator(mode="after")
     def _existing_when_not_created(self) -> NetworkConfig:
@@ -120,10 +124,10 @@ class AuthorizedNetwork(Model):
 class SystemPool(Model):
     """The small CPU pool that replaces the default node pool (system pods, adapter, KEDA)."""
 
-    machine_type: str = Field("e2-standard-4", description="Machine type of system nodes.")
-    min_nodes: int = Field(1, ge=0, description="Minimum nodes per zone.")
-    max_nodes: int = Field(3, ge=1, description="Maximum nodes per zone.")
-    disk_size_gb: int = Field(100, ge=20, description="Boot disk size in GB.")
+    machine_type: str = Field(default="e2-standard-4", description="Machine type of system nodes.")
+    min_nodes: int = Field(default=1, ge=0, description="Minimum nodes per zone.")
+    max_nodes: int = Field(default=3, ge=1, description="Maximum nodes per zone.")
+    disk_size_gb: int = Field(default=100, ge=20, description="Boot disk size in GB.")
 
     @model_validator(mode="after")
     def _min_le_max(self) -> SystemPool:
@@ -153,38 +157,43 @@ class ClusterConfig(Model):
     """The GKE Standard cluster: created by the stack, or an existing one."""
 
     mode: Literal["create", "existing"] = Field(
-        "create", description="`create` a new cluster, or use an `existing` one by name and location (creates nothing)."
+        default="create",
+        description="`create` a new cluster, or use an `existing` one by name and location (creates nothing).",
     )
     name: str = Field(description="Cluster name (created, or existing).")
     location: str | None = Field(
-        None, description="Region (regional cluster) or zone (zonal). Defaults to the stack's region."
+        default=None, description="Region (regional cluster) or zone (zonal). Defaults to the stack's region."
     )
-    release_channel: ReleaseChannel = Field(ReleaseChannel.REGULAR, description="GKE release channel.")
+    release_channel: ReleaseChannel = Field(default=ReleaseChannel.REGULAR, description="GKE release channel.")
     min_master_version: str | None = Field(
-        None, description="Minimum control-plane version (e.g. 1.33). Unset follows the release channel's default."
+        default=None,
+        description="Minimum control-plane version (e.g. 1.33). Unset follows the release channel's default.",
     )
-    private_nodes: bool = Field(True, description="Nodes get no public IPs; egress goes through Cloud NAT.")
-    private_endpoint: bool = Field(False, description="Control plane reachable only from inside the VPC.")
-    master_ipv4_cidr: str = Field("172.16.0.0/28", description="/28 for the control plane's private endpoint.")
+    private_nodes: bool = Field(default=True, description="Nodes get no public IPs; egress goes through Cloud NAT.")
+    private_endpoint: bool = Field(default=False, description="Control plane reachable only from inside the VPC.")
+    master_ipv4_cidr: str = Field(default="172.16.0.0/28", description="/28 for the control plane's private endpoint.")
     master_authorized_networks: list[AuthorizedNetwork] = Field(
         default_factory=list, description="CIDRs allowed to reach the control plane; empty allows none but Google's."
     )
-    deletion_protection: bool = Field(True, description="Refuse `pulumi destroy` of the cluster (set false for dev).")
-    workload_identity: bool = Field(True, description="Enable Workload Identity (`<project>.svc.id.goog`).")
+    deletion_protection: bool = Field(
+        default=True, description="Refuse `pulumi destroy` of the cluster (set false for dev)."
+    )
+    workload_identity: bool = Field(default=True, description="Enable Workload Identity (`<project>.svc.id.goog`).")
     managed_prometheus: bool = Field(
-        True, description="Google Cloud Managed Service for Prometheus (managed collection)."
+        default=True, description="Google Cloud Managed Service for Prometheus (managed collection)."
     )
     monitoring_components: list[MonitoringComponent] = Field(
         default_factory=lambda: [MonitoringComponent.SYSTEM_COMPONENTS, MonitoringComponent.DCGM],
         description="Cloud Monitoring components; must include SYSTEM_COMPONENTS; DCGM exports GPU metrics.",
     )
-    network_policy: bool = Field(True, description="Enforce Kubernetes NetworkPolicy (Dataplane V2).")
+    network_policy: bool = Field(default=True, description="Enforce Kubernetes NetworkPolicy (Dataplane V2).")
     hpa_profile: Literal["PERFORMANCE", "NONE"] = Field(
-        "PERFORMANCE", description="Cluster HPA profile; PERFORMANCE raises HPA scale and metric-collection speed."
+        default="PERFORMANCE",
+        description="Cluster HPA profile; PERFORMANCE raises HPA scale and metric-collection speed.",
     )
     system_pool: SystemPool = Field(default_factory=SystemPool, description="The CPU pool for system workloads.")
     kubernetes_minor: str = Field(
-        "1.33", description="Kubernetes minor version the rendered manifests are validated against."
+        default="1.33", description="Kubernetes minor version the rendered manifests are validated against."
     )
 
     @field_validator("min_master_version", "kubernetes_minor", mode="before")
@@ -226,10 +235,12 @@ class LocalSsd(Model):
     """Local SSD on each node. One mode only (GKE rejects mixing them)."""
 
     mode: LocalSsdMode = Field(
-        LocalSsdMode.EPHEMERAL, description="`none`, `ephemeral` (backs emptyDir) or `nvmeBlock`."
+        default=LocalSsdMode.EPHEMERAL, description="`none`, `ephemeral` (backs emptyDir) or `nvmeBlock`."
     )
     count: int | None = Field(
-        None, ge=0, description="Disks of 375 GiB; unset uses the machine's bundled count (A2 Ultra/A3/A4) or 1."
+        default=None,
+        ge=0,
+        description="Disks of 375 GiB; unset uses the machine's bundled count (A2 Ultra/A3/A4) or 1.",
     )
 
 
@@ -238,7 +249,8 @@ class SecondaryBootDisk(Model):
 
     disk_image: str = Field(description="`global/images/NAME` or `projects/P/global/images/NAME`.")
     mode: Literal["CONTAINER_IMAGE_CACHE", "DATA"] = Field(
-        "CONTAINER_IMAGE_CACHE", description="CONTAINER_IMAGE_CACHE preloads images; DATA mounts the disk for hostPath."
+        default="CONTAINER_IMAGE_CACHE",
+        description="CONTAINER_IMAGE_CACHE preloads images; DATA mounts the disk for hostPath.",
     )
 
     @model_validator(mode="after")
@@ -253,11 +265,11 @@ class SecondaryBootDisk(Model):
 class Autoscaling(Model):
     """Cluster-autoscaler limits, total across zones (default) or per zone."""
 
-    min_nodes: int = Field(0, ge=0, description="Minimum nodes (0 lets the pool scale to zero).")
-    max_nodes: int = Field(1, ge=1, description="Maximum nodes.")
-    per_zone: bool = Field(False, description="Limits count per zone (min/max_node_count) instead of in total.")
+    min_nodes: int = Field(default=0, ge=0, description="Minimum nodes (0 lets the pool scale to zero).")
+    max_nodes: int = Field(default=1, ge=1, description="Maximum nodes.")
+    per_zone: bool = Field(default=False, description="Limits count per zone (min/max_node_count) instead of in total.")
     location_policy: Literal["ANY", "BALANCED"] = Field(
-        "ANY", description="ANY prefers zones with capacity/reservations (recommended for GPUs and Spot)."
+        default="ANY", description="ANY prefers zones with capacity/reservations (recommended for GPUs and Spot)."
     )
 
     @model_validator(mode="after")
@@ -271,9 +283,9 @@ class Reservation(Model):
     """Which Compute Engine reservations the pool consumes."""
 
     type: Literal["NO_RESERVATION", "ANY_RESERVATION", "SPECIFIC_RESERVATION"] = Field(
-        "NO_RESERVATION", description="Reservation affinity."
+        default="NO_RESERVATION", description="Reservation affinity."
     )
-    name: str | None = Field(None, description="Reservation name; required for SPECIFIC_RESERVATION only.")
+    name: str | None = Field(default=None, description="Reservation name; required for SPECIFIC_RESERVATION only.")
 
     @model_validator(mode="after")
     def _name_only_for_specific(self) -> Reservation:
@@ -296,38 +308,42 @@ class GpuPoolConfig(Model):
 
     machine_type: str = Field(description="GPU machine type, e.g. g2-standard-8 (1×L4) or a3-highgpu-8g (8×H100).")
     gpu_count: int | None = Field(
-        None, ge=1, description="GPUs per node; only for N1 (1, 2 or 4 T4s). Fixed by the shape elsewhere."
+        default=None, ge=1, description="GPUs per node; only for N1 (1, 2 or 4 T4s). Fixed by the shape elsewhere."
     )
-    spot: bool = Field(False, description="Spot VMs (preemptible, ~60–91% cheaper); cannot consume reservations.")
+    spot: bool = Field(
+        default=False, description="Spot VMs (preemptible, ~60–91% cheaper); cannot consume reservations."
+    )
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Cluster-autoscaler limits.")
     zones: list[str] | None = Field(
-        None, description="Zones of the pool (node_locations). Unset uses the stack's `zones`."
+        default=None, description="Zones of the pool (node_locations). Unset uses the stack's `zones`."
     )
     image_type: Literal["COS_CONTAINERD", "UBUNTU_CONTAINERD"] = Field(
-        "COS_CONTAINERD", description="Node OS image; image streaming needs COS_CONTAINERD."
+        default="COS_CONTAINERD", description="Node OS image; image streaming needs COS_CONTAINERD."
     )
-    image_streaming: bool = Field(True, description="GKE image streaming (gcfs) for Artifact Registry images.")
+    image_streaming: bool = Field(default=True, description="GKE image streaming (gcfs) for Artifact Registry images.")
     local_ssd: LocalSsd = Field(default_factory=LocalSsd, description="Local SSD mode and count.")
     secondary_boot_disks: list[SecondaryBootDisk] = Field(
         default_factory=list, description="Disk images preloaded on every node (container image cache)."
     )
-    compact_placement: bool = Field(False, description="COMPACT placement policy (one zone only).")
+    compact_placement: bool = Field(default=False, description="COMPACT placement policy (one zone only).")
     reservation: Reservation = Field(default_factory=Reservation, description="Reservation affinity.")
     queued_provisioning: bool = Field(
-        False, description="Dynamic Workload Scheduler queued provisioning (ProvisioningRequest API only)."
+        default=False, description="Dynamic Workload Scheduler queued provisioning (ProvisioningRequest API only)."
     )
     gpu_driver_version: Literal["DEFAULT", "LATEST", "INSTALLATION_DISABLED"] = Field(
-        "DEFAULT", description="GKE-managed NVIDIA driver; INSTALLATION_DISABLED means you install it (no DCGM)."
+        default="DEFAULT",
+        description="GKE-managed NVIDIA driver; INSTALLATION_DISABLED means you install it (no DCGM).",
     )
-    gpu_sharing: GpuSharing | None = Field(None, description="Time-sharing or MPS; unset gives whole GPUs.")
-    gpu_partition_size: str | None = Field(None, description="MIG profile, e.g. 1g.10gb (A100/H100/H200 only).")
+    gpu_sharing: GpuSharing | None = Field(default=None, description="Time-sharing or MPS; unset gives whole GPUs.")
+    gpu_partition_size: str | None = Field(default=None, description="MIG profile, e.g. 1g.10gb (A100/H100/H200 only).")
     disk_type: Literal["pd-balanced", "pd-ssd", "hyperdisk-balanced"] = Field(
-        "pd-balanced", description="Boot disk type (secondary boot disks use the same type)."
+        default="pd-balanced", description="Boot disk type (secondary boot disks use the same type)."
     )
-    disk_size_gb: int = Field(200, ge=50, description="Boot disk size in GB.")
-    secure_boot: bool = Field(True, description="Shielded VM secure boot (works with GKE-managed drivers).")
+    disk_size_gb: int = Field(default=200, ge=50, description="Boot disk size in GB.")
+    secure_boot: bool = Field(default=True, description="Shielded VM secure boot (works with GKE-managed drivers).")
     workload_metadata: Literal["GKE_METADATA", "GCE_METADATA"] = Field(
-        "GKE_METADATA", description="GKE_METADATA serves Workload Identity to pods; needs cluster Workload Identity."
+        default="GKE_METADATA",
+        description="GKE_METADATA serves Workload Identity to pods; needs cluster Workload Identity.",
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Extra Kubernetes node labels.")
 
@@ -442,21 +458,21 @@ class GpuPoolConfig(Model):
 class BucketConfig(Model):
     """The model bucket (weights, batch input/output, load-test reports)."""
 
-    name: str | None = Field(None, description="Bucket name; unset derives `<project>-<stack>-models`.")
-    versioning: bool = Field(True, description="Object versioning.")
-    soft_delete_days: int = Field(7, ge=0, le=90, description="Soft-delete retention in days (0 disables).")
-    hierarchical_namespace: bool = Field(True, description="HNS bucket (faster GCS FUSE listing and metadata).")
+    name: str | None = Field(default=None, description="Bucket name; unset derives `<project>-<stack>-models`.")
+    versioning: bool = Field(default=True, description="Object versioning.")
+    soft_delete_days: int = Field(default=7, ge=0, le=90, description="Soft-delete retention in days (0 disables).")
+    hierarchical_namespace: bool = Field(default=True, description="HNS bucket (faster GCS FUSE listing and metadata).")
     readers: list[str] = Field(default_factory=list, description="Extra IAM members given roles/storage.objectViewer.")
     writers: list[str] = Field(default_factory=list, description="Extra IAM members given roles/storage.objectUser.")
-    protect: bool = Field(False, description="Pulumi `protect`: refuse to delete the bucket (set on prod).")
+    protect: bool = Field(default=False, description="Pulumi `protect`: refuse to delete the bucket (set on prod).")
 
 
 class RegistryConfig(Model):
     """Artifact Registry repositories in the stack's region (image streaming needs the same region)."""
 
-    repository_id: str = Field("inference", description="Standard Docker repository for our own images.")
+    repository_id: str = Field(default="inference", description="Standard Docker repository for our own images.")
     docker_hub_proxy_id: str = Field(
-        "dockerhub", description="Remote repository proxying Docker Hub, so vllm/vllm-openai is streamable."
+        default="dockerhub", description="Remote repository proxying Docker Hub, so vllm/vllm-openai is streamable."
     )
 
 
@@ -474,7 +490,8 @@ class StackConfig(Model):
     region: str = Field(description="GCP region of the cluster, bucket and registry, e.g. us-central1.")
     zones: list[str] = Field(min_length=1, description="Zones for node pools, all inside `region`.")
     environment: Literal["dev", "prod"] = Field(
-        "dev", description="prod requires cluster.deletionProtection, modelStorage.protect and serving.requireApiKey."
+        default="dev",
+        description="prod requires cluster.deletionProtection, modelStorage.protect and serving.requireApiKey.",
     )
     labels: dict[str, str] = Field(default_factory=dict, description="GCP labels on every labelable resource.")
     network: NetworkConfig = Field(default_factory=NetworkConfig, description="VPC to create or reuse.")

@@ -17,42 +17,54 @@ from stack.base_config import FieldError, Model
 class MachinePriceOverride(Model):
     """Hourly price of one machine type; unset fields keep the built-in table's value."""
 
-    on_demand_hourly: float | None = Field(None, ge=0, description="On-demand USD per node-hour.")
-    spot_hourly: float | None = Field(None, ge=0, description="Spot USD per node-hour.")
+    on_demand_hourly: float | None = Field(default=None, ge=0, description="On-demand USD per node-hour.")
+    spot_hourly: float | None = Field(default=None, ge=0, description="Spot USD per node-hour.")
 
 
 class StoragePriceOverrides(Model):
     """Storage prices (USD); unset fields keep the built-in table's value (stack/prices.py)."""
 
-    bucket_gb_month: float | None = Field(None, ge=0, description="GCS Standard per GiB-month.")
-    pd_ssd_gb_month: float | None = Field(None, ge=0, description="pd-ssd per GiB-month.")
-    pd_balanced_gb_month: float | None = Field(None, ge=0, description="pd-balanced per GiB-month.")
-    hyperdisk_ml_gb_month: float | None = Field(None, ge=0, description="Hyperdisk ML capacity per GiB-month.")
-    hyperdisk_ml_mibps_month: float | None = Field(None, ge=0, description="Hyperdisk ML throughput per MiB/s-month.")
-    filestore_basic_hdd_gb_month: float | None = Field(None, ge=0, description="Filestore BASIC_HDD per GiB-month.")
-    filestore_basic_ssd_gb_month: float | None = Field(None, ge=0, description="Filestore BASIC_SSD per GiB-month.")
-    filestore_zonal_gb_month: float | None = Field(None, ge=0, description="Filestore ZONAL per GiB-month.")
-    filestore_regional_gb_month: float | None = Field(None, ge=0, description="Filestore REGIONAL per GiB-month.")
-    filestore_enterprise_gb_month: float | None = Field(None, ge=0, description="Filestore ENTERPRISE per GiB-month.")
+    bucket_gb_month: float | None = Field(default=None, ge=0, description="GCS Standard per GiB-month.")
+    pd_ssd_gb_month: float | None = Field(default=None, ge=0, description="pd-ssd per GiB-month.")
+    pd_balanced_gb_month: float | None = Field(default=None, ge=0, description="pd-balanced per GiB-month.")
+    hyperdisk_ml_gb_month: float | None = Field(default=None, ge=0, description="Hyperdisk ML capacity per GiB-month.")
+    hyperdisk_ml_mibps_month: float | None = Field(
+        default=None, ge=0, description="Hyperdisk ML throughput per MiB/s-month."
+    )
+    filestore_basic_hdd_gb_month: float | None = Field(
+        default=None, ge=0, description="Filestore BASIC_HDD per GiB-month."
+    )
+    filestore_basic_ssd_gb_month: float | None = Field(
+        default=None, ge=0, description="Filestore BASIC_SSD per GiB-month."
+    )
+    filestore_zonal_gb_month: float | None = Field(default=None, ge=0, description="Filestore ZONAL per GiB-month.")
+    filestore_regional_gb_month: float | None = Field(
+        default=None, ge=0, description="Filestore REGIONAL per GiB-month."
+    )
+    filestore_enterprise_gb_month: float | None = Field(
+        default=None, ge=0, description="Filestore ENTERPRISE per GiB-month."
+    )
 
 
 class ThroughputConfig(Model):
     """What one replica serves. Unset values come from ``report`` if given, else from the GPU table."""
 
     output_tokens_per_second: float | None = Field(
-        None, gt=0, description="Saturated output tokens/s of one replica (e.g. from a load test)."
+        default=None, gt=0, description="Saturated output tokens/s of one replica (e.g. from a load test)."
     )
     concurrency: int | None = Field(
-        None, ge=1, description="Requests one replica decodes at once; unset = serving.vllm.maxNumSeqs."
+        default=None, ge=1, description="Requests one replica decodes at once; unset = serving.vllm.maxNumSeqs."
     )
     single_stream_tokens_per_second: float | None = Field(
-        None, gt=0, description="Decode rate of one request alone; unset = derived from GPU memory bandwidth."
+        default=None, gt=0, description="Decode rate of one request alone; unset = derived from GPU memory bandwidth."
     )
     prefill_tokens_per_second: float | None = Field(
-        None, gt=0, description="Prompt tokens/s one replica prefills; unset = 10 × output tokens/s (assumption)."
+        default=None,
+        gt=0,
+        description="Prompt tokens/s one replica prefills; unset = 10 × output tokens/s (assumption).",
     )
     report: str | None = Field(
-        None,
+        default=None,
         description="Path to a load-test report.json (loadtest/ or `vllm bench serve`); read for the unset values.",
     )
 
@@ -61,59 +73,73 @@ class ColdStartAssumptions(Model):
     """Inputs of the cold-start estimate that the stack config does not fix."""
 
     new_node: bool = Field(
-        True, description="The replica needs a new GPU node (scale-up past warm nodes, or from zero)."
+        default=True, description="The replica needs a new GPU node (scale-up past warm nodes, or from zero)."
     )
     image_gb: float = Field(
-        10.0, gt=0, description="Compressed size of the vLLM image in GB (vllm/vllm-openai ~10 GB, [Mem])."
+        default=10.0, gt=0, description="Compressed size of the vLLM image in GB (vllm/vllm-openai ~10 GB, [Mem])."
     )
     image_read_at_start_share: float = Field(
-        0.5, gt=0, le=1, description="Share of the image read before the server is up (image streaming fetches lazily)."
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of the image read before the server is up (image streaming fetches lazily).",
     )
     gcsfuse_cache_warm: bool = Field(
-        False, description="The node's GCS FUSE file cache already holds the model (restart on the same node)."
+        default=False, description="The node's GCS FUSE file cache already holds the model (restart on the same node)."
     )
     compile_cache_warm: bool = Field(
-        False, description="torch.compile / CUDA-graph caches are on persistent storage and warm."
+        default=False, description="torch.compile / CUDA-graph caches are on persistent storage and warm."
     )
     node_create_seconds: float | None = Field(
-        None, ge=0, description="Measured GPU node create-to-Ready time; unset = 120 s ([Mem] 1.5–3 min)."
+        default=None, ge=0, description="Measured GPU node create-to-Ready time; unset = 120 s ([Mem] 1.5–3 min)."
     )
     driver_install_seconds: float | None = Field(
-        None, ge=0, description="Measured GPU driver install time; unset = 60 s ([Mem])."
+        default=None, ge=0, description="Measured GPU driver install time; unset = 60 s ([Mem])."
     )
 
 
 class SloConfig(Model):
     """Service-level objectives the simulator scores against."""
 
-    queue_wait_seconds: float = Field(2.0, gt=0, description="A request should start decoding within this long.")
-    ttft_seconds: float = Field(3.0, gt=0, description="Time to first token target.")
-    attainment: float = Field(0.95, gt=0, le=1, description="Share of requests that must meet both targets.")
+    queue_wait_seconds: float = Field(
+        default=2.0, gt=0, description="A request should start decoding within this long."
+    )
+    ttft_seconds: float = Field(default=3.0, gt=0, description="Time to first token target.")
+    attainment: float = Field(default=0.95, gt=0, le=1, description="Share of requests that must meet both targets.")
 
 
 class SimulationConfig(Model):
     """Fleet-simulation knobs; defaults mirror Kubernetes, GKE and this stack's monitoring."""
 
     hpa_sync_seconds: float = Field(
-        15, gt=0, description="HPA controller sync period (kube-controller-manager default 15 s)."
+        default=15, gt=0, description="HPA controller sync period (kube-controller-manager default 15 s)."
     )
-    hpa_tolerance: float = Field(0.1, ge=0, lt=1, description="HPA tolerance (default 0.1).")
-    scrape_interval_seconds: float = Field(15, gt=0, description="PodMonitoring scrape interval of vLLM /metrics.")
+    hpa_tolerance: float = Field(default=0.1, ge=0, lt=1, description="HPA tolerance (default 0.1).")
+    scrape_interval_seconds: float = Field(
+        default=15, gt=0, description="PodMonitoring scrape interval of vLLM /metrics."
+    )
     metrics_delay_seconds: float = Field(
-        30, ge=0, description="Scrape → Cloud Monitoring → custom-metrics adapter latency ([Mem] GMP ingestion)."
+        default=30,
+        ge=0,
+        description="Scrape → Cloud Monitoring → custom-metrics adapter latency ([Mem] GMP ingestion).",
     )
     node_scale_down_seconds: float = Field(
-        600, ge=0, description="Cluster autoscaler scale-down-unneeded-time (default 10 min)."
+        default=600, ge=0, description="Cluster autoscaler scale-down-unneeded-time (default 10 min)."
     )
-    input_tokens: int = Field(1024, ge=1, description="Prompt tokens per synthetic request.")
-    output_tokens: int = Field(256, ge=1, description="Output tokens per synthetic request.")
+    input_tokens: int = Field(default=1024, ge=1, description="Prompt tokens per synthetic request.")
+    output_tokens: int = Field(default=256, ge=1, description="Output tokens per synthetic request.")
     routing: Literal["random", "leastRequest"] = Field(
-        "random", description="How the Service spreads requests: random (kube-proxy) or least outstanding requests."
+        default="random",
+        description="How the Service spreads requests: random (kube-proxy) or least outstanding requests.",
     )
-    base_load: float = Field(0.15, gt=0, description="Low load as a share of the fleet's capacity at maxReplicas.")
-    peak_load: float = Field(0.6, gt=0, description="Peak load as a share of the fleet's capacity at maxReplicas.")
+    base_load: float = Field(
+        default=0.15, gt=0, description="Low load as a share of the fleet's capacity at maxReplicas."
+    )
+    peak_load: float = Field(
+        default=0.6, gt=0, description="Peak load as a share of the fleet's capacity at maxReplicas."
+    )
     cpu_target_percent: int = Field(
-        80, ge=1, le=100, description="Target of the CPU-utilisation HPA preset (Helm charts' default)."
+        default=80, ge=1, le=100, description="Target of the CPU-utilisation HPA preset (Helm charts' default)."
     )
 
     @model_validator(mode="after")

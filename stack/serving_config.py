@@ -34,24 +34,29 @@ class GcsFuseOptions(Model):
     """Cloud Storage FUSE CSI tuned for read-mostly model files."""
 
     file_cache: Literal["auto", "localSsd", "memory", "none"] = Field(
-        "auto", description="Where the FUSE file cache lives; auto = Local SSD when the pool has it, else memory."
+        default="auto",
+        description="Where the FUSE file cache lives; auto = Local SSD when the pool has it, else memory.",
     )
-    parallel_downloads: bool = Field(True, description="Parallel downloads into the file cache for large files.")
-    sidecar_memory_limit: str = Field("0", description="gke-gcsfuse sidecar memory limit; 0 = unlimited.")
-    sidecar_cpu_limit: str = Field("0", description="gke-gcsfuse sidecar CPU limit; 0 = unlimited.")
+    parallel_downloads: bool = Field(
+        default=True, description="Parallel downloads into the file cache for large files."
+    )
+    sidecar_memory_limit: str = Field(default="0", description="gke-gcsfuse sidecar memory limit; 0 = unlimited.")
+    sidecar_cpu_limit: str = Field(default="0", description="gke-gcsfuse sidecar CPU limit; 0 = unlimited.")
 
 
 class PersistentDiskOptions(Model):
     """A pre-populated Persistent Disk attached read-only to every replica."""
 
-    disk_type: Literal["pd-ssd", "pd-balanced"] = Field("pd-ssd", description="Disk type.")
-    size_gb: int = Field(500, ge=10, description="Disk size in GB (at least the model size).")
+    disk_type: Literal["pd-ssd", "pd-balanced"] = Field(default="pd-ssd", description="Disk type.")
+    size_gb: int = Field(default=500, ge=10, description="Disk size in GB (at least the model size).")
     source_snapshot: str | None = Field(
-        None, description="Snapshot holding the model; unset (and no sourceImage) = global/snapshots/<model>-<rev8>."
+        default=None,
+        description="Snapshot holding the model; unset (and no sourceImage) = global/snapshots/<model>-<rev8>.",
     )
-    source_image: str | None = Field(None, description="Disk image holding the model.")
+    source_image: str | None = Field(default=None, description="Disk image holding the model.")
     access_mode: Literal["ReadOnlyMany", "ReadWriteOnce"] = Field(
-        "ReadOnlyMany", description="ReadOnlyMany lets every replica attach it; ReadWriteOnce allows one replica only."
+        default="ReadOnlyMany",
+        description="ReadOnlyMany lets every replica attach it; ReadWriteOnce allows one replica only.",
     )
 
     @model_validator(mode="after")
@@ -64,12 +69,13 @@ class PersistentDiskOptions(Model):
 class HyperdiskMlOptions(Model):
     """Hyperdisk ML: read-only multi-attach with provisioned throughput."""
 
-    size_gb: int = Field(500, ge=4, description="Disk size in GB.")
-    throughput_mibps: int = Field(2400, ge=400, description="Provisioned throughput in MiB/s.")
+    size_gb: int = Field(default=500, ge=4, description="Disk size in GB.")
+    throughput_mibps: int = Field(default=2400, ge=400, description="Provisioned throughput in MiB/s.")
     source_snapshot: str | None = Field(
-        None, description="Snapshot holding the model; unset (and no sourceImage) = global/snapshots/<model>-<rev8>."
+        default=None,
+        description="Snapshot holding the model; unset (and no sourceImage) = global/snapshots/<model>-<rev8>.",
     )
-    source_image: str | None = Field(None, description="Disk image holding the model.")
+    source_image: str | None = Field(default=None, description="Disk image holding the model.")
 
     @model_validator(mode="after")
     def _one_source(self) -> HyperdiskMlOptions:
@@ -82,28 +88,28 @@ class FilestoreOptions(Model):
     """A Filestore NFS share (ReadWriteMany)."""
 
     tier: Literal["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"] = Field(
-        "ZONAL", description="Filestore service tier."
+        default="ZONAL", description="Filestore service tier."
     )
-    capacity_gb: int = Field(1024, ge=1024, description="Capacity in GB (tier minimums apply).")
-    share_name: str = Field("models", description="NFS export name.")
-    nconnect: int = Field(16, ge=1, le=16, description="NFS `nconnect` TCP connections per mount.")
+    capacity_gb: int = Field(default=1024, ge=1024, description="Capacity in GB (tier minimums apply).")
+    share_name: str = Field(default="models", description="NFS export name.")
+    nconnect: int = Field(default=16, ge=1, le=16, description="NFS `nconnect` TCP connections per mount.")
 
 
 class RunaiStreamerOptions(Model):
     """vLLM's Run:ai Model Streamer reading safetensors straight from gs://."""
 
-    concurrency: int = Field(16, ge=1, le=256, description="Parallel readers (RUNAI_STREAMER_CONCURRENCY).")
+    concurrency: int = Field(default=16, ge=1, le=256, description="Parallel readers (RUNAI_STREAMER_CONCURRENCY).")
     memory_limit_bytes: int = Field(
-        -1, description="CPU staging memory limit (RUNAI_STREAMER_MEMORY_LIMIT); -1 = unlimited."
+        default=-1, description="CPU staging memory limit (RUNAI_STREAMER_MEMORY_LIMIT); -1 = unlimited."
     )
 
 
 class WeightsConfig(Model):
     """Where the weights come from and how the pod reads them."""
 
-    backend: WeightsBackend = Field(WeightsBackend.GCSFUSE, description="Weight-loading backend.")
+    backend: WeightsBackend = Field(default=WeightsBackend.GCSFUSE, description="Weight-loading backend.")
     bucket_prefix: str | None = Field(
-        None, description="Object prefix of the model in the bucket; unset = models/<model id>/<revision>."
+        default=None, description="Object prefix of the model in the bucket; unset = models/<model id>/<revision>."
     )
     gcsfuse: GcsFuseOptions = Field(default_factory=GcsFuseOptions, description="Options of the gcsfuse backend.")
     persistent_disk: PersistentDiskOptions = Field(
@@ -116,7 +122,7 @@ class WeightsConfig(Model):
         default_factory=FilestoreOptions, description="Options of the filestore backend."
     )
     downloader_image: str | None = Field(
-        "model-downloader:0.1.0@sha256:3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a",
+        default="model-downloader:0.1.0@sha256:3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a",
         description="model-downloader image pinned by digest (relative names resolve to the stack's registry); "
         "null creates no download Job. Build it with `make image-model-downloader` and put its digest here.",
     )
@@ -132,7 +138,7 @@ class ModelConfig(Model):
     revision: str = Field(description="Pinned hub commit (40 hex chars); branch names like `main` are refused.")
     parameters_billions: float = Field(gt=0, description="Parameter count in billions (sizes memory and load time).")
     weight_dtype: Literal["bfloat16", "float16", "float32", "fp8", "int8", "int4"] = Field(
-        "bfloat16", description="Precision the weights are stored and loaded in."
+        default="bfloat16", description="Precision the weights are stored and loaded in."
     )
     weights: WeightsConfig = Field(default_factory=WeightsConfig, description="Weight-loading backend and options.")
 
@@ -164,20 +170,28 @@ class ModelConfig(Model):
 class VllmSettings(Model):
     """Typed vLLM engine settings, rendered into container args."""
 
-    served_model_name: str | None = Field(None, description="Name clients send as `model`; unset = the model id.")
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs a layer is split across (within a node).")
-    pipeline_parallel_size: int = Field(1, ge=1, description="Pipeline stages (across nodes for multi-node).")
-    max_model_len: int | None = Field(None, ge=128, description="Context length; unset = the model's.")
-    gpu_memory_utilization: float = Field(0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use.")
-    max_num_seqs: int = Field(256, ge=1, description="Sequences batched per step.")
-    max_num_batched_tokens: int | None = Field(None, ge=64, description="Token budget per step (chunked prefill).")
-    enable_prefix_caching: bool = Field(True, description="Automatic prefix caching.")
-    enable_chunked_prefill: bool = Field(True, description="Chunked prefill.")
-    quantization: Literal["fp8", "awq", "gptq", "bitsandbytes", "compressed-tensors"] | None = Field(
-        None, description="Quantization method (weights already quantized, or fp8 on the fly)."
+    served_model_name: str | None = Field(
+        default=None, description="Name clients send as `model`; unset = the model id."
     )
-    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] = Field("auto", description="KV-cache precision.")
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("auto", description="Activation dtype.")
+    tensor_parallel_size: int = Field(default=1, ge=1, description="GPUs a layer is split across (within a node).")
+    pipeline_parallel_size: int = Field(default=1, ge=1, description="Pipeline stages (across nodes for multi-node).")
+    max_model_len: int | None = Field(default=None, ge=128, description="Context length; unset = the model's.")
+    gpu_memory_utilization: float = Field(
+        default=0.9, gt=0.1, le=0.98, description="Fraction of GPU memory vLLM may use."
+    )
+    max_num_seqs: int = Field(default=256, ge=1, description="Sequences batched per step.")
+    max_num_batched_tokens: int | None = Field(
+        default=None, ge=64, description="Token budget per step (chunked prefill)."
+    )
+    enable_prefix_caching: bool = Field(default=True, description="Automatic prefix caching.")
+    enable_chunked_prefill: bool = Field(default=True, description="Chunked prefill.")
+    quantization: Literal["fp8", "awq", "gptq", "bitsandbytes", "compressed-tensors"] | None = Field(
+        default=None, description="Quantization method (weights already quantized, or fp8 on the fly)."
+    )
+    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] = Field(
+        default="auto", description="KV-cache precision."
+    )
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(default="auto", description="Activation dtype.")
     extra_args: list[str] = Field(default_factory=list, description="More vLLM flags, appended verbatim.")
 
 
@@ -186,34 +200,35 @@ class ServingConfig(Model):
 
     pool: str = Field(description="GPU pool (a key of gpuPools) the replicas run on.")
     spot_pool: str | None = Field(
-        None,
+        default=None,
         description="Optional Spot pool preferred for extra replicas (node affinity weight); must match pool's GPUs.",
     )
-    namespace: str = Field("llm", description="Kubernetes namespace.")
-    name: str = Field("vllm", description="Name of the Deployment/Service.")
+    namespace: str = Field(default="llm", description="Kubernetes namespace.")
+    name: str = Field(default="vllm", description="Name of the Deployment/Service.")
     replicas: int = Field(
-        1, ge=1, description="Replicas when autoscaling.mode is none (autoscaling sets them otherwise)."
+        default=1, ge=1, description="Replicas when autoscaling.mode is none (autoscaling sets them otherwise)."
     )
-    nodes_per_replica: int = Field(1, ge=1, description=">1 runs one replica across nodes (LeaderWorkerSet).")
+    nodes_per_replica: int = Field(default=1, ge=1, description=">1 runs one replica across nodes (LeaderWorkerSet).")
     image: str = Field(
-        "vllm/vllm-openai:v0.32.0@sha256:6f5d1a4b0c2e9f8d7c6b5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+        default="vllm/vllm-openai:v0.32.0@sha256:6f5d1a4b0c2e9f8d7c6b5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a0",
         description="vLLM image pinned by digest; Docker Hub images are pulled through the registry's proxy.",
     )
     vllm: VllmSettings = Field(default_factory=VllmSettings, description="vLLM engine settings.")
     startup_budget_seconds: int | None = Field(
-        None,
+        default=None,
         ge=60,
         description="Cold-start budget the startupProbe allows; unset = derived from model size and backend.",
     )
     shutdown_timeout_seconds: int = Field(
-        60, ge=5, description="vLLM --shutdown-timeout: in-flight requests get this long."
+        default=60, ge=5, description="vLLM --shutdown-timeout: in-flight requests get this long."
     )
     pre_stop_seconds: int = Field(
-        15, ge=5, description="Delay before SIGTERM so the pod leaves Service endpoints first."
+        default=15, ge=5, description="Delay before SIGTERM so the pod leaves Service endpoints first."
     )
-    require_api_key: bool = Field(True, description="Serve /v1 only with the `apiKey` secret config key.")
+    require_api_key: bool = Field(default=True, description="Serve /v1 only with the `apiKey` secret config key.")
     client_label: str = Field(
-        "gke-inference/client", description="Pods with this label set to `true` may reach the server (NetworkPolicy)."
+        default="gke-inference/client",
+        description="Pods with this label set to `true` may reach the server (NetworkPolicy).",
     )
 
     @model_validator(mode="after")
@@ -242,22 +257,22 @@ class MetricTarget(Model):
 class BehaviorConfig(Model):
     """HPA behavior overrides; unset fields derive from the replica cold start."""
 
-    scale_up_stabilization_seconds: int | None = Field(None, ge=0, le=3600, description="Scale-up window.")
+    scale_up_stabilization_seconds: int | None = Field(default=None, ge=0, le=3600, description="Scale-up window.")
     scale_down_stabilization_seconds: int | None = Field(
-        None, ge=300, le=3600, description="Scale-down window (≥300 s)."
+        default=None, ge=300, le=3600, description="Scale-down window (≥300 s)."
     )
-    scale_up_pods: int | None = Field(None, ge=1, description="At most this many pods added per period.")
-    scale_up_percent: int | None = Field(None, ge=1, description="At most this percent added per period.")
-    scale_up_period_seconds: int | None = Field(None, ge=1, le=1800, description="Scale-up policy period.")
+    scale_up_pods: int | None = Field(default=None, ge=1, description="At most this many pods added per period.")
+    scale_up_percent: int | None = Field(default=None, ge=1, description="At most this percent added per period.")
+    scale_up_period_seconds: int | None = Field(default=None, ge=1, le=1800, description="Scale-up policy period.")
     scale_down_period_seconds: int | None = Field(
-        None, ge=1, le=1800, description="Period of the one-pod scale-down policy."
+        default=None, ge=1, le=1800, description="Period of the one-pod scale-down policy."
     )
 
 
 class CronWindow(Model):
     """A KEDA cron trigger: hold at least `replicas` between start and end."""
 
-    timezone: str = Field("UTC", description="IANA timezone.")
+    timezone: str = Field(default="UTC", description="IANA timezone.")
     start: str = Field(description="Cron expression for the window start, e.g. `0 8 * * 1-5`.")
     end: str = Field(description="Cron expression for the window end.")
     replicas: int = Field(ge=1, description="Replicas held during the window.")
@@ -266,29 +281,29 @@ class CronWindow(Model):
 class KedaConfig(Model):
     """KEDA scale-to-zero settings."""
 
-    install: bool = Field(True, description="Install KEDA from its Helm chart (false: assume it is present).")
-    min_replicas: int = Field(0, ge=0, description="Replicas when idle (0 = scale to zero).")
-    activation_threshold: float = Field(0.5, ge=0, description="Metric value that wakes the target from zero.")
-    cooldown_seconds: int = Field(900, ge=60, description="Idle time before scaling to zero.")
-    polling_seconds: int = Field(15, ge=5, description="How often KEDA queries the metric.")
+    install: bool = Field(default=True, description="Install KEDA from its Helm chart (false: assume it is present).")
+    min_replicas: int = Field(default=0, ge=0, description="Replicas when idle (0 = scale to zero).")
+    activation_threshold: float = Field(default=0.5, ge=0, description="Metric value that wakes the target from zero.")
+    cooldown_seconds: int = Field(default=900, ge=60, description="Idle time before scaling to zero.")
+    polling_seconds: int = Field(default=15, ge=5, description="How often KEDA queries the metric.")
     cron: list[CronWindow] = Field(default_factory=list, description="Time-of-day capacity windows.")
     wake_query: str | None = Field(
-        None,
+        default=None,
         description="PromQL (Managed Prometheus) that is non-zero while clients wait with no replica running, e.g. a "
         "gateway or load balancer request rate. vLLM's own metrics vanish at zero replicas, so without it (or a cron "
         "window) nothing scales the server up from zero.",
     )
-    wake_threshold: float = Field(1.0, gt=0, description="Per-replica target of the wake query once awake.")
+    wake_threshold: float = Field(default=1.0, gt=0, description="Per-replica target of the wake query once awake.")
 
 
 class AutoscalingConfig(Model):
     """Autoscaling of the vLLM replicas on vLLM's own metrics."""
 
     mode: Literal["hpa", "keda", "none"] = Field(
-        "hpa", description="HPA via the metrics adapter, KEDA, or fixed replicas."
+        default="hpa", description="HPA via the metrics adapter, KEDA, or fixed replicas."
     )
-    min_replicas: int = Field(1, ge=1, description="HPA minimum replicas (KEDA uses keda.minReplicas).")
-    max_replicas: int = Field(4, ge=1, description="Maximum replicas.")
+    min_replicas: int = Field(default=1, ge=1, description="HPA minimum replicas (KEDA uses keda.minReplicas).")
+    max_replicas: int = Field(default=4, ge=1, description="Maximum replicas.")
     metrics: list[MetricTarget] = Field(
         default_factory=lambda: [MetricTarget(metric=AutoscalingMetric.QUEUE, target=5)],
         min_length=1,
@@ -297,10 +312,10 @@ class AutoscalingConfig(Model):
     behavior: BehaviorConfig = Field(default_factory=BehaviorConfig, description="HPA behavior overrides.")
     keda: KedaConfig = Field(default_factory=KedaConfig, description="KEDA settings (mode keda).")
     install_metrics_adapter: bool = Field(
-        True, description="Install the Stackdriver custom-metrics adapter (false when the cluster has one)."
+        default=True, description="Install the Stackdriver custom-metrics adapter (false when the cluster has one)."
     )
     metrics_adapter_image: str = Field(
-        "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0"
+        default="gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0"
         "@sha256:5e7c2a9f41d8b3c6e0f7a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6",
         description="Stackdriver adapter image pinned by digest (the version GKE's managed-Prometheus HPA guide "
         "applies, k8s-stackdriver @673c7dd8); resolve the digest with `crane digest` before the first deploy.",
@@ -323,23 +338,27 @@ class AutoscalingConfig(Model):
 class BatchConfig(Model):
     """Offline batch inference: a Job running vLLM's batch runner over JSONL in the bucket."""
 
-    enabled: bool = Field(False, description="Create the batch Job.")
-    pool: str | None = Field(None, description="GPU pool for the Job (Spot recommended); unset = serving.pool.")
+    enabled: bool = Field(default=False, description="Create the batch Job.")
+    pool: str | None = Field(default=None, description="GPU pool for the Job (Spot recommended); unset = serving.pool.")
     input_object: str = Field(
-        "batch/input.jsonl", description="Object in the model bucket with chat-completions lines."
+        default="batch/input.jsonl", description="Object in the model bucket with chat-completions lines."
     )
-    output_object: str = Field("batch/output.jsonl", description="Object the results are written to.")
-    parallelism: int = Field(1, ge=1, description="Pods running at once.")
-    backoff_limit: int = Field(3, ge=0, description="Retries before the Job fails (Spot preemption retries).")
-    ttl_seconds_after_finished: int = Field(86400, ge=60, description="Finished Jobs are deleted after this long.")
+    output_object: str = Field(default="batch/output.jsonl", description="Object the results are written to.")
+    parallelism: int = Field(default=1, ge=1, description="Pods running at once.")
+    backoff_limit: int = Field(default=3, ge=0, description="Retries before the Job fails (Spot preemption retries).")
+    ttl_seconds_after_finished: int = Field(
+        default=86400, ge=60, description="Finished Jobs are deleted after this long."
+    )
 
 
 class LoadTestConfig(Model):
     """An in-cluster load test (the repository's locust harness) run as a Job at `pulumi up`."""
 
-    enabled: bool = Field(False, description="Create the load-test Job (a new Job whenever its settings change).")
+    enabled: bool = Field(
+        default=False, description="Create the load-test Job (a new Job whenever its settings change)."
+    )
     image: str = Field(
-        "loadtest-runner:0.1.0@sha256:9d8c7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa998877665544",
+        default="loadtest-runner:0.1.0@sha256:9d8c7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa998877665544",
         description="Runner image with the harness's pinned dependencies (images/loadtest); relative names resolve "
         "to the stack's registry.",
     )
