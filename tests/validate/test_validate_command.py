@@ -185,3 +185,12 @@ def test_cli_prints_one_line_per_check_and_the_summary(tmp_path, capsys):
     assert code == (1 if violations else 0)
     assert lines[-1].startswith(f"validate prod: {'FAIL' if violations else 'PASS'}: ")
     assert f", {len(violations)} violations" in lines[-1]
+
+
+@pytest.mark.parametrize("stack,extra", [("dev", ["--no-vllm"]), ("prod", [])])
+def test_stacks_pass_every_check(stack, extra, checkov, tmp_path, capsys):
+    """The gate: each stack renders to objects that pass schemas, CRDs, policy, checkov (and vLLM's parser)."""
+    code = main(["validate", stack, "--out", str(tmp_path), *extra])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0, "\n".join(lines)
+    assert lines[-1].startswith(f"validate {stack}: PASS: ")
