@@ -242,3 +242,13 @@ def test_multi_node_replicas_render_a_valid_leader_worker_set():
     hpa = only(result, "HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"]["kind"] == "LeaderWorkerSet"
     assert validate_manifests(result.manifests, result.config.cluster.kubernetes_minor) == []
+
+
+def test_serving_image_user_matches_the_pod_security_context():
+    from pathlib import Path
+
+    from workloads.vllm_server import RUN_AS_USER
+
+    dockerfile = (Path(__file__).resolve().parents[2] / "images" / "vllm" / "Dockerfile").read_text()
+    users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    assert users == [f"{RUN_AS_USER}:{RUN_AS_USER}"]
