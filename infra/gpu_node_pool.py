@@ -196,14 +196,16 @@ class GpuNodePool(pulumi.ComponentResource):
         self, args: GpuNodePoolArgs, taints: list[dict[str, str]], labels: dict[str, str]
     ) -> gcp.container.NodePoolNodeConfigArgs:
         C = gcp.container
-        sharing = (
-            C.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
+        sharing = None
+        if args.gpu_sharing_strategy:
+            if args.max_shared_clients_per_gpu is None:
+                raise ValueError(
+                    "max_shared_clients_per_gpu: GKE needs it (2–48) whenever gpu_sharing_strategy is set; set both"
+                )
+            sharing = C.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
                 gpu_sharing_strategy=args.gpu_sharing_strategy,
                 max_shared_clients_per_gpu=args.max_shared_clients_per_gpu,
             )
-            if args.gpu_sharing_strategy
-            else None
-        )
         return C.NodePoolNodeConfigArgs(
             machine_type=args.machine_type,
             image_type=args.image_type,

@@ -268,10 +268,10 @@ def _weight_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningCo
             )
         ]
     if backend is WeightsBackend.HYPERDISK_ML:
-        disk = weights.hyperdisk_ml
+        hd_disk = weights.hyperdisk_ml
         hdml = _Limit(
-            f"Hyperdisk ML {disk.throughput_mibps} MiB/s" + (f" ÷ {sharing}" if sharing > 1 else ""),
-            disk.throughput_mibps * 2**20 / prices.GB / sharing,
+            f"Hyperdisk ML {hd_disk.throughput_mibps} MiB/s" + (f" ÷ {sharing}" if sharing > 1 else ""),
+            hd_disk.throughput_mibps * 2**20 / prices.GB / sharing,
             "provisioned throughput (config); Google claims up to 11.9x faster than a registry (anchors §7)",
         )
         return [
@@ -705,7 +705,7 @@ class CostLine:
         return None if hourly is None else hourly * prices.HOURS_PER_MONTH
 
     def as_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "item": self.item,
             "detail": self.detail,
             "hourly": {"min": _r(self.hourly_at_min), "max": _r(self.hourly_at_max)},
@@ -734,8 +734,11 @@ def _r(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _times(price: float | None, count: int) -> float | None:
-    return None if price is None else round(price * count, 4)
+def _times(price: float | None, count: int | None) -> float | None:
+    if price is None:
+        return None
+    assert count is not None, "a line with a node price has node counts"
+    return round(price * count, 4)
 
 
 @dataclass
@@ -857,11 +860,11 @@ def _storage_lines(config: StackConfig) -> list[CostLine]:
         serving_zones |= set(config.pool_zones(config.serving.spot_pool))
     disks = len(serving_zones)
     if weights.backend is WeightsBackend.HYPERDISK_ML:
-        disk = weights.hyperdisk_ml
+        hd_disk = weights.hyperdisk_ml
         gb_price, gb_source = storage_price(config, "hyperdiskMlGbMonth")
         tp_price, tp_source = storage_price(config, "hyperdiskMlMibpsMonth")
-        monthly = disks * (disk.size_gb * gb_price + disk.throughput_mibps * tp_price)
-        detail = f"{disks} zonal disk(s) × ({disk.size_gb} GiB + {disk.throughput_mibps} MiB/s)"
+        monthly = disks * (hd_disk.size_gb * gb_price + hd_disk.throughput_mibps * tp_price)
+        detail = f"{disks} zonal disk(s) × ({hd_disk.size_gb} GiB + {hd_disk.throughput_mibps} MiB/s)"
         lines.append(monthly_line("Hyperdisk ML", detail, monthly, f"{gb_source}; {tp_source}"))
     elif weights.backend is WeightsBackend.PERSISTENT_DISK:
         disk = weights.persistent_disk

@@ -80,14 +80,15 @@ class InClusterLoadTest(pulumi.ComponentResource):
         meta = {"namespace": args.namespace, "labels": labels}
         code = k8s.core.v1.ConfigMap(
             f"{name}-code",
-            metadata={**meta, "name": f"{args.name}-code"},
+            metadata={"namespace": args.namespace, "labels": labels, "name": f"{args.name}-code"},
             data={configmap_key(path): text for path, text in sorted(args.files.items())},
             opts=child,
         )
         account = k8s.core.v1.ServiceAccount(
             f"{name}-ksa",
             metadata={
-                **meta,
+                "namespace": args.namespace,
+                "labels": labels,
                 "name": args.name,
                 "annotations": {"iam.gke.io/gcp-service-account": args.google_service_account},
             },
@@ -128,7 +129,7 @@ class InClusterLoadTest(pulumi.ComponentResource):
             ],
         }
         code_items = [{"key": configmap_key(p), "path": p} for p in sorted(args.files)]
-        self.job = k8s.batch.v1.Job(
+        self.job = k8s.batch.v1.Job(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-job",
             metadata={
                 **meta,

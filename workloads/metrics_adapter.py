@@ -126,14 +126,14 @@ class MetricsAdapter(pulumi.ComponentResource):
             },
             opts=in_ns,
         )
-        k8s.rbac.v1.ClusterRoleBinding(
+        k8s.rbac.v1.ClusterRoleBinding(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-auth-delegator",
             metadata={"name": "custom-metrics:system:auth-delegator", "labels": labels},
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:auth-delegator"},
             subjects=subject,
             opts=child,
         )
-        k8s.rbac.v1.RoleBinding(
+        k8s.rbac.v1.RoleBinding(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-auth-reader",
             metadata={"name": "custom-metrics-auth-reader", "namespace": "kube-system", "labels": labels},
             role_ref={
@@ -144,7 +144,7 @@ class MetricsAdapter(pulumi.ComponentResource):
             subjects=subject,
             opts=child,
         )
-        reader = k8s.rbac.v1.ClusterRole(
+        reader = k8s.rbac.v1.ClusterRole(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-resource-reader",
             metadata={"name": "custom-metrics-resource-reader", "labels": labels},
             rules=[
@@ -152,7 +152,7 @@ class MetricsAdapter(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        k8s.rbac.v1.ClusterRoleBinding(
+        k8s.rbac.v1.ClusterRoleBinding(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-resource-reader",
             metadata={"name": "custom-metrics-resource-reader", "labels": labels},
             role_ref={
@@ -163,7 +163,7 @@ class MetricsAdapter(pulumi.ComponentResource):
             subjects=subject,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[reader]),
         )
-        external_reader = k8s.rbac.v1.ClusterRole(
+        external_reader = k8s.rbac.v1.ClusterRole(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-external-reader",
             metadata={
                 "name": "external-metrics-reader",
@@ -173,7 +173,7 @@ class MetricsAdapter(pulumi.ComponentResource):
             rules=[{"apiGroups": ["external.metrics.k8s.io"], "resources": ["*"], "verbs": ["list", "get", "watch"]}],
             opts=child,
         )
-        k8s.rbac.v1.ClusterRoleBinding(
+        k8s.rbac.v1.ClusterRoleBinding(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-external-reader",
             metadata={
                 "name": "external-metrics-reader",
@@ -188,7 +188,7 @@ class MetricsAdapter(pulumi.ComponentResource):
             subjects=[{"kind": "ServiceAccount", "name": "horizontal-pod-autoscaler", "namespace": "kube-system"}],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[external_reader]),
         )
-        self.deployment = k8s.apps.v1.Deployment(
+        self.deployment = k8s.apps.v1.Deployment(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-deployment",
             metadata={
                 "name": NAME,
@@ -203,7 +203,7 @@ class MetricsAdapter(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, ksa]),
         )
-        service = k8s.core.v1.Service(
+        service = k8s.core.v1.Service(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-svc",
             metadata={"name": NAME, "namespace": NAMESPACE, "labels": labels},
             spec={
@@ -214,7 +214,7 @@ class MetricsAdapter(pulumi.ComponentResource):
             opts=in_ns,
         )
         # Only the aggregated API port is reachable (callers are the kube-apiserver, outside the pod network).
-        k8s.networking.v1.NetworkPolicy(
+        k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-netpol",
             metadata={"name": NAME, "namespace": NAMESPACE, "labels": labels},
             spec={
@@ -225,7 +225,7 @@ class MetricsAdapter(pulumi.ComponentResource):
             opts=in_ns,
         )
         self.apiservices = [
-            k8s.apiregistration.v1.APIService(
+            k8s.apiregistration.v1.APIService(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
                 f"{name}-{api_name.split('.')[0]}-{group.split('.')[0]}",
                 metadata={"name": api_name, "labels": labels},
                 spec={

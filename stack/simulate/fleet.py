@@ -32,7 +32,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -96,26 +96,17 @@ class Scaler(Protocol):
 
 class _Pod:
     __slots__ = (
-        "busy",
-        "busy_mark",
-        "created",
-        "group",
-        "heap",
-        "id",
-        "last",
-        "n",
-        "ready_at",
-        "samples",
-        "state",
-        "sum_in",
-        "sum_vstart",
-        "v",
-        "waiting",
-    )
+        "busy", "busy_mark", "created", "group", "heap", "id", "last", "n", "ready_at", "samples", "state",
+        "sum_in", "sum_vstart", "v", "waiting",
+    )  # fmt: skip
 
     def __init__(self, pid: int, now: float):
-        self.id, self.state, self.group, self.created, self.ready_at = pid, PENDING, None, now, None
-        self.v, self.last, self.n, self.heap, self.waiting = 0.0, now, 0, [], deque()
+        self.id, self.state, self.created = pid, PENDING, now
+        self.group: _Group | None = None
+        self.ready_at: float | None = None
+        self.v, self.last, self.n = 0.0, now, 0
+        self.heap: list[tuple[float, int]] = []
+        self.waiting: deque[int] = deque()
         self.sum_in, self.sum_vstart, self.busy, self.busy_mark = 0.0, 0.0, 0.0, 0.0
         self.samples: list[tuple[float, tuple]] = []
 
@@ -124,7 +115,8 @@ class _Group:
     __slots__ = ("created", "empty_since", "has_image", "id", "pods", "pool", "removed", "state")
 
     def __init__(self, gid: int, pool: PoolSpec, created: float, ready: bool):
-        self.id, self.pool, self.created, self.removed = gid, pool, created, None
+        self.id, self.pool, self.created = gid, pool, created
+        self.removed: float | None = None
         self.state = READY if ready else PENDING
         self.pods: list[_Pod] = []
         self.empty_since: float | None = None
@@ -241,7 +233,7 @@ class Simulation:
         self._at(SAMPLE_EVERY, "sample")
         arrivals, i, n = self.arrival, 0, len(self.arrival)
         events = self.events
-        handlers = {
+        handlers: dict[str, Callable[[Any], None]] = {
             "scrape": self._on_scrape,
             "scale": self._on_scale,
             "ca": self._on_ca,
