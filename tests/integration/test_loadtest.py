@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.loadgen import run_loadtest, server_counters
+from tests.integration.loadgen import read_records, run_loadtest, server_counters
 
 pytestmark = pytest.mark.integration
 
@@ -35,10 +35,15 @@ def test_open_loop_random_dataset(quiet_server, tmp_path):
     assert after["vllm:prompt_tokens_total"] - before["vllm:prompt_tokens_total"] == \
         s["total_input_tokens"]
     assert after["vllm:request_success_total"] - before["vllm:request_success_total"] == 40
-    assert s["total_input_tokens"] == 40 * 64
+    # (Prompt tokens are the server's count: like vLLM's random dataset, a decoded prompt can
+    # re-tokenize to a few tokens more or less than --input-len.)
+    assert abs(s["total_input_tokens"] - 40 * 64) <= 40 * 2
     assert s["request_goodput"] == pytest.approx(s["request_throughput"])  # lax SLOs: all good
     for name in ("ttft", "tpot", "itl", "e2el"):
-        assert 0 < s[f"p50_{name}_ms"] <= s[f"p90_{name}_ms"] <= s[f"p99_{name}_ms"]
+        assert 0 <= s[f"p50_{name}_ms"] <= s[f"p90_{name}_ms"] <= s[f"p99_{name}_ms"], name
+        assert s[f"mean_{name}_ms"] > 0, name
+    # (ITL gaps can be 0: messages that arrive in one network read share a timestamp, in
+    # vLLM's client too.)
     assert s["median_ttft_ms"] < s["median_e2el_ms"]
     assert report["config"]["mode"] == "open" and report["config"]["request_rate"] == 10.0
     for name in report["files"]:
@@ -56,7 +61,16 @@ def test_closed_loop_chat_conversations(quiet_server, tmp_path):
     assert (s["completed"], s["failed"], s["total_output_tokens"]) == (12, 0, 192)
     assert after["vllm:generation_tokens_total"] - before["vllm:generation_tokens_total"] == 192
     assert report["config"]["users"] == 4 and report["config"]["mode"] == "closed"
-    assert s["max_concurrent_requests"] <= 4
+    # Closed loop: never more than 4 requests in flight at once (vLLM's per-second
+    # max_concurrent_requests counts every request active within a second, so it can be more).
+    records = read_records(tmp_path)
+    edges = sorted([(r["start"], 1) for r in records] +
+                   [(r["start"] + r["latency"], -1) for r in records], key=lambda e: (e[0], e[1]))
+    in_flight = peak = 0
+    for _, step in edges:
+        in_flight += step
+        peak = max(peak, in_flight)
+    assert peak == 4
     assert report["files"] == ["report.json", "requests.jsonl"]
 
 
