@@ -29,7 +29,7 @@ from stack.estimate import (
     resolve_throughput,
 )
 from stack.simulate.behavior import KUBERNETES_DEFAULT_BEHAVIOR, default_behavior
-from stack.simulate.fleet import FleetParams, PoolSpec, SimResult, Simulation
+from stack.simulate.fleet import FleetParams, PoolSpec, Scaler, SimResult, Simulation
 from stack.simulate.scalers import FixedScaler, HpaScaler, KedaScaler
 from stack.simulate.traffic import Requests, generate
 
@@ -112,6 +112,7 @@ def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
     high = config.max_replicas()
     keda = scaling.keda
     metric_names = "+".join(f"{m}>{t:g}" for m, t in _metrics(config))
+    stack: Scaler
     if scaling.mode == "none":
         stack = FixedScaler(f"stack: fixed {config.serving.replicas}", config.serving.replicas, period)
     elif scaling.mode == "keda":
