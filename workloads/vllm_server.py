@@ -123,7 +123,7 @@ class VllmServer(pulumi.ComponentResource):
         self.target_name = args.name
         self._args = args
 
-        service_account = k8s.core.v1.ServiceAccount(
+        service_account = k8s.core.v1.ServiceAccount(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-ksa",
             metadata=self._meta(
                 args.name,
@@ -137,7 +137,7 @@ class VllmServer(pulumi.ComponentResource):
             opts=child,
         )
         secrets = self._secrets(name, args, child)
-        probe = k8s.core.v1.ConfigMap(
+        probe = k8s.core.v1.ConfigMap(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-probe",
             metadata=self._meta(f"{args.name}-probe"),
             data={"engine_liveness.py": PROBE_SCRIPT.read_text()},
@@ -149,7 +149,7 @@ class VllmServer(pulumi.ComponentResource):
             self.workload = self._leader_worker_set(name, args, pod, depends)
         else:
             self.workload = self._deployment(name, args, pod, depends)
-        k8s.core.v1.Service(
+        k8s.core.v1.Service(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-svc",
             metadata=self._meta(args.name),
             spec={
@@ -160,7 +160,7 @@ class VllmServer(pulumi.ComponentResource):
             opts=child,
         )
         if max(args.replicas, args.max_replicas) > 1:
-            k8s.policy.v1.PodDisruptionBudget(
+            k8s.policy.v1.PodDisruptionBudget(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
                 f"{name}-pdb",
                 metadata=self._meta(args.name),
                 spec={"maxUnavailable": 1, "selector": {"matchLabels": self._leader_selector(args)}},
@@ -193,7 +193,7 @@ class VllmServer(pulumi.ComponentResource):
         for key, value, suffix in (("apiKey", args.api_key, "api-key"), ("hfToken", args.hf_token, "hf-token")):
             if value is None:
                 continue
-            secrets[key] = k8s.core.v1.Secret(
+            secrets[key] = k8s.core.v1.Secret(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
                 f"{name}-{suffix}",
                 metadata=self._meta(f"{args.name}-{suffix}"),
                 type="Opaque",
@@ -206,7 +206,9 @@ class VllmServer(pulumi.ComponentResource):
 
     def _pod_template(self, args: VllmServerArgs, secrets: dict[str, k8s.core.v1.Secret]) -> dict[str, Any]:
         engine = replace(
-            args.engine, model=args.weights.model_path, extra=(*args.weights.vllm_args, *args.engine.extra)
+            args.engine,
+            model=args.weights.model_path,  # type: ignore[arg-type]  # Input[str] in workloads/weights.py; typed there
+            extra=(*args.weights.vllm_args, *args.engine.extra),
         )
         container = {
             "name": "vllm",
@@ -375,7 +377,7 @@ class VllmServer(pulumi.ComponentResource):
         }
         if not args.autoscaled:
             spec = {"replicas": args.replicas, **spec}
-        return k8s.apps.v1.Deployment(
+        return k8s.apps.v1.Deployment(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-deployment",
             metadata=self._meta(args.name, annotations=checkov_skip_annotations(CHECKOV_SKIPS)),
             spec=spec,
@@ -455,7 +457,7 @@ class VllmServer(pulumi.ComponentResource):
         ]
         if args.nodes_per_replica > 1:
             ingress.append({"from": [{"podSelector": {"matchLabels": self.selector_labels}}]})
-        k8s.networking.v1.NetworkPolicy(
+        k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-netpol",
             metadata=self._meta(args.name),
             spec={"podSelector": {"matchLabels": self.selector_labels}, "policyTypes": ["Ingress"], "ingress": ingress},
