@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.options import child_options
+
 PLATFORM_APIS = (
     "container.googleapis.com",
     "compute.googleapis.com",
@@ -37,7 +39,7 @@ class ProjectApis(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ProjectApisArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:infra:ProjectApis", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         self.services = [
             gcp.projects.Service(
                 f"{name}-{service.split('.')[0]}",

@@ -9,6 +9,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from infra.options import child_options
+
 
 @dataclass(frozen=True)
 class AuthorizedNetwork:
@@ -144,7 +146,7 @@ class GkeCluster(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gke-inference:infra:GkeCluster", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         self.workload_pool = f"{args.project}.svc.id.goog"
         if isinstance(args, ExistingClusterArgs):
             existing = gcp.container.get_cluster_output(

@@ -18,6 +18,8 @@ from typing import Any, Literal
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.options import child_options
+
 
 @dataclass(frozen=True)
 class Series:
@@ -124,7 +126,7 @@ class ObservabilityDashboard(pulumi.ComponentResource):
     def __init__(self, name: str, args: ObservabilityDashboardArgs, opts: pulumi.ResourceOptions | None = None):
         body = dashboard_json(args.display_name, args.panels)
         super().__init__("gke-inference:infra:ObservabilityDashboard", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         dashboard = gcp.monitoring.Dashboard(f"{name}-dashboard", project=args.project, dashboard_json=body, opts=child)
         self.dashboard_id = dashboard.id
         self.alert_policies = [self._policy(name, args, rule, child) for rule in args.alerts]

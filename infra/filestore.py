@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.model_disk import inherited_depends_on
+from infra.options import inherited_depends_on
 
 Tier = Literal["BASIC_HDD", "BASIC_SSD", "ZONAL", "REGIONAL", "ENTERPRISE"]
 ZONAL_TIERS = ("BASIC_HDD", "BASIC_SSD", "ZONAL")

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra import catalog
+from infra.options import child_options
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
 SPOT_TAINT = {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NO_SCHEDULE"}
@@ -146,8 +147,9 @@ class GpuNodePool(pulumi.ComponentResource):
                 strategy="SURGE", max_surge=1, max_unavailable=0
             ),
             node_config=self._node_config(args, taints, labels),
-            opts=pulumi.ResourceOptions(
-                parent=self,
+            opts=child_options(
+                self,
+                opts,
                 # The machine fixes these; GKE reports them back (bundled SSDs, attached GPUs).
                 ignore_changes=[
                     "nodeConfig.ephemeralStorageLocalSsdConfig",

@@ -27,6 +27,8 @@ from typing import Literal
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.options import inherited_depends_on
+
 MULTI_ZONE_LABEL = "goog-gke-multi-zone"
 """Label the PD CSI driver requires on every disk behind a multi-zone handle (MultiZoneLabel)."""
 HYPERDISK_ML = "hyperdisk-ml"
@@ -87,15 +89,6 @@ class ModelDiskArgs:
     @property
     def multi_zone(self) -> bool:
         return self.disk_type == HYPERDISK_ML and len(self.zones) > 1
-
-
-def inherited_depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
-    """The component's ``depends_on``, for its children: the Python SDK does not pass a component's
-    dependencies on to its children, so without this they would not wait for e.g. the namespace."""
-    deps = opts.depends_on if opts is not None else None
-    if deps is None:
-        return []
-    return list(deps) if isinstance(deps, (list, tuple)) else [deps]  # type: ignore[list-item]
 
 
 def volume_handle(project: str, zones: tuple[str, ...], disk_name: str, multi_zone: bool) -> str:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.options import child_options
+
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"
 
@@ -39,7 +41,7 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:infra:Network", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         vpc = gcp.compute.Network(
             f"{name}-vpc",
             project=args.project,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.options import child_options
+
 READER_ROLE = "roles/artifactregistry.reader"
 
 
@@ -34,7 +36,7 @@ class ImageRegistry(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ImageRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:infra:ImageRegistry", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         AR = gcp.artifactregistry
         own = AR.Repository(
             f"{name}-images",

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.options import child_options
+
 READER_ROLE = "roles/storage.objectViewer"
 WRITER_ROLE = "roles/storage.objectUser"
 
@@ -58,11 +60,12 @@ class ModelBucket(pulumi.ComponentResource):
             ),
             force_destroy=False,
             labels=args.labels or None,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=child_options(self, opts, protect=args.protect),
         )
         self.bucket_name = bucket.name
         self.url = bucket.name.apply(lambda n: f"gs://{n}")
         self._bucket = bucket
+        self._opts = opts
         for index, member in enumerate(args.readers):
             self.grant(f"{name}-reader-{index}", READER_ROLE, member)
         for index, member in enumerate(args.writers):
@@ -72,5 +75,5 @@ class ModelBucket(pulumi.ComponentResource):
     def grant(self, resource_name: str, role: str, member: pulumi.Input[str]) -> gcp.storage.BucketIAMMember:
         """Grant ``role`` on this bucket to ``member`` non-authoritatively."""
         return gcp.storage.BucketIAMMember(
-            resource_name, bucket=self._bucket.name, role=role, member=member, opts=pulumi.ResourceOptions(parent=self)
+            resource_name, bucket=self._bucket.name, role=role, member=member, opts=child_options(self, self._opts)
         )

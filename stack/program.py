@@ -69,7 +69,9 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         ),
         opts=after_apis,
     )
-    serving = build_serving(config, stack, secrets, cluster.provider, registry, pools, bucket)
+    serving = build_serving(
+        config, stack, secrets, cluster.provider, registry, pools, bucket, gcp_depends_on=[apis, cluster]
+    )
     observability = build_observability(
         config,
         stack,

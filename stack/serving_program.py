@@ -78,7 +78,14 @@ def build_serving(
     registry: ImageRegistry,
     pools: dict[str, GpuNodePool],
     bucket: ModelBucket,
+    gcp_depends_on: list[pulumi.Resource],
 ) -> Serving:
+    """Namespace, identities, the weights backend, the vLLM server, batch and load-test Jobs.
+
+    Args:
+        gcp_depends_on: what new GCP resources (disks, Filestore, service accounts) wait for:
+            the enabled APIs and the cluster (hence its VPC).
+    """
     serving = config.serving
     k8s_opts = pulumi.ResourceOptions(provider=provider)
     namespace = k8s.core.v1.Namespace(
@@ -117,7 +124,7 @@ def build_serving(
         namespace,
         hf_token_secret=hf_secret,
         downloader_image=in_registry(downloader, registry) if downloader else None,
-        gcp_depends_on=[bucket],
+        gcp_depends_on=[bucket, *gcp_depends_on],
     )
     if weights.needs_bucket_read:
         bucket.grant("models-vllm-reader", READER_ROLE, identity.member)
@@ -190,7 +197,7 @@ def build_serving(
         namespace,
         weights,
         batch_pool.scheduling,
-        gcp_depends_on=[bucket],
+        gcp_depends_on=[bucket, *gcp_depends_on],
     )
     if config.loadtest.enabled:
         _load_test(config, stack, provider, registry, bucket, server, namespace)

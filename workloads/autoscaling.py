@@ -28,6 +28,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.options import child_options
 from workloads import metrics
 from workloads.metrics import Metric
 
@@ -212,6 +213,6 @@ class VllmAutoscaler(pulumi.ComponentResource):
                 "labels": {"app.kubernetes.io/component": "autoscaler", **args.labels},
             },
             spec=hpa_spec(args),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.register_outputs({"name": self.name})

@@ -24,6 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.options import child_options
 from workloads.autoscaling import ScaleTarget, validate_behavior
 
 CHART = "keda"
@@ -82,7 +83,7 @@ class KedaOperator(pulumi.ComponentResource):
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata={"name": args.namespace, "labels": {"app.kubernetes.io/part-of": "keda"}},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.chart = k8s.helm.v4.Chart(
             f"{name}-chart",
@@ -91,7 +92,7 @@ class KedaOperator(pulumi.ComponentResource):
             namespace=args.namespace,
             repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=CHART_REPO),
             values=operator_values(args),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+            opts=child_options(self, opts, depends_on=[ns]),
         )
         self.register_outputs({"namespace": args.namespace})
 
@@ -230,7 +231,7 @@ class VllmScaledObject(pulumi.ComponentResource):
             kind="TriggerAuthentication",
             metadata={"name": auth_name, "namespace": args.namespace, "labels": labels},
             spec=trigger_authentication_spec(),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.scaled_object = k8s.apiextensions.CustomResource(
             f"{name}-scaledobject",
@@ -238,6 +239,6 @@ class VllmScaledObject(pulumi.ComponentResource):
             kind="ScaledObject",
             metadata={"name": self.name, "namespace": args.namespace, "labels": labels},
             spec=scaled_object_spec(args, auth_name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.trigger_authentication]),
+            opts=child_options(self, opts, depends_on=[self.trigger_authentication]),
         )
         self.register_outputs({"name": self.name})

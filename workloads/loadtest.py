@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.options import child_options
 from workloads.checkov import checkov_skip_annotations
 
 CODE_MOUNT = "/app"
@@ -74,7 +75,7 @@ class InClusterLoadTest(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LoadTestArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:workloads:InClusterLoadTest", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         labels = {"app.kubernetes.io/name": "loadtest", "app.kubernetes.io/instance": args.name}
         self.job_name = f"{args.name}-{run_id(args)}"
         meta = {"namespace": args.namespace, "labels": labels}
@@ -184,7 +185,7 @@ class InClusterLoadTest(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[code, account]),
+            opts=child_options(self, opts, depends_on=[code, account]),
         )
         self.report_url = pulumi.Output.concat(
             "gs://", args.bucket_name, f"/{REPORT_PREFIX}/{self.job_name}/report.json"

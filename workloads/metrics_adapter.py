@@ -28,6 +28,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.options import child_options
 from workloads.checkov import checkov_skip_annotations
 
 NAMESPACE = "custom-metrics"
@@ -108,12 +109,12 @@ class MetricsAdapter(pulumi.ComponentResource):
     def __init__(self, name: str, args: MetricsAdapterArgs, opts: pulumi.ResourceOptions | None = None):
         args.validate()
         super().__init__("gke-inference:workloads:MetricsAdapter", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "gke-inference", **args.labels}
         selector = {"app.kubernetes.io/name": NAME, "k8s-app": NAME}
 
         namespace = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": NAMESPACE, "labels": labels}, opts=child)
-        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        in_ns = child_options(self, opts, depends_on=[namespace])
         subject = [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
 
         ksa = k8s.core.v1.ServiceAccount(
@@ -161,7 +162,7 @@ class MetricsAdapter(pulumi.ComponentResource):
                 "name": "custom-metrics-resource-reader",
             },
             subjects=subject,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[reader]),
+            opts=child_options(self, opts, depends_on=[reader]),
         )
         external_reader = k8s.rbac.v1.ClusterRole(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-external-reader",
@@ -186,7 +187,7 @@ class MetricsAdapter(pulumi.ComponentResource):
                 "name": "external-metrics-reader",
             },
             subjects=[{"kind": "ServiceAccount", "name": "horizontal-pod-autoscaler", "namespace": "kube-system"}],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[external_reader]),
+            opts=child_options(self, opts, depends_on=[external_reader]),
         )
         self.deployment = k8s.apps.v1.Deployment(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-deployment",
@@ -201,7 +202,7 @@ class MetricsAdapter(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector},
                 "template": {"metadata": {"labels": {**labels, **selector}}, "spec": self._pod_spec(args)},
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, ksa]),
+            opts=child_options(self, opts, depends_on=[namespace, ksa]),
         )
         service = k8s.core.v1.Service(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-svc",
@@ -237,7 +238,7 @@ class MetricsAdapter(pulumi.ComponentResource):
                     "versionPriority": priority,
                     "service": {"name": NAME, "namespace": NAMESPACE, "port": 443},
                 },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[service, self.deployment]),
+                opts=child_options(self, opts, depends_on=[service, self.deployment]),
             )
             for api_name, group, version, priority in APISERVICES
         ]

@@ -20,6 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.options import child_options
 from workloads import metrics
 
 API_VERSION = "monitoring.googleapis.com/v1"
@@ -126,6 +127,6 @@ class VllmPodMonitoring(pulumi.ComponentResource):
                 "labels": {"app.kubernetes.io/component": "metrics", **args.labels},
             },
             spec=spec,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.register_outputs({"name": args.name})

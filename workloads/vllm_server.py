@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.options import child_options
 from workloads.checkov import checkov_skip_annotations
 from workloads.pod_sizing import PodSize
 from workloads.vllm_args import SERVING_PORT, EngineSettings, engine_args
@@ -116,12 +117,13 @@ class VllmServer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VllmServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:workloads:VllmServer", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         self.selector_labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": args.name}
         self.labels = {**self.selector_labels, "app.kubernetes.io/component": "inference-server", **args.labels}
         self.served_model_name = args.engine.served_model_name
         self.target_name = args.name
         self._args = args
+        self._opts = opts
 
         service_account = k8s.core.v1.ServiceAccount(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-ksa",
@@ -381,7 +383,7 @@ class VllmServer(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata=self._meta(args.name, annotations=checkov_skip_annotations(CHECKOV_SKIPS)),
             spec=spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            opts=child_options(self, self._opts, depends_on=depends),
         )
 
     def _leader_worker_set(
@@ -431,7 +433,7 @@ class VllmServer(pulumi.ComponentResource):
             kind=self.target_kind,
             metadata=self._meta(args.name, annotations=checkov_skip_annotations(CHECKOV_SKIPS)),
             spec=spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            opts=child_options(self, self._opts, depends_on=depends),
         )
 
     # -- network ------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.options import inherited_depends_on
+
 MODEL_ROOT = "/models"
 """Where every volume backend mounts the weights in the vLLM container."""
 VOLUME_NAME = "model-weights"
@@ -76,15 +78,6 @@ class WeightsMount:
     """The volume can back many replicas at once."""
     dependencies: list[pulumi.Resource] = field(default_factory=list)
     """Resources the Deployment must wait for (claims, download Jobs)."""
-
-
-def inherited_depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
-    """The component's ``depends_on``, for its children: the Python SDK does not pass a component's
-    dependencies on to its children, so without this they would not wait for e.g. the namespace."""
-    deps = opts.depends_on if opts is not None else None
-    if deps is None:
-        return []
-    return list(deps) if isinstance(deps, (list, tuple)) else [deps]  # type: ignore[list-item]
 
 
 def default_prefix(model_id: str, revision: str) -> str:
