@@ -94,7 +94,7 @@ def main() -> int:
     url = f"http://127.0.0.1:{port}"
     model = "tiny"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
-    log = open(work / "vllm.log", "wb")
+    log = open(work / "vllm.log", "wb")  # noqa: SIM115 - the server writes to it until stopped
     server = subprocess.Popen(
         [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
          "--served-model-name", model, "--host", "127.0.0.1", "--port", str(port),

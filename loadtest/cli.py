@@ -124,11 +124,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     # Imported only now: locust monkey-patches the process for gevent.
-    from loadtest.progress import Progress
-    from loadtest.locustfile import Plan, run_plan
-    from loadtest.report import write_report
-    import gevent
     import signal
+
+    import gevent
+
+    from loadtest.locustfile import Plan, run_plan
+    from loadtest.progress import Progress
+    from loadtest.report import write_report
 
     open_loop = args.request_rate is not None
     users = (args.max_concurrency or min(len(requests), 512)) if open_loop else (args.users or 1)

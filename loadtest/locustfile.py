@@ -22,8 +22,9 @@ from bytes as they arrive, and also reported to locust's own statistics.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import gevent
 import gevent.event
@@ -77,7 +78,7 @@ class Plan:
 
     def _dispatch_open_loop(self) -> None:
         offsets = arrival_times(len(self.requests), self.request_rate, self.burstiness, self.seed)
-        for req, offset in zip(self.requests, offsets):
+        for req, offset in zip(self.requests, offsets, strict=True):
             delay = self._t0 + offset - time.monotonic()
             if delay > 0:
                 gevent.sleep(delay)
@@ -204,7 +205,7 @@ def make_user_class(plan: Plan, host: str) -> type:
                             resp.success()
                         else:
                             resp.failure(record.error)
-            except Exception as exc:  # noqa: BLE001 - any client error fails this request only
+            except Exception as exc:
                 record.error = f"{type(exc).__name__}: {exc}"
                 record.success = False
             finally:
@@ -227,9 +228,9 @@ def run_plan(plan: Plan, host: str, users: int, *,
     The duration runs from the first dispatch to the last completion (vLLM's definition).
     `on_tick(plan, elapsed)` is called every `tick_seconds` (progress display).
     """
-    from locust.env import Environment
-
     import logging
+
+    from locust.env import Environment
 
     # Locust warns about spawn rates > 100/s; all users start at once here on purpose.
     logging.getLogger("locust.runners").setLevel(logging.ERROR)

@@ -20,8 +20,9 @@ Result keys follow vLLM's result JSON (`mean_ttft_ms`, `median_tpot_ms`, `p99_it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -121,8 +122,8 @@ def compute_metrics(
     if slos:
         columns = {"ttft": ttfts, "tpot": all_tpots, "e2el": e2els}
         chosen = [(columns[k], slos[k] / 1000.0) for k in ("ttft", "tpot", "e2el") if k in slos]
-        for values in zip(*(c for c, _ in chosen)):
-            if all(v <= limit for v, (_, limit) in zip(values, chosen)):
+        for values in zip(*(c for c, _ in chosen), strict=True):
+            if all(v <= limit for v, (_, limit) in zip(values, chosen, strict=True)):
                 good += 1
 
     result: dict[str, Any] = {

@@ -20,7 +20,7 @@ class Progress:
         )
         self._task = self._bar.add_task(title or "load test", total=total, stats="")
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if not self.quiet:
             self._bar.start()
         return self

@@ -76,11 +76,11 @@ def plot_latencies(records: list[RequestRecord], summary: dict[str, Any],
     titles = {"ttft": "Time to first token", "tpot": "Time per output token",
               "itl": "Inter-token latency", "e2el": "End-to-end latency"}
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for ax, name in zip(axes.flat, METRICS):
+    for ax, name in zip(axes.flat, METRICS, strict=False):
         values = data[name]
         if values:
             ax.hist(values, bins=min(50, max(5, len(values) // 4)), color="#4878a8")
-        for p, style in zip(percentiles, ("-", "--", ":", "-.")):
+        for p, style in zip(percentiles, ("-", "--", ":", "-."), strict=False):
             v = summary[f"p{percentile_key(p)}_{name}_ms"]
             ax.axvline(v, color="#c44e52", linestyle=style, label=f"p{percentile_key(p)} {v:.1f} ms")
         ax.set_title(f"{titles[name]} (n={len(values)})")

@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `tiny-model` and `serve-local` to the `gke-infer` command line."""
     register_tiny_model(subparsers)

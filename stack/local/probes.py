@@ -14,9 +14,10 @@ import http.client
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Where the probe scripts are mounted in the pod (ConfigMap) and where they live in the repo.
@@ -41,7 +42,7 @@ class ProbeSpec:
 
     @classmethod
     def from_k8s(cls, kind: str, probe: dict[str, Any], resolve_port: Callable[[Any], int],
-                 local_port: int) -> "ProbeSpec":
+                 local_port: int) -> ProbeSpec:
         """Build from a container's probe dict; the container's port is mapped to `local_port`.
 
         Args:
@@ -271,13 +272,12 @@ class ProbeRunner:
                 self.ready = False
                 self._ready_event.clear()
                 self.log("readiness failed: the pod leaves the Service endpoints")
-        elif probe.kind == "liveness":
-            if failures >= probe.failure_threshold:
-                self.live = False
-                self.time_liveness_failed = self.elapsed()
-                self.log(f"liveness failed at {self.time_liveness_failed:.1f}s: the kubelet "
-                         "would kill and restart the container")
-                if self.on_liveness_failure:
-                    self.on_liveness_failure()
-                return True
+        elif probe.kind == "liveness" and failures >= probe.failure_threshold:
+            self.live = False
+            self.time_liveness_failed = self.elapsed()
+            self.log(f"liveness failed at {self.time_liveness_failed:.1f}s: the kubelet "
+                     "would kill and restart the container")
+            if self.on_liveness_failure:
+                self.on_liveness_failure()
+            return True
         return False

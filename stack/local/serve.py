@@ -17,6 +17,7 @@ Tests use the same class (tests/integration/conftest.py), so what they prove is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -26,9 +27,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from stack.local.probes import ProbeRunner, ProbeSpec
 from stack.local.serve_env import ensure_serve_env
@@ -190,7 +192,7 @@ class LocalServer:
     def start(self) -> None:
         """Start vLLM (own session: terminal signals reach us, not it) and the probes."""
         cmd = self.command()
-        self._log_file = open(self.log_path, "ab")
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop(), outlives this call
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(cmd, env=self.process_env(), stdout=self._log_file,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -302,10 +304,8 @@ class LocalServer:
         # The whole session is vLLM's (start_new_session): reap anything it left behind.
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         if self._log_file:
             self._log_file.close()
             self._log_file = None

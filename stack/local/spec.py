@@ -29,7 +29,7 @@ _BOOLEAN_FLAGS = {
     "--disable-log-stats", "--enable-auto-tool-choice", "--disable-frontend-multiprocessing",
     "--enable-prompt-tokens-details", "--enable-force-include-usage", "--headless",
     "--disable-fastapi-docs", "--enable-request-id-headers", "--disable-uvicorn-access-log",
-    "--enable-server-load-tracking", "--no-enable-prefix-caching", "--async-scheduling",
+    "--enable-server-load-tracking", "--async-scheduling",
     "--no-async-scheduling", "--kv-cache-metrics",
 }
 # Flags that may repeat their value (nargs="+").

@@ -14,13 +14,13 @@ pytestmark = pytest.mark.integration
 def results(spec, serve_python, tmp_path):
     rendered = spec.args
     adapted = adapt_args(rendered, model_dir=tmp_path, port=18123).args
-    typo = rendered + ["--max-num-seqz", "8"]
-    removed = rendered + ["--disable-log-requests"]
-    bad_choice = rendered + ["--kv-cache-dtype", "fp9"]
-    bad_type = rendered + ["--max-model-len", "lots"]
+    typo = [*rendered, "--max-num-seqz", "8"]
+    removed = [*rendered, "--disable-log-requests"]
+    bad_choice = [*rendered, "--kv-cache-dtype", "fp9"]
+    bad_type = [*rendered, "--max-model-len", "lots"]
     argvs = [rendered, adapted, typo, removed, bad_choice, bad_type]
     return dict(zip(["rendered", "adapted", "typo", "removed", "bad_choice", "bad_type"],
-                    check_vllm_args_many(argvs, python=serve_python)))
+                    check_vllm_args_many(argvs, python=serve_python), strict=True))
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from loadtest.cli import UsageError, parse_percentiles, parse_slos
 from loadtest.metrics import RequestRecord
 from loadtest.report import LATENCY_PLOT, TIMELINE_PLOT, write_report
-
-import pytest
 
 
 def make_records():

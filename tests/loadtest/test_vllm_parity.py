@@ -107,5 +107,5 @@ def test_arrival_schedule_matches_vllm(vllm_side):
     ours = arrival_times(cfg["n"], cfg["rate"], cfg["burstiness"], cfg["seed"])
     # vLLM's are measured sleeps (wall clock), ours the planned offsets.
     assert len(ours) == len(theirs["delays"])
-    for planned, slept in zip(ours, theirs["delays"]):
+    for planned, slept in zip(ours, theirs["delays"], strict=True):
         assert slept == pytest.approx(planned, abs=0.02)

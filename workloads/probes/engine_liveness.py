@@ -130,7 +130,7 @@ class Probe:
         if inflight > 0:
             if previous is None:
                 return True, f"busy ({inflight:.0f} in flight): first sample recorded"
-            if progress != previous and all(p >= q for p, q in zip(progress, previous)):
+            if progress != previous and all(p >= q for p, q in zip(progress, previous, strict=False)):
                 return True, f"busy ({inflight:.0f} in flight): engine made progress"
             if progress != previous:
                 # Counters went backwards: the server restarted; start over from here.
