@@ -29,6 +29,27 @@ class NodeServiceAccountArgs:
     """Project roles granted non-authoritatively."""
 
 
+def _account_with_roles(
+    child: pulumi.ResourceOptions,
+    resource_name: str,
+    name: str,
+    project: str,
+    account_id: str,
+    display_name: str,
+    roles: tuple[str, ...],
+) -> tuple[gcp.serviceaccount.Account, pulumi.Output[str]]:
+    """A service account plus non-authoritative project role grants; returns it and its IAM member."""
+    account = gcp.serviceaccount.Account(
+        resource_name, project=project, account_id=account_id, display_name=display_name, opts=child
+    )
+    member = account.email.apply(lambda e: f"serviceAccount:{e}")
+    for role in roles:
+        gcp.projects.IAMMember(
+            f"{name}-{role.split('/')[1].replace('.', '-')}", project=project, role=role, member=member, opts=child
+        )
+    return account, member
+
+
 class NodeServiceAccount(pulumi.ComponentResource):
     """A node service account with only the roles nodes need (not the default compute SA)."""
 
@@ -38,23 +59,11 @@ class NodeServiceAccount(pulumi.ComponentResource):
     def __init__(self, name: str, args: NodeServiceAccountArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:infra:NodeServiceAccount", name, {}, opts)
         child = child_options(self, opts)
-        account = gcp.serviceaccount.Account(
-            f"{name}-sa",
-            project=args.project,
-            account_id=args.account_id,
-            display_name="GKE inference nodes (least privilege)",
-            opts=child,
-        )
+        account, self.member = _account_with_roles(
+            child, f"{name}-sa", name, args.project, args.account_id,
+            "GKE inference nodes (least privilege)", args.roles,
+        )  # fmt: skip
         self.email = account.email
-        self.member = account.email.apply(lambda e: f"serviceAccount:{e}")
-        for role in args.roles:
-            gcp.projects.IAMMember(
-                f"{name}-{role.split('/')[1].replace('.', '-')}",
-                project=args.project,
-                role=role,
-                member=self.member,
-                opts=child,
-            )
         self.register_outputs({"email": self.email})
 
 
@@ -81,13 +90,10 @@ class WorkloadIdentity(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:infra:WorkloadIdentity", name, {}, opts)
         child = child_options(self, opts)
-        account = gcp.serviceaccount.Account(
-            f"{name}-gsa",
-            project=args.project,
-            account_id=args.account_id,
-            display_name=f"Workload Identity for {args.namespace}/{args.ksa_name}",
-            opts=child,
-        )
+        account, self.member = _account_with_roles(
+            child, f"{name}-gsa", name, args.project, args.account_id,
+            f"Workload Identity for {args.namespace}/{args.ksa_name}", args.project_roles,
+        )  # fmt: skip
         gcp.serviceaccount.IAMMember(
             f"{name}-wi-user",
             service_account_id=account.name,
@@ -96,13 +102,4 @@ class WorkloadIdentity(pulumi.ComponentResource):
             opts=child,
         )
         self.email = account.email
-        self.member = account.email.apply(lambda e: f"serviceAccount:{e}")
-        for role in args.project_roles:
-            gcp.projects.IAMMember(
-                f"{name}-{role.split('/')[1].replace('.', '-')}",
-                project=args.project,
-                role=role,
-                member=self.member,
-                opts=child,
-            )
         self.register_outputs({"email": self.email})
