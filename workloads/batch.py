@@ -33,6 +33,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from workloads.service_account import workload_identity_service_account
 from workloads.weights import GCSFUSE_DRIVER, WeightsMount, inherited_depends_on
 
 IO_ROOT = "/batch-io"
@@ -373,15 +374,12 @@ class BatchInference(pulumi.ComponentResource):
         depends: list[pulumi.Resource] = [*after, *args.weights.dependencies]
         if args.gcp_service_account is not None:
             depends.append(
-                k8s.core.v1.ServiceAccount(
+                workload_identity_service_account(
                     f"{name}-ksa",
-                    metadata={
-                        "name": args.service_account_name,
-                        "namespace": args.namespace,
-                        "annotations": {"iam.gke.io/gcp-service-account": args.gcp_service_account},
-                    },
-                    automount_service_account_token=False,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+                    args.service_account_name,
+                    args.namespace,
+                    args.gcp_service_account,
+                    pulumi.ResourceOptions(parent=self, depends_on=after),
                 )
             )
         spec, _ = batch_job_spec(args)

@@ -30,6 +30,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from workloads.checkov import checkov_skip_annotations
+from workloads.service_account import workload_identity_service_account
 from workloads.weights import HF_TOKEN_DIR, HF_TOKEN_VOLUME, inherited_depends_on, token_volume
 
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
@@ -230,15 +231,12 @@ class ModelDownloader(pulumi.ComponentResource):
         depends: list[pulumi.Resource] = inherited_depends_on(opts)
         if args.gcp_service_account is not None:
             depends.append(
-                k8s.core.v1.ServiceAccount(
+                workload_identity_service_account(
                     f"{name}-ksa",
-                    metadata={
-                        "name": args.service_account_name,
-                        "namespace": args.namespace,
-                        "annotations": {"iam.gke.io/gcp-service-account": args.gcp_service_account},
-                    },
-                    automount_service_account_token=False,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends)),
+                    args.service_account_name,
+                    args.namespace,
+                    args.gcp_service_account,
+                    pulumi.ResourceOptions(parent=self, depends_on=list(depends)),
                 )
             )
         self.job_name = job_name(args.base_name, args.repo_id, args.revision)
