@@ -18,6 +18,7 @@ import asyncio
 import json
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,18 +209,21 @@ def _make_recorder():  # imports pulumi lazily so `--help` and config errors sta
     return RecordingMonitor(mocks), mocks
 
 
-def run_program(config: StackConfig, stack: str, secrets: dict[str, Any] | None = None):
-    """Run ``stack.program.build`` under the recording engine; return (recorded resources, outputs)."""
+def record_under_mocks(fn: Callable[[], dict[str, Any] | None], stack: str, monitor: Any = None, mocks: Any = None):
+    """Run ``fn`` (which registers resources and returns exports) under the recording engine.
+
+    Settles every export and every registration still in flight; returns (monitor, resolved
+    exports with secrets masked). Pass a ``monitor``/``mocks`` pair from ``_make_recorder`` to
+    observe registrations yourself (tests wrap ``monitor.RegisterResource``).
+    """
     import pulumi
 
-    monitor, mocks = _make_recorder()
+    if monitor is None:
+        monitor, mocks = _make_recorder()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.set_mocks(mocks, project="gke-inference", stack=stack, preview=False, monitor=monitor)
-
-    from stack.program import build
-
-    exports = build(config, stack=stack, secrets=secrets if secrets is not None else offline_secrets())
+    exports = fn() or {}
 
     async def settle() -> dict[str, Any]:
         resolved = {}
@@ -233,7 +237,19 @@ def run_program(config: StackConfig, stack: str, secrets: dict[str, Any] | None 
 
     outputs = loop.run_until_complete(settle())
     loop.close()
-    return monitor.recorded, clean_value(outputs)
+    return monitor, clean_value(outputs)
+
+
+def run_program(config: StackConfig, stack: str, secrets: dict[str, Any] | None = None):
+    """Run ``stack.program.build`` under the recording engine; return (recorded resources, outputs)."""
+
+    def program() -> dict[str, Any]:
+        from stack.program import build
+
+        return build(config, stack=stack, secrets=secrets if secrets is not None else offline_secrets())
+
+    monitor, outputs = record_under_mocks(program, stack)
+    return monitor.recorded, outputs
 
 
 # --------------------------------------------------------------------------------------------

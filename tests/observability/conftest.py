@@ -7,15 +7,13 @@ reference each was registered with) and the resolved exports.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pulumi
 import pytest
 
-from stack.render import SECRET_MASK, _make_recorder, clean_value, load_stack_config
+from stack.render import _make_recorder, load_stack_config, record_under_mocks
 
 
 @dataclass
@@ -55,29 +53,14 @@ def record(fn: Callable[[], dict[str, Any] | None], stack: str = "dev") -> Recor
         return response
 
     monitor.RegisterResource = register_with_provider
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    pulumi.runtime.set_mocks(mocks, project="gke-inference", stack=stack, preview=False, monitor=monitor)
-    exports = fn() or {}
-
-    async def settle() -> dict[str, Any]:
-        resolved = {}
-        for key, value in exports.items():
-            output = pulumi.Output.from_input(value)
-            resolved[key] = SECRET_MASK if await output.is_secret() else await output.future()
-        while pending := [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task() and not t.done()]:
-            await asyncio.gather(*pending, return_exceptions=True)
-        return resolved
-
-    outputs = loop.run_until_complete(settle())
-    loop.close()
+    monitor, outputs = record_under_mocks(fn, stack, monitor, mocks)
     resources = []
     for r in monitor.recorded:
         item = r.as_json()
         item["provider"] = providers.get(r.name, "")
         item["dependsOn"] = dependencies.get(r.name, [])
         resources.append(item)
-    return Recorded(resources, clean_value(outputs))
+    return Recorded(resources, outputs)
 
 
 @dataclass
