@@ -1,30 +1,46 @@
 """Benchmark: does our locust harness measure what `vllm bench serve` measures?
 
-One local vLLM server (CPU build, tiny model, no probes or API key, so nothing else touches
-it), the same random dataset (same tokenizer, seed, lengths) and the same Poisson request
-rate; our harness (`gke-infer loadtest`) and then `vllm bench serve` (through
-stack/local/vllm_cli.py), one after the other, `--rounds` times. Prints per round and overall
-(ratio of the per-tool medians over rounds):
+One local vLLM server (CPU build, tiny model, no probes, no API key, prefix caching off), the
+same random dataset (same tokenizer, seed, lengths) and the same Poisson arrival process for
+our harness (`gke-infer loadtest`) and `vllm bench serve` (through stack/local/vllm_cli.py),
+`--rounds` times. Two ways to put them against each other:
+
+- `--mode side-by-side` (default): both at once, each at half the request rate, so both
+  observe the same server at the same moments. `vllm bench serve` starts first and ours
+  starts when it prints "Starting main benchmark run". The ratios then measure the tools.
+- `--mode sequential`: one after the other at the full rate (order alternating per round),
+  as the issue first asked. On a shared 2-core machine the server's own speed (its
+  `vllm:inter_token_latency_seconds` histogram) moves 10-50 % between consecutive 20-second
+  runs, so these ratios measure the machine as much as the tools.
+
+Per round it prints both tools' figures, what vLLM itself measured meanwhile (mean TTFT and
+ITL from its histograms) and each client's CPU share while tokens were flowing; then each
+client's mean ITL against the server's (its measurement error) and the ratios of the
+per-tool medians over rounds, one per line:
 
     ratio median_ttft <ours/theirs>
     ratio median_tpot <ours/theirs>
     ratio output_throughput <ours/theirs>
 
-Target 0.9-1.1. Run: `.venv/bin/python bench/harness_fidelity.py [--rounds 2] [--rate 8]`.
-This is a measurement, not a test: numbers vary with the machine's load.
+Target 0.9-1.1. Run: `.venv/bin/python bench/harness_fidelity.py [--mode sequential]
+[--rounds 3] [--rate 8]`. A measurement, not a test: numbers vary with the machine's load.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,8 +50,42 @@ from stack.local.serve import free_port  # noqa: E402
 from stack.local.serve_env import ensure_serve_env  # noqa: E402
 from stack.local.tiny_model import make_tiny_model  # noqa: E402
 from stack.local.vllm_cli import vllm_command  # noqa: E402
+from workloads.probes.engine_liveness import parse_metrics  # noqa: E402
 
 KEYS = ("median_ttft_ms", "median_tpot_ms", "output_throughput")
+DETAIL_KEYS = ("mean_ttft_ms", "mean_itl_ms", "server_mean_ttft_ms", "server_mean_itl_ms",
+               "client_cpu_pct")
+# Server-side histograms: what vLLM itself measured while the tools ran (sum, count).
+SERVER_HISTOGRAMS = ("vllm:inter_token_latency_seconds", "vllm:time_to_first_token_seconds")
+SERVER_NAMES = (*(f"{h}_{part}" for h in SERVER_HISTOGRAMS for part in ("sum", "count")),
+                "vllm:generation_tokens_total")
+THEIR_START_LINE = "Starting main benchmark run"  # vllm/benchmarks/serve.py prints it
+
+
+def server_metrics(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+        return parse_metrics(r.read().decode(), SERVER_NAMES)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Client:
+    """One load generator: its command, where its result lands, and what was seen of it."""
+
+    name: str
+    cmd: list[str]
+    read_result: Callable[[], dict]
+    popen: dict = field(default_factory=dict)
+    proc: subprocess.Popen | None = None
+    cpu: dict[int, float] = field(default_factory=dict)  # sample index -> CPU seconds
+
+    def start(self, **extra) -> None:
+        self.proc = subprocess.Popen(self.cmd, preexec_fn=pinned, **{**self.popen, **extra})
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 600) -> float:
@@ -53,35 +103,126 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 600) -> floa
     raise SystemExit("vLLM not healthy in time")
 
 
-def run_ours(url: str, model: str, model_dir: Path, args, out: Path) -> dict:
+def client_cpus() -> set[int]:
+    """CPUs for the load generators: the last allowed one, which vLLM's CPU auto-binding
+    reserves for its frontend (it binds the engine's OpenMP threads to the others), so
+    neither client competes with the engine for its core. All CPUs on a 1-CPU machine."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return set(cpus[-1:]) if len(cpus) > 1 else set(cpus)
+
+
+def pinned() -> None:
+    """preexec_fn for a client process: run on `client_cpus()`."""
+    os.sched_setaffinity(0, client_cpus())
+
+
+def ours_client(url: str, model: str, model_dir: Path, args, rate: float, out: Path) -> Client:
     cmd = [str(REPO / ".venv" / "bin" / "python"), "-m", "stack.cli", "loadtest", "--url", url,
            "--model", model, "--tokenizer", str(model_dir), "--dataset", "random",
            "--num-prompts", str(args.num_prompts), "--input-len", str(args.input_len),
-           "--output-len", str(args.output_len), "--request-rate", str(args.rate),
+           "--output-len", str(args.output_len), "--request-rate", str(rate),
            "--seed", str(args.seed), "--out", str(out), "--no-plots", "--quiet"]
-    subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
-    return json.loads((out / "report.json").read_text())["summary"]
+    return Client("ours", cmd, lambda: json.loads((out / "report.json").read_text())["summary"],
+                  popen={"cwd": REPO, "stdout": subprocess.DEVNULL})
 
 
-def run_theirs(url: str, model: str, model_dir: Path, args, out: Path, python: Path) -> dict:
+def theirs_client(url: str, model: str, model_dir: Path, args, rate: float, out: Path,
+                  python: Path) -> Client:
     cmd = vllm_command(
         "bench", "serve", "--backend", "vllm", "--base-url", url, "--model", model,
         "--tokenizer", str(model_dir), "--dataset-name", "random",
         "--random-input-len", str(args.input_len), "--random-output-len", str(args.output_len),
-        "--num-prompts", str(args.num_prompts), "--request-rate", str(args.rate),
+        "--num-prompts", str(args.num_prompts), "--request-rate", str(rate),
         "--ignore-eos", "--seed", str(args.seed), "--percentile-metrics", "ttft,tpot,itl,e2el",
         "--metric-percentiles", "50,90,99", "--save-result", "--result-dir", str(out),
         "--result-filename", "theirs.json", python=python)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    return json.loads((out / "theirs.json").read_text())
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING",
+           "PYTHONUNBUFFERED": "1"}
+    return Client("theirs", cmd, lambda: json.loads((out / "theirs.json").read_text()),
+                  popen={"env": env, "stdout": subprocess.DEVNULL})
+
+
+def watch(url: str, clients: list[Client], started: Callable[[], None]) -> dict[str, dict]:
+    """Sample the clients' CPU and the server's token counter until every client has exited.
+
+    `started()` is called on every tick (it starts the clients that are due). Returns per
+    client its tool's summary plus the server's mean ITL/TTFT over the whole run and the
+    client's CPU share over the ticks in which the server was generating tokens.
+    """
+    before = server_metrics(url)
+    times: list[float] = []
+    tokens: list[float] = []
+    while True:
+        started()
+        with contextlib.suppress(OSError, ValueError):
+            tokens.append(server_metrics(url)["vllm:generation_tokens_total"])
+            times.append(time.monotonic())
+            for c in clients:
+                if c.proc is not None and c.proc.poll() is None:
+                    with contextlib.suppress(OSError, IndexError):  # it just exited
+                        c.cpu[len(times) - 1] = process_cpu_s(c.proc.pid)
+        if all(c.proc is not None and c.proc.poll() is not None for c in clients):
+            break
+        time.sleep(0.5)
+    after = server_metrics(url)
+    for c in clients:
+        if c.proc is not None and c.proc.returncode:
+            raise subprocess.CalledProcessError(c.proc.returncode, c.cmd)
+
+    def mean_ms(h: str) -> float:
+        count = after[f"{h}_count"] - before[f"{h}_count"]
+        return 1000.0 * (after[f"{h}_sum"] - before[f"{h}_sum"]) / count if count else 0.0
+
+    results = {}
+    for c in clients:
+        busy = [i for i in range(1, len(times))
+                if tokens[i] > tokens[i - 1] and i in c.cpu and i - 1 in c.cpu]
+        cpu = sum(c.cpu[i] - c.cpu[i - 1] for i in busy)
+        wall = sum(times[i] - times[i - 1] for i in busy)
+        results[c.name] = {**c.read_result(),
+                           "server_mean_itl_ms": mean_ms(SERVER_HISTOGRAMS[0]),
+                           "server_mean_ttft_ms": mean_ms(SERVER_HISTOGRAMS[1]),
+                           "client_cpu_pct": 100.0 * cpu / wall if wall else 0.0}
+    return results
+
+
+def run_sequential(url: str, clients: list[Client]) -> dict[str, dict]:
+    """Each client alone, in the given order."""
+    results: dict[str, dict] = {}
+    for c in clients:
+        results.update(watch(url, [c], lambda c=c: c.proc or c.start()))
+    return results
+
+
+def run_side_by_side(url: str, ours: Client, theirs: Client) -> dict[str, dict]:
+    """Theirs first; ours as soon as theirs begins its measured run (after its start-up)."""
+    begun = threading.Event()
+
+    def follow(stream) -> None:
+        for line in stream:
+            if THEIR_START_LINE in line:
+                begun.set()
+        begun.set()  # it exited without the line: start ours anyway, the error shows later
+
+    def start_due() -> None:
+        if theirs.proc is None:
+            theirs.start(stdout=subprocess.PIPE, text=True)
+            threading.Thread(target=follow, args=(theirs.proc.stdout,), daemon=True).start()
+        if ours.proc is None and begun.is_set():
+            ours.start()
+
+    return watch(url, [ours, theirs], start_due)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=1, help="ours-then-theirs rounds")
-    parser.add_argument("--rate", type=float, default=8.0, help="request rate (req/s)")
-    parser.add_argument("--num-prompts", type=int, default=160)
+    parser.add_argument("--mode", choices=["side-by-side", "sequential"], default="side-by-side",
+                        help="both tools at once at half the rate each (default), or one "
+                             "after the other at the full rate")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument("--rate", type=float, default=8.0,
+                        help="total request rate in req/s (default 8)")
+    parser.add_argument("--num-prompts", type=int, default=160, help="prompts per tool")
     parser.add_argument("--input-len", type=int, default=128)
     parser.add_argument("--output-len", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
@@ -98,28 +239,49 @@ def main() -> int:
     server = subprocess.Popen(
         [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
          "--served-model-name", model, "--host", "127.0.0.1", "--port", str(port),
-         "--gpu-memory-utilization", "0.3", "--disable-log-stats"],
+         "--gpu-memory-utilization", "0.3",
+         # Both tools send the same prompts: without this the later one gets cache hits.
+         "--no-enable-prefix-caching"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    side_by_side = args.mode == "side-by-side"
+    rate = args.rate / 2 if side_by_side else args.rate
     try:
-        print(f"vLLM healthy in {wait_healthy(url, server):.1f}s; "
-              f"{args.num_prompts} prompts, in {args.input_len} / out {args.output_len} tokens, "
-              f"{args.rate:g} req/s Poisson, seed {args.seed}", flush=True)
-        # Warm both paths (first requests compile kernels) before measuring.
-        run_ours(url, model, model_dir, argparse.Namespace(**{**vars(args), "num_prompts": 8}),
-                 work / "warmup")
+        print(f"vLLM healthy in {wait_healthy(url, server):.1f}s; {args.mode}: "
+              f"{args.num_prompts} prompts per tool, in {args.input_len} / out "
+              f"{args.output_len} tokens, {rate:g} req/s Poisson per tool, seed {args.seed}",
+              flush=True)
+        # Warm the server (first requests compile kernels) before measuring.
+        run_sequential(url, [ours_client(url, model, model_dir, argparse.Namespace(
+            **{**vars(args), "num_prompts": 8}), args.rate, work / "warmup")])
         ours_all, theirs_all = [], []
         for i in range(args.rounds):
-            ours = run_ours(url, model, model_dir, args, work / f"ours-{i}")
-            theirs = run_theirs(url, model, model_dir, args, work / f"theirs-{i}", python)
-            ours_all.append(ours)
-            theirs_all.append(theirs)
-            print(f"round {i + 1}: " + "  ".join(
-                f"{k} ours {ours[k]:.2f} theirs {theirs[k]:.2f}" for k in KEYS)
-                + f"  failed ours {ours['failed']} theirs {theirs['failed']}", flush=True)
+            ours = ours_client(url, model, model_dir, args, rate, work / f"ours-{i}")
+            theirs = theirs_client(url, model, model_dir, args, rate, work / f"theirs-{i}",
+                                   python)
+            if side_by_side:
+                results, how = run_side_by_side(url, ours, theirs), "side by side"
+            else:  # alternate who goes first, so drift in the server's speed favours no one
+                order = [ours, theirs] if i % 2 == 0 else [theirs, ours]
+                results, how = run_sequential(url, order), f"{order[0].name} first"
+            o, t = results["ours"], results["theirs"]
+            ours_all.append(o)
+            theirs_all.append(t)
+            print(f"round {i + 1} ({how}): " + "  ".join(
+                f"{k} ours {o[k]:.2f} theirs {t[k]:.2f}" for k in KEYS)
+                + f"  failed ours {o['failed']} theirs {t['failed']}", flush=True)
+            print("  " + "  ".join(f"{k} ours {o[k]:.2f} theirs {t[k]:.2f}"
+                                   for k in DETAIL_KEYS), flush=True)
+        for name, rounds in (("ours", ours_all), ("theirs", theirs_all)):
+            # Each client against the server's own histograms: the client's measurement
+            # error, whatever the server's speed was.
+            itl = statistics.median(r["mean_itl_ms"] / r["server_mean_itl_ms"] for r in rounds)
+            ttft = statistics.median(r["mean_ttft_ms"] - r["server_mean_ttft_ms"] for r in rounds)
+            print(f"check {name} client/server mean ITL {itl:.3f}, "
+                  f"client-server mean TTFT {ttft:+.2f} ms")
         for key in KEYS:
-            o = statistics.median(r[key] for r in ours_all)
-            t = statistics.median(r[key] for r in theirs_all)
-            print(f"ratio {key.removesuffix('_ms')} {o / t:.3f}")
+            o_med = statistics.median(r[key] for r in ours_all)
+            t_med = statistics.median(r[key] for r in theirs_all)
+            print(f"ratio {key.removesuffix('_ms')} {o_med / t_med:.3f}")
     finally:
         server.terminate()
         try:

@@ -30,9 +30,11 @@ import gevent
 import gevent.event
 import gevent.queue
 from locust import FastHttpUser, constant, task
+from locust.contrib.fasthttp import insecure_ssl_context_factory
 from locust.exception import StopUser
 
 from loadtest.arrivals import arrival_times
+from loadtest.connections import SharedConnectionPool
 from loadtest.datasets import SampleRequest, messages_as_text
 from loadtest.metrics import RequestRecord
 from loadtest.stream import StreamTimer
@@ -161,15 +163,18 @@ def _read_available(response) -> bytes:
     return data
 
 
-def make_user_class(plan: Plan, host: str) -> type:
-    """A FastHttpUser subclass bound to `plan` (locust instantiates users from classes)."""
+def make_user_class(plan: Plan, host: str, users: int) -> type:
+    """A FastHttpUser subclass bound to `plan` (locust instantiates users from classes).
+
+    All `users` share one keep-alive connection pool (loadtest/connections.py): a request
+    opens a connection only when every open one is busy, as in vLLM's client.
+    """
 
     class OpenAIStreamingUser(FastHttpUser):
         wait_time = constant(0)
-        network_timeout = plan.request_timeout
-        connection_timeout = 30.0
-        # A connection per user, like vLLM's client under concurrency.
-        concurrency = 1
+        client_pool = SharedConnectionPool(
+            concurrency=users, network_timeout=plan.request_timeout, connection_timeout=30.0,
+            insecure=True, ssl_context_factory=insecure_ssl_context_factory)
 
         @task
         def stream_requests(self) -> None:
@@ -189,7 +194,10 @@ def make_user_class(plan: Plan, host: str) -> type:
             try:
                 with self.client.post(path, json=plan.payload(req), headers=plan.headers(),
                                       stream=True, catch_response=True, name=path) as resp:
-                    if resp.status_code != 200:
+                    if resp.status_code == 0:  # no HTTP response: locust keeps the exception
+                        record.error = f"{type(resp.error).__name__}: {resp.error}"
+                        resp.failure(record.error)
+                    elif resp.status_code != 200:
                         body = resp.content or b""
                         record.error = f"HTTP {resp.status_code}: {body[:200]!r}"
                         resp.failure(record.error)
@@ -234,7 +242,7 @@ def run_plan(plan: Plan, host: str, users: int, *,
 
     # Locust warns about spawn rates > 100/s; all users start at once here on purpose.
     logging.getLogger("locust.runners").setLevel(logging.ERROR)
-    user_class = make_user_class(plan, host)
+    user_class = make_user_class(plan, host, users)
     env = Environment(user_classes=[user_class], host=host)
     runner = env.create_local_runner()
     runner.start(users, spawn_rate=max(users, 1) * 1000.0)
@@ -256,6 +264,7 @@ def run_plan(plan: Plan, host: str, users: int, *,
     # All users have returned (or the drain timed out): collect, then stop locust.
     gevent.sleep(0)
     runner.quit()
+    user_class.client_pool.close()
     if plan.records and plan.started_at is not None:
         duration = max(r.end for r in plan.records) - plan.started_at
     else:
