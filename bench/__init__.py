@@ -1,0 +1,1 @@
+"""Measurements (not tests): see bench/README.md."""
