@@ -225,6 +225,13 @@ class ServingConfig(Model):
     pre_stop_seconds: int = Field(
         default=15, ge=5, description="Delay before SIGTERM so the pod leaves Service endpoints first."
     )
+    drain_queue_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="After that delay, wait up to this long more for vLLM's queue "
+        "(`vllm:num_requests_waiting`) to empty before SIGTERM: vLLM refuses queued requests at "
+        "shutdown. Counts towards terminationGracePeriodSeconds; 0 = the fixed delay alone.",
+    )
     require_api_key: bool = Field(default=True, description="Serve /v1 only with the `apiKey` secret config key.")
     client_label: str = Field(
         default="gke-inference/client",

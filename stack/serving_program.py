@@ -180,6 +180,7 @@ def build_serving(
             preferred_pools=preferred,
             startup_budget_seconds=budget,
             pre_stop_seconds=serving.pre_stop_seconds,
+            drain_queue_seconds=serving.drain_queue_seconds,
             api_key=secrets.get("apiKey") if serving.require_api_key else None,
             hf_token=secrets.get("hfToken"),
             local_ssd_ephemeral=config.gpu_pools[serving.pool].local_ssd.mode.value == "ephemeral",

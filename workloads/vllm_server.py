@@ -3,8 +3,9 @@ multi-node replicas), Service, PodDisruptionBudget and NetworkPolicy — correct
 
 What the reference deployments get wrong and this component does not (see the README):
 startup budget from the cold-start estimate, liveness that sees a hung engine, a drain that
-loses no request (preStop delay → SIGTERM → ``--shutdown-timeout``), hardened security context,
-read-only root filesystem with writable paths on volumes, and volumes that can back every replica.
+loses no request (preStop: delay, then wait for the queue → SIGTERM → ``--shutdown-timeout``),
+hardened security context, read-only root filesystem with writable paths on volumes, and
+volumes that can back every replica.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from workloads.weights import WeightsMount
 
 PORT_NAME = "http"
 PROBE_SCRIPT = Path(__file__).parent / "probes" / "engine_liveness.py"
+DRAIN_SCRIPT = Path(__file__).parent / "probes" / "drain_wait.py"
 PROBE_MOUNT = "/etc/vllm-probe"
 CACHE_MOUNT = "/cache"
 RUN_AS_USER = 10001
@@ -88,6 +90,9 @@ class VllmServerArgs:
     """Cold-start budget the startupProbe allows (failureThreshold × period covers it)."""
     pre_stop_seconds: int = 15
     """Delay before SIGTERM so the pod leaves Service endpoints before vLLM stops accepting."""
+    drain_queue_seconds: int = 60
+    """After that delay, wait up to this long more for vLLM's queue to empty before SIGTERM
+    (vLLM refuses requests still waiting at SIGTERM); the preStop hook is probes/drain_wait.py."""
     api_key: pulumi.Input[str] | None = None
     """API key (a Pulumi secret); stored in a Secret and passed as VLLM_API_KEY."""
     hf_token: pulumi.Input[str] | None = None
@@ -142,7 +147,7 @@ class VllmServer(pulumi.ComponentResource):
         probe = k8s.core.v1.ConfigMap(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-probe",
             metadata=self._meta(f"{args.name}-probe"),
-            data={"engine_liveness.py": PROBE_SCRIPT.read_text()},
+            data={script.name: script.read_text() for script in (PROBE_SCRIPT, DRAIN_SCRIPT)},
             opts=child,
         )
         depends = [service_account, probe, *secrets.values(), *args.weights.dependencies]
@@ -222,7 +227,7 @@ class VllmServer(pulumi.ComponentResource):
             "ports": [{"name": PORT_NAME, "containerPort": SERVING_PORT, "protocol": "TCP"}],
             "resources": self._resources(args),
             **self._probes(args),
-            "lifecycle": {"preStop": {"sleep": {"seconds": args.pre_stop_seconds}}},
+            "lifecycle": {"preStop": {"exec": {"command": ["python3", f"{PROBE_MOUNT}/{DRAIN_SCRIPT.name}"]}}},
             "securityContext": {
                 "allowPrivilegeEscalation": False,
                 "readOnlyRootFilesystem": True,
@@ -313,6 +318,8 @@ class VllmServer(pulumi.ComponentResource):
             {"name": "PROBE_MODEL", "value": args.engine.served_model_name},
             {"name": "PROBE_STATE_DIR", "value": "/tmp"},
             {"name": "PROBE_TIMEOUT_SECONDS", "value": str(PROBE_REQUEST_TIMEOUT)},
+            {"name": "DRAIN_MIN_SECONDS", "value": str(args.pre_stop_seconds)},
+            {"name": "DRAIN_MAX_SECONDS", "value": str(args.pre_stop_seconds + args.drain_queue_seconds)},
         ]
         if args.weights.backend != "huggingFace":
             env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
@@ -342,8 +349,8 @@ class VllmServer(pulumi.ComponentResource):
 
     @staticmethod
     def termination_grace_seconds(args: VllmServerArgs) -> int:
-        """preStop delay + vLLM's drain + 15 s to exit, so the kubelet never SIGKILLs a draining server."""
-        return args.pre_stop_seconds + args.engine.shutdown_timeout_seconds + 15
+        """preStop (delay + queue wait) + vLLM's drain + 15 s to exit: the kubelet never SIGKILLs a draining server."""
+        return args.pre_stop_seconds + args.drain_queue_seconds + args.engine.shutdown_timeout_seconds + 15
 
     def _probes(self, args: VllmServerArgs) -> dict[str, Any]:
         health = {"path": "/health", "port": PORT_NAME}

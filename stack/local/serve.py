@@ -6,7 +6,8 @@ locally, never printed), runs the rendered startup/readiness/liveness probes as 
 would (`probes.ProbeRunner`), and drains on termination the way a pod is deleted:
 
 1. readiness goes false at once (the endpoints controller removes the pod);
-2. the preStop hook runs (its sleep lets the endpoint removal propagate);
+2. the preStop hook runs: the rendered one waits for the endpoint removal to propagate, then
+   for vLLM's queue to empty (workloads/probes/drain_wait.py);
 3. SIGTERM reaches vLLM, which finishes in-flight requests (`--shutdown-timeout`);
 4. after `terminationGracePeriodSeconds` counted from the start of deletion (preStop included,
    as in Kubernetes), SIGKILL.
@@ -32,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stack.local.probes import ProbeRunner, ProbeSpec
+from stack.local.probes import ProbeRunner, ProbeSpec, localize_probe_path
 from stack.local.serve_env import ensure_serve_env
-from stack.local.spec import CPU_KVCACHE_SPACE_GIB, Adapted, ServingSpec, adapt_args
+from stack.local.spec import CPU_KVCACHE_SPACE_GIB, Adapted, PreStop, ServingSpec, adapt_args
 
 #: Env vars whose in-pod values point at pod paths or hub caches; dropped locally, as is any
 #: env value that is a path inside one of the container's volumeMounts (HOME=/tmp, /cache/...).
@@ -245,20 +246,20 @@ class LocalServer:
         """Terminate like a pod deletion (see module docstring); return what happened.
 
         Args:
-            before_sigterm: called after the preStop delay, just before SIGTERM (a test stops
+            before_sigterm: called after the preStop hook, just before SIGTERM (a test stops
                 its load generator here: by then no endpoint routes to the pod).
             on_sigterm: called right after SIGTERM is sent to vLLM (tests mark the time).
         """
         assert self.proc is not None and self.probes is not None
         t0 = time.monotonic()
         grace = self.spec.termination_grace_period
-        prestop = self.spec.prestop_seconds
+        hook = self.spec.prestop
         self.probes.mark_terminating()
-        self.say(f"terminating: not ready now; preStop sleep {prestop:g}s, then SIGTERM; "
+        self.say(f"terminating: not ready now; preStop {hook.describe()}, then SIGTERM; "
                  f"grace period {grace:g}s")
         self.probes.stop_kind("liveness")
-        if prestop:
-            time.sleep(min(prestop, grace))
+        self._run_prestop(hook, grace)
+        prestop = time.monotonic() - t0
         t_term = None
         killed = False
         if before_sigterm:
@@ -286,6 +287,24 @@ class LocalServer:
                  f"({result.total_seconds:.1f}s since termination began"
                  f"{', SIGKILLed' if killed else ''})")
         return result
+
+    def _run_prestop(self, hook: PreStop, grace: float) -> None:
+        """Run the preStop hook as the kubelet does: before SIGTERM, within the grace period.
+
+        An exec hook runs with the container's environment (its in-pod script path mapped to
+        this repository); its last output line is printed.
+        """
+        if hook.command:
+            command = [localize_probe_path(word) for word in hook.command]
+            try:
+                done = subprocess.run(command, env=self.process_env(), capture_output=True,
+                                      text=True, timeout=grace)
+                lines = (done.stdout + done.stderr).strip().splitlines()
+                self.say(f"preStop exit {done.returncode}: {lines[-1] if lines else ''}")
+            except subprocess.TimeoutExpired:
+                self.say(f"preStop still running after the grace period ({grace:g}s)")
+        elif hook.sleep_seconds:
+            time.sleep(min(hook.sleep_seconds, grace))
 
     def stop(self) -> None:
         """Tear down without the drain sequence (tests' cleanup): SIGTERM, then SIGKILL after 30 s."""
@@ -317,7 +336,7 @@ def describe(server: LocalServer) -> list[str]:
     lines += [f"  {c}" for c in server.adapted.changes + server.env_changes]
     lines.append("probes (kubelet semantics):")
     lines += [f"  {p.describe()}" for p in server.probe_specs]
-    lines.append(f"drain: preStop {server.spec.prestop_seconds:g}s, terminationGracePeriodSeconds "
+    lines.append(f"drain: preStop {server.spec.prestop.describe()}, terminationGracePeriodSeconds "
                  f"{server.spec.termination_grace_period:g}")
     return lines
 

@@ -62,18 +62,18 @@ class ServingSpec:
         return float(self.pod_spec.get("terminationGracePeriodSeconds", 30))
 
     @property
-    def prestop_seconds(self) -> float:
-        """The preStop hook's duration: `sleep.seconds`, or N in an exec `sleep N`."""
+    def prestop(self) -> PreStop:
+        """The container's preStop hook: `sleep.seconds` (or an exec `sleep N`), or a command."""
         pre = (self.container.get("lifecycle") or {}).get("preStop") or {}
         if "sleep" in pre:
-            return float(pre["sleep"]["seconds"])
+            return PreStop(sleep_seconds=float(pre["sleep"]["seconds"]))
         command = (pre.get("exec") or {}).get("command") or []
         for i, word in enumerate(command):
             if word.endswith("sleep") and i + 1 < len(command):
-                return float(command[i + 1])
+                return PreStop(sleep_seconds=float(command[i + 1]))
             if "sleep " in word:
-                return float(word.split("sleep ", 1)[1].split()[0].rstrip(";"))
-        return 0.0
+                return PreStop(sleep_seconds=float(word.split("sleep ", 1)[1].split()[0].rstrip(";")))
+        return PreStop(command=list(command)) if command else PreStop()
 
     def container_port(self, port: int | str) -> int:
         """Resolve a probe's `port` (number or named container port) to a number."""
@@ -83,6 +83,17 @@ class ServingSpec:
             if p.get("name") == port:
                 return int(p["containerPort"])
         raise SpecError(f"container {VLLM_CONTAINER!r}: probe port {port!r} names no containerPort")
+
+
+@dataclass(frozen=True)
+class PreStop:
+    """A preStop hook: sleep `sleep_seconds`, or run `command` (in-pod paths); neither = none."""
+
+    sleep_seconds: float = 0.0
+    command: list[str] | None = None
+
+    def describe(self) -> str:
+        return " ".join(self.command) if self.command else f"sleep {self.sleep_seconds:g}s"
 
 
 def server_args(container: dict[str, Any]) -> list[str]:

@@ -51,7 +51,8 @@ def server_counters(server) -> dict[str, float]:
     with urllib.request.urlopen(server.base_url + "/metrics", timeout=10) as resp:
         text = resp.read().decode()
     sums = {"vllm:generation_tokens_total": 0.0, "vllm:prompt_tokens_total": 0.0,
-            "vllm:request_success_total": 0.0, "vllm:num_requests_running": 0.0}
+            "vllm:request_success_total": 0.0, "vllm:num_requests_running": 0.0,
+            "vllm:num_requests_waiting": 0.0}
     for line in text.splitlines():
         if line.startswith("#"):
             continue

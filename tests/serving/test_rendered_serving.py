@@ -8,7 +8,7 @@ from stack.estimate import estimate_cold_start
 from stack.render import load_stack_config, render_config
 from stack.serving_program import STARTUP_BUDGET_FACTOR
 from stack.validate import validate_manifests
-from workloads.vllm_server import LIVENESS_FAILURES, LIVENESS_PERIOD, STARTUP_PROBE_PERIOD
+from workloads.vllm_server import DRAIN_SCRIPT, LIVENESS_FAILURES, LIVENESS_PERIOD, STARTUP_PROBE_PERIOD
 
 BACKENDS = ("gcsfuse", "persistentDisk", "hyperdiskMl", "filestore", "runaiStreamer", "huggingFace")
 
@@ -84,9 +84,18 @@ def test_drain_prestop_then_shutdown_timeout_within_grace_period(stack, dev, pro
     pod = deployment["spec"]["template"]["spec"]
     container = vllm_container(deployment)
     serving = result.config.serving
-    assert container["lifecycle"]["preStop"] == {"sleep": {"seconds": serving.pre_stop_seconds}}
+    # preStop: the endpoint-propagation delay, then up to drainQueueSeconds for the queue.
+    assert container["lifecycle"]["preStop"] == {
+        "exec": {"command": ["python3", "/etc/vllm-probe/drain_wait.py"]}}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DRAIN_MIN_SECONDS"] == str(serving.pre_stop_seconds)
+    assert env["DRAIN_MAX_SECONDS"] == str(serving.pre_stop_seconds + serving.drain_queue_seconds)
+    probe_config = only(result, "ConfigMap", "vllm-probe")
+    assert probe_config["data"]["drain_wait.py"] == DRAIN_SCRIPT.read_text()
     assert flag(container["args"], "--shutdown-timeout") == str(serving.shutdown_timeout_seconds)
-    assert pod["terminationGracePeriodSeconds"] >= serving.pre_stop_seconds + serving.shutdown_timeout_seconds
+    # The whole preStop, then vLLM's drain, then 15 s to exit: never SIGKILLed mid-drain.
+    assert pod["terminationGracePeriodSeconds"] == (
+        serving.pre_stop_seconds + serving.drain_queue_seconds + serving.shutdown_timeout_seconds + 15)
     assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
 
 
