@@ -31,11 +31,18 @@ def pytest_configure(config):
         "markers", "integration: runs real vLLM (CPU build, .venv-serve) and/or locust")
     config.addinivalue_line(
         "markers", "drains_server: ends the shared `vllm_server` (runs after every other test)")
+    config.addinivalue_line(
+        "markers", "own_server: starts its own vLLM (runs after the shared one has been drained)")
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Run tests that drain the shared server last, so the session needs one vLLM start."""
-    items.sort(key=lambda item: item.get_closest_marker("drains_server") is not None)
+    """Run tests that drain the shared server last, so the session needs one vLLM start, and
+    tests with their own server after that, so that two servers never share the CPUs."""
+    def order(item) -> int:
+        if item.get_closest_marker("own_server"):
+            return 2
+        return 1 if item.get_closest_marker("drains_server") else 0
+    items.sort(key=order)
 
 
 def serving_spec(out_dir: Path) -> ServingSpec:
