@@ -3,7 +3,9 @@
 Measured finding (vLLM 0.32 CPU, --shutdown-timeout 120): requests the engine is running at
 SIGTERM finish in full; requests still in the API server's pre-processing at SIGTERM are
 refused with HTTP 500 "cannot schedule new futures after shutdown" (nothing streamed), so the
-preStop delay must cover endpoint propagation and the queue in front of the engine.
+preStop hook must cover endpoint propagation and the queue in front of the engine (it waits for
+the queue: test_drain_queue.py). Here the load goes on through the whole hook, which is harsher
+than a real deletion, where the traffic stops once the endpoint removal has propagated.
 
 It ends the shared server, so it is marked `drains_server` and runs after every other test."""
 
