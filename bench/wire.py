@@ -97,8 +97,8 @@ def wire_requests(path: Path, port: int) -> list[WireRequest]:
                 request = WireRequest(ts, agent.group(1).decode() if agent else "")
                 open_requests[(tcp.sport, tcp.dport)] = request
                 found.append(request)
-            elif tcp.sport == port and (request := open_requests.get((tcp.dport, tcp.sport))):
-                request.token_times += [ts] * payload.count(TOKEN_MESSAGE)
+            elif tcp.sport == port and (answered := open_requests.get((tcp.dport, tcp.sport))):
+                answered.token_times += [ts] * payload.count(TOKEN_MESSAGE)
     return [r for r in found if r.token_times]
 
 

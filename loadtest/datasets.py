@@ -64,7 +64,7 @@ class HFTokenizer:
                 names.append(value)
         for key in ("additional_special_tokens", "extra_special_tokens"):
             extra = config.get(key) or []
-            names += [e.get("content") if isinstance(e, dict) else e for e in extra]
+            names += [n for e in extra if (n := e.get("content") if isinstance(e, dict) else e)]
         ids = []
         for name in names:
             tid = self.tok.token_to_id(name)
@@ -162,11 +162,12 @@ def conversation_dataset(num_requests: int, *, output_len: int | None = None,
         order += rng.permutation(len(lines)).tolist()
     out = []
     for idx in order[:num_requests]:
-        item: dict[str, Any] = lines[idx]
-        messages = item["messages"]
+        conversation: dict[str, Any] = lines[idx]
+        messages = conversation["messages"]
         n_prompt = (sum(len(tokenizer.encode(m["content"])) for m in messages)
                     if tokenizer else 0)
-        out.append(SampleRequest(messages, n_prompt, int(output_len or item.get("output_len", 64))))
+        out.append(SampleRequest(messages, n_prompt,
+                                 int(output_len or conversation.get("output_len", 64))))
     return out
 
 

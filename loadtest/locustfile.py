@@ -79,6 +79,7 @@ class Plan:
         self._began.set()
 
     def _dispatch_open_loop(self) -> None:
+        assert self.request_rate is not None
         offsets = arrival_times(len(self.requests), self.request_rate, self.burstiness, self.seed)
         for req, offset in zip(self.requests, offsets, strict=True):
             delay = self._t0 + offset - time.monotonic()
@@ -163,18 +164,21 @@ def _read_available(response) -> bytes:
     return data
 
 
-def make_user_class(plan: Plan, host: str, users: int) -> type:
-    """A FastHttpUser subclass bound to `plan` (locust instantiates users from classes).
+def connection_pool(plan: Plan, users: int) -> SharedConnectionPool:
+    """The keep-alive pool all `users` share (loadtest/connections.py): a request opens a
+    connection only when every open one is busy, as in vLLM's client."""
+    return SharedConnectionPool(
+        concurrency=users, network_timeout=plan.request_timeout, connection_timeout=30.0,
+        insecure=True, ssl_context_factory=insecure_ssl_context_factory)
 
-    All `users` share one keep-alive connection pool (loadtest/connections.py): a request
-    opens a connection only when every open one is busy, as in vLLM's client.
-    """
+
+def make_user_class(plan: Plan, host: str, pool: SharedConnectionPool) -> type[FastHttpUser]:
+    """A FastHttpUser subclass bound to `plan` whose users share `pool` (locust instantiates
+    users from classes)."""
 
     class OpenAIStreamingUser(FastHttpUser):
         wait_time = constant(0)
-        client_pool = SharedConnectionPool(
-            concurrency=users, network_timeout=plan.request_timeout, connection_timeout=30.0,
-            insecure=True, ssl_context_factory=insecure_ssl_context_factory)
+        client_pool = pool
 
         @task
         def stream_requests(self) -> None:
@@ -242,7 +246,8 @@ def run_plan(plan: Plan, host: str, users: int, *,
 
     # Locust warns about spawn rates > 100/s; all users start at once here on purpose.
     logging.getLogger("locust.runners").setLevel(logging.ERROR)
-    user_class = make_user_class(plan, host, users)
+    pool = connection_pool(plan, users)
+    user_class = make_user_class(plan, host, pool)
     env = Environment(user_classes=[user_class], host=host)
     runner = env.create_local_runner()
     runner.start(users, spawn_rate=max(users, 1) * 1000.0)
@@ -264,7 +269,7 @@ def run_plan(plan: Plan, host: str, users: int, *,
     # All users have returned (or the drain timed out): collect, then stop locust.
     gevent.sleep(0)
     runner.quit()
-    user_class.client_pool.close()
+    pool.close()
     if plan.records and plan.started_at is not None:
         duration = max(r.end for r in plan.records) - plan.started_at
     else:

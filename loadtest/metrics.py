@@ -137,8 +137,8 @@ def compute_metrics(
         "output_throughput": total_output / duration,
         "total_token_throughput": (total_input + total_output) / duration,
     }
-    for name, values in (("ttft", ttfts), ("tpot", tpots), ("itl", itls), ("e2el", e2els)):
-        arr = np.asarray(values or [0.0], dtype=float) * 1000.0
+    for name, samples in (("ttft", ttfts), ("tpot", tpots), ("itl", itls), ("e2el", e2els)):
+        arr = np.asarray(samples or [0.0], dtype=float) * 1000.0
         result[f"mean_{name}_ms"] = float(np.mean(arr))
         result[f"median_{name}_ms"] = float(np.median(arr))
         result[f"std_{name}_ms"] = float(np.std(arr))

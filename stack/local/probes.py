@@ -51,7 +51,7 @@ class ProbeSpec:
             resolve_port: maps a named or numbered container port to its number.
             local_port: the port the local server listens on (the container port's stand-in).
         """
-        timing = dict(
+        timing: dict[str, Any] = dict(
             initial_delay=float(probe.get("initialDelaySeconds", 0)),
             period=float(probe.get("periodSeconds", 10)),
             timeout=float(probe.get("timeoutSeconds", 1)),

@@ -170,7 +170,7 @@ class LocalServer:
         self.proc: subprocess.Popen | None = None
         self.probes: ProbeRunner | None = None
         self.started_at: float | None = None
-        self._log_file = None
+        self._log_file: Any = None  # the log file while vLLM runs
         self._lock = threading.Lock()
 
     @property
@@ -353,6 +353,7 @@ def main_loop(server: LocalServer, *, out: Callable[[str], None] = print) -> int
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server.start()
+    assert server.proc is not None and server.probes is not None
     out(f"vLLM pid {server.pid}, log {server.log_path}")
     try:
         ttr = server.wait_ready()

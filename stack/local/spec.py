@@ -133,7 +133,9 @@ def find_serving_spec(manifest_paths: list[Path]) -> ServingSpec:
             if not isinstance(obj, dict):
                 continue
             pod = _pod_spec_of(obj)
-            for c in (pod or {}).get("containers") or []:
+            if not pod:
+                continue
+            for c in pod.get("containers") or []:
                 if c.get("name") == VLLM_CONTAINER:
                     found.append(ServingSpec(obj["kind"], obj["metadata"]["name"], c, pod, path))
     if not found:
@@ -249,7 +251,7 @@ def adapt_args(args: list[str], *, model_dir: Path, port: int, host: str = "127.
             changes.append(f"--max-model-len {value} -> {TINY_MAX_MODEL_LEN} (tiny model's context)")
         else:
             out += [flag, *values]
-    if "--model" not in flags:
+    if "--model" not in flags or original_model is None:
         raise SpecError(f"container {VLLM_CONTAINER!r}: no model in its args (--model or "
                         "`vllm serve MODEL`)")
     if served is None:
