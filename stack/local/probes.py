@@ -98,13 +98,21 @@ def run_probe_once(probe: ProbeSpec, env: dict[str, str], host: str = "127.0.0.1
             return False, f"{type(exc).__name__}: {exc}"
         finally:
             conn.close()
+    returncode, detail = run_exec(probe.command, env, probe.timeout)
+    return returncode == 0, detail
+
+
+def run_exec(command: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str]:
+    """Run an exec handler (probe or lifecycle hook) as the kubelet does.
+
+    Returns (exit code, its last output line), or (None, why) when it outran `timeout`.
+    """
     try:
-        proc = subprocess.run(probe.command, env=env, capture_output=True, text=True,
-                              timeout=probe.timeout)
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return False, f"timed out after {probe.timeout:g}s"
+        return None, f"timed out after {timeout:g}s"
     out = (proc.stdout + proc.stderr).strip().splitlines()
-    return proc.returncode == 0, (out[-1] if out else f"exit {proc.returncode}")
+    return proc.returncode, (out[-1] if out else f"exit {proc.returncode}")
 
 
 @dataclass

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stack.local.probes import ProbeRunner, ProbeSpec, localize_probe_path
+from stack.local.probes import ProbeRunner, ProbeSpec, localize_probe_path, run_exec
 from stack.local.serve_env import ensure_serve_env
 from stack.local.spec import CPU_KVCACHE_SPACE_GIB, Adapted, PreStop, ServingSpec, adapt_args
 
@@ -296,13 +296,9 @@ class LocalServer:
         """
         if hook.command:
             command = [localize_probe_path(word) for word in hook.command]
-            try:
-                done = subprocess.run(command, env=self.process_env(), capture_output=True,
-                                      text=True, timeout=grace)
-                lines = (done.stdout + done.stderr).strip().splitlines()
-                self.say(f"preStop exit {done.returncode}: {lines[-1] if lines else ''}")
-            except subprocess.TimeoutExpired:
-                self.say(f"preStop still running after the grace period ({grace:g}s)")
+            returncode, detail = run_exec(command, self.process_env(), grace)
+            self.say(f"preStop exit {returncode}: {detail}" if returncode is not None
+                     else f"preStop still running after the grace period ({grace:g}s)")
         elif hook.sleep_seconds:
             time.sleep(min(hook.sleep_seconds, grace))
 

@@ -152,29 +152,23 @@ def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
             tolerance,
             period,
         ),
-        KedaScaler(
-            f"KEDA min 0, pod-metric triggers {metric_names}",
-            _metrics(config),
-            0,
-            high,
-            keda.activation_threshold,
-            keda.cooldown_seconds,
-            behavior,
-            tolerance,
-            float(keda.polling_seconds),
-            "pods",
-        ),
-        KedaScaler(
-            "KEDA min 0, gateway queue + in-flight activation",
-            _metrics(config),
-            0,
-            high,
-            keda.activation_threshold,
-            keda.cooldown_seconds,
-            behavior,
-            tolerance,
-            float(keda.polling_seconds),
-            "gateway",
+        *(
+            KedaScaler(
+                label,
+                _metrics(config),
+                0,
+                high,
+                keda.activation_threshold,
+                keda.cooldown_seconds,
+                behavior,
+                tolerance,
+                float(keda.polling_seconds),
+                activation,
+            )
+            for label, activation in (
+                (f"KEDA min 0, pod-metric triggers {metric_names}", "pods"),
+                ("KEDA min 0, gateway queue + in-flight activation", "gateway"),
+            )
         ),
     ]
 
