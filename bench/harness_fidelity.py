@@ -48,6 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.wire import Capture, summarize, wire_requests  # noqa: E402
+from loadtest.cli import READY_LINE  # noqa: E402
 from stack.local.serve import free_port  # noqa: E402
 from stack.local.serve_env import ensure_serve_env  # noqa: E402
 from stack.local.tiny_model import make_tiny_model  # noqa: E402
@@ -124,25 +125,28 @@ def prioritized() -> None:
         os.setpriority(os.PRIO_PROCESS, 0, CLIENT_NICE)
 
 
-def ours_client(url: str, model: str, model_dir: Path, args, rate: float, out: Path) -> Client:
+def ours_client(url: str, model: str, model_dir: Path, args, rate: float, out: Path, *,
+                seed: int, gated: bool = False) -> Client:
+    """`gke-infer loadtest`; `gated`: it loads, says READY_LINE and waits for a stdin line."""
     cmd = [str(REPO / ".venv" / "bin" / "python"), "-m", "stack.cli", "loadtest", "--url", url,
            "--model", model, "--tokenizer", str(model_dir), "--dataset", "random",
            "--num-prompts", str(args.num_prompts), "--input-len", str(args.input_len),
            "--output-len", str(args.output_len), "--request-rate", str(rate),
-           "--seed", str(args.seed), "--out", str(out), "--no-plots", "--quiet"]
+           "--seed", str(seed), "--out", str(out), "--no-plots", "--quiet",
+           *(["--start-on-stdin"] if gated else [])]
     # Exit 1 = some requests failed (the report counts them, as vLLM's result does).
     return Client("ours", cmd, lambda: json.loads((out / "report.json").read_text())["summary"],
                   popen={"cwd": REPO, "stdout": subprocess.DEVNULL}, ok_exit_codes=(0, 1))
 
 
 def theirs_client(url: str, model: str, model_dir: Path, args, rate: float, out: Path,
-                  python: Path) -> Client:
+                  python: Path, *, seed: int) -> Client:
     cmd = vllm_command(
         "bench", "serve", "--backend", "vllm", "--base-url", url, "--model", model,
         "--tokenizer", str(model_dir), "--dataset-name", "random",
         "--random-input-len", str(args.input_len), "--random-output-len", str(args.output_len),
         "--num-prompts", str(args.num_prompts), "--request-rate", str(rate),
-        "--ignore-eos", "--seed", str(args.seed), "--percentile-metrics", "ttft,tpot,itl,e2el",
+        "--ignore-eos", "--seed", str(seed), "--percentile-metrics", "ttft,tpot,itl,e2el",
         "--metric-percentiles", "50,90,99", "--save-result", "--result-dir", str(out),
         "--result-filename", "theirs.json", python=python)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING",
@@ -218,22 +222,43 @@ def run_sequential(url: str, clients: list[Client]) -> dict[str, dict]:
 
 
 def run_side_by_side(url: str, ours: Client, theirs: Client) -> dict[str, dict]:
-    """Theirs first; ours as soon as theirs begins its measured run (after its start-up)."""
-    begun = threading.Event()
+    """Both tools' measured runs begin at one instant; neither's start-up falls in the other's.
 
-    def follow(stream) -> None:
+    Ours starts first, gated: it loads its dataset and spawns its users, prints READY_LINE
+    and waits. Then theirs starts (importing vLLM takes seconds of CPU); the moment it prints
+    THEIR_START_LINE, a line on ours' stdin releases ours. Starting either tool while the
+    other is measuring stalls the server on 2 cores: in a trial, the median TTFT of the tool
+    already running went from 43 to 117 ms while the other one started up.
+    """
+    ours_ready = threading.Event()
+
+    def follow_ours(stream) -> None:
+        for line in stream:
+            if line.startswith(READY_LINE):
+                ours_ready.set()
+        ours_ready.set()  # it exited before getting ready: its exit code tells why
+
+    def release_ours_when_theirs_begins(stream) -> None:
         for line in stream:
             if THEIR_START_LINE in line:
-                begun.set()
-        begun.set()  # it exited without the line: start ours anyway, the error shows later
+                break
+        assert ours.proc is not None and ours.proc.stdin is not None
+        with contextlib.suppress(OSError):  # ours already exited: its exit code tells why
+            ours.proc.stdin.write("go\n")
+            ours.proc.stdin.flush()
+        for _ in stream:  # keep the pipe drained until theirs exits
+            pass
 
     def start_due() -> None:
-        if theirs.proc is None:
+        if ours.proc is None:
+            ours.start(stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert ours.proc is not None
+            threading.Thread(target=follow_ours, args=(ours.proc.stdout,), daemon=True).start()
+        if theirs.proc is None and ours_ready.is_set():
             theirs.start(stdout=subprocess.PIPE, text=True)
             assert theirs.proc is not None
-            threading.Thread(target=follow, args=(theirs.proc.stdout,), daemon=True).start()
-        if ours.proc is None and begun.is_set():
-            ours.start()
+            threading.Thread(target=release_ours_when_theirs_begins,
+                             args=(theirs.proc.stdout,), daemon=True).start()
 
     return watch(url, [ours, theirs], start_due)
 
@@ -243,13 +268,18 @@ def main() -> int:
     parser.add_argument("--mode", choices=["side-by-side", "sequential"], default="side-by-side",
                         help="both tools at once at half the rate each (default), or one "
                              "after the other at the full rate")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="rounds (default 4; side by side, an even number gives each tool "
+                             "each of the two seeds equally often)")
     parser.add_argument("--rate", type=float, default=8.0,
                         help="total request rate in req/s (default 8)")
     parser.add_argument("--num-prompts", type=int, default=160, help="prompts per tool")
-    parser.add_argument("--input-len", type=int, default=128)
-    parser.add_argument("--output-len", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
+    # vLLM's defaults for its random dataset (vllm/benchmarks/datasets/datasets.py).
+    parser.add_argument("--input-len", type=int, default=1024)
+    parser.add_argument("--output-len", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="dataset and arrival seed; side by side the tools swap between "
+                             "SEED and SEED+1 each round")
     parser.add_argument("--wire", action="store_true",
                         help="also capture the traffic (tcpdump on lo) and report TTFT and TPOT "
                              "as the network saw them, per tool (bench/wire.py)")
@@ -281,17 +311,23 @@ def main() -> int:
               flush=True)
         # Warm the server (first requests compile kernels) before measuring.
         run_sequential(url, [ours_client(url, model, model_dir, argparse.Namespace(
-            **{**vars(args), "num_prompts": 8}), args.rate, work / "warmup")])
+            **{**vars(args), "num_prompts": 8}), args.rate, work / "warmup", seed=args.seed)])
         ours_all, theirs_all = [], []
         for i in range(args.rounds):
-            ours = ours_client(url, model, model_dir, args, rate, work / f"ours-{i}")
+            # Side by side on one seed, each request would have its twin from the other tool
+            # at the same instant; so the tools take SEED and SEED+1, swapping every round.
+            ours_seed, theirs_seed = ((args.seed + i % 2, args.seed + 1 - i % 2) if side_by_side
+                                      else (args.seed, args.seed))
+            ours = ours_client(url, model, model_dir, args, rate, work / f"ours-{i}",
+                               seed=ours_seed, gated=side_by_side)
             theirs = theirs_client(url, model, model_dir, args, rate, work / f"theirs-{i}",
-                                   python)
+                                   python, seed=theirs_seed)
             capture = Capture(work / f"round-{i}.pcap", port) if args.wire else None
             if capture:
                 capture.start()
             if side_by_side:
-                results, how = run_side_by_side(url, ours, theirs), "side by side"
+                results = run_side_by_side(url, ours, theirs)
+                how = f"side by side, seeds ours {ours_seed} theirs {theirs_seed}"
             else:  # alternate who goes first, so drift in the server's speed favours no one
                 order = [ours, theirs] if i % 2 == 0 else [theirs, ours]
                 results, how = run_sequential(url, order), f"{order[0].name} first"

@@ -62,7 +62,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="output directory (default out/loadtest)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--start-on-stdin", action="store_true",
+                   help="load the dataset and spawn the users, print a line starting with "
+                   f"'{READY_LINE}' and wait for a line on stdin before the first request: "
+                   "lets a coordinator start several load generators at one instant")
     p.set_defaults(func=run)
+
+
+READY_LINE = "ready:"
+
+
+def wait_for_start() -> None:
+    """Tell the coordinator everything is loaded, then block until it writes a line."""
+    print(f"{READY_LINE} waiting for a line on stdin to start", flush=True)
+    sys.stdin.readline()
 
 
 class UsageError(ValueError):
@@ -145,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
             f"max concurrency {users})" if open_loop else f"closed loop, {users} users")
     progress = Progress(total=len(requests), quiet=args.quiet, title=f"{args.url} {mode}")
     with progress:
-        duration = run_plan(plan, args.url, users, on_tick=progress.update)
+        duration = run_plan(plan, args.url, users, on_tick=progress.update,
+                            before_begin=wait_for_start if args.start_on_stdin else None)
     config = {
         "url": args.url, "model": args.model, "endpoint": args.endpoint,
         "dataset": args.dataset, "num_prompts": len(requests), "input_len": args.input_len,

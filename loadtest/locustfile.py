@@ -234,11 +234,14 @@ def make_user_class(plan: Plan, host: str, pool: SharedConnectionPool) -> type[F
 
 def run_plan(plan: Plan, host: str, users: int, *,
              on_tick: Callable[[Plan, float], None] | None = None,
+             before_begin: Callable[[], None] | None = None,
              tick_seconds: float = 0.5, drain_timeout: float = 600.0) -> float:
     """Run `plan` headless with `users` locust users; return the benchmark duration (s).
 
     The duration runs from the first dispatch to the last completion (vLLM's definition).
-    `on_tick(plan, elapsed)` is called every `tick_seconds` (progress display).
+    `on_tick(plan, elapsed)` is called every `tick_seconds` (progress display);
+    `before_begin()` once the users are spawned, just before the first dispatch (it may block,
+    e.g. to wait for a coordinator's start signal).
     """
     import logging
 
@@ -253,6 +256,8 @@ def run_plan(plan: Plan, host: str, users: int, *,
     runner.start(users, spawn_rate=max(users, 1) * 1000.0)
     if runner.spawning_greenlet is not None:
         runner.spawning_greenlet.join()
+    if before_begin is not None:
+        before_begin()
     plan.begin()
     t0 = time.monotonic()
     stop_deadline: float | None = None
