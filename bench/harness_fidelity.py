@@ -1,29 +1,34 @@
 """Benchmark: does our locust harness measure what `vllm bench serve` measures?
 
 One local vLLM server (CPU build, tiny model, no probes, no API key, prefix caching off), the
-same random dataset (same tokenizer, seed, lengths) and the same Poisson arrival process for
-our harness (`gke-infer loadtest`) and `vllm bench serve` (through stack/local/vllm_cli.py),
-`--rounds` times. Two ways to put them against each other:
+same random dataset (same tokenizer, seeds, lengths: vLLM's defaults, 1024 in / 128 out) and
+the same Poisson arrival process for our harness (`gke-infer loadtest`) and `vllm bench serve`
+(through stack/local/vllm_cli.py), `--rounds` times. Two ways to put them against each other:
 
 - `--mode side-by-side` (default): both at once, each at half the request rate, so both
-  observe the same server at the same moments. `vllm bench serve` starts first and ours
-  starts when it prints "Starting main benchmark run". The ratios then measure the tools.
-- `--mode sequential`: one after the other at the full rate (order alternating per round),
-  as the issue first asked. On a shared 2-core machine the server's own speed (its
-  `vllm:inter_token_latency_seconds` histogram) moves 10-50 % between consecutive 20-second
+  observe the same server at the same moments. Their measured runs begin at one instant: ours
+  loads and waits (`--start-on-stdin`), theirs starts, and ours is released when theirs
+  prints "Starting main benchmark run", so neither tool's start-up (seconds of CPU on a
+  2-core machine) stalls the server during the other's run. The tools take seeds SEED and
+  SEED+1 and swap every round (on one seed each request would meet its twin from the other
+  tool at the same instant); over an even number of rounds each tool runs both datasets.
+- `--mode sequential`: one after the other at the full rate on one seed (order alternating
+  per round), as the issue first asked. On a shared 2-core machine the server's own speed
+  (its `vllm:inter_token_latency_seconds` histogram) moves 10-50 % between consecutive
   runs, so these ratios measure the machine as much as the tools.
 
 Per round it prints both tools' figures, what vLLM itself measured meanwhile (mean TTFT and
 ITL from its histograms) and each client's CPU share while tokens were flowing; then each
-client's mean ITL against the server's (its measurement error) and the ratios of the
-per-tool medians over rounds, one per line:
+client's mean ITL against the server's (its measurement error), each round's ours/theirs
+ratios, and their median over rounds (sequential: the ratio of the per-tool medians over
+rounds), one per line:
 
     ratio median_ttft <ours/theirs>
     ratio median_tpot <ours/theirs>
     ratio output_throughput <ours/theirs>
 
 Target 0.9-1.1. Run: `.venv/bin/python bench/harness_fidelity.py [--mode sequential]
-[--rounds 3] [--rate 8]`. A measurement, not a test: numbers vary with the machine's load.
+[--rounds 4] [--rate 4] [--wire]`. A measurement, not a test: numbers vary with the machine.
 """
 
 from __future__ import annotations
@@ -263,6 +268,25 @@ def run_side_by_side(url: str, ours: Client, theirs: Client) -> dict[str, dict]:
     return watch(url, [ours, theirs], start_due)
 
 
+def print_ratio(key: str, ours: list[dict], theirs: list[dict], *, paired: bool) -> None:
+    """Print `ratio <name> <ours/theirs>` for `key` over the rounds.
+
+    Side by side (`paired`), each round's two figures come from one server at the same
+    moments, so the ratio is taken per round and its median over rounds is printed; the
+    server's speed moves several-fold between rounds here, and a ratio of medians over rounds
+    would compare different rounds' servers. Sequential rounds are not paired: the ratio of
+    the per-tool medians over rounds.
+    """
+    name = key.removesuffix("_ms")
+    if paired:
+        per_round = [o[key] / t[key] for o, t in zip(ours, theirs, strict=True)]
+        print(f"rounds {name} " + " ".join(f"{r:.3f}" for r in per_round))
+        value = statistics.median(per_round)
+    else:
+        value = statistics.median(r[key] for r in ours) / statistics.median(r[key] for r in theirs)
+    print(f"ratio {name} {value:.3f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=["side-by-side", "sequential"], default="side-by-side",
@@ -271,8 +295,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4,
                         help="rounds (default 4; side by side, an even number gives each tool "
                              "each of the two seeds equally often)")
-    parser.add_argument("--rate", type=float, default=8.0,
-                        help="total request rate in req/s (default 8)")
+    # 4 req/s of 1024-token prompts keeps the tiny model on 2 cores well short of saturation;
+    # at 8 the server's TTFT and TPOT swing several-fold between rounds (bench/README.md).
+    parser.add_argument("--rate", type=float, default=4.0,
+                        help="total request rate in req/s (default 4)")
     parser.add_argument("--num-prompts", type=int, default=160, help="prompts per tool")
     # vLLM's defaults for its random dataset (vllm/benchmarks/datasets/datasets.py).
     parser.add_argument("--input-len", type=int, default=1024)
@@ -355,13 +381,9 @@ def main() -> int:
                                           for r in rounds)
                 print(f"wire {name} median TTFT reported - on the wire {delay:+.2f} ms")
             for key in ("wire_median_ttft_ms", "wire_median_tpot_ms"):
-                o_med = statistics.median(r[key] for r in ours_all)
-                t_med = statistics.median(r[key] for r in theirs_all)
-                print(f"ratio {key.removesuffix('_ms')} {o_med / t_med:.3f}")
+                print_ratio(key, ours_all, theirs_all, paired=side_by_side)
         for key in KEYS:
-            o_med = statistics.median(r[key] for r in ours_all)
-            t_med = statistics.median(r[key] for r in theirs_all)
-            print(f"ratio {key.removesuffix('_ms')} {o_med / t_med:.3f}")
+            print_ratio(key, ours_all, theirs_all, paired=side_by_side)
     finally:
         server.terminate()
         try:
