@@ -29,7 +29,7 @@ def test_nothing_is_sent_before_the_start_line_and_the_run_begins_after_it(
          "--start-on-stdin"],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
         first_line = proc.stdout.readline()
         assert first_line.startswith(READY_LINE), first_line + proc.stderr.read()
