@@ -268,22 +268,29 @@ def run_side_by_side(url: str, ours: Client, theirs: Client) -> dict[str, dict]:
     return watch(url, [ours, theirs], start_due)
 
 
-def print_ratio(key: str, ours: list[dict], theirs: list[dict], *, paired: bool) -> None:
-    """Print `ratio <name> <ours/theirs>` for `key` over the rounds.
+def fidelity_ratio(key: str, ours: list[dict], theirs: list[dict], *,
+                   paired: bool) -> tuple[float, list[float]]:
+    """Ours/theirs for `key` over the rounds: (the ratio, each round's ratio if `paired`).
 
     Side by side (`paired`), each round's two figures come from one server at the same
-    moments, so the ratio is taken per round and its median over rounds is printed; the
+    moments, so the ratio is taken per round and the median over rounds returned; the
     server's speed moves several-fold between rounds here, and a ratio of medians over rounds
     would compare different rounds' servers. Sequential rounds are not paired: the ratio of
     the per-tool medians over rounds.
     """
-    name = key.removesuffix("_ms")
     if paired:
         per_round = [o[key] / t[key] for o, t in zip(ours, theirs, strict=True)]
+        return statistics.median(per_round), per_round
+    return (statistics.median(r[key] for r in ours) / statistics.median(r[key] for r in theirs),
+            [])
+
+
+def print_ratio(key: str, ours: list[dict], theirs: list[dict], *, paired: bool) -> None:
+    """Print `ratio <name> <value>` (and `rounds <name> ...` when paired)."""
+    name = key.removesuffix("_ms")
+    value, per_round = fidelity_ratio(key, ours, theirs, paired=paired)
+    if per_round:
         print(f"rounds {name} " + " ".join(f"{r:.3f}" for r in per_round))
-        value = statistics.median(per_round)
-    else:
-        value = statistics.median(r[key] for r in ours) / statistics.median(r[key] for r in theirs)
     print(f"ratio {name} {value:.3f}")
 
 
