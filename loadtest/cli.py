@@ -72,10 +72,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 READY_LINE = "ready:"
 
 
+class StartAborted(RuntimeError):
+    """stdin closed before the start line: the coordinator is gone, so nothing is sent."""
+
+
 def wait_for_start() -> None:
     """Tell the coordinator everything is loaded, then block until it writes a line."""
     print(f"{READY_LINE} waiting for a line on stdin to start", flush=True)
-    sys.stdin.readline()
+    if not sys.stdin.readline():
+        raise StartAborted("--start-on-stdin: stdin closed before a start line; nothing sent")
 
 
 class UsageError(ValueError):
@@ -157,9 +162,13 @@ def run(args: argparse.Namespace) -> int:
     mode = (f"open loop {args.request_rate:g} req/s (burstiness {args.burstiness:g}, "
             f"max concurrency {users})" if open_loop else f"closed loop, {users} users")
     progress = Progress(total=len(requests), quiet=args.quiet, title=f"{args.url} {mode}")
-    with progress:
-        duration = run_plan(plan, args.url, users, on_tick=progress.update,
-                            before_begin=wait_for_start if args.start_on_stdin else None)
+    try:
+        with progress:
+            duration = run_plan(plan, args.url, users, on_tick=progress.update,
+                                before_begin=wait_for_start if args.start_on_stdin else None)
+    except StartAborted as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     config = {
         "url": args.url, "model": args.model, "endpoint": args.endpoint,
         "dataset": args.dataset, "num_prompts": len(requests), "input_len": args.input_len,

@@ -241,7 +241,7 @@ def run_plan(plan: Plan, host: str, users: int, *,
     The duration runs from the first dispatch to the last completion (vLLM's definition).
     `on_tick(plan, elapsed)` is called every `tick_seconds` (progress display);
     `before_begin()` once the users are spawned, just before the first dispatch (it may block,
-    e.g. to wait for a coordinator's start signal).
+    e.g. to wait for a coordinator's start signal; if it raises, nothing is sent).
     """
     import logging
 
@@ -257,7 +257,12 @@ def run_plan(plan: Plan, host: str, users: int, *,
     if runner.spawning_greenlet is not None:
         runner.spawning_greenlet.join()
     if before_begin is not None:
-        before_begin()
+        try:
+            before_begin()
+        except BaseException:
+            runner.quit()
+            pool.close()
+            raise
     plan.begin()
     t0 = time.monotonic()
     stop_deadline: float | None = None

@@ -19,16 +19,20 @@ from tests.loadtest.sse_server import CountingSSEServer
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_nothing_is_sent_before_the_start_line_and_the_run_begins_after_it(
-        sse_server: CountingSSEServer, tmp_path: Path):
-    url = f"http://127.0.0.1:{sse_server.server_address[1]}"
-    proc = subprocess.Popen(
+def start_gated(server: CountingSSEServer, out: Path) -> subprocess.Popen:
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    return subprocess.Popen(
         [sys.executable, "-m", "stack.cli", "loadtest", "--url", url, "--model", "m",
          "--dataset", "conversations", "--num-prompts", "10", "--output-len", "4",
-         "--request-rate", "50", "--out", str(tmp_path), "--no-plots", "--quiet",
+         "--request-rate", "50", "--out", str(out), "--no-plots", "--quiet",
          "--start-on-stdin"],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
+
+
+def test_nothing_is_sent_before_the_start_line_and_the_run_begins_after_it(
+        sse_server: CountingSSEServer, tmp_path: Path):
+    proc = start_gated(sse_server, tmp_path)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
         first_line = proc.stdout.readline()
@@ -45,3 +49,15 @@ def test_nothing_is_sent_before_the_start_line_and_the_run_begins_after_it(
     report = json.loads((tmp_path / "report.json").read_text())
     assert (report["summary"]["completed"], sse_server.requests) == (10, 10)
     assert released_at <= report["config"]["started_at"] < released_at + 5.0
+
+
+def test_stdin_closed_before_the_start_line_sends_nothing_and_exits_2(
+        sse_server: CountingSSEServer, tmp_path: Path):
+    proc = start_gated(sse_server, tmp_path)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith(READY_LINE)
+    out, err = proc.communicate(input="", timeout=120)  # closes stdin without a line
+    assert proc.returncode == 2, out + err
+    assert "--start-on-stdin: stdin closed before a start line; nothing sent" in err
+    assert sse_server.requests == 0
+    assert not (tmp_path / "report.json").exists()
