@@ -112,22 +112,17 @@ def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
     high = config.max_replicas()
     keda = scaling.keda
     metric_names = "+".join(f"{m}>{t:g}" for m, t in _metrics(config))
+
+    def keda_scaler(label: str, min_replicas: int, activation: str) -> KedaScaler:
+        return KedaScaler(label, _metrics(config), min_replicas, high,
+                          keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance,
+                          float(keda.polling_seconds), activation)
+
     stack: Scaler
     if scaling.mode == "none":
         stack = FixedScaler(f"stack: fixed {config.serving.replicas}", config.serving.replicas, period)
     elif scaling.mode == "keda":
-        stack = KedaScaler(
-            f"stack: KEDA {metric_names} + behavior",
-            _metrics(config),
-            keda.min_replicas,
-            high,
-            keda.activation_threshold,
-            keda.cooldown_seconds,
-            behavior,
-            tolerance,
-            float(keda.polling_seconds),
-            "pods",
-        )
+        stack = keda_scaler(f"stack: KEDA {metric_names} + behavior", keda.min_replicas, "pods")
     else:
         stack = HpaScaler(
             f"stack: HPA {metric_names} + behavior", _metrics(config), low, high, behavior, tolerance, period
@@ -153,18 +148,7 @@ def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
             period,
         ),
         *(
-            KedaScaler(
-                label,
-                _metrics(config),
-                0,
-                high,
-                keda.activation_threshold,
-                keda.cooldown_seconds,
-                behavior,
-                tolerance,
-                float(keda.polling_seconds),
-                activation,
-            )
+            keda_scaler(label, 0, activation)
             for label, activation in (
                 (f"KEDA min 0, pod-metric triggers {metric_names}", "pods"),
                 ("KEDA min 0, gateway queue + in-flight activation", "gateway"),
