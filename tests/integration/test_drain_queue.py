@@ -8,10 +8,14 @@ routing to it (`DRAIN_MIN_SECONDS` into the deletion). No request may be refused
 shutdown: the queue is empty at SIGTERM and everything still running then completes in full.
 
 Open finding: under this queueing (2 slots, 6 users, 2 cores) 0-6 of ~50 requests per run fail
-with the connection closed before any response byte, about 4 s after they were sent, also long
-before any deletion, with per-user connections as with the shared pool, and not against a bare
-server with the same flags. vLLM logs nothing. The test prints them and checks they are only
-that; they are not the drain's.
+with the connection closed before any response byte, 3-4 s after the harness began them, also
+long before any deletion, with per-user connections as with the shared pool. The test prints
+them and checks they are only that; they are not the drain's. Reproduced with two CPU hogs
+beside the test and tcpdump (2 of 48): the connection had been idle 5.13 s on the wire, vLLM's
+5 s keep-alive closed it (FIN), and the harness wrote its POST on it 85-130 ms later (RST). The
+pool never reuses a connection idle > 2 s since it was returned, so the socket went back to the
+pool seconds after its response's last bytes arrived: most likely the harness, starved of CPU,
+read those bytes late. 0 of 152 failed in three runs without the hogs.
 
 Own server (the shared one has room for every request, so it never queues); it runs after
 the shared one is drained, so the two never compete for the CPUs.
