@@ -30,12 +30,20 @@ def run_loadtest(server: CountingSSEServer, out: Path, *mode: str) -> dict:
     return json.loads((out / "report.json").read_text())["summary"]
 
 
+# The server counts a request done once it has written the last byte; the harness frees the
+# connection once it has read it. Responses in that window are in flight for the harness but
+# not for the server, so the harness may need a few more connections than the server's peak
+# (11 against 10 in one CI run).
+READ_LAG_SLACK = 3
+
+
 def test_open_loop_opens_no_more_connections_than_requests_in_flight(sse_server, tmp_path):
     summary = run_loadtest(sse_server, tmp_path, "--request-rate", "100")
     assert (summary["completed"], summary["failed"]) == (30, 0)
     assert sse_server.requests == 30
     # 30 requests, 30 waiting users: one connection each would be 30.
-    assert 1 <= sse_server.connections <= sse_server.peak_in_flight < 30
+    assert sse_server.peak_in_flight < 30
+    assert 1 <= sse_server.connections <= sse_server.peak_in_flight + READ_LAG_SLACK
 
 
 def test_closed_loop_keeps_one_connection_per_user(sse_server, tmp_path):
