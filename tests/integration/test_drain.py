@@ -83,7 +83,8 @@ def test_drain_completes_every_accepted_request(vllm_server, tmp_path):
     # the request went out on as it shut down (no HTTP response: the harness records the
     # client's exception); either way nothing was streamed.
     for r in refused + [r for r in late if not r["success"]]:
-        assert r["output_tokens"] is None and r["ttft"] == 0, r
+        # (A refusal inside a 200 stream, "Never received a valid chunk", reports 0 tokens.)
+        assert not r["output_tokens"] and r["ttft"] == 0, r
         assert ("after shutdown" in r["error"] and r["error"].startswith("HTTP 500")) or \
             r["error"].startswith(("HTTPConnectionClosed:", "ConnectionResetError:",
                                    "ConnectionRefusedError:", "BrokenPipeError:")), r["error"]
