@@ -93,12 +93,19 @@ def test_prestop_waits_for_the_queue_so_nothing_is_refused(queueing_server, tmp_
     records = read_records(tmp_path)
     hook_line = next(line for line in said if line.startswith("preStop exit"))
     t_sig = marks["sigterm"]
+    # A CPU-starved harness can still send after it was told to stop; the endpoints no longer
+    # route to this pod then, so those requests are only required to be refused cleanly.
+    load_stopped = deletion_began + endpoints_gone_after - 1.0
+    late = [r for r in records if r["start"] >= load_stopped]
+    assert all(r["success"] or r["ttft"] == 0 for r in late), late[:2]
+    records = [r for r in records if r["start"] < load_stopped]
     # Requests SIGTERM could touch: still open when it came (the hook let the queue empty,
     # so these are running ones), and everything that failed after the deletion began.
     open_at_sigterm = [r for r in records if r["start"] + r["latency"] >= t_sig]
     failed = [r for r in records if not r["success"]]
     print(f"\n[drain-queue] {queued_at_deletion:g} waiting at deletion; {hook_line}; "
-          f"{len(records)} requests, {len(open_at_sigterm)} open at SIGTERM; vLLM exit "
+          f"{len(records)} requests (+{len(late)} sent after the load stopped), "
+          f"{len(open_at_sigterm)} open at SIGTERM; vLLM exit "
           f"{result.returncode} {result.exit_after_sigterm:.1f}s after SIGTERM, preStop "
           f"{result.prestop_seconds:.1f}s, grace {result.grace_period_seconds:g}s; failed: "
           f"{[(round(r['start'] - deletion_began, 1), r['error']) for r in failed]}")
