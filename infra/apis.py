@@ -18,6 +18,8 @@ PLATFORM_APIS = (
     "monitoring.googleapis.com",
     "storage.googleapis.com",
     "iam.googleapis.com",
+    "cloudresourcemanager.googleapis.com",  # project IAM bindings (projects.setIamPolicy)
+    "cloudbuild.googleapis.com",  # in-stack image and secondary-boot-disk builds
 )
 
 

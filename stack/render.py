@@ -53,17 +53,29 @@ class RecordedResource:
     protect: bool
     ignore_changes: list[str]
     inputs: dict[str, Any]
+    dependencies: list[str]
+    """Names of the resources this one waits for (explicit ``depends_on`` and inputs that are their outputs)."""
+    provider: str | None = None
+    """Name of the explicit provider resource it is created through (it waits for that provider)."""
+    read: bool = False
+    """A ``Resource.get`` read of an existing object (it creates nothing)."""
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        record = {
             "type": self.type,
             "name": self.name,
             "parent": self.parent,
             "custom": self.custom,
             "protect": self.protect,
             "ignoreChanges": self.ignore_changes,
+            "dependencies": self.dependencies,
             "inputs": self.inputs,
         }
+        if self.provider:
+            record["provider"] = self.provider
+        if self.read:
+            record["read"] = True
+        return record
 
 
 @dataclass
@@ -185,25 +197,48 @@ def _make_recorder():  # imports pulumi lazily so `--help` and config errors sta
             super().__init__(mocks)
             self.recorded: list[RecordedResource] = []
             self.names_by_urn: dict[str, str] = {}
+            self.invokes: list[dict[str, Any]] = []
 
         def RegisterResource(self, request):
             response = super().RegisterResource(request)
             if request.type == "pulumi:pulumi:Stack":
                 return response
-            self.names_by_urn[response.urn] = request.name
-            raw_inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+            self._record(request, response.urn, read=False)
+            return response
+
+        def ReadResource(self, request):
+            response = super().ReadResource(request)
+            self._record(request, response.urn, read=True)
+            return response
+
+        def Invoke(self, request):
+            response = super().Invoke(request)
+            self.invokes.append(
+                {
+                    "token": request.tok,
+                    "args": clean_value(pulumi.runtime.rpc.deserialize_properties(request.args) or {}),
+                }
+            )
+            return response
+
+        def _record(self, request, urn: str, read: bool) -> None:
+            self.names_by_urn[urn] = request.name
+            raw_inputs = pulumi.runtime.rpc.deserialize_properties(request.properties if read else request.object)
             self.recorded.append(
                 RecordedResource(
                     type=request.type,
                     name=request.name,
                     parent=self.names_by_urn.get(request.parent),
-                    custom=bool(request.custom),
-                    protect=bool(request.protect),
-                    ignore_changes=list(request.ignoreChanges),
+                    custom=True if read else bool(request.custom),
+                    protect=False if read else bool(request.protect),
+                    ignore_changes=[] if read else list(request.ignoreChanges),
                     inputs=clean_value(raw_inputs or {}),
+                    # Every dependency registered earlier, so its URN is known; sorted for stable output.
+                    dependencies=sorted({self.names_by_urn.get(d, d) for d in request.dependencies}),
+                    provider=self.names_by_urn.get(request.provider.rsplit("::", 1)[0] if request.provider else ""),
+                    read=read,
                 )
             )
-            return response
 
     mocks = RecordingMocks()
     return RecordingMonitor(mocks), mocks
@@ -262,7 +297,7 @@ def manifests_from(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         r["inputs"]
         for r in resources
-        if r["type"].startswith("kubernetes:") and r["custom"] and "kind" in r["inputs"]
+        if r["type"].startswith("kubernetes:") and r["custom"] and not r.get("read") and "kind" in r["inputs"]
     ]
 
 
