@@ -148,6 +148,9 @@ class GkeCluster(pulumi.ComponentResource):
         super().__init__("gke-inference:infra:GkeCluster", name, {}, opts)
         child = child_options(self, opts)
         self.workload_pool = f"{args.project}.svc.id.goog"
+        # Kubernetes objects go through the provider: making it wait for the system pool makes every
+        # object wait for a node its controllers and system pods can run on.
+        waits: list[pulumi.Resource] = []
         if isinstance(args, ExistingClusterArgs):
             existing = gcp.container.get_cluster_output(
                 name=args.name, location=args.location, project=args.project, opts=pulumi.InvokeOptions(parent=self)
@@ -158,7 +161,8 @@ class GkeCluster(pulumi.ComponentResource):
             ca = existing.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate if auths else "")
             self.cluster_id = existing.id
         else:
-            cluster = self._create(name, args, child)
+            cluster, system_pool = self._create(name, args, child)
+            waits.append(system_pool)
             self.name = cluster.name
             self.location = cluster.location
             self.endpoint = cluster.endpoint
@@ -168,11 +172,16 @@ class GkeCluster(pulumi.ComponentResource):
             pulumi.Output.all(self.name, self.endpoint, ca).apply(lambda a: kubeconfig_for(a[0], a[1], a[2]))
         )
         self.provider = k8s.Provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True, opts=child
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=child_options(self, opts, depends_on=waits),
         )
         self.register_outputs({"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
 
-    def _create(self, name: str, args: GkeClusterArgs, child: pulumi.ResourceOptions) -> gcp.container.Cluster:
+    def _create(
+        self, name: str, args: GkeClusterArgs, child: pulumi.ResourceOptions
+    ) -> tuple[gcp.container.Cluster, gcp.container.NodePool]:
         C = gcp.container
         cluster = C.Cluster(
             f"{name}-cluster",
@@ -232,7 +241,7 @@ class GkeCluster(pulumi.ComponentResource):
             opts=child,
         )
         pool = args.system_pool
-        C.NodePool(
+        system_pool = C.NodePool(
             f"{name}-system",
             project=args.project,
             cluster=cluster.id,
@@ -257,4 +266,4 @@ class GkeCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        return cluster
+        return cluster, system_pool

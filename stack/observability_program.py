@@ -13,7 +13,7 @@ scales nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import pulumi
@@ -245,7 +245,15 @@ def account_id(prefix: str, stack: str) -> str:
     return raw
 
 
-def _identity(name: str, config: StackConfig, stack: str, prefix: str, namespace: str, ksa: str) -> WorkloadIdentity:
+def _identity(
+    name: str,
+    config: StackConfig,
+    stack: str,
+    prefix: str,
+    namespace: str,
+    ksa: str,
+    gcp_depends_on: Sequence[pulumi.Resource],
+) -> WorkloadIdentity:
     if not config.cluster.workload_identity:
         raise ValueError(
             f"cluster.workloadIdentity: false, but {ksa} in {namespace} reads Managed Prometheus through Workload "
@@ -260,6 +268,7 @@ def _identity(name: str, config: StackConfig, stack: str, prefix: str, namespace
             ksa_name=ksa,
             project_roles=(MONITORING_VIEWER,),
         ),
+        opts=pulumi.ResourceOptions(depends_on=list(gcp_depends_on)),
     )
 
 
@@ -274,6 +283,7 @@ def build_observability(
     cold_start_seconds: float,
     notification_channels: tuple[pulumi.Input[str], ...] = (),
     adapter_image: str | None = None,
+    gcp_depends_on: Sequence[pulumi.Resource] = (),
 ) -> dict[str, Any]:
     """Create scraping, autoscaling, dashboard and alerts for the vLLM server; return exports.
 
@@ -288,6 +298,8 @@ def build_observability(
         notification_channels: Cloud Monitoring channel ids the alerts notify.
         adapter_image: the Stackdriver adapter image pinned by digest; None uses the upstream tag
             (``workloads.metrics_adapter.IMAGE``), which the policy pack flags until a digest is given.
+        gcp_depends_on: what the GCP resources here (service accounts, IAM, dashboard, alerts) wait
+            for: the enabled APIs and, for Workload Identity bindings, the cluster (its identity pool).
     """
     k8s_opts = pulumi.ResourceOptions(provider=provider)
     a = config.autoscaling
@@ -312,7 +324,9 @@ def build_observability(
     if a.mode == "hpa":
         depends: list[pulumi.Resource] = []
         if a.install_metrics_adapter:
-            identity = _identity("metrics-adapter-wi", config, stack, "cm-adapter", ADAPTER_NAMESPACE, ADAPTER_KSA)
+            identity = _identity(
+                "metrics-adapter-wi", config, stack, "cm-adapter", ADAPTER_NAMESPACE, ADAPTER_KSA, gcp_depends_on
+            )
             adapter = MetricsAdapter(
                 "metrics-adapter",
                 MetricsAdapterArgs(google_service_account=identity.email, image=adapter_image or ADAPTER_IMAGE),
@@ -339,7 +353,7 @@ def build_observability(
     elif a.mode == "keda":
         depends = []
         if a.keda.install:
-            identity = _identity("keda-wi", config, stack, "keda", KEDA_NAMESPACE, KEDA_KSA)
+            identity = _identity("keda-wi", config, stack, "keda", KEDA_NAMESPACE, KEDA_KSA, gcp_depends_on)
             operator = KedaOperator("keda", KedaOperatorArgs(google_service_account=identity.email), opts=k8s_opts)
             depends = [operator]
             exports["kedaServiceAccount"] = identity.email
@@ -382,6 +396,7 @@ def build_observability(
             notification_channels=notification_channels,
             labels={"stack": stack, "managed-by": "pulumi"},
         ),
+        opts=pulumi.ResourceOptions(depends_on=list(gcp_depends_on)),
     )
     exports["dashboardId"] = board.dashboard_id
     exports["alertPolicies"] = [p.display_name for p in board.alert_policies]

@@ -79,6 +79,7 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         serving.server,
         serving.cold_start_seconds,
         adapter_image=config.autoscaling.metrics_adapter_image,
+        gcp_depends_on=[apis, cluster],
     )
     return {
         **observability,

@@ -112,6 +112,7 @@ def build_serving(
         WorkloadIdentityArgs(
             project=config.project, account_id=f"vllm-{stack}", namespace=serving.namespace, ksa_name=serving.name
         ),
+        opts=pulumi.ResourceOptions(depends_on=gcp_depends_on),
     )
     hf_secret = f"{serving.name}-hf-token" if secrets.get("hfToken") is not None else None
     downloader = config.model.weights.downloader_image
@@ -186,7 +187,10 @@ def build_serving(
             local_ssd_ephemeral=config.gpu_pools[serving.pool].local_ssd.mode.value == "ephemeral",
             client_label=serving.client_label,
         ),
-        opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace]),
+        # Pods wait for the pools they run on (the pool carries the GPU taint and labels they select).
+        opts=pulumi.ResourceOptions(
+            provider=provider, depends_on=[namespace, pool, *([pools[serving.spot_pool]] if serving.spot_pool else [])]
+        ),
     )
     batch_pool = pools[config.batch.pool or serving.pool]
     build_batch(
@@ -201,7 +205,7 @@ def build_serving(
         gcp_depends_on=[bucket, *gcp_depends_on],
     )
     if config.loadtest.enabled:
-        _load_test(config, stack, provider, registry, bucket, server, namespace)
+        _load_test(config, stack, provider, registry, bucket, server, namespace, gcp_depends_on)
     return Serving(server=server, namespace=namespace, cold_start_seconds=cold_start, startup_budget_seconds=budget)
 
 
@@ -222,6 +226,7 @@ def _load_test(
     bucket: ModelBucket,
     server: VllmServer,
     namespace: k8s.core.v1.Namespace,
+    gcp_depends_on: list[pulumi.Resource],
 ) -> InClusterLoadTest:
     identity = WorkloadIdentity(
         "loadtest-identity",
@@ -231,6 +236,7 @@ def _load_test(
             namespace=config.serving.namespace,
             ksa_name="loadtest",
         ),
+        opts=pulumi.ResourceOptions(depends_on=gcp_depends_on),
     )
     bucket.grant("models-loadtest-writer", WRITER_ROLE, identity.member)
     return InClusterLoadTest(
