@@ -32,6 +32,12 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 _EMBEDDED = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
 
+BARE_SCHEMAS: dict[str, tuple[str, str, str]] = {
+    "gke-computeclass/computeclass_v1.schema.json": ("cloud.google.com", "v1", "ComputeClass"),
+    "gke-datalayer/gcpdatasource_v1.schema.json": ("datalayer.gke.io", "v1", "GCPDataSource"),
+}
+"""JSON Schema files (not CRDs) of GKE-managed kinds → (group, version, kind); see PROVENANCE.md."""
+
 
 @dataclass(frozen=True)
 class CrdVersion:
@@ -102,8 +108,8 @@ def _from_crd(document: Mapping[str, Any], source: str) -> list[CrdVersion]:
 def load_crds(schema_dir: Path = SCHEMA_DIR) -> dict[tuple[str, str], CrdVersion]:
     """Every served CRD version under ``schema_dir``, keyed by ``(apiVersion, kind)``.
 
-    YAML files are CustomResourceDefinitions; ``computeclass_v1.schema.json`` is the bare schema of
-    ``cloud.google.com/v1`` ComputeClass (GKE publishes no CRD file).
+    YAML files are CustomResourceDefinitions; the ``BARE_SCHEMAS`` files are bare schemas of
+    GKE-managed kinds (GKE publishes no CRD file for them).
     """
     crds: dict[tuple[str, str], CrdVersion] = {}
     for path in sorted(schema_dir.rglob("*.yaml")):
@@ -111,11 +117,14 @@ def load_crds(schema_dir: Path = SCHEMA_DIR) -> dict[tuple[str, str], CrdVersion
             if document and document.get("kind") == "CustomResourceDefinition":
                 for crd in _from_crd(document, str(path.relative_to(schema_dir))):
                     crds[(crd.api_version, crd.kind)] = crd
-    computeclass = schema_dir / "gke-computeclass" / "computeclass_v1.schema.json"
-    if computeclass.exists():
-        crd = CrdVersion("cloud.google.com", "v1", "ComputeClass", json.loads(computeclass.read_text()),
-                         str(computeclass.relative_to(schema_dir)))
-        crds[(crd.api_version, crd.kind)] = crd
+    for relative, (group, version, kind) in BARE_SCHEMAS.items():
+        path = schema_dir / relative
+        if path.exists():
+            schema = json.loads(path.read_text())
+            # Some catalog files keep only spec/status; every object also carries apiVersion/kind/metadata.
+            schema["properties"] = {**_EMBEDDED, **schema.get("properties", {})}
+            crd = CrdVersion(group, version, kind, schema, relative)
+            crds[(crd.api_version, crd.kind)] = crd
     return crds
 
 

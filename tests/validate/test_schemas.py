@@ -178,11 +178,13 @@ def test_openapi_conversion():
 
 def test_vendored_kinds():
     assert sorted(crds.load_crds()) == [
-        ("cloud.google.com/v1", "ComputeClass"), ("keda.sh/v1alpha1", "ScaledObject"),
+        ("cloud.google.com/v1", "ComputeClass"), ("datalayer.gke.io/v1", "GCPDataSource"),
+        ("keda.sh/v1alpha1", "ScaledObject"),
         ("keda.sh/v1alpha1", "TriggerAuthentication"), ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
         ("monitoring.googleapis.com/v1", "ClusterPodMonitoring"), ("monitoring.googleapis.com/v1", "PodMonitoring"),
         ("monitoring.googleapis.com/v1alpha1", "ClusterPodMonitoring"),
         ("monitoring.googleapis.com/v1alpha1", "PodMonitoring"),
+        ("snapshot.storage.k8s.io/v1", "VolumeSnapshot"), ("snapshot.storage.k8s.io/v1", "VolumeSnapshotClass"),
     ]
 
 
