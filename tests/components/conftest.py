@@ -65,6 +65,7 @@ class Recorder:
 
     def run(self, program: Callable[[], Any], project: str = "gke-inference", stack: str = "test") -> Recording:
         monitor, mocks = render._make_recorder()
+        self.last_monitor = monitor
         calls: list[tuple[str, dict[str, Any]]] = []
 
         def call(args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -89,6 +90,12 @@ class Recorder:
         return Recording(resources, calls, loop, value)
 
     _loops: list[asyncio.AbstractEventLoop] = field(default_factory=list)
+    last_monitor: Any = None
+    """The recording monitor of the latest run, kept when the program raised."""
+
+    def registered_by_last_run(self) -> list[str]:
+        """Names of everything the latest run registered, even when it raised."""
+        return [r.as_json()["name"] for r in self.last_monitor.recorded]
 
 
 @pytest.fixture
