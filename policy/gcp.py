@@ -159,11 +159,44 @@ def bucket_public_access_prevention(_: str, inputs: Mapping[str, Any]) -> list[F
     return [Finding("publicAccessPrevention", f"is {value!r}; set 'enforced'")]
 
 
-def bucket_versioning(_: str, inputs: Mapping[str, Any]) -> list[Finding]:
-    """Overwritten or deleted weights can be recovered."""
+SOFT_DELETE_MIN_SECONDS = 7 * 86400
+"""Soft delete retains 7–90 days when on (pulumi_gcp ``BucketSoftDeletePolicyArgs``: 604800–7776000 s)."""
+
+
+def bucket_hns_create_rules(_: str, inputs: Mapping[str, Any]) -> list[Finding]:
+    """A hierarchical-namespace bucket has no object versioning and uses uniform bucket-level access.
+
+    Cloud Storage refuses both at create time: "Versioning is not supported for hierarchical namespace
+    buckets" (https://cloud.google.com/storage/docs/hns-overview), and HNS "requires
+    uniform_bucket_level_access" (pulumi_gcp ``storage.BucketArgs.hierarchical_namespace``).
+    """
+    if get(inputs, "hierarchicalNamespace.enabled") is not True:
+        return []
+    findings = []
+    if get(inputs, "versioning.enabled") is True:
+        findings.append(Finding("versioning.enabled", "must be false on a hierarchical-namespace bucket (Cloud "
+                                "Storage refuses the pair): set modelStorage.versioning: false, or "
+                                "modelStorage.hierarchicalNamespace: false to keep versioning"))
+    if get(inputs, "uniformBucketLevelAccess") is not True:
+        findings.append(Finding("uniformBucketLevelAccess", "must be true on a hierarchical-namespace bucket "
+                                "(Cloud Storage requires it)"))
+    return findings
+
+
+def bucket_recoverable(_: str, inputs: Mapping[str, Any]) -> list[Finding]:
+    """Overwritten or deleted weights can be recovered: object versioning, or soft delete of at least 7 days.
+
+    HNS buckets cannot version, so there soft delete is the guard.
+    """
     if get(inputs, "versioning.enabled") is True:
         return []
-    return [Finding("versioning.enabled", "must be true (modelStorage.versioning: true)")]
+    if int(get(inputs, "softDeletePolicy.retentionDurationSeconds", 0)) >= SOFT_DELETE_MIN_SECONDS:
+        return []
+    if get(inputs, "hierarchicalNamespace.enabled") is True:
+        return [Finding("softDeletePolicy.retentionDurationSeconds", "must be at least 604800 (7 days) on a "
+                        "hierarchical-namespace bucket, which cannot keep versions (modelStorage.softDeleteDays ≥ 7)")]
+    return [Finding("versioning.enabled", "is off and soft delete is off: set modelStorage.versioning: true or "
+                    "modelStorage.softDeleteDays ≥ 7")]
 
 
 # -- IAM -----------------------------------------------------------------------------------------
@@ -235,7 +268,10 @@ RULES = [
     Rule("bucket-uniform-access", "Buckets use uniform bucket-level access.", types(BUCKET), bucket_uniform_access),
     Rule("bucket-public-access-prevention", "Buckets enforce public access prevention.", types(BUCKET),
          bucket_public_access_prevention),
-    Rule("bucket-versioning", "Buckets keep object versions.", types(BUCKET), bucket_versioning),
+    Rule("bucket-hns-create-rules", "Hierarchical-namespace buckets have no versioning and uniform access.",
+         types(BUCKET), bucket_hns_create_rules),
+    Rule("bucket-recoverable", "Deleted or overwritten objects are recoverable (versioning or ≥ 7 days soft delete).",
+         types(BUCKET), bucket_recoverable),
     Rule("iam-non-authoritative", "IAM is granted with *IAMMember only.", is_iam, iam_non_authoritative),
     Rule("iam-no-public-members", "No IAM grant to allUsers / allAuthenticatedUsers.", is_iam, iam_no_public_members),
     Rule("iam-no-primitive-roles", "No roles/owner, roles/editor or roles/viewer.", is_iam, iam_no_primitive_roles),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -48,9 +49,9 @@ def _validate_pdbs(args: StackValidationArgs, report_violation: ReportViolation)
         report_violation(f"{violation.resource}: {violation.message}", None)
 
 
-def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+def build_policies() -> list[Policy]:
     """Every policy of the pack, in report order."""
-    policies: list[ResourceValidationPolicy | StackValidationPolicy] = [resource_policy(r) for r in RESOURCE_RULES]
+    policies: list[Policy] = [resource_policy(r) for r in RESOURCE_RULES]
     policies.append(StackValidationPolicy(
         name="k8s-pdb-for-replicated-serving",
         description=STACK_RULES["k8s-pdb-for-replicated-serving"],

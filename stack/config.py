@@ -13,10 +13,11 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from infra import catalog
-from stack.base_config import FieldError, Model
+from infra.storage import ModelBucketArgs, validate_model_bucket_args
+from stack.base_config import ArgPaths, FieldError, FieldErrors, Model
 from stack.planning_config import PlanningConfig
 from stack.serving_config import (
     AutoscalingConfig,
@@ -247,7 +248,11 @@ class LocalSsd(Model):
 class SecondaryBootDisk(Model):
     """A disk image attached to every node, e.g. a cache of container images."""
 
-    disk_image: str = Field(description="`global/images/NAME` or `projects/P/global/images/NAME`.")
+    disk_image: str | None = Field(
+        default=None,
+        description="Unset (CONTAINER_IMAGE_CACHE): the stack builds a disk image caching serving.image's exact "
+        "digest at `pulumi up`. Set to pin an existing image: `global/images/NAME` or `projects/P/global/images/NAME`.",
+    )
     mode: Literal["CONTAINER_IMAGE_CACHE", "DATA"] = Field(
         default="CONTAINER_IMAGE_CACHE",
         description="CONTAINER_IMAGE_CACHE preloads images; DATA mounts the disk for hostPath.",
@@ -255,6 +260,12 @@ class SecondaryBootDisk(Model):
 
     @model_validator(mode="after")
     def _image_format(self) -> SecondaryBootDisk:
+        if self.disk_image is None:
+            if self.mode == "DATA":
+                raise FieldError(
+                    "diskImage", "a DATA disk needs its image: global/images/NAME or projects/P/global/images/NAME"
+                )
+            return self
         if not _DISK_IMAGE.match(self.disk_image):
             raise FieldError(
                 "diskImage", f"'{self.disk_image}' must be global/images/NAME or projects/PROJECT/global/images/NAME"
@@ -456,15 +467,49 @@ class GpuPoolConfig(Model):
 
 
 class BucketConfig(Model):
-    """The model bucket (weights, batch input/output, load-test reports)."""
+    """The model bucket (weights, batch input/output, load-test reports).
+
+    Defaults to a hierarchical namespace without versioning: Cloud Storage refuses versioning on an
+    HNS bucket, GCS FUSE reads faster from HNS and GKE Pod snapshots need it (infra/storage.py).
+    Soft delete keeps deleted and overwritten objects recoverable; ``protect`` guards the bucket itself.
+    """
 
     name: str | None = Field(default=None, description="Bucket name; unset derives `<project>-<stack>-models`.")
-    versioning: bool = Field(default=True, description="Object versioning.")
-    soft_delete_days: int = Field(default=7, ge=0, le=90, description="Soft-delete retention in days (0 disables).")
-    hierarchical_namespace: bool = Field(default=True, description="HNS bucket (faster GCS FUSE listing and metadata).")
+    versioning: bool = Field(
+        default=False,
+        description="Object versioning. Cloud Storage refuses it on a hierarchical-namespace bucket: set "
+        "hierarchicalNamespace: false to use it.",
+    )
+    soft_delete_days: int = Field(
+        default=7, ge=0, le=90, description="Soft-delete retention in days: 0 disables, else 7–90."
+    )
+    hierarchical_namespace: bool = Field(
+        default=True,
+        description="HNS bucket (faster GCS FUSE listing and metadata; GKE Pod snapshots need it). Excludes "
+        "versioning; always with uniform bucket-level access.",
+    )
     readers: list[str] = Field(default_factory=list, description="Extra IAM members given roles/storage.objectViewer.")
     writers: list[str] = Field(default_factory=list, description="Extra IAM members given roles/storage.objectUser.")
     protect: bool = Field(default=False, description="Pulumi `protect`: refuse to delete the bucket (set on prod).")
+
+    def to_args(self, project: str, location: str, name: str, labels: dict[str, str]) -> ModelBucketArgs:
+        """The ModelBucket arguments of this section."""
+        return ModelBucketArgs(
+            project=project,
+            name=name,
+            location=location,
+            versioning=self.versioning,
+            soft_delete_days=self.soft_delete_days,
+            hierarchical_namespace=self.hierarchical_namespace,
+            protect=self.protect,
+            readers=tuple(self.readers),
+            writers=tuple(self.writers),
+            labels=labels,
+        )
+
+
+BUCKET_PATHS = ArgPaths("modelStorage", {"project": "project", "location": "region", "labels": "labels"})
+"""ModelBucketArgs paths in the stack YAML."""
 
 
 class RegistryConfig(Model):
@@ -512,7 +557,11 @@ class StackConfig(Model):
     )
 
     @model_validator(mode="after")
-    def _rules(self) -> StackConfig:
+    def _rules(self, info: ValidationInfo) -> StackConfig:
+        stack = (info.context or {}).get("stack")
+        errors = self.component_errors(stack)
+        if errors:
+            raise FieldErrors(errors)
         for zone in self.zones:
             if not zone.startswith(self.region + "-"):
                 raise FieldError("zones", f"'{zone}' is not in region {self.region}")
@@ -542,6 +591,20 @@ class StackConfig(Model):
         self._check_serving()
         self._check_environment()
         return self
+
+    def component_errors(self, stack: str | None = None) -> list[tuple[str, str]]:
+        """What the components would refuse, under YAML paths: the components' own validators, run on the
+        arguments this config gives them (``stack`` is needed for names derived from it)."""
+        labels = self.resource_labels(stack or "stack")
+        bucket = self.model_storage.to_args(self.project, self.region, self.bucket_name(stack or "stack"), labels)
+        problems = validate_model_bucket_args(bucket)
+        if stack is None and self.model_storage.name is None:  # the derived name is known only with the stack
+            problems = [p for p in problems if p.property_path != "name"]
+        return BUCKET_PATHS.errors(problems)
+
+    def resource_labels(self, stack: str) -> dict[str, str]:
+        """GCP labels on every labelable resource: the config's plus ``stack`` and ``managed-by``."""
+        return {**self.labels, "stack": stack, "managed-by": "pulumi"}
 
     def _check_environment(self) -> None:
         """prod stacks keep their safety guards on; dev may drop them to stay disposable."""
@@ -702,10 +765,13 @@ class StackConfig(Model):
     # -- loading -----------------------------------------------------------------------------
 
     @classmethod
-    def parse(cls, raw: Any) -> StackConfig:
-        """Validate a raw config object, raising ConfigError with one line per problem."""
+    def parse(cls, raw: Any, stack: str | None = None) -> StackConfig:
+        """Validate a raw config object, raising ConfigError with one line per problem.
+
+        ``stack`` (the Pulumi stack name) lets names derived from it be checked too (the bucket name, labels).
+        """
         try:
-            return cls.model_validate(raw)
+            return cls.model_validate(raw, context={"stack": stack})
         except ValidationError as err:
             raise ConfigError(format_errors(err)) from None
 
@@ -716,7 +782,7 @@ class StackConfig(Model):
 
         raw = pulumi.Config(CONFIG_NAMESPACE).require_object(CONFIG_KEY)
         try:
-            return cls.parse(raw)
+            return cls.parse(raw, pulumi.get_stack())
         except ConfigError as err:
             raise pulumi.RunError(
                 f"invalid {CONFIG_NAMESPACE}:{CONFIG_KEY} in Pulumi.{pulumi.get_stack()}.yaml:\n{err}"
@@ -725,10 +791,13 @@ class StackConfig(Model):
 
 def format_errors(err: ValidationError) -> list[str]:
     """One line per error: ``platform.gpuPools.l4.machineType: <message>``."""
-    lines = []
+    lines: list[str] = []
     for e in err.errors():
         loc = [str(p) for p in e["loc"]]
         cause = (e.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldErrors):
+            lines.extend(f"{'.'.join((CONFIG_KEY, *loc, field))}: {message}" for field, message in cause.errors)
+            continue
         if isinstance(cause, FieldError):
             loc.append(cause.field)
         path = ".".join((CONFIG_KEY, *loc))

@@ -39,7 +39,9 @@ GOOD_BUCKET: dict[str, Any] = {
     "location": "US-CENTRAL1",
     "uniformBucketLevelAccess": True,
     "publicAccessPrevention": "enforced",
-    "versioning": {"enabled": True},
+    "hierarchicalNamespace": {"enabled": True},
+    "versioning": {"enabled": False},
+    "softDeletePolicy": {"retentionDurationSeconds": 7 * 86400},
 }
 
 GOOD_BUCKET_MEMBER: dict[str, Any] = {

@@ -106,8 +106,10 @@ def test_running_pack_lists_every_policy(analyzer):
 
 def test_running_pack_reports_violations(analyzer):
     assert _analyze(analyzer, "gcp:storage/bucket:Bucket", GOOD_BUCKET) == []
-    assert _analyze(analyzer, "gcp:storage/bucket:Bucket", dict(GOOD_BUCKET, versioning={"enabled": False})) == [
-        ("bucket-versioning", "versioning.enabled: must be true (modelStorage.versioning: true)")]
+    assert _analyze(analyzer, "gcp:storage/bucket:Bucket", dict(GOOD_BUCKET, versioning={"enabled": True})) == [
+        ("bucket-hns-create-rules", "versioning.enabled: must be false on a hierarchical-namespace bucket (Cloud "
+         "Storage refuses the pair): set modelStorage.versioning: false, or modelStorage.hierarchicalNamespace: "
+         "false to keep versioning")]
 
 
 def test_unknown_inputs_only_matter_where_a_rule_reads_them(analyzer):

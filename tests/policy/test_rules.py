@@ -63,11 +63,14 @@ BAD_CASES = [
     ("h100-pool", "nodeConfig.taints", [], "nodepool-gpu-taint", "nodeConfig.taints"),
     ("h100-pool", "nodeConfig.taints", [{"key": "nvidia.com/gpu", "value": "present", "effect": "PREFER_NO_SCHEDULE"}],
      "nodepool-gpu-taint", "nodeConfig.taints"),
-    ("models-bucket", "uniformBucketLevelAccess", False, "bucket-uniform-access", "uniformBucketLevelAccess"),
+    ("models-bucket", "uniformBucketLevelAccess", False, ("bucket-uniform-access", "bucket-hns-create-rules"),
+     "uniformBucketLevelAccess"),
     ("models-bucket", "publicAccessPrevention", "inherited", "bucket-public-access-prevention",
      "publicAccessPrevention"),
-    ("models-bucket", "versioning.enabled", False, "bucket-versioning", "versioning.enabled"),
-    ("models-bucket", "versioning", _DELETE, "bucket-versioning", "versioning.enabled"),
+    ("models-bucket", "versioning.enabled", True, "bucket-hns-create-rules", "versioning.enabled"),
+    ("models-bucket", "softDeletePolicy.retentionDurationSeconds", 0, "bucket-recoverable",
+     "softDeletePolicy.retentionDurationSeconds"),
+    ("models-bucket", "softDeletePolicy", _DELETE, "bucket-recoverable", "softDeletePolicy.retentionDurationSeconds"),
     ("models-reader", "member", "allUsers", "iam-no-public-members", "member"),
     ("models-reader", "member", "allAuthenticatedUsers", "iam-no-public-members", "member"),
     ("models-reader", "role", "roles/editor", "iam-no-primitive-roles", "role"),
@@ -108,12 +111,14 @@ def test_bad_input_is_reported(good_stack, name, path, value, rule, field):
     mutate(target["inputs"], path, value)
     violations = check_stack(good_stack)
     fields = field if isinstance(field, tuple) else (field,)
-    assert [(v.rule, v.resource, v.field) for v in violations] == [(rule, name, f) for f in fields]
+    rules = rule if isinstance(rule, tuple) else (rule,)
+    assert [(v.rule, v.resource, v.field) for v in violations] == [(r, name, f) for r in rules for f in fields]
     assert all(v.message for v in violations)  # each says how to fix
 
 
 def test_every_rule_has_a_bad_case():
-    tested = {case[3] for case in BAD_CASES} | {"iam-non-authoritative", "k8s-pdb-for-replicated-serving"}
+    tested = {r for case in BAD_CASES for r in (case[3] if isinstance(case[3], tuple) else (case[3],))}
+    tested |= {"iam-non-authoritative", "k8s-pdb-for-replicated-serving"}
     assert tested == {r.name for r in RESOURCE_RULES} | set(STACK_RULES)
 
 
@@ -242,3 +247,24 @@ def test_autoscaled_single_replica_still_needs_a_pdb(good_stack):
     hpa = next(r for r in stack if r["name"] == "vllm-hpa")["inputs"]
     hpa["spec"]["maxReplicas"] = 1
     assert check_stack(stack) == []
+
+
+def test_flat_bucket_is_recoverable_through_versioning_or_soft_delete(good_stack):
+    bucket = next(r for r in good_stack if r["name"] == "models-bucket")
+    bucket["inputs"].update(hierarchicalNamespace={"enabled": False}, versioning={"enabled": True},
+                            softDeletePolicy={"retentionDurationSeconds": 0})
+    assert check_stack(good_stack) == []
+    bucket["inputs"]["versioning"] = {"enabled": False}
+    assert [(v.rule, v.field) for v in check_stack(good_stack)] == [("bucket-recoverable", "versioning.enabled")]
+
+
+def test_hns_rule_reads_the_same_pair_the_component_refuses():
+    """The policy and ModelBucket agree: the component never renders what the policy refuses."""
+    from infra.storage import ModelBucketArgs, validate_model_bucket_args
+
+    args = ModelBucketArgs(project="p-test", name="p-test-models", location="us-central1", versioning=True)
+    assert [p.property_path for p in validate_model_bucket_args(args)] == ["versioning"]
+    inputs = {"hierarchicalNamespace": {"enabled": True}, "versioning": {"enabled": True},
+              "uniformBucketLevelAccess": True}
+    assert [v.field for v in check_resource("gcp:storage/bucket:Bucket", "b", inputs)
+            if v.rule == "bucket-hns-create-rules"] == ["versioning.enabled"]

@@ -529,3 +529,68 @@ def test_a_version_read_as_a_number_is_refused_with_how_to_quote_it(prod_raw):
         "platform.cluster.minMasterVersion: 1.3 was read as a number (1.30 would become 1.3): "
         'quote the version, e.g. "1.33"'
     ]
+
+
+# -- the model bucket (infra/storage.py validate_model_bucket_args) ----------------------------
+
+
+def test_bucket_defaults_to_hierarchical_namespace_without_versioning(dev_raw):
+    storage = StackConfig.parse(dev_raw).model_storage
+    assert (storage.hierarchical_namespace, storage.versioning, storage.soft_delete_days) == (True, False, 7)
+
+
+def test_versioning_with_hierarchical_namespace_names_both_fields(dev_raw):
+    dev_raw["modelStorage"] = {"versioning": True}
+    assert errors(dev_raw) == [
+        'platform.modelStorage.versioning: Cloud Storage refuses object versioning on a bucket with '
+        'modelStorage.hierarchicalNamespace on ("Versioning is not supported for hierarchical namespace buckets"); '
+        "turn versioning off (soft delete keeps deleted and overwritten objects recoverable) or turn "
+        "modelStorage.hierarchicalNamespace off"
+    ]
+
+
+def test_versioning_on_a_flat_bucket_is_accepted(dev_raw):
+    dev_raw["modelStorage"] = {"versioning": True, "hierarchicalNamespace": False}
+    assert StackConfig.parse(dev_raw).model_storage.versioning is True
+
+
+def test_bucket_problems_are_reported_together(dev_raw):
+    dev_raw["modelStorage"] = {"name": "goog-models", "softDeleteDays": 3}
+    dev_raw["labels"] = {"Team": "ml"}
+    assert errors(dev_raw) == [
+        "platform.modelStorage.name: 'goog-models' is not a valid bucket name: no 'goog' prefix and no 'google' "
+        "anywhere",
+        "platform.modelStorage.softDeleteDays: 3 days: Cloud Storage takes 0 (off) or 7–90 days",
+        "platform.labels.Team: label key 'Team' must be 1–63 lowercase letters, digits, '_' or '-', starting with a "
+        "lowercase letter",
+    ]
+
+
+def test_derived_bucket_name_is_checked_when_the_stack_is_known(dev_raw):
+    dev_raw["project"] = "my-google-project"
+    assert StackConfig.parse(dev_raw).bucket_name("dev") == "my-google-project-dev-models"  # stack unknown: skipped
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.parse(dev_raw, stack="dev")
+    assert caught.value.lines == [
+        "platform.modelStorage.name: 'my-google-project-dev-models' is not a valid bucket name: no 'goog' prefix "
+        "and no 'google' anywhere"
+    ]
+
+
+def test_cli_refuses_versioning_with_hns_naming_both_fields_and_writes_nothing(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "out"
+    cli = Path(sys.executable).parent / "gke-infer"
+    done = subprocess.run(
+        [str(cli), "render", "dev", "--out", str(out), "--set", "modelStorage.hierarchicalNamespace=true",
+         "--set", "modelStorage.versioning=true"],
+        capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    error_line = done.stderr.splitlines()[0]
+    assert error_line.startswith("error: platform.modelStorage.versioning: ")
+    assert "modelStorage.hierarchicalNamespace" in error_line
+    assert not out.exists()

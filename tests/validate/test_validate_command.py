@@ -159,10 +159,10 @@ def test_cli_bad_config_exits_2(tmp_path, capsys):
 
 def test_cli_policy_violation_exits_1(tmp_path, capsys):
     code = main(["validate", "dev", "--no-checkov", "--no-vllm", "--out", str(tmp_path),
-                 "--set", "modelStorage.versioning=false"])
+                 "--set", "modelStorage.softDeleteDays=0"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "[bucket-versioning] models-bucket: versioning.enabled: must be true" in out
+    assert "[bucket-recoverable] models-bucket: softDeletePolicy.retentionDurationSeconds: must be at least" in out
     assert out.splitlines()[-1].startswith("validate dev: FAIL:")
 
 
