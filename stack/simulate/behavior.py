@@ -36,18 +36,25 @@ class ScalingPolicy:
 
 @dataclass(frozen=True)
 class ScalingRules:
-    """``HPAScalingRules`` for one direction."""
+    """``HPAScalingRules`` for one direction.
 
-    stabilization_window_seconds: int
+    ``stabilization_window_seconds`` None is the API's nil: the controller uses its
+    ``--horizontal-pod-autoscaler-downscale-stabilization`` (horizontal.go
+    ``maybeInitScaleDownStabilizationWindow``). Empty ``policies`` is the API's nil: defaulting fills
+    them in (``generate_scale_up_rules`` / ``generate_scale_down_rules``).
+    """
+
+    stabilization_window_seconds: int | None
     policies: tuple[ScalingPolicy, ...]
     select_policy: SelectPolicy = "Max"
 
     def to_manifest(self) -> dict[str, Any]:
-        return {
-            "stabilizationWindowSeconds": self.stabilization_window_seconds,
-            "selectPolicy": self.select_policy,
-            "policies": [p.to_manifest() for p in self.policies],
-        }
+        out: dict[str, Any] = {}
+        if self.stabilization_window_seconds is not None:
+            out["stabilizationWindowSeconds"] = self.stabilization_window_seconds
+        out["selectPolicy"] = self.select_policy
+        out["policies"] = [p.to_manifest() for p in self.policies]
+        return out
 
 
 @dataclass(frozen=True)
@@ -62,11 +69,42 @@ class HpaBehavior:
         return {"scaleUp": self.scale_up.to_manifest(), "scaleDown": self.scale_down.to_manifest()}
 
 
-KUBERNETES_DEFAULT_BEHAVIOR = HpaBehavior(
-    scale_up=ScalingRules(0, (ScalingPolicy("Percent", 100, 15), ScalingPolicy("Pods", 4, 15)), "Max"),
-    scale_down=ScalingRules(DEFAULT_SCALE_DOWN_WINDOW_SECONDS, (ScalingPolicy("Percent", 100, 15),), "Max"),
-)
-"""What an HPA without ``behavior`` gets (Kubernetes HPA docs, "Default Behavior")."""
+DEFAULT_SCALE_UP_RULES = ScalingRules(0, (ScalingPolicy("Pods", 4, 15), ScalingPolicy("Percent", 100, 15)), "Max")
+"""``defaultHPAScaleUpRules`` (kubernetes ``pkg/apis/autoscaling/v2/defaults.go``): no stabilization,
+4 pods or 100 % per 15 s, selectPolicy Max."""
+DEFAULT_SCALE_DOWN_RULES = ScalingRules(None, (ScalingPolicy("Percent", 100, 15),), "Max")
+"""``defaultHPAScaleDownRules`` (same file): 100 % per 15 s, selectPolicy Max; the stabilization
+window is left nil, so the controller's ``--horizontal-pod-autoscaler-downscale-stabilization``
+(default 5 min) applies."""
+
+
+def _fill(rules: ScalingRules | None, defaults: ScalingRules) -> ScalingRules:
+    """``copyHPAScalingRules``: the fields ``rules`` sets, the defaults for the rest."""
+    if rules is None:
+        return defaults
+    return ScalingRules(
+        defaults.stabilization_window_seconds
+        if rules.stabilization_window_seconds is None
+        else rules.stabilization_window_seconds,
+        rules.policies or defaults.policies,
+        rules.select_policy,
+    )
+
+
+def generate_scale_up_rules(rules: ScalingRules | None) -> ScalingRules:
+    """``GenerateHPAScaleUpRules`` (defaults.go): ``rules`` completed with the v2 scale-up defaults."""
+    return _fill(rules, DEFAULT_SCALE_UP_RULES)
+
+
+def generate_scale_down_rules(rules: ScalingRules | None) -> ScalingRules:
+    """``GenerateHPAScaleDownRules`` (defaults.go): ``rules`` completed with the v2 scale-down defaults."""
+    return _fill(rules, DEFAULT_SCALE_DOWN_RULES)
+
+
+KUBERNETES_DEFAULT_BEHAVIOR = HpaBehavior(DEFAULT_SCALE_UP_RULES, DEFAULT_SCALE_DOWN_RULES)
+"""What an HPA *with* a ``behavior`` block that sets nothing is defaulted to
+(``SetDefaults_HorizontalPodAutoscalerBehavior``). An HPA *without* a behavior block keeps
+``behavior: nil`` and runs the controller's legacy path instead (``HpaController(behavior=None)``)."""
 
 
 def _round_up(seconds: float, step: int) -> int:

@@ -36,12 +36,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from stack.simulate.hpa import PodSample
 from stack.simulate.traffic import Requests
 
 PENDING, PULLING, STARTING, READY, TERMINATING, GONE = range(6)
 METRIC_INDEX = {"queue": 0, "running": 1, "kvCache": 2, "gpuDutyCycle": 3, "cpu": 4}
 SAMPLE_EVERY = 10.0
 """Seconds between time-series points (plots)."""
+WARM_SINCE = -86400.0
+"""Start and readiness time of the replicas that are Ready at t=0: a fleet long in steady state, so
+the HPA's CPU initialization period (5 min) is long over for them."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,11 @@ class FleetParams:
     slo_ttft: float
 
 
+def to_milli(value: float) -> int:
+    """A metric value as the HPA reads it: ``Quantity.MilliValue()`` rounds up to whole milli-units."""
+    return math.ceil(round(value * 1000, 6))
+
+
 class Scaler(Protocol):
     """An autoscaler: called every ``period`` seconds, returns the new spec.replicas or None."""
 
@@ -96,14 +105,15 @@ class Scaler(Protocol):
 
 class _Pod:
     __slots__ = (
-        "busy", "busy_mark", "created", "group", "heap", "id", "last", "n", "ready_at", "samples", "state",
-        "sum_in", "sum_vstart", "v", "waiting",
+        "busy", "busy_mark", "created", "group", "heap", "id", "last", "n", "ready_at", "samples", "started",
+        "state", "sum_in", "sum_vstart", "v", "waiting",
     )  # fmt: skip
 
     def __init__(self, pid: int, now: float):
         self.id, self.state, self.created = pid, PENDING, now
         self.group: _Group | None = None
         self.ready_at: float | None = None
+        self.started: float | None = None  # status.startTime: the kubelet took the pod
         self.v, self.last, self.n = 0.0, now, 0
         self.heap: list[tuple[float, int]] = []
         self.waiting: deque[int] = deque()
@@ -345,7 +355,8 @@ class Simulation:
         if group is None:
             group = self._new_group(self._pool_for_new_group() or self.p.pools[0], 0.0, ready=True)
         group.pods.append(pod)
-        pod.group, pod.state, pod.ready_at, pod.last = group, READY, 0.0, 0.0
+        pod.group, pod.state, pod.ready_at, pod.last = group, READY, WARM_SINCE, 0.0
+        pod.started = WARM_SINCE
         self.ready.append(pod)
 
     def _pool_for_new_group(self) -> PoolSpec | None:
@@ -380,6 +391,7 @@ class Simulation:
     def _pull(self, pod: _Pod, group: _Group) -> None:
         """Start the image pull; a node that already pulled the image starts the container at once."""
         pod.state = PULLING
+        pod.started = self.now
         self._at(self.now + (0.0 if group.has_image else self.p.image_seconds), "pulled", pod)
 
     def _on_node_ready(self, group: _Group) -> None:
@@ -525,18 +537,37 @@ class Simulation:
 
     # -- what the autoscalers read -----------------------------------------------------------
 
-    def pod_samples(self, metric: str) -> list[tuple[bool, bool, float | None]]:
-        """(pending, ready, latest visible value) of every live pod for ``metric``."""
+    def pod_samples(self, metric: str) -> list[PodSample]:
+        """Every pod the HPA's selector lists, as the HPA controller sees it, with the latest sample
+        of ``metric`` visible to it (milli-units; CPU in milli-cores with the pod's request).
+
+        Pods without a node or pulling the image are phase Pending; a starting pod is Running and
+        not Ready (its Ready condition changed when it started); vLLM serves ``/metrics`` only once
+        it is up, so a starting pod has no vLLM sample, while metrics-server reports its CPU.
+        Terminating pods are left out (the controller ignores pods being deleted).
+        """
         index, now, out = METRIC_INDEX[metric], self.now, []
+        request = to_milli(self.p.cpu_request_cores)
+        window = self.p.scrape_interval
         for pod in self.pods:
             if pod.state in (GONE, TERMINATING):
                 continue
-            value = None
+            value: int | None = None
+            taken = 0.0
             for stamp, sample in reversed(pod.samples):
-                if stamp <= now:
-                    value = sample[index]
+                if stamp <= now and sample[index] is not None:
+                    raw = sample[index]
+                    value = to_milli(raw / 100 * self.p.cpu_request_cores) if metric == "cpu" else to_milli(raw)
+                    taken = stamp - self.p.metrics_delay
                     break
-            out.append((pod.state in (PENDING, PULLING), pod.state == READY, value))
+            if pod.state in (PENDING, PULLING):
+                out.append(PodSample(value=None, phase="Pending", ready=False, start_time=pod.started))
+                continue
+            ready = pod.state == READY
+            changed = pod.ready_at if ready and pod.ready_at is not None else (pod.started or 0.0)
+            out.append(
+                PodSample(value, "Running", ready, False, pod.started, changed, taken, window, request)
+            )
         return out
 
     def gateway_value(self, which: int) -> float | None:

@@ -1,207 +1,513 @@
-"""The Kubernetes HorizontalPodAutoscaler algorithm, as documented and as
-``pkg/controller/podautoscaler`` implements it (horizontal.go, replica_calculator.go).
+"""The Kubernetes HorizontalPodAutoscaler controller, ported from kubernetes/kubernetes
+``pkg/controller/podautoscaler`` (``replica_calculator.go``, ``horizontal.go``; Kubernetes 1.33+,
+where tolerances are per direction). Every function names the upstream function it mirrors, and
+``tests/simulate/test_hpa_upstream.py`` runs the upstream unit-test cases against it.
 
-* desired = ceil(current × metric / target), skipped within the tolerance (0.1);
-* pods still Pending are ignored; pods without a metric count as the target on a scale-down and
-  as 0 on a scale-up; for CPU, unready pods count as 0 on a scale-up;
-* several metrics: the largest proposal wins; if some metrics fail and the rest propose a
-  scale-down, nothing happens;
-* behavior: stabilization (scale-up takes the minimum of the window's recommendations, scale-down
-  the maximum), then the rate limits of the policies (selectPolicy Max/Min/Disabled) over the
-  scale events of each policy's period, then min/max replicas.
+* ``group_pods``: Failed and deleting pods are ignored; **Pending pods are unready**; pods without
+  a sample are missing; for CPU, pods not yet ready (or whose first sample predates a full window
+  after readiness, during the CPU initialization period) are unready.
+* ``resource_replicas`` / ``plain_metric_replicas`` (``GetResourceReplicas`` /
+  ``calcPlainMetricReplicas``): on a scale-up unready pods count as 0; missing pods count 0 on a
+  scale-up and, on a scale-down, the target (plain metrics) or ``max(100 %, target)`` of their
+  request (CPU); at exactly the target they are left out; a change of direction keeps the current
+  count; the tolerance is checked before and after.
+* ``HpaController.reconcile`` (``reconcileAutoscaler``): the largest metric proposal wins; invalid
+  metrics block a scale-down; an HPA **without** ``behavior`` runs ``normalizeDesiredReplicas``
+  (downscale stabilization window, scale-up at most ``max(2 × current, 4)`` per sync), an HPA with
+  ``behavior`` runs ``normalizeDesiredReplicasWithBehaviors`` (both stabilization windows, then the
+  policies' rate limits over the scale events of each policy's period).
 
-Times are seconds on the simulator's clock; the controller keeps its state like the real one.
+Metric values and targets are integer milli-units, as the controller reads them
+(``Quantity.MilliValue``); times are seconds on one clock, passed in as ``now``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 from stack.simulate.behavior import HpaBehavior, ScalingRules
+
+CPU_INITIALIZATION_PERIOD_SECONDS = 300.0
+"""``--horizontal-pod-autoscaler-cpu-initialization-period`` default 5 min
+(``pkg/controller/podautoscaler/config/v1alpha1/defaults.go``)."""
+INITIAL_READINESS_DELAY_SECONDS = 30.0
+"""``--horizontal-pod-autoscaler-initial-readiness-delay`` default 30 s (same file)."""
+DOWNSCALE_STABILIZATION_SECONDS = 300.0
+"""``--horizontal-pod-autoscaler-downscale-stabilization`` default 5 min (same file)."""
+TOLERANCE = 0.1
+"""``--horizontal-pod-autoscaler-tolerance`` default 0.1 (same file)."""
+SCALE_UP_LIMIT_FACTOR = 2.0
+"""``scaleUpLimitFactor`` (horizontal.go): the legacy path never more than doubles per sync ..."""
+SCALE_UP_LIMIT_MINIMUM = 4.0
+"""... or, from small counts, goes past ``scaleUpLimitMinimum`` = 4 replicas (horizontal.go)."""
+
+Phase = Literal["Pending", "Running", "Succeeded", "Failed"]
 
 
 @dataclass(frozen=True)
 class PodSample:
-    """What the metrics API returns for one pod of the target."""
+    """One pod of the scale target as the controller sees it, with its sample from the metrics API."""
 
-    pending: bool = False
-    """Phase Pending (no node yet, or pulling the image): ignored by the HPA."""
-    ready: bool = True
-    value: float | None = None
-    """The metric, or None when the metrics API has no sample for the pod."""
+    value: int | None = None
+    """The pod's metric in milli-units (CPU: milli-cores used), or None when the API has no sample."""
+    phase: Phase = "Running"
+    ready: bool | None = True
+    """Status of the Ready condition; None when the pod has no Ready condition."""
+    deleted: bool = False
+    """The pod has a deletionTimestamp."""
+    start_time: float | None = 0.0
+    """``status.startTime`` (None: not set)."""
+    ready_transition: float = 0.0
+    """``lastTransitionTime`` of the Ready condition."""
+    timestamp: float = 0.0
+    """When the sample was taken (CPU initialization rules only)."""
+    window: float = 60.0
+    """The window the sample averages over (metrics-server; CPU initialization rules only)."""
+    request: int = 1000
+    """The pod's CPU request in milli-cores (resource metrics only)."""
 
 
 class NoMetrics(Exception):
-    """No pod has a sample: the metric is invalid this sync."""
+    """No usable sample: the metric is invalid this sync (``did not receive metrics for targeted pods``)."""
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """``Tolerances`` (replica_calculator.go): no change while 1 − down ≤ ratio ≤ 1 + up."""
+
+    scale_down: float = TOLERANCE
+    scale_up: float = TOLERANCE
+
+    def within(self, ratio: float) -> bool:
+        """``isWithin``."""
+        return (1.0 - self.scale_down) <= ratio <= (1.0 + self.scale_up)
+
+
+DEFAULT_TOLERANCES = Tolerances()
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """``groupPods``' result: indices into the pod list."""
+
+    ready_count: int
+    unready: frozenset[int]
+    missing: frozenset[int]
+    ignored: frozenset[int]
+
+
+def group_pods(
+    pods: list[PodSample],
+    cpu: bool,
+    now: float,
+    cpu_initialization_period: float = CPU_INITIALIZATION_PERIOD_SECONDS,
+    initial_readiness_delay: float = INITIAL_READINESS_DELAY_SECONDS,
+) -> Grouping:
+    """``groupPods``: sort the target's pods into ready, unready, missing and ignored.
+
+    Args:
+        pods: the target's pods (by index).
+        cpu: apply the CPU readiness rules (the metric is the ``cpu`` resource).
+        now: the controller's clock.
+        cpu_initialization_period: ``--horizontal-pod-autoscaler-cpu-initialization-period``.
+        initial_readiness_delay: ``--horizontal-pod-autoscaler-initial-readiness-delay``.
+    """
+    ready = 0
+    unready: set[int] = set()
+    missing: set[int] = set()
+    ignored: set[int] = set()
+    for i, pod in enumerate(pods):
+        if pod.deleted or pod.phase == "Failed":
+            ignored.add(i)
+            continue
+        if pod.phase == "Pending":
+            unready.add(i)
+            continue
+        if pod.value is None:
+            missing.add(i)
+            continue
+        if cpu:
+            if pod.ready is None or pod.start_time is None:
+                not_ready = True
+            elif pod.start_time + cpu_initialization_period > now:
+                # Within the initialization period: unready, or no full window since the transition.
+                not_ready = pod.ready is False or pod.timestamp < pod.ready_transition + pod.window
+            else:
+                # Afterwards: only if unready and it has never been ready.
+                not_ready = pod.ready is False and pod.start_time + initial_readiness_delay > pod.ready_transition
+            if not_ready:
+                unready.add(i)
+                continue
+        ready += 1
+    return Grouping(ready, frozenset(unready), frozenset(missing), frozenset(ignored))
+
+
+def _resource_utilization(values: dict[int, int], requests: dict[int, int], target: int) -> tuple[float, int]:
+    """``GetResourceUtilizationRatio``: (usage ratio, utilization %, truncated as the controller does)."""
+    total = sum(values.values())
+    requested = sum(requests[i] for i in values)
+    if requested == 0:
+        raise NoMetrics("no metrics returned matched known pods")
+    utilization = total * 100 // requested
+    return utilization / target, utilization
+
+
+def _metric_usage(values: dict[int, int], target: int) -> tuple[float, int]:
+    """``GetMetricUsageRatio``: (usage ratio, average usage in milli-units, truncated)."""
+    usage = sum(values.values()) // len(values)
+    return usage / target, usage
+
+
+def _replicas(
+    pods: list[PodSample],
+    current: int,
+    target: int,
+    tolerances: Tolerances,
+    grouping: Grouping,
+    ratio_of,
+    missing_fill,
+) -> tuple[int, int]:
+    """The part ``GetResourceReplicas`` and ``calcPlainMetricReplicas`` share (after ``groupPods``)."""
+    values = {
+        i: pod.value
+        for i, pod in enumerate(pods)
+        if pod.value is not None and i not in grouping.unready and i not in grouping.ignored
+    }
+    if not values:
+        raise NoMetrics("did not receive metrics for targeted pods (pods might be unready)")
+    ratio, usage = ratio_of(values)
+    scale_up_with_unready = bool(grouping.unready) and ratio > 1.0
+    if not scale_up_with_unready and not grouping.missing:
+        if tolerances.within(ratio):
+            return current, usage
+        return math.ceil(ratio * grouping.ready_count), usage
+    if grouping.missing:
+        if ratio < 1.0:
+            values.update({i: missing_fill(pods[i]) for i in grouping.missing})
+        elif ratio > 1.0:
+            values.update(dict.fromkeys(grouping.missing, 0))
+    if scale_up_with_unready:
+        values.update(dict.fromkeys(grouping.unready, 0))
+    new_ratio, _ = ratio_of(values)
+    if tolerances.within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+        return current, usage  # too small a change, or the direction would flip
+    proposal = math.ceil(new_ratio * len(values))
+    if (new_ratio < 1.0 and proposal > current) or (new_ratio > 1.0 and proposal < current):
+        return current, usage  # the count of metrics would flip the direction
+    return proposal, usage
+
+
+def resource_replicas(
+    pods: list[PodSample],
+    current: int,
+    target_utilization: int,
+    now: float,
+    tolerances: Tolerances = DEFAULT_TOLERANCES,
+    cpu_initialization_period: float = CPU_INITIALIZATION_PERIOD_SECONDS,
+    initial_readiness_delay: float = INITIAL_READINESS_DELAY_SECONDS,
+) -> tuple[int, int]:
+    """``GetResourceReplicas`` for ``cpu`` with a Utilization target: (replicas, utilization %).
+
+    Missing pods on a scale-down are taken at ``max(100, target)`` % of their request.
+
+    Args:
+        pods: the target's pods; ``value`` and ``request`` in milli-cores.
+        current: the scale target's spec.replicas.
+        target_utilization: ``averageUtilization`` in percent.
+        now: the controller's clock.
+        tolerances: scale-down / scale-up tolerances.
+        cpu_initialization_period: see ``group_pods``.
+        initial_readiness_delay: see ``group_pods``.
+    """
+    grouping = group_pods(pods, True, now, cpu_initialization_period, initial_readiness_delay)
+    requests = {i: pod.request for i, pod in enumerate(pods)}
+    fallback = max(100, target_utilization)
+    return _replicas(
+        pods,
+        current,
+        target_utilization,
+        tolerances,
+        grouping,
+        lambda values: _resource_utilization(values, requests, target_utilization),
+        lambda pod: pod.request * fallback // 100,
+    )
 
 
 def plain_metric_replicas(
-    pods: list[PodSample], current_replicas: int, target: float, tolerance: float = 0.1, cpu: bool = False
-) -> int:
-    """``calcPlainMetricReplicas``: a Pods (AverageValue) or Resource (cpu) metric's proposal.
+    pods: list[PodSample], current: int, target: int, now: float, tolerances: Tolerances = DEFAULT_TOLERANCES
+) -> tuple[int, int]:
+    """``GetMetricReplicas`` → ``calcPlainMetricReplicas``: a Pods metric with an AverageValue target.
+
+    Missing pods on a scale-down are taken at the target. Returns (replicas, average usage).
 
     Args:
-        pods: the target's pods and their samples.
-        current_replicas: the scale target's spec.replicas.
-        target: per-pod target (average value, or utilisation percent for cpu).
-        tolerance: the controller's tolerance.
-        cpu: apply the CPU readiness rules (unready pods are set aside).
+        pods: the target's pods; ``value`` in milli-units.
+        current: the scale target's spec.replicas.
+        target: ``averageValue`` in milli-units.
+        now: the controller's clock (unused by the non-CPU rules; kept for one signature).
+        tolerances: scale-down / scale-up tolerances.
     """
-    ready_count = 0
-    values: list[float] = []
-    missing = unready = 0
-    for pod in pods:
-        if pod.pending:
-            continue
-        if pod.value is None:
-            missing += 1
-            continue
-        if cpu and not pod.ready:
-            unready += 1
-            continue
-        ready_count += 1
-        values.append(pod.value)
-    if not values:
-        raise NoMetrics("no metrics returned for any pod")
-    ratio = sum(values) / len(values) / target
-    scale_up_with_unready = unready > 0 and ratio > 1.0
-    if not scale_up_with_unready and missing == 0:
-        if abs(1.0 - ratio) <= tolerance:
-            return current_replicas
-        return math.ceil(ratio * ready_count)
-    # Missing pods: the target on a scale-down, 0 on a scale-up; unready pods 0 on a scale-up.
-    filled = list(values)
-    filled += [target if ratio < 1.0 else 0.0] * missing
-    if scale_up_with_unready:
-        filled += [0.0] * unready
-    new_ratio = sum(filled) / len(filled) / target
-    if abs(1.0 - new_ratio) <= tolerance or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
-        return current_replicas
-    proposal = math.ceil(new_ratio * len(filled))
-    if (new_ratio < 1.0 and proposal > current_replicas) or (new_ratio > 1.0 and proposal < current_replicas):
-        return current_replicas
-    return proposal
+    grouping = group_pods(pods, False, now)
+    return _replicas(
+        pods, current, target, tolerances, grouping, lambda values: _metric_usage(values, target), lambda _pod: target
+    )
 
 
-def external_per_pod_replicas(usage: float, target_average: float, status_replicas: int, tolerance: float = 0.1) -> int:
-    """``GetExternalPerPodMetricReplicas``: an External metric with an AverageValue target (KEDA's HPA)."""
-    replicas = status_replicas
-    ratio = usage / (target_average * replicas) if replicas else math.inf
-    if abs(1.0 - ratio) > tolerance:
-        replicas = math.ceil(usage / target_average)
-    return replicas
+def external_per_pod_replicas(
+    usage: float, target_average: float, status_replicas: int, tolerances: Tolerances = DEFAULT_TOLERANCES
+) -> int:
+    """``GetExternalPerPodMetricReplicas``: an External metric with an AverageValue target (KEDA's HPA).
+
+    Args:
+        usage: the sum of the metric's series.
+        target_average: the per-pod target.
+        status_replicas: the scale target's status.replicas.
+        tolerances: scale-down / scale-up tolerances.
+    """
+    # Go's float division: x / 0 is +Inf, 0 / 0 is NaN (never within the tolerance).
+    zero = math.nan if usage == 0 else math.inf
+    ratio = usage / (target_average * status_replicas) if status_replicas else zero
+    if not tolerances.within(ratio):
+        return math.ceil(usage / target_average)
+    return status_replicas
+
+
+# -- the controller ------------------------------------------------------------------------------
 
 
 @dataclass
-class _Event:
+class Recommendation:
+    """``timestampedRecommendation``."""
+
+    replicas: int
     time: float
+
+
+@dataclass
+class ScaleEvent:
+    """``timestampedScaleEvent``."""
+
     change: int
+    time: float
+    outdated: bool = False
+
+
+def replicas_change_per_period(period: float, events: list[ScaleEvent], now: float) -> int:
+    """``getReplicasChangePerPeriod``: replicas changed by events strictly after ``now − period``."""
+    cutoff = now - period
+    return sum(e.change for e in events if e.time > cutoff)
+
+
+def scale_up_limit(current: int, factor: float = SCALE_UP_LIMIT_FACTOR, minimum: float = SCALE_UP_LIMIT_MINIMUM) -> int:
+    """``calculateScaleUpLimit``: the legacy path's cap, ``max(factor × current, minimum)``."""
+    return int(max(factor * current, minimum))
+
+
+def convert_desired_replicas_with_rules(
+    current: int, desired: int, min_replicas: int, max_replicas: int, factor: float = SCALE_UP_LIMIT_FACTOR
+) -> tuple[int, str]:
+    """``convertDesiredReplicasWithRules``: the legacy path's bounds. Returns (replicas, condition reason)."""
+    limit = scale_up_limit(current, factor)
+    if max_replicas > limit:
+        maximum, reason = limit, "ScaleUpLimit"
+    else:
+        maximum, reason = max_replicas, "TooManyReplicas"
+    if desired < min_replicas:
+        return min_replicas, "TooFewReplicas"
+    if desired > maximum:
+        return maximum, reason
+    return desired, "DesiredWithinRange"
+
+
+def scale_up_limit_with_rules(
+    current: int, ups: list[ScaleEvent], downs: list[ScaleEvent], rules: ScalingRules, now: float
+) -> int:
+    """``calculateScaleUpLimitWithScalingRules``."""
+    if rules.select_policy == "Disabled":
+        return current
+    pick = min if rules.select_policy == "Min" else max
+    result = -(2**31) if pick is max else 2**31 - 1
+    for policy in rules.policies:
+        start = current - replicas_change_per_period(policy.period_seconds, ups, now)
+        start += replicas_change_per_period(policy.period_seconds, downs, now)
+        proposed = start + policy.value if policy.type == "Pods" else math.ceil(start * (1 + policy.value / 100))
+        result = pick(result, proposed)
+    return result
+
+
+def scale_down_limit_with_rules(
+    current: int, ups: list[ScaleEvent], downs: list[ScaleEvent], rules: ScalingRules, now: float
+) -> int:
+    """``calculateScaleDownLimitWithBehaviors``."""
+    if rules.select_policy == "Disabled":
+        return current
+    pick = max if rules.select_policy == "Min" else min
+    result = -(2**31) if pick is max else 2**31 - 1
+    for policy in rules.policies:
+        start = current - replicas_change_per_period(policy.period_seconds, ups, now)
+        start += replicas_change_per_period(policy.period_seconds, downs, now)
+        proposed = start - policy.value if policy.type == "Pods" else int(start * (1 - policy.value / 100))
+        result = pick(result, proposed)
+    return result
 
 
 @dataclass
 class HpaController:
-    """One HPA's state across syncs: recommendations (stabilization) and scale events (policies)."""
+    """One HPA's controller state across syncs (``recommendations``, ``scaleUpEvents``, ``scaleDownEvents``).
+
+    ``behavior`` None is an HPA without a behavior block (legacy path); otherwise the rules as the
+    API server defaulted them (``generate_scale_up_rules`` / ``generate_scale_down_rules``).
+    """
 
     min_replicas: int
     max_replicas: int
-    behavior: HpaBehavior
-    recommendations: list[tuple[float, int]] = field(default_factory=list)
-    up_events: list[_Event] = field(default_factory=list)
-    down_events: list[_Event] = field(default_factory=list)
+    behavior: HpaBehavior | None
+    downscale_stabilization: float = DOWNSCALE_STABILIZATION_SECONDS
+    scale_up_limit_factor: float = SCALE_UP_LIMIT_FACTOR
+    recommendations: list[Recommendation] = field(default_factory=list)
+    up_events: list[ScaleEvent] = field(default_factory=list)
+    down_events: list[ScaleEvent] = field(default_factory=list)
+    initialized: bool = False
+
+    def record_initial_recommendation(self, now: float, current: int) -> None:
+        """``recordInitialRecommendation``: the first sync seeds the log with the current count."""
+        if not self.initialized and not self.recommendations:
+            self.recommendations.append(Recommendation(current, now))
+        self.initialized = True
 
     def reconcile(self, now: float, current: int, proposals: list[int | None]) -> int:
-        """One sync: the new spec.replicas given each metric's proposal (None = the metric failed).
+        """``reconcileAutoscaler``: the new spec.replicas given each metric's proposal (None = invalid).
 
-        Mirrors ``reconcileAutoscaler``: out-of-range replicas are pulled into [min, max] first;
-        a target at 0 replicas with minReplicas > 0 is left alone (autoscaling disabled).
+        A target at 0 replicas with minReplicas > 0 is left alone; replicas outside [min, max]
+        are pulled in without normalization; otherwise the largest proposal is normalized.
         """
+        self.record_initial_recommendation(now, current)
         if current == 0 and self.min_replicas != 0:
-            return current
+            return current  # ScalingDisabled
         if current > self.max_replicas:
             desired = self.max_replicas
         elif current < self.min_replicas:
             desired = self.min_replicas
         else:
             valid = [p for p in proposals if p is not None]
-            if not valid:
+            # computeReplicasForMetrics: all invalid, or some invalid and the rest say scale down.
+            if not valid or (len(valid) < len(proposals) and max(valid) < current):
                 return current
             metric_desired = max(valid)
-            if len(valid) < len(proposals) and metric_desired < current:
-                return current  # some metrics failed and the rest say scale down: skip
-            desired = self.normalize(now, current, metric_desired)
+            if self.behavior is None:
+                desired = self.normalize_legacy(now, current, metric_desired)
+            else:
+                desired = self.normalize_with_behaviors(now, current, metric_desired)
         if desired != current:
-            self.record(now, current, desired)
+            self.store_scale_event(now, current, desired)
         return desired
 
-    def normalize(self, now: float, current: int, desired: int) -> int:
-        """``normalizeDesiredReplicasWithBehaviors``: stabilize, then apply the rate limits."""
-        stabilized = self.stabilize(now, current, desired)
-        return self.limit(now, current, stabilized)
+    # -- legacy path (no behavior block) ----------------------------------------------------
 
-    def stabilize(self, now: float, current: int, desired: int) -> int:
-        """``stabilizeRecommendationWithBehaviors``; records ``desired`` as this sync's recommendation."""
-        up_cutoff = now - self.behavior.scale_up.stabilization_window_seconds
-        down_cutoff = now - self.behavior.scale_down.stabilization_window_seconds
+    def stabilize_legacy(self, now: float, desired: int) -> int:
+        """``stabilizeRecommendation``: the highest recommendation not older than the downscale window."""
+        cutoff = now - self.downscale_stabilization
+        highest = desired
+        old_index = None
+        for i, rec in enumerate(self.recommendations):
+            if rec.time < cutoff:
+                old_index = i
+            elif rec.replicas > highest:
+                highest = rec.replicas
+        if old_index is not None:
+            self.recommendations[old_index] = Recommendation(desired, now)
+        else:
+            self.recommendations.append(Recommendation(desired, now))
+        return highest
+
+    def normalize_legacy(self, now: float, current: int, desired: int) -> int:
+        """``normalizeDesiredReplicas``: stabilize, then min/max and ``max(2 × current, 4)``."""
+        stabilized = self.stabilize_legacy(now, desired)
+        return convert_desired_replicas_with_rules(
+            current, stabilized, self.min_replicas, self.max_replicas, self.scale_up_limit_factor
+        )[0]
+
+    # -- behavior path ------------------------------------------------------------------------
+
+    def _rules(self) -> tuple[ScalingRules, ScalingRules, float]:
+        assert self.behavior is not None
+        down = self.behavior.scale_down
+        window = down.stabilization_window_seconds
+        # maybeInitScaleDownStabilizationWindow: a nil window takes the controller's flag.
+        return self.behavior.scale_up, down, self.downscale_stabilization if window is None else window
+
+    def stabilize_with_behaviors(self, now: float, current: int, desired: int) -> int:
+        """``stabilizeRecommendationWithBehaviors``: lowest in the up window, highest in the down window."""
+        up_rules, _, down_window = self._rules()
+        up_cutoff = now - (up_rules.stabilization_window_seconds or 0)
+        down_cutoff = now - down_window
         up, down = desired, desired
-        for stamp, value in self.recommendations:
-            if stamp > up_cutoff:
-                up = min(up, value)
-            if stamp > down_cutoff:
-                down = max(down, value)
+        old_index = None
+        for i, rec in enumerate(self.recommendations):
+            if rec.time > up_cutoff:
+                up = min(rec.replicas, up)
+            if rec.time > down_cutoff:
+                down = max(rec.replicas, down)
+            if rec.time < up_cutoff and rec.time < down_cutoff:
+                old_index = i
         recommendation = max(current, up)
         recommendation = min(recommendation, down)
-        oldest = min(up_cutoff, down_cutoff)
-        self.recommendations = [r for r in self.recommendations if r[0] >= oldest]
-        self.recommendations.append((now, desired))
+        if old_index is not None:
+            self.recommendations[old_index] = Recommendation(desired, now)
+        else:
+            self.recommendations.append(Recommendation(desired, now))
         return recommendation
 
-    def limit(self, now: float, current: int, desired: int) -> int:
-        """``convertDesiredReplicasWithBehaviorRate``: policy rate limits and min/max replicas."""
+    def convert_with_behavior_rate(self, now: float, current: int, desired: int) -> tuple[int, str]:
+        """``convertDesiredReplicasWithBehaviorRate``: the policies' rate limits, then min/max."""
+        up_rules, down_rules, _ = self._rules()
         if desired > current:
-            up_limit = _scale_up_limit(now, current, self.up_events, self.down_events, self.behavior.scale_up)
-            limit = max(up_limit, current)
-            return min(desired, self.max_replicas, limit)
-        if desired < current:
+            limit = max(scale_up_limit_with_rules(current, self.up_events, self.down_events, up_rules, now), current)
+            if self.max_replicas > limit:
+                maximum, reason = limit, "ScaleUpLimit"
+            else:
+                maximum, reason = self.max_replicas, "TooManyReplicas"
+            if desired > maximum:
+                return maximum, reason
+        elif desired < current:
             limit = min(
-                _scale_down_limit(now, current, self.up_events, self.down_events, self.behavior.scale_down), current
+                scale_down_limit_with_rules(current, self.up_events, self.down_events, down_rules, now), current
             )
-            return max(desired, self.min_replicas, limit)
-        return desired
+            if self.min_replicas < limit:
+                minimum, reason = limit, "ScaleDownLimit"
+            else:
+                minimum, reason = self.min_replicas, "TooFewReplicas"
+            if desired < minimum:
+                return minimum, reason
+        return desired, "DesiredWithinRange"
 
-    def record(self, now: float, previous: int, new: int) -> None:
-        """``storeScaleEvent``: remember the change for the policies' periods."""
-        events = self.up_events if new > previous else self.down_events
-        rules = self.behavior.scale_up if new > previous else self.behavior.scale_down
+    def normalize_with_behaviors(self, now: float, current: int, desired: int) -> int:
+        """``normalizeDesiredReplicasWithBehaviors``: stabilize, then apply the rate limits."""
+        stabilized = self.stabilize_with_behaviors(now, current, desired)
+        return self.convert_with_behavior_rate(now, current, stabilized)[0]
+
+    def store_scale_event(self, now: float, previous: int, new: int) -> None:
+        """``storeScaleEvent``: remember a change for the policies' periods (none without behavior).
+
+        Events older than the longest policy period are marked outdated; the last outdated slot is
+        reused (``markScaleEventsOutdated``).
+        """
+        if self.behavior is None:
+            return
+        up = new > previous
+        rules = self.behavior.scale_up if up else self.behavior.scale_down
+        events = self.up_events if up else self.down_events
         longest = max((p.period_seconds for p in rules.policies), default=0)
-        events[:] = [e for e in events if e.time > now - longest]
-        events.append(_Event(now, abs(new - previous)))
-
-
-def _changed(now: float, period: int, events: list[_Event]) -> int:
-    cutoff = now - period
-    return sum(e.change for e in events if e.time > cutoff)
-
-
-def _scale_up_limit(now: float, current: int, ups: list[_Event], downs: list[_Event], rules: ScalingRules) -> int:
-    if rules.select_policy == "Disabled":
-        return current
-    pick = min if rules.select_policy == "Min" else max
-    result: int | None = None
-    for policy in rules.policies:
-        start = current - _changed(now, policy.period_seconds, ups) + _changed(now, policy.period_seconds, downs)
-        proposed = start + policy.value if policy.type == "Pods" else math.ceil(start * (1 + policy.value / 100))
-        result = proposed if result is None else pick(result, proposed)
-    return current if result is None else result
-
-
-def _scale_down_limit(now: float, current: int, ups: list[_Event], downs: list[_Event], rules: ScalingRules) -> int:
-    if rules.select_policy == "Disabled":
-        return current
-    pick = max if rules.select_policy == "Min" else min
-    result: int | None = None
-    for policy in rules.policies:
-        start = current - _changed(now, policy.period_seconds, ups) + _changed(now, policy.period_seconds, downs)
-        proposed = start - policy.value if policy.type == "Pods" else int(start * (1 - policy.value / 100))
-        result = proposed if result is None else pick(result, proposed)
-    return current if result is None else result
+        old_index = None
+        for i, event in enumerate(events):
+            if event.time < now - longest:
+                event.outdated = True
+            if event.outdated:
+                old_index = i
+        event = ScaleEvent(abs(new - previous), now)
+        if old_index is not None:
+            events[old_index] = event
+        else:
+            events.append(event)

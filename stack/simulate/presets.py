@@ -1,8 +1,11 @@
 """Side-by-side autoscaling presets for one stack, run on the same requests.
 
 1. ``stack``: what this stack renders (config.autoscaling with ``default_behavior``);
-2. ``k8s-defaults``: the same metrics without a behavior block (Google's reference manifests);
-3. ``cpu-80``: a CPU-utilisation HPA (common Helm charts; vLLM's CPU stays low, so it rarely scales);
+2. ``k8s-defaults``: the same metrics without a behavior block (Google's reference manifests), so
+   the controller's legacy path: 5-minute downscale stabilization, at most ``max(2 × current, 4)``
+   replicas per sync;
+3. ``cpu-80``: a CPU-utilisation HPA without a behavior block (common Helm charts; vLLM's CPU
+   stays low, so it rarely scales);
 4. ``KEDA min 0``: KEDA scale-to-zero with the stack's KEDA settings, triggers as the stack renders
    them (sums of pod metrics: nothing to read at zero replicas);
 5. the same with a gateway-side signal that exists at zero (requests held in front of the Service).
@@ -28,7 +31,7 @@ from stack.estimate import (
     replicas_per_node,
     resolve_throughput,
 )
-from stack.simulate.behavior import KUBERNETES_DEFAULT_BEHAVIOR, default_behavior
+from stack.simulate.behavior import default_behavior
 from stack.simulate.fleet import FleetParams, PoolSpec, Scaler, SimResult, Simulation
 from stack.simulate.scalers import FixedScaler, HpaScaler, KedaScaler
 from stack.simulate.traffic import Requests, generate
@@ -134,7 +137,7 @@ def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
             _metrics(config),
             low,
             high,
-            KUBERNETES_DEFAULT_BEHAVIOR,
+            None,
             tolerance,
             period,
         ),
@@ -143,7 +146,7 @@ def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
             [("cpu", float(planning.simulation.cpu_target_percent))],
             low,
             high,
-            KUBERNETES_DEFAULT_BEHAVIOR,
+            None,
             tolerance,
             period,
         ),

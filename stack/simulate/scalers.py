@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stack.simulate.behavior import HpaBehavior
-from stack.simulate.hpa import HpaController, NoMetrics, PodSample, external_per_pod_replicas, plain_metric_replicas
+from stack.simulate.fleet import to_milli
+from stack.simulate.hpa import (
+    HpaController,
+    NoMetrics,
+    Tolerances,
+    external_per_pod_replicas,
+    plain_metric_replicas,
+    resource_replicas,
+)
 from stack.simulate.keda import KedaActivation
 
 
@@ -26,14 +34,17 @@ class FixedScaler:
 
 @dataclass
 class HpaScaler:
-    """An autoscaling/v2 HPA with Pods metrics (AverageValue) or a CPU Resource metric (Utilization)."""
+    """An autoscaling/v2 HPA with Pods metrics (AverageValue) or a CPU Resource metric (Utilization).
+
+    ``behavior`` None is an HPA without a behavior block: the controller's legacy path.
+    """
 
     name: str
     metrics: list[tuple[str, float]]
-    """(metric, per-pod target); metric is queue, running, kvCache, gpuDutyCycle or cpu."""
+    """(metric, per-pod target); metric is queue, running, kvCache, gpuDutyCycle or cpu (percent)."""
     min_replicas: int
     max_replicas: int
-    behavior: HpaBehavior
+    behavior: HpaBehavior | None
     tolerance: float = 0.1
     period: float = 15.0
     controller: HpaController = field(init=False)
@@ -45,15 +56,20 @@ class HpaScaler:
         return self.min_replicas
 
     def warm(self, now: float, replicas: int) -> None:
-        """Start in steady state: the controller has been recommending ``replicas``."""
-        self.controller.recommendations.append((now, replicas))
+        """The controller's first look at the target (``recordInitialRecommendation``)."""
+        self.controller.record_initial_recommendation(now, replicas)
 
     def tick(self, now: float, sim) -> int | None:
+        tolerances = Tolerances(self.tolerance, self.tolerance)
         proposals: list[int | None] = []
         for metric, target in self.metrics:
-            pods = [PodSample(pending, ready, value) for pending, ready, value in sim.pod_samples(metric)]
+            pods = sim.pod_samples(metric)
             try:
-                proposals.append(plain_metric_replicas(pods, sim.spec, target, self.tolerance, cpu=metric == "cpu"))
+                if metric == "cpu":
+                    replicas, _ = resource_replicas(pods, sim.spec, round(target), now, tolerances)
+                else:
+                    replicas, _ = plain_metric_replicas(pods, sim.spec, to_milli(target), now, tolerances)
+                proposals.append(replicas)
             except NoMetrics:
                 proposals.append(None)
         return self.controller.reconcile(now, sim.spec, proposals)
@@ -78,7 +94,7 @@ class KedaScaler:
     max_replicas: int
     activation_threshold: float
     cooldown_seconds: float
-    behavior: HpaBehavior
+    behavior: HpaBehavior | None
     tolerance: float = 0.1
     period: float = 15.0
     signal: str = "pods"
@@ -93,14 +109,22 @@ class KedaScaler:
         return self.min_replicas
 
     def warm(self, now: float, replicas: int) -> None:
-        """Start in steady state: the HPA has been recommending ``replicas``."""
-        self.controller.recommendations.append((now, replicas))
+        """Start from a fleet that has been serving: the HPA's first look at the target
+        (``recordInitialRecommendation``) and, with replicas running, KEDA's ``lastActiveTime``.
+
+        A ScaledObject that was never active is scaled in after ``initialCooldownPeriod`` (default
+        0) instead; the simulated fleet's metrics only become visible after the pipeline delay, so
+        without this the first poll would read a warm, loaded fleet as never active.
+        """
+        self.controller.record_initial_recommendation(now, replicas)
+        if replicas > 0:
+            self.activation.last_active = now
 
     def _value(self, sim, metric: str) -> float | None:
         if self.signal == "gateway" and metric == "queue":
             return sim.gateway_value(0)
-        values = [v for _, _, v in sim.pod_samples(metric) if v is not None]
-        return sum(values) if values else None
+        values = [pod.value for pod in sim.pod_samples(metric) if pod.value is not None]
+        return sum(values) / 1000 if values else None
 
     def tick(self, now: float, sim) -> int | None:
         usages = [self._value(sim, metric) for metric, _ in self.metrics]
@@ -113,8 +137,9 @@ class KedaScaler:
             return override
         if sim.spec == 0:
             return None
+        tolerances = Tolerances(self.tolerance, self.tolerance)
         proposals = [
-            None if usage is None else external_per_pod_replicas(usage, target, sim.status_replicas(), self.tolerance)
+            None if usage is None else external_per_pod_replicas(usage, target, sim.status_replicas(), tolerances)
             for usage, (_, target) in zip(usages, self.metrics, strict=True)
         ]
         return self.controller.reconcile(now, sim.spec, proposals)

@@ -12,71 +12,18 @@ from stack.simulate.behavior import (
     ScalingRules,
     default_behavior,
 )
-from stack.simulate.hpa import HpaController, NoMetrics, PodSample, external_per_pod_replicas, plain_metric_replicas
+from stack.simulate.hpa import HpaController, PodSample, plain_metric_replicas
 from stack.simulate.keda import KedaActivation
 
 
-def pods(*values, pending=0, missing=0):
-    return (
-        [PodSample(value=v) for v in values] + [PodSample(pending=True)] * pending + [PodSample(value=None)] * missing
-    )
-
-
-# -- desiredReplicas = ceil(currentReplicas × currentMetricValue / desiredMetricValue) ---------
-
-
-def test_docs_example_doubles_at_200m_of_100m():
-    assert plain_metric_replicas(pods(200, 200), 2, 100) == 4
-
-
-def test_docs_example_halves_at_50m_of_100m():
-    assert plain_metric_replicas(pods(50, 50, 50, 50), 4, 100) == 2
-
-
-def test_tolerance_skips_small_changes():
-    assert plain_metric_replicas(pods(*[10.9] * 10), 10, 10) == 10  # ratio 1.09 ≤ 1 + 0.1
-    assert plain_metric_replicas(pods(*[11.5] * 10), 10, 10) == 12  # ratio 1.15: ceil(11.5)
-    assert plain_metric_replicas(pods(*[9.1] * 10), 10, 10) == 10
-    assert plain_metric_replicas(pods(*[11.5] * 10), 10, 10, tolerance=0.2) == 10
-
-
-def test_pending_pods_are_ignored():
-    assert plain_metric_replicas(pods(20, 20, pending=2), 4, 10) == 4  # ceil(2 × 2 ready pods)
-    assert plain_metric_replicas(pods(30, 30, pending=2), 4, 10) == 6
-
-
-def test_missing_pods_count_zero_on_scale_up():
-    # [20, 20, 0, 0] averages the target: no change while the new pods have no metric yet.
-    assert plain_metric_replicas(pods(20, 20, missing=2), 4, 10) == 4
-    assert plain_metric_replicas(pods(40, 40, missing=2), 4, 10) == 8  # [40, 40, 0, 0] → 2 × 4
-
-
-def test_missing_pods_count_the_target_on_scale_down():
-    assert plain_metric_replicas(pods(2, 2, missing=2), 4, 10) == 3  # [2, 2, 10, 10] → ceil(0.6 × 4)
-
-
-def test_missing_pods_never_flip_the_direction():
-    # usage ratio 1.5 says up, but with missing pods as 0 the new ratio (0.75) says down: keep current.
-    assert plain_metric_replicas(pods(15, missing=1), 2, 10) == 2
-
-
-def test_cpu_unready_pods_count_zero_on_scale_up():
-    samples = [PodSample(value=90), PodSample(value=90), PodSample(ready=False, value=100)]
-    assert plain_metric_replicas(samples, 3, 50, cpu=True) == 4  # [90, 90, 0] → ceil(1.2 × 3)
-    # scaling down, unready pods are set aside: ceil(0.2 × 2 ready pods)
-    quiet = [PodSample(value=10), PodSample(value=10), PodSample(ready=False, value=100)]
-    assert plain_metric_replicas(quiet, 3, 50, cpu=True) == 1
-
-
-def test_no_metrics_is_an_error():
-    with pytest.raises(NoMetrics):
-        plain_metric_replicas(pods(pending=2, missing=0), 2, 10)
-
-
-def test_external_average_value():
-    assert external_per_pod_replicas(23, 5, 2) == 5  # ceil(23 / 5)
-    assert external_per_pod_replicas(10.4, 5, 2) == 2  # within tolerance
-    assert external_per_pod_replicas(0, 5, 3) == 0
+def test_simulator_pods_pending_count_zero_on_a_scale_up():
+    """Divergence (a): two Pending pods beside two busy ones; upstream counts them as 0 on the way up."""
+    busy = [PodSample(value=30_000), PodSample(value=30_000)]
+    pending = [PodSample(phase="Pending", value=None)] * 2
+    # ratio 3.0 over the ready pods; with the Pending pods at 0: [30, 30, 0, 0] → 1.5 × 4 = 6
+    assert plain_metric_replicas(busy + pending, 4, 10_000, 0.0) == (6, 30_000)
+    # ... and a flip keeps the count: [12, 12, 0, 0] averages 0.6 of the target, so no scale-down
+    assert plain_metric_replicas([PodSample(value=12_000)] * 2 + pending, 4, 10_000, 0.0)[0] == 4
 
 
 # -- controller: min/max, several metrics ------------------------------------------------------
@@ -171,6 +118,18 @@ def test_default_scale_up_doubles_or_adds_four_every_15_seconds():
     assert [seen[t] for t in (0, 15, 30, 45)] == [5, 10, 20, 40]
 
 
+def test_no_behavior_scales_up_at_most_double_or_four_per_sync():
+    """Divergence (b): without a behavior block, ``normalizeDesiredReplicas`` caps at max(2 × current, 4)."""
+    seen = _run(HpaController(1, 100, None), 1, {0: 40}, 60)
+    assert [seen[t] for t in (0, 15, 30, 45, 60)] == [4, 8, 16, 32, 40]
+
+
+def test_no_behavior_scales_down_after_five_minutes_all_at_once():
+    seen = _run(HpaController(1, 100, None), 10, {0: 10, 15: 2}, 330)
+    # stabilizeRecommendation keeps a recommendation exactly 300 s old (``Before(cutoff)`` is strict)
+    assert seen[300] == 10 and seen[315] == 2
+
+
 def test_default_scale_down_drops_everything_after_five_minutes():
     seen = _run(HpaController(1, 100, KUBERNETES_DEFAULT_BEHAVIOR), 10, {0: 10, 15: 2}, 315)
     assert seen[285] == 10 and seen[300] == 2
@@ -233,11 +192,19 @@ def test_default_behavior_scales_down_one_pod_per_minute():
 
 def test_keda_activates_from_zero_and_cools_down_to_zero():
     keda = KedaActivation(min_replicas=0, activation_threshold=0.5, cooldown_seconds=900)
-    assert keda.poll(0, 0, 0.4) is None  # below the activation threshold
+    assert keda.poll(0, 0, 0.4) is None  # below the activation threshold, already at 0
     assert keda.poll(15, 0, 3) == 1
     assert keda.poll(30, 1, 0) is None  # inactive since 15 s: cooldown runs
     assert keda.poll(915, 1, 0) is None  # 15 + 900 is not yet passed
     assert keda.poll(930, 1, 0) == 0
+
+
+def test_keda_never_active_scales_in_after_the_initial_cooldown():
+    """Divergence (e): no lastActiveTime yet, so ``creationTimestamp + initialCooldownPeriod`` counts."""
+    assert KedaActivation(0, 0.5, cooldown_seconds=900).poll(15, 3, 0) == 0  # default initialCooldownPeriod 0
+    keda = KedaActivation(0, 0.5, cooldown_seconds=900, initial_cooldown_seconds=120, created=10)
+    assert keda.poll(130, 3, 0) is None  # 10 + 120 not yet passed
+    assert keda.poll(145, 3, 0) == 0
 
 
 def test_keda_with_a_minimum_never_goes_to_zero():
