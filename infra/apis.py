@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
 
 from infra.options import child_options
+from infra.validation import Problem, project_id, raise_if_problems, type_problems, unique
 
 PLATFORM_APIS = (
     "container.googleapis.com",
@@ -40,6 +42,7 @@ class ProjectApis(pulumi.ComponentResource):
     services: list[gcp.projects.Service]
 
     def __init__(self, name: str, args: ProjectApisArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("ProjectApis", name, validate_project_apis_args(args))
         super().__init__("gke-inference:infra:ProjectApis", name, {}, opts)
         child = child_options(self, opts)
         self.services = [
@@ -54,3 +57,22 @@ class ProjectApis(pulumi.ComponentResource):
             for service in args.services
         ]
         self.register_outputs({"services": [s.service for s in self.services]})
+
+
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9]*(\.[a-z][-a-z0-9]*)*\.googleapis\.com$")
+"""Service Usage service names such as ``container.googleapis.com``."""
+
+
+def validate_project_apis_args(args: ProjectApisArgs) -> list[Problem]:
+    """Problems with the service list: malformed names, or two services that would share a child name (pure)."""
+    problems = type_problems(args, ProjectApisArgs)
+    if problems:
+        return problems
+    problems = project_id("project", args.project)
+    for index, service in enumerate(args.services):
+        if not SERVICE_NAME.match(service):
+            problems.append(Problem(f"services.{index}", f"'{service}' is not an API service name like "
+                                                         "container.googleapis.com"))
+    # each Service child is named after the first label of its service name
+    problems += unique("services", [s.split(".")[0] for s in args.services], "API (by its first name part)")
+    return problems

@@ -8,6 +8,15 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.options import child_options
+from infra.validation import (
+    Problem,
+    ipv4_network,
+    no_overlaps,
+    project_id,
+    raise_if_problems,
+    rfc1035_name,
+    type_problems,
+)
 
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"
@@ -40,6 +49,7 @@ class Network(pulumi.ComponentResource):
     services_range_name: str = SERVICES_RANGE
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("Network", name, validate_network_args(args))
         super().__init__("gke-inference:infra:Network", name, {}, opts)
         child = child_options(self, opts)
         vpc = gcp.compute.Network(
@@ -53,7 +63,7 @@ class Network(pulumi.ComponentResource):
         subnet = gcp.compute.Subnetwork(
             f"{name}-subnet",
             project=args.project,
-            name=f"{args.network_name}-{args.region}",
+            name=subnet_name(args),
             region=args.region,
             network=vpc.id,
             ip_cidr_range=args.subnet_cidr,
@@ -90,3 +100,38 @@ class Network(pulumi.ComponentResource):
         self.network_id = vpc.id
         self.subnetwork_id = subnet.id
         self.register_outputs({"networkId": self.network_id, "subnetworkId": self.subnetwork_id})
+
+
+def subnet_name(args: NetworkArgs) -> str:
+    """The subnet's name: ``<network_name>-<region>``."""
+    return f"{args.network_name}-{args.region}"
+
+
+def validate_network_args(args: NetworkArgs) -> list[Problem]:
+    """Problems Compute Engine would refuse at create time (pure).
+
+    Names: compute.v1 discovery ``Network.name`` / ``Subnetwork.name`` / ``Router.name`` /
+    ``RouterNat.name`` pattern, 1–63 characters, also for the names derived from ``network_name``.
+    Ranges: ``Subnetwork.ipCidrRange`` and ``SubnetworkSecondaryRange.ipCidrRange`` ("Ranges must be unique
+    and non-overlapping with all primary and secondary IP ranges within a network").
+    """
+    problems = type_problems(args, NetworkArgs)
+    if problems:
+        return problems
+    problems = project_id("project", args.project)
+    if not args.region:
+        problems.append(Problem("region", "required: the subnet's region, e.g. us-central1"))
+    problems += rfc1035_name("network_name", args.network_name, "VPC name")
+    derived = {"subnet": subnet_name(args)}
+    if args.nat:
+        derived |= {"router": f"{args.network_name}-router", "NAT": f"{args.network_name}-nat"}
+    for what, derived_name in derived.items():
+        if len(derived_name) > 63:
+            problems.append(Problem("network_name", f"the {what} name '{derived_name}' derived from it is "
+                                                    f"{len(derived_name)} characters; Compute Engine allows 63"))
+    ranges = {}
+    for field in ("subnet_cidr", "pods_cidr", "services_cidr"):
+        ranges[field], found = ipv4_network(field, getattr(args, field), "range")
+        problems += found
+    problems += no_overlaps(ranges, "a subnet's primary and secondary ranges")
+    return problems

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from infra import catalog
+from infra.identity import NodeServiceAccountArgs, validate_node_service_account_args
+from infra.network import NetworkArgs, validate_network_args
 from infra.storage import ModelBucketArgs, validate_model_bucket_args
 from stack.base_config import ArgPaths, FieldError, FieldErrors, Model
 from stack.planning_config import PlanningConfig
@@ -106,6 +108,25 @@ class NetworkConfig(Model):
         if not self.create and self.existing is None:
             raise FieldError("existing", "required when network.create is false: name the VPC, subnet and ranges")
         return self
+
+    def to_args(self, project: str, region: str, nat: bool) -> NetworkArgs:
+        """The Network arguments of this section (``create: true``)."""
+        return NetworkArgs(
+            project=project,
+            region=region,
+            network_name=self.name,
+            subnet_cidr=self.subnet_cidr,
+            pods_cidr=self.pods_cidr,
+            services_cidr=self.services_cidr,
+            nat=nat,
+        )
+
+
+NETWORK_PATHS = ArgPaths(
+    "network", {"project": "project", "region": "region", "network_name": "network.name", "nat": "cluster.privateNodes"}
+)
+"""NetworkArgs paths in the stack YAML."""
+
 
 
 class ReleaseChannel(StrEnum):
@@ -525,6 +546,9 @@ class RegistryConfig(Model):
 # The whole stack
 # --------------------------------------------------------------------------------------------
 
+NODE_SA_PATHS = ArgPaths("", {"project": "project", "account_id": "stack"})
+"""NodeServiceAccountArgs paths: its id derives from the stack name."""
+
 PoolName = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")]
 
 
@@ -600,7 +624,17 @@ class StackConfig(Model):
         problems = validate_model_bucket_args(bucket)
         if stack is None and self.model_storage.name is None:  # the derived name is known only with the stack
             problems = [p for p in problems if p.property_path != "name"]
-        return BUCKET_PATHS.errors(problems)
+        errors = BUCKET_PATHS.errors(problems)
+        if self.cluster.mode == "create" and self.network.create:
+            network = self.network.to_args(self.project, self.region, nat=self.cluster.private_nodes)
+            errors += NETWORK_PATHS.errors(validate_network_args(network))
+        if stack is not None:
+            errors += NODE_SA_PATHS.errors(validate_node_service_account_args(self.node_service_account_args(stack)))
+        return errors
+
+    def node_service_account_args(self, stack: str) -> NodeServiceAccountArgs:
+        """The nodes' service account: ``gke-<stack>-nodes``."""
+        return NodeServiceAccountArgs(project=self.project, account_id=f"gke-{stack}-nodes")
 
     def resource_labels(self, stack: str) -> dict[str, str]:
         """GCP labels on every labelable resource: the config's plus ``stack`` and ``managed-by``."""

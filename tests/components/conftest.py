@@ -93,6 +93,15 @@ class Recorder:
     last_monitor: Any = None
     """The recording monitor of the latest run, kept when the program raised."""
 
+    def refused(self, program: Callable[[], Any]) -> list[tuple[str, str]]:
+        """``(property_path, reason)`` of the ComponentArgsError ``program`` raises; asserts nothing was registered."""
+        from infra.validation import ComponentArgsError
+
+        with pytest.raises(ComponentArgsError) as caught:
+            self.run(program)
+        assert self.registered_by_last_run() == []
+        return [(e["property_path"], e["reason"]) for e in caught.value.errors or []]
+
     def registered_by_last_run(self) -> list[str]:
         """Names of everything the latest run registered, even when it raised."""
         return [r.as_json()["name"] for r in self.last_monitor.recorded]

@@ -17,6 +17,8 @@ def test_platform_apis(recorder):
         "apis-monitoring": "monitoring.googleapis.com",
         "apis-storage": "storage.googleapis.com",
         "apis-iam": "iam.googleapis.com",
+        "apis-cloudresourcemanager": "cloudresourcemanager.googleapis.com",
+        "apis-cloudbuild": "cloudbuild.googleapis.com",
     }
     for service in services:
         assert service["parent"] == "apis"
@@ -26,10 +28,26 @@ def test_platform_apis(recorder):
             "disableOnDestroy": False,
             "disableDependentServices": False,
         }
-    assert len(PLATFORM_APIS) == 8
+    assert len(PLATFORM_APIS) == 10
 
 
 def test_custom_service_list(recorder):
     rec = recorder.run(lambda: ProjectApis("apis", ProjectApisArgs(project="p-test", services=("tpu.googleapis.com",))))
     assert rec.names() == ["apis", "apis-tpu"]
     assert [rec.resolve(s.service) for s in rec.value.services] == ["tpu.googleapis.com"]
+
+
+def test_malformed_and_repeated_services_are_refused(recorder):
+    services = ("container.googleapis.com", "compute", "container.googleapis.com")
+    args = ProjectApisArgs(project="p-test", services=services)
+    assert recorder.refused(lambda: ProjectApis("apis", args)) == [
+        ("services.1", "'compute' is not an API service name like container.googleapis.com"),
+        ("services.2", "'container' is listed twice; each API (by its first name part) may appear once"),
+    ]
+
+
+def test_a_string_instead_of_a_tuple_is_named(recorder):
+    args = ProjectApisArgs(project="p-test", services="container.googleapis.com")  # type: ignore[arg-type]
+    assert recorder.refused(lambda: ProjectApis("apis", args)) == [
+        ("services", "expected tuple[str, ...], got str 'container.googleapis.com'")
+    ]

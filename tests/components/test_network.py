@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from infra.network import Network, NetworkArgs
+from infra.network import Network, NetworkArgs, validate_network_args
 
 ARGS = NetworkArgs(
     project="p-test",
@@ -76,3 +76,33 @@ def test_outputs_and_range_names(recorder):
 def test_without_nat(recorder):
     rec = recorder.run(lambda: Network("network", replace(ARGS, nat=False)))
     assert rec.names() == ["network", "network-subnet", "network-vpc"]
+
+
+# -- refused arguments ----------------------------------------------------------------------------
+
+
+def test_overlapping_and_malformed_ranges(recorder):
+    args = replace(ARGS, pods_cidr="10.10.8.0/21", services_cidr="10.20.0.1/20")
+    assert recorder.refused(lambda: Network("network", args)) == [
+        ("services_cidr", "'10.20.0.1/20' is not an IPv4 range in CIDR form with zero host bits "
+                          "(10.20.0.1/20 has host bits set)"),
+        ("pods_cidr", "10.10.8.0/21 overlaps subnet_cidr (10.10.0.0/20); a subnet's primary and secondary ranges "
+                      "must not overlap"),
+    ]
+
+
+def test_names_derived_from_the_network_name_fit_63_characters(recorder):
+    assert validate_network_args(replace(ARGS, network_name="n" * 51)) == []  # n…n-us-central1 is 63
+    longer = replace(ARGS, network_name="n" * 52)
+    assert recorder.refused(lambda: Network("network", longer)) == [
+        ("network_name", f"the subnet name '{'n' * 52}-us-central1' derived from it is 64 characters; Compute Engine "
+                         "allows 63"),
+    ]
+
+
+def test_vpc_name_pattern(recorder):
+    args = replace(ARGS, network_name="GKE_net", nat=False)
+    assert recorder.refused(lambda: Network("network", args)) == [
+        ("network_name", "'GKE_net' is not a valid VPC name: 1–63 characters, lowercase letters, digits and hyphens, "
+                         "starting with a letter and ending with a letter or digit"),
+    ]

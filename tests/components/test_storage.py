@@ -85,10 +85,7 @@ def test_outputs(recorder):
 
 def refused(recorder, args) -> list[tuple[str, str]]:
     """The (path, reason) pairs ModelBucket raises for ``args``; asserts nothing was registered."""
-    with pytest.raises(ComponentArgsError) as caught:
-        recorder.run(lambda: ModelBucket("models", args))
-    assert recorder.registered_by_last_run() == []
-    return [(e["property_path"], e["reason"]) for e in caught.value.errors or []]
+    return recorder.refused(lambda: ModelBucket("models", args))
 
 
 def test_versioning_on_a_hierarchical_namespace_bucket_is_refused(recorder):

@@ -594,3 +594,37 @@ def test_cli_refuses_versioning_with_hns_naming_both_fields_and_writes_nothing(t
     assert error_line.startswith("error: platform.modelStorage.versioning: ")
     assert "modelStorage.hierarchicalNamespace" in error_line
     assert not out.exists()
+
+
+# -- network and node identity (infra/network.py, infra/identity.py validators) ---------------
+
+
+def test_network_ranges_must_not_overlap(dev_raw):
+    dev_raw["network"] = {"podsCidr": "10.10.0.0/16"}
+    assert errors(dev_raw) == [
+        "platform.network.podsCidr: 10.10.0.0/16 overlaps network.subnetCidr (10.10.0.0/20); a subnet's primary and "
+        "secondary ranges must not overlap"
+    ]
+
+
+def test_network_name_is_a_compute_name(dev_raw):
+    dev_raw["network"] = {"name": "Inference_VPC"}
+    assert errors(dev_raw) == [
+        "platform.network.name: 'Inference_VPC' is not a valid VPC name: 1–63 characters, lowercase letters, digits "
+        "and hyphens, starting with a letter and ending with a letter or digit"
+    ]
+
+
+def test_existing_network_is_not_checked_as_created(dev_raw):
+    dev_raw["network"] = {"create": False, "name": "Not_Checked", "existing": {
+        "network": "vpc", "subnetwork": "sub", "podsRangeName": "pods", "servicesRangeName": "svc"}}
+    assert StackConfig.parse(dev_raw).network.create is False
+
+
+def test_stack_name_too_long_for_the_node_service_account(dev_raw):
+    with pytest.raises(ConfigError) as caught:
+        StackConfig.parse(dev_raw, stack="staging-europe-west-2")
+    assert caught.value.lines == [
+        "platform.stack: 'gke-staging-europe-west-2-nodes' is not a service account id: 6–30 lowercase letters, digits "
+        "or hyphens, starting with a letter and not ending with a hyphen"
+    ]
