@@ -12,7 +12,9 @@ What is modelled, and how:
   event queue only holds arrivals and control events (fast: ~1 µs-scale work per request).
 * **TTFT** = queue wait + prompt tokens / prefill rate (prefill is not charged to decode; assumption).
 * **Metrics**: every scrape interval each Ready pod's queue, running, KV-cache use, GPU duty cycle
-  and CPU are sampled; a sample becomes visible to the autoscaler ``metrics_delay`` later.
+  and CPU are sampled; a sample becomes visible to the autoscaler ``metrics_delay`` later. The HPA
+  sees every live pod (``pod_samples``): Pending while unscheduled or pulling, Running and not
+  Ready while starting (no vLLM sample yet, CPU sampled), as ``groupPods`` sorts them.
 * **Pods**: Pending until a node slot exists (then the image pull: none if the node already has the
   image), then the container start (weights + engine, from ``estimate_cold_start``, with shared
   storage split between concurrent loads), then Ready. Scale-down deletes not-yet-ready pods
