@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import pulumi
@@ -10,6 +11,16 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from infra.options import child_options
+from infra.validation import (
+    Problem,
+    gcp_labels,
+    ipv4_network,
+    one_of,
+    project_id,
+    raise_if_problems,
+    rfc1035_name,
+    type_problems,
+)
 
 
 @dataclass(frozen=True)
@@ -145,6 +156,7 @@ class GkeCluster(pulumi.ComponentResource):
         args: GkeClusterArgs | ExistingClusterArgs,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        raise_if_problems("GkeCluster", name, validate_gke_cluster_args(args))
         super().__init__("gke-inference:infra:GkeCluster", name, {}, opts)
         child = child_options(self, opts)
         self.workload_pool = f"{args.project}.svc.id.goog"
@@ -267,3 +279,74 @@ class GkeCluster(pulumi.ComponentResource):
             opts=child,
         )
         return cluster, system_pool
+
+
+CLUSTER_NAME = re.compile(r"^[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?$")
+"""container.v1 discovery ``Cluster.name``: up to 40 characters, lowercase letters, numbers and hyphens,
+starting with a letter and ending with a letter or number."""
+RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED")
+"""A subset of container.v1 ``ReleaseChannel.channel`` (UNSPECIFIED would leave the channel)."""
+MONITORING_COMPONENTS = (
+    "SYSTEM_COMPONENTS", "APISERVER", "SCHEDULER", "CONTROLLER_MANAGER", "STORAGE", "HPA", "POD", "DAEMONSET",
+    "DEPLOYMENT", "STATEFULSET", "KUBELET", "CADVISOR", "DCGM", "JOBSET",
+)
+"""container.v1 ``MonitoringComponentConfig.enableComponents`` without COMPONENT_UNSPECIFIED."""
+HPA_PROFILES = ("PERFORMANCE", "NONE")
+"""container.v1 ``PodAutoscaling.hpaProfile`` without HPA_PROFILE_UNSPECIFIED."""
+MASTER_CIDR_PREFIX = 28
+"""The control plane's private range "must be a /28" (pulumi_gcp ``ClusterPrivateClusterConfigArgs``)."""
+_GKE_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?(-gke\.\d+)?$")
+
+
+def _cluster_name_problems(name: str) -> list[Problem]:
+    if not CLUSTER_NAME.match(name):
+        return [Problem("name", f"'{name}' is not a GKE cluster name: up to 40 lowercase letters, digits and "
+                                "hyphens, starting with a letter and ending with a letter or digit")]
+    return []
+
+
+def validate_gke_cluster_args(args: GkeClusterArgs | ExistingClusterArgs) -> list[Problem]:
+    """Problems GKE would refuse at create time, or combinations it documents as invalid (pure)."""
+    if isinstance(args, ExistingClusterArgs):
+        problems = type_problems(args, ExistingClusterArgs)
+        return problems or project_id("project", args.project) + _cluster_name_problems(args.name)
+    problems = type_problems(args, GkeClusterArgs)
+    if problems:
+        return problems
+    problems = project_id("project", args.project) + _cluster_name_problems(args.name)
+    if not args.location:
+        problems.append(Problem("location", "required: a region (regional cluster) or a zone"))
+    problems += one_of("release_channel", args.release_channel, RELEASE_CHANNELS)
+    if args.min_master_version is not None and not _GKE_VERSION.match(args.min_master_version):
+        problems.append(Problem("min_master_version", f"'{args.min_master_version}' is not a GKE version like 1.33 "
+                                                      "or 1.33.5-gke.1014000"))
+    problems += rfc1035_name("pods_range_name", args.pods_range_name, "secondary range name")
+    problems += rfc1035_name("services_range_name", args.services_range_name, "secondary range name")
+    if args.private_nodes:
+        network, found = ipv4_network("master_ipv4_cidr", args.master_ipv4_cidr, "range")
+        problems += found
+        if network is not None and network.prefixlen != MASTER_CIDR_PREFIX:
+            problems.append(Problem("master_ipv4_cidr", f"{network} is a /{network.prefixlen}; the control plane's "
+                                                        f"private range must be a /{MASTER_CIDR_PREFIX}"))
+    elif args.private_endpoint:
+        problems.append(Problem("private_endpoint", "a private endpoint needs {private_nodes} (it applies to private "
+                                                    "clusters only)"))
+    for index, block in enumerate(args.master_authorized_networks):
+        problems += ipv4_network(f"master_authorized_networks.{index}.cidr", block.cidr, "block")[1]
+    for index, component in enumerate(args.monitoring_components):
+        problems += one_of(f"monitoring_components.{index}", component, MONITORING_COMPONENTS)
+    if "SYSTEM_COMPONENTS" not in args.monitoring_components:
+        problems.append(Problem("monitoring_components", "must include SYSTEM_COMPONENTS (GKE rejects the list "
+                                                         "otherwise)"))
+    if "DCGM" in args.monitoring_components and not args.managed_prometheus:
+        problems.append(Problem("monitoring_components", "DCGM, which exports through Managed Prometheus: set "
+                                                         "{managed_prometheus} true or drop DCGM"))
+    problems += one_of("hpa_profile", args.hpa_profile, HPA_PROFILES)
+    pool = args.system_pool
+    if pool.min_nodes < 0 or pool.max_nodes < 1:
+        problems.append(Problem("system_pool.max_nodes", "node counts: min_nodes ≥ 0 and max_nodes ≥ 1"))
+    if pool.min_nodes > pool.max_nodes:
+        problems.append(Problem("system_pool.min_nodes", f"{{system_pool.min_nodes}} ({pool.min_nodes}) must be ≤ "
+                                                         f"{{system_pool.max_nodes}} ({pool.max_nodes})"))
+    problems += gcp_labels("labels", args.labels)
+    return problems

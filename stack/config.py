@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from infra import catalog
+from infra.cluster import AuthorizedNetwork as AuthorizedNetworkArgs
+from infra.cluster import ExistingClusterArgs, GkeClusterArgs, SystemPoolArgs, validate_gke_cluster_args
 from infra.identity import NodeServiceAccountArgs, validate_node_service_account_args
-from infra.network import NetworkArgs, validate_network_args
+from infra.network import PODS_RANGE, SERVICES_RANGE, NetworkArgs, validate_network_args
 from infra.storage import ModelBucketArgs, validate_model_bucket_args
 from stack.base_config import ArgPaths, FieldError, FieldErrors, Model
 from stack.planning_config import PlanningConfig
 from stack.serving_config import (
+    VOLUME_POPULATOR_MIN_GKE_VERSION,
     AutoscalingConfig,
     AutoscalingMetric,
     BatchConfig,
@@ -151,12 +154,6 @@ class SystemPool(Model):
     max_nodes: int = Field(default=3, ge=1, description="Maximum nodes per zone.")
     disk_size_gb: int = Field(default=100, ge=20, description="Boot disk size in GB.")
 
-    @model_validator(mode="after")
-    def _min_le_max(self) -> SystemPool:
-        if self.min_nodes > self.max_nodes:
-            raise FieldError("minNodes", f"minNodes ({self.min_nodes}) must be ≤ maxNodes ({self.max_nodes})")
-        return self
-
 
 class MonitoringComponent(StrEnum):
     SYSTEM_COMPONENTS = "SYSTEM_COMPONENTS"
@@ -230,14 +227,55 @@ class ClusterConfig(Model):
     def _rules(self) -> ClusterConfig:
         if self.min_master_version is not None:
             parse_gke_version(self.min_master_version)
-        if MonitoringComponent.SYSTEM_COMPONENTS not in self.monitoring_components:
-            raise FieldError("monitoringComponents", "must include SYSTEM_COMPONENTS (GKE rejects the list otherwise)")
-        if MonitoringComponent.DCGM in self.monitoring_components and not self.managed_prometheus:
-            raise FieldError(
-                "monitoringComponents",
-                "DCGM, which exports through Managed Prometheus: set managedPrometheus: true or drop DCGM",
-            )
         return self
+
+    def to_args(
+        self, project: str, location: str, network: NetworkRefs, node_service_account: str, labels: dict[str, str]
+    ) -> GkeClusterArgs | ExistingClusterArgs:
+        """The GkeCluster arguments of this section (ExistingClusterArgs in ``existing`` mode)."""
+        if self.mode == "existing":
+            return ExistingClusterArgs(project=project, name=self.name, location=location)
+        pool = self.system_pool
+        return GkeClusterArgs(
+            project=project,
+            name=self.name,
+            location=location,
+            network=network.network,
+            subnetwork=network.subnetwork,
+            pods_range_name=network.pods_range_name,
+            services_range_name=network.services_range_name,
+            node_service_account=node_service_account,
+            release_channel=self.release_channel.value,
+            min_master_version=self.min_master_version,
+            private_nodes=self.private_nodes,
+            private_endpoint=self.private_endpoint,
+            master_ipv4_cidr=self.master_ipv4_cidr,
+            master_authorized_networks=tuple(
+                AuthorizedNetworkArgs(n.cidr, n.name) for n in self.master_authorized_networks
+            ),
+            deletion_protection=self.deletion_protection,
+            managed_prometheus=self.managed_prometheus,
+            monitoring_components=tuple(m.value for m in self.monitoring_components),
+            network_policy=self.network_policy,
+            hpa_profile=self.hpa_profile,
+            system_pool=SystemPoolArgs(pool.machine_type, pool.min_nodes, pool.max_nodes, pool.disk_size_gb),
+            labels=labels,
+        )
+
+
+class NetworkRefs(NamedTuple):
+    """The VPC, subnet and secondary range names a created cluster uses."""
+
+    network: Any
+    subnetwork: Any
+    pods_range_name: str
+    services_range_name: str
+
+
+CLUSTER_PATHS = ArgPaths("cluster", {"project": "project", "location": "cluster.location", "labels": "labels",
+                                     "pods_range_name": "network.existing.podsRangeName",
+                                     "services_range_name": "network.existing.servicesRangeName"})
+"""GkeClusterArgs paths in the stack YAML."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -613,6 +651,7 @@ class StackConfig(Model):
                     "use DEFAULT or drop DCGM from cluster.monitoringComponents",
                 )
         self._check_serving()
+        self._check_volume_populator()
         self._check_environment()
         return self
 
@@ -628,9 +667,26 @@ class StackConfig(Model):
         if self.cluster.mode == "create" and self.network.create:
             network = self.network.to_args(self.project, self.region, nat=self.cluster.private_nodes)
             errors += NETWORK_PATHS.errors(validate_network_args(network))
+        errors += CLUSTER_PATHS.errors(validate_gke_cluster_args(self.cluster_args(stack or "stack")))
         if stack is not None:
             errors += NODE_SA_PATHS.errors(validate_node_service_account_args(self.node_service_account_args(stack)))
-        return errors
+        return list(dict.fromkeys(errors))  # shared arguments (labels) are reported once
+
+    def cluster_args(
+        self, stack: str, network: NetworkRefs | None = None, node_service_account: str | None = None
+    ) -> GkeClusterArgs | ExistingClusterArgs:
+        """The cluster's arguments; without ``network``/``node_service_account`` (Outputs at deploy time) their
+        config-side names stand in."""
+        if network is None:
+            net = self.network.existing
+            network = (
+                NetworkRefs(net.network, net.subnetwork, net.pods_range_name, net.services_range_name)
+                if not self.network.create and net is not None
+                else NetworkRefs(self.network.name, f"{self.network.name}-{self.region}", PODS_RANGE, SERVICES_RANGE)
+            )
+        account = node_service_account or f"gke-{stack}-nodes@{self.project}.iam.gserviceaccount.com"
+        labels = self.resource_labels(stack)
+        return self.cluster.to_args(self.project, self.cluster_location(), network, account, labels)
 
     def node_service_account_args(self, stack: str) -> NodeServiceAccountArgs:
         """The nodes' service account: ``gke-<stack>-nodes``."""
@@ -639,6 +695,23 @@ class StackConfig(Model):
     def resource_labels(self, stack: str) -> dict[str, str]:
         """GCP labels on every labelable resource: the config's plus ``stack`` and ``managed-by``."""
         return {**self.labels, "stack": stack, "managed-by": "pulumi"}
+
+    def uses_volume_populator(self) -> bool:
+        """hyperdiskMl filled by GKE's Volume Populator (no sourceSnapshot/sourceImage override)."""
+        weights = self.model.weights
+        return weights.backend is WeightsBackend.HYPERDISK_ML and not weights.hyperdisk_ml.prefilled()
+
+    def _check_volume_populator(self) -> None:
+        """The Volume Populator needs GKE 1.33.2-gke.4780000+ (VOLUME_POPULATOR_MIN_GKE_VERSION's source).
+        A version alias like "1.33" passes: GKE picks the highest patch of that minor (Cluster.initialClusterVersion,
+        container v1 discovery document)."""
+        version = self.cluster.min_master_version
+        if self.uses_volume_populator() and version and not version_at_least(version, VOLUME_POPULATOR_MIN_GKE_VERSION):
+            raise FieldError(
+                "cluster.minMasterVersion",
+                f"'{version}' is older than 1.33.2-gke.4780000, which the GKE Volume Populator filling "
+                "model.weights.hyperdiskMl needs; raise it, or give model.weights.hyperdiskMl.sourceSnapshot",
+            )
 
     def _check_environment(self) -> None:
         """prod stacks keep their safety guards on; dev may drop them to stay disposable."""
@@ -779,6 +852,12 @@ class StackConfig(Model):
                 "those series vanish, so nothing scales the server back up"
                 + (" outside the cron windows" if keda.cron else "")
                 + "; set wakeQuery to a signal that exists at zero (gateway/load balancer request rate)"
+            )
+        if self.uses_volume_populator() and self.cluster.min_master_version is None:
+            notes.append(
+                f"{CONFIG_KEY}.cluster.minMasterVersion: unset, so the cluster runs the "
+                f"{self.cluster.release_channel.value} channel's default version, which may be older than "
+                "1.33.2-gke.4780000 (GKE Volume Populator, model.weights.hyperdiskMl); set it to \"1.33\" or newer"
             )
         if self.model.weights.backend is WeightsBackend.HUGGING_FACE:
             notes.append(

@@ -209,3 +209,58 @@ def test_existing_mode_creates_only_a_provider(recorder):
     }
     assert rec.is_secret(cluster.kubeconfig)
     assert cluster.workload_pool == "p-test.svc.id.goog"
+
+
+# -- refused arguments: one test per rule, nothing registered ---------------------------------------
+
+
+def test_cluster_name_rule(recorder):
+    assert recorder.refused(lambda: GkeCluster("gke", replace(BASE, name="C1"))) == [
+        ("name", "'C1' is not a GKE cluster name: up to 40 lowercase letters, digits and hyphens, starting with a "
+                 "letter and ending with a letter or digit")
+    ]
+    existing = ExistingClusterArgs(project="p-test", name="c" * 41, location="us-central1")
+    assert [p for p, _ in recorder.refused(lambda: GkeCluster("gke", existing))] == ["name"]
+
+
+def test_monitoring_components(recorder):
+    args = replace(BASE, monitoring_components=("DCGM", "GPU"), managed_prometheus=False)
+    assert recorder.refused(lambda: GkeCluster("gke", args)) == [
+        ("monitoring_components.1", "'GPU' is not one of SYSTEM_COMPONENTS, APISERVER, SCHEDULER, CONTROLLER_MANAGER, "
+                                    "STORAGE, HPA, POD, DAEMONSET, DEPLOYMENT, STATEFULSET, KUBELET, CADVISOR, DCGM, "
+                                    "JOBSET"),
+        ("monitoring_components", "must include SYSTEM_COMPONENTS (GKE rejects the list otherwise)"),
+        ("monitoring_components", "DCGM, which exports through Managed Prometheus: set managed_prometheus true or "
+                                  "drop DCGM"),
+    ]
+
+
+def test_private_ranges_and_endpoint(recorder):
+    assert recorder.refused(lambda: GkeCluster("gke", replace(BASE, master_ipv4_cidr="172.16.0.0/27"))) == [
+        ("master_ipv4_cidr", "172.16.0.0/27 is a /27; the control plane's private range must be a /28")
+    ]
+    public = replace(BASE, private_nodes=False, private_endpoint=True)
+    assert recorder.refused(lambda: GkeCluster("gke", public)) == [
+        ("private_endpoint", "a private endpoint needs private_nodes (it applies to private clusters only)")
+    ]
+
+
+def test_channel_version_profile_and_system_pool(recorder):
+    args = replace(BASE, release_channel="NIGHTLY", min_master_version="latest", hpa_profile="FAST",
+                   system_pool=SystemPoolArgs(min_nodes=3, max_nodes=2), labels={"env": "Test"})
+    assert recorder.refused(lambda: GkeCluster("gke", args)) == [
+        ("release_channel", "'NIGHTLY' is not one of RAPID, REGULAR, STABLE, EXTENDED"),
+        ("min_master_version", "'latest' is not a GKE version like 1.33 or 1.33.5-gke.1014000"),
+        ("hpa_profile", "'FAST' is not one of PERFORMANCE, NONE"),
+        ("system_pool.min_nodes", "system_pool.min_nodes (3) must be ≤ system_pool.max_nodes (2)"),
+        ("labels.env", "label value 'Test' must be 0–63 lowercase letters, digits, '_' or '-'"),
+    ]
+
+
+def test_wrong_nested_type_is_named(recorder):
+    args = replace(BASE, system_pool={"min_nodes": 1}, master_authorized_networks=("10.0.0.0/8",))
+    assert recorder.refused(lambda: GkeCluster("gke", args)) == [
+        ("master_authorized_networks.0", "expected AuthorizedNetwork, got str '10.0.0.0/8': build it with "
+                                         "AuthorizedNetwork(...)"),
+        ("system_pool", "expected SystemPoolArgs, got dict {'min_nodes': 1}: build it with SystemPoolArgs(...)"),
+    ]

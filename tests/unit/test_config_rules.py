@@ -276,7 +276,10 @@ def test_autoscaling_min_le_max(dev_raw):
 
 def test_system_pool_min_le_max(dev_raw):
     dev_raw["cluster"]["systemPool"] = {"minNodes": 4, "maxNodes": 3}
-    assert errors(dev_raw) == ["platform.cluster.systemPool.minNodes: minNodes (4) must be ≤ maxNodes (3)"]
+    assert errors(dev_raw) == [
+        "platform.cluster.systemPool.minNodes: cluster.systemPool.minNodes (4) must be ≤ "
+        "cluster.systemPool.maxNodes (3)"
+    ]
 
 
 def test_per_zone_flag(dev_raw):
@@ -310,7 +313,7 @@ def test_dcgm_needs_managed_prometheus(dev_raw):
     assert errors(dev_raw) == [
         (
             "platform.cluster.monitoringComponents: DCGM, which exports through Managed Prometheus: set "
-            "managedPrometheus: true or drop DCGM"
+            "cluster.managedPrometheus true or drop DCGM"
         )
     ]
 
@@ -627,4 +630,39 @@ def test_stack_name_too_long_for_the_node_service_account(dev_raw):
     assert caught.value.lines == [
         "platform.stack: 'gke-staging-europe-west-2-nodes' is not a service account id: 6–30 lowercase letters, digits "
         "or hyphens, starting with a letter and not ending with a hyphen"
+    ]
+
+
+
+# -- cluster (infra/cluster.py validate_gke_cluster_args) ----------------------------------------
+
+
+def test_cluster_name_is_at_most_40_characters(dev_raw):
+    dev_raw["cluster"]["name"] = "inference-" + "x" * 31
+    assert errors(dev_raw) == [
+        f"platform.cluster.name: 'inference-{'x' * 31}' is not a GKE cluster name: up to 40 lowercase letters, digits "
+        "and hyphens, starting with a letter and ending with a letter or digit"
+    ]
+
+
+def test_control_plane_range_is_a_slash_28(dev_raw):
+    dev_raw["cluster"]["masterIpv4Cidr"] = "172.16.0.0/24"
+    assert errors(dev_raw) == [
+        "platform.cluster.masterIpv4Cidr: 172.16.0.0/24 is a /24; the control plane's private range must be a /28"
+    ]
+
+
+def test_private_endpoint_needs_private_nodes(dev_raw):
+    dev_raw["cluster"].update(privateNodes=False, privateEndpoint=True)
+    assert errors(dev_raw) == [
+        "platform.cluster.privateEndpoint: a private endpoint needs cluster.privateNodes (it applies to private "
+        "clusters only)"
+    ]
+
+
+def test_authorized_network_cidr(dev_raw):
+    dev_raw["cluster"]["masterAuthorizedNetworks"] = [{"cidr": "10.0.0.1/8", "name": "vpn"}]
+    assert errors(dev_raw) == [
+        "platform.cluster.masterAuthorizedNetworks.0.cidr: '10.0.0.1/8' is not an IPv4 block in CIDR form with zero "
+        "host bits (10.0.0.1/8 has host bits set)"
     ]
