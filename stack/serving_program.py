@@ -18,6 +18,7 @@ from stack.config import StackConfig
 from stack.estimate import estimate_cold_start
 from stack.weights_program import build_batch, build_weights
 from workloads.loadtest import InClusterLoadTest, LoadTestArgs
+from workloads.lws_operator import LwsOperator, LwsOperatorArgs
 from workloads.pod_sizing import size_pod
 from workloads.vllm_args import EngineSettings
 from workloads.vllm_server import VllmServer, VllmServerArgs
@@ -25,6 +26,8 @@ from workloads.vllm_server import VllmServer, VllmServerArgs
 STARTUP_BUDGET_FACTOR = 1.5
 """The startupProbe allows this multiple of the estimated replica cold start (image + weights + engine)."""
 MIN_STARTUP_BUDGET_SECONDS = 300
+SYSTEM_POOL_SELECTOR = {"gke-inference/role": "system"}
+"""Node label of the CPU system pool (infra/cluster.py): controllers and client Jobs run there."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,12 @@ def build_serving(
         {"cloud.google.com/gke-accelerator": machine.accelerator} if preferred else dict(pool.scheduling.node_selector)
     )
     vllm = serving.vllm
+    # A replica spanning nodes is a LeaderWorkerSet: its CRD and controller come with the stack.
+    lws = (
+        LwsOperator("lws", LwsOperatorArgs(node_selector=SYSTEM_POOL_SELECTOR), opts=k8s_opts)
+        if serving.nodes_per_replica > 1
+        else None
+    )
     server = VllmServer(
         "vllm",
         VllmServerArgs(
@@ -186,6 +195,7 @@ def build_serving(
             hf_token=secrets.get("hfToken"),
             local_ssd_ephemeral=config.gpu_pools[serving.pool].local_ssd.mode.value == "ephemeral",
             client_label=serving.client_label,
+            workload_depends_on=(lws,) if lws else (),
         ),
         # Pods wait for the pools they run on (the pool carries the GPU taint and labels they select).
         opts=pulumi.ResourceOptions(

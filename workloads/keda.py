@@ -26,6 +26,7 @@ import pulumi_kubernetes as k8s
 
 from infra.options import child_options
 from workloads.autoscaling import ScaleTarget, validate_behavior
+from workloads.awaiting import await_annotations
 
 CHART = "keda"
 CHART_REPO = "https://kedacore.github.io/charts"
@@ -35,6 +36,10 @@ NAMESPACE = "keda"
 OPERATOR_SERVICE_ACCOUNT = "keda-operator"
 """Chart value ``serviceAccount.operator.name`` default."""
 API_VERSION = "keda.sh/v1alpha1"
+READY_CONDITION = "Ready"
+"""ScaledObject status condition "defined correctly and ready for scaling" (kedacore/keda
+apis/keda/v1alpha1/condition_types.go, ``ConditionReady``); ``pulumi up`` waits for it
+(``pulumi.com/waitFor``). TriggerAuthentication has no conditions (usable once created)."""
 GMP_QUERY_URL = "https://monitoring.googleapis.com/v1/projects/{project}/location/global/prometheus"
 """Managed Prometheus's Prometheus-compatible query API (the scaler appends /api/v1/query)."""
 
@@ -237,7 +242,12 @@ class VllmScaledObject(pulumi.ComponentResource):
             f"{name}-scaledobject",
             api_version=API_VERSION,
             kind="ScaledObject",
-            metadata={"name": self.name, "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": self.name,
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": await_annotations(READY_CONDITION),
+            },
             spec=scaled_object_spec(args, auth_name),
             opts=child_options(self, opts, depends_on=[self.trigger_authentication]),
         )

@@ -22,9 +22,14 @@ import pulumi_kubernetes as k8s
 
 from infra.options import child_options
 from workloads import metrics
+from workloads.awaiting import await_annotations
 
 API_VERSION = "monitoring.googleapis.com/v1"
 KIND = "PodMonitoring"
+READY_CONDITION = "ConfigurationCreateSuccess"
+"""The only status condition of a PodMonitoring: the operator turned it into collector config
+(GoogleCloudPlatform/prometheus-engine pkg/operator/apis/monitoring/v1, ``MonitoringConditionType``);
+``pulumi up`` waits for it (``pulumi.com/waitFor``), so scraping is configured when ``up`` ends."""
 ALLOWED_TARGET_LABELS = ("container", "node", "pod", "top_level_controller_name", "top_level_controller_type")
 """``targetLabels.metadata`` values the v1 CRD accepts for a PodMonitoring."""
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
@@ -125,6 +130,7 @@ class VllmPodMonitoring(pulumi.ComponentResource):
                 "name": args.name,
                 "namespace": args.namespace,
                 "labels": {"app.kubernetes.io/component": "metrics", **args.labels},
+                "annotations": await_annotations(READY_CONDITION),
             },
             spec=spec,
             opts=child_options(self, opts),

@@ -19,7 +19,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.options import child_options
+from workloads.awaiting import await_annotations
 from workloads.checkov import checkov_skip_annotations
+from workloads.lws_operator import READY_CONDITION as LWS_READY_CONDITION
 from workloads.pod_sizing import PodSize
 from workloads.vllm_args import SERVING_PORT, EngineSettings, engine_args
 from workloads.weights import WeightsMount
@@ -84,6 +86,9 @@ class VllmServerArgs:
     """An HPA or KEDA owns `replicas`: leave it out of the spec so updates don't fight the autoscaler."""
     nodes_per_replica: int = 1
     """>1 renders a LeaderWorkerSet (tensor parallel within a node, pipeline parallel across, Ray)."""
+    workload_depends_on: tuple[pulumi.Resource, ...] = ()
+    """What the Deployment/LeaderWorkerSet must wait for besides this component's own objects: the
+    controller serving its kind (``workloads.lws_operator.LwsOperator`` for a LeaderWorkerSet)."""
     preferred_pools: tuple[str, ...] = ()
     """Node pools in order of preference (e.g. on-demand, then Spot); empty uses node_selector alone."""
     startup_budget_seconds: int = 600
@@ -150,7 +155,7 @@ class VllmServer(pulumi.ComponentResource):
             data={script.name: script.read_text() for script in (PROBE_SCRIPT, DRAIN_SCRIPT)},
             opts=child,
         )
-        depends = [service_account, probe, *secrets.values(), *args.weights.dependencies]
+        depends = [service_account, probe, *secrets.values(), *args.weights.dependencies, *args.workload_depends_on]
         pod = self._pod_template(args, secrets)
         if args.nodes_per_replica > 1:
             self.workload = self._leader_worker_set(name, args, pod, depends)
@@ -348,6 +353,22 @@ class VllmServer(pulumi.ComponentResource):
         return math.ceil(args.startup_budget_seconds / STARTUP_PROBE_PERIOD)
 
     @staticmethod
+    def rollout_timeout_seconds(args: VllmServerArgs) -> int:
+        """How long a rollout may take: the startup budget + 10 minutes for a GPU node (Deployment
+        ``progressDeadlineSeconds`` and the ``pulumi up`` await, whose 10-minute default is shorter
+        than a cold start on a new node)."""
+        return args.startup_budget_seconds + 600
+
+    @classmethod
+    def _workload_annotations(cls, args: VllmServerArgs, condition: str | None) -> dict[str, str]:
+        """checkov skips + the await: a Deployment has a built-in await (only its timeout is set), a
+        LeaderWorkerSet none (``pulumi.com/waitFor: condition=Available``)."""
+        return {
+            **checkov_skip_annotations(CHECKOV_SKIPS),
+            **await_annotations(condition, cls.rollout_timeout_seconds(args)),
+        }
+
+    @staticmethod
     def termination_grace_seconds(args: VllmServerArgs) -> int:
         """preStop (delay + queue wait) + vLLM's drain + 15 s to exit: the kubelet never SIGKILLs a draining server."""
         return args.pre_stop_seconds + args.drain_queue_seconds + args.engine.shutdown_timeout_seconds + 15
@@ -380,7 +401,7 @@ class VllmServer(pulumi.ComponentResource):
             "selector": {"matchLabels": self.selector_labels},
             # A new replica must get a GPU node before an old one goes: never below capacity.
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            "progressDeadlineSeconds": args.startup_budget_seconds + 600,
+            "progressDeadlineSeconds": self.rollout_timeout_seconds(args),
             "revisionHistoryLimit": 5,
             "template": pod,
         }
@@ -388,7 +409,7 @@ class VllmServer(pulumi.ComponentResource):
             spec = {"replicas": args.replicas, **spec}
         return k8s.apps.v1.Deployment(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-deployment",
-            metadata=self._meta(args.name, annotations=checkov_skip_annotations(CHECKOV_SKIPS)),
+            metadata=self._meta(args.name, annotations=self._workload_annotations(args, condition=None)),
             spec=spec,
             opts=child_options(self, self._opts, depends_on=depends),
         )
@@ -438,7 +459,7 @@ class VllmServer(pulumi.ComponentResource):
             f"{name}-lws",
             api_version=self.target_api_version,
             kind=self.target_kind,
-            metadata=self._meta(args.name, annotations=checkov_skip_annotations(CHECKOV_SKIPS)),
+            metadata=self._meta(args.name, annotations=self._workload_annotations(args, LWS_READY_CONDITION)),
             spec=spec,
             opts=child_options(self, self._opts, depends_on=depends),
         )

@@ -1,0 +1,99 @@
+"""A replica spanning nodes brings the LeaderWorkerSet controller with it (issue 16 item 5)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from stack.render import load_stack_config, render_config
+from workloads.awaiting import TIMEOUT_SECONDS, WAIT_FOR
+from workloads.lws_operator import (
+    API_VERSION,
+    CHART,
+    CHART_VERSION,
+    NAMESPACE,
+    RELEASE,
+    LwsOperatorArgs,
+    operator_values,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+LWS_OVERRIDES = ("serving.nodesPerReplica=2", "serving.vllm.pipelineParallelSize=2", "batch.enabled=false")
+"""prod with each replica on two a3-highgpu-8g nodes: TP 8 within a node × PP 2 across = 16 GPUs
+(stack/config.py: TP × PP must equal the replica's GPUs); the batch Job runs on one node, so it
+cannot hold a 16-GPU model and is switched off."""
+
+
+def render(stack: str, *overrides: str):
+    return render_config(load_stack_config(stack, list(overrides)), stack)
+
+
+@pytest.fixture(scope="module")
+def multi_node():
+    return render("prod", *LWS_OVERRIDES)
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return render("prod")
+
+
+def lws_charts(result) -> list[dict]:
+    return [r for r in result.of_type("kubernetes:helm.sh/v4:Chart") if r["inputs"]["chart"] == CHART]
+
+
+def test_multi_node_prod_render_installs_the_pinned_lws_chart(multi_node):
+    (chart,) = lws_charts(multi_node)
+    assert chart["inputs"] == {
+        "chart": "oci://registry.k8s.io/lws/charts/lws",
+        "version": "0.10.0",
+        "name": "lws",
+        "namespace": "lws-system",
+        "values": {"nodeSelector": {"gke-inference/role": "system"}},
+    }
+    assert multi_node.named(chart["parent"])["type"] == "gke-inference:workloads:LwsOperator"
+    assert "lws-ns" in chart["dependencies"]
+
+
+def test_the_leader_worker_set_waits_for_the_controller_and_is_awaited_until_available(multi_node):
+    (lws,) = multi_node.of_type("kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet")
+    assert "lws-chart" in lws["dependencies"]
+    annotations = lws["inputs"]["metadata"]["annotations"]
+    assert annotations[WAIT_FOR] == "condition=Available"
+    budget = multi_node.outputs["startupBudgetSeconds"]
+    assert annotations[TIMEOUT_SECONDS] == str(budget + 600)
+    assert lws["inputs"]["apiVersion"] == API_VERSION
+
+
+def test_single_node_replicas_install_no_lws_controller(prod):
+    assert lws_charts(prod) == []
+    assert prod.of_type("gke-inference:workloads:LwsOperator") == []
+    vllm = next(m for m in prod.manifests_of_kind("Deployment") if m["metadata"]["name"] == "vllm")
+    annotations = vllm["metadata"]["annotations"]
+    assert WAIT_FOR not in annotations, "a Deployment has a built-in await; waitFor would replace it"
+    assert annotations[TIMEOUT_SECONDS] == str(vllm["spec"]["progressDeadlineSeconds"])
+
+
+def test_chart_version_is_the_release_of_the_vendored_crd():
+    provenance = (REPO / "stack" / "schemas" / "PROVENANCE.md").read_text()
+    line = next(line for line in provenance.splitlines() if "leaderworkerset" in line.lower() and "|" in line)
+    assert re.search(rf"\bv{re.escape(CHART_VERSION)}\b", line), line
+    assert (RELEASE, NAMESPACE) == ("lws", "lws-system")
+
+
+def test_chart_version_must_be_a_chart_version_not_a_tag():
+    with pytest.raises(ValueError, match=r"chart_version: 'v0.10.0'"):
+        LwsOperatorArgs(chart_version="v0.10.0").validate()
+
+
+def test_operator_values_put_the_controller_on_the_system_pool_and_keep_extra_values():
+    args = LwsOperatorArgs(node_selector={"pool": "system"}, values={"replicaCount": 2})
+    assert operator_values(args) == {"nodeSelector": {"pool": "system"}, "replicaCount": 2}
+    assert operator_values(LwsOperatorArgs()) == {}
+
+
+def test_rollout_timeout_is_the_deployment_progress_deadline(prod):
+    vllm = next(m for m in prod.manifests_of_kind("Deployment") if m["metadata"]["name"] == "vllm")
+    assert vllm["spec"]["progressDeadlineSeconds"] == prod.outputs["startupBudgetSeconds"] + 600
