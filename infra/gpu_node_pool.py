@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -10,6 +11,16 @@ import pulumi_gcp as gcp
 
 from infra import catalog
 from infra.options import child_options
+from infra.validation import (
+    K8S_LABELS_TOTAL_CHARACTERS,
+    Problem,
+    gcp_labels,
+    kubernetes_labels,
+    one_of,
+    project_id,
+    raise_if_problems,
+    type_problems,
+)
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
 SPOT_TAINT = {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NO_SCHEDULE"}
@@ -18,8 +29,9 @@ _K8S_EFFECT = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSched
 
 @dataclass(frozen=True)
 class SecondaryBootDiskArgs:
-    disk_image: str
-    """`global/images/NAME` or `projects/P/global/images/NAME`."""
+    disk_image: pulumi.Input[str]
+    """`global/images/NAME` or `projects/P/global/images/NAME`; an Output (e.g. ``BootDiskImage.disk_image``)
+    makes the pool wait for whatever produces it."""
     mode: Literal["CONTAINER_IMAGE_CACHE", "DATA"] = "CONTAINER_IMAGE_CACHE"
     """Image cache (needs image streaming) or a data disk."""
 
@@ -109,6 +121,7 @@ class GpuNodePool(pulumi.ComponentResource):
     node_pool: gcp.container.NodePool
 
     def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("GpuNodePool", name, validate_gpu_node_pool_args(args))
         super().__init__("gke-inference:infra:GpuNodePool", name, {}, opts)
         self.machine = catalog.lookup(args.machine_type, args.gpu_count)
         self.local_ssd_count = self._local_ssd_count(args, self.machine)
@@ -163,24 +176,8 @@ class GpuNodePool(pulumi.ComponentResource):
 
     @staticmethod
     def _local_ssd_count(args: GpuNodePoolArgs, machine: catalog.MachineType) -> int:
-        """The Local SSD count GKE gets, checked against the machine (reference §3.3)."""
-        if args.local_ssd_mode == "none":
-            return 0
-        if machine.local_ssd is catalog.LocalSsdPolicy.NONE:
-            raise ValueError(f"local_ssd_mode: {machine.name} has no Local SSD; use local_ssd_mode='none'")
-        count = args.local_ssd_count
-        if count is None:
-            return machine.bundled_local_ssd or 1
-        if machine.local_ssd is catalog.LocalSsdPolicy.BUNDLED and count not in (0, machine.bundled_local_ssd):
-            raise ValueError(
-                f"local_ssd_count: {machine.name} comes with exactly {machine.bundled_local_ssd} Local SSDs; "
-                f"pass {machine.bundled_local_ssd} or None"
-            )
-        if machine.local_ssd is catalog.LocalSsdPolicy.OPTIONAL and not 1 <= count <= machine.max_local_ssd:
-            raise ValueError(
-                f"local_ssd_count: {machine.name} takes 1 to {machine.max_local_ssd} Local SSDs, got {count}"
-            )
-        return count
+        """The Local SSD count GKE gets (validate_gpu_node_pool_args checked it against the machine)."""
+        return effective_local_ssd_count(args.local_ssd_mode, args.local_ssd_count, machine)
 
     @staticmethod
     def _autoscaling(args: GpuNodePoolArgs) -> gcp.container.NodePoolAutoscalingArgs:
@@ -199,11 +196,7 @@ class GpuNodePool(pulumi.ComponentResource):
     ) -> gcp.container.NodePoolNodeConfigArgs:
         C = gcp.container
         sharing = None
-        if args.gpu_sharing_strategy:
-            if args.max_shared_clients_per_gpu is None:
-                raise ValueError(
-                    "max_shared_clients_per_gpu: GKE needs it (2–48) whenever gpu_sharing_strategy is set; set both"
-                )
+        if args.gpu_sharing_strategy and args.max_shared_clients_per_gpu is not None:  # validated: both or neither
             sharing = C.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
                 gpu_sharing_strategy=args.gpu_sharing_strategy,
                 max_shared_clients_per_gpu=args.max_shared_clients_per_gpu,
@@ -260,3 +253,172 @@ class GpuNodePool(pulumi.ComponentResource):
             labels=labels,
             resource_labels=args.resource_labels or None,
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Argument validation (the stack config runs the same function: stack/config.py GpuPoolConfig)
+# --------------------------------------------------------------------------------------------
+
+LOCATION_POLICIES = ("ANY", "BALANCED")
+"""container.v1 ``NodePoolAutoscaling.locationPolicy`` without LOCATION_POLICY_UNSPECIFIED."""
+RESERVATION_TYPES = ("NO_RESERVATION", "ANY_RESERVATION", "SPECIFIC_RESERVATION")
+"""A subset of container.v1 ``ReservationAffinity.consumeReservationType``."""
+GPU_DRIVER_VERSIONS = ("DEFAULT", "LATEST", "INSTALLATION_DISABLED")
+"""A subset of container.v1 ``GPUDriverInstallationConfig.gpuDriverVersion`` (SPECIFIC needs a version field)."""
+GPU_SHARING_STRATEGIES = ("TIME_SHARING", "MPS")
+"""container.v1 ``GPUSharingConfig.gpuSharingStrategy`` without GPU_SHARING_STRATEGY_UNSPECIFIED."""
+WORKLOAD_METADATA_MODES = ("GKE_METADATA", "GCE_METADATA")
+"""container.v1 ``WorkloadMetadataConfig.mode`` without MODE_UNSPECIFIED."""
+SHARED_CLIENTS_PER_GPU = (2, 48)
+"""Containers per shared GPU (GKE GPU time-sharing / MPS guides: 2–48)."""
+MIN_BOOT_DISK_GB = 15
+"""container.v1 ``NodeConfig.diskSizeGb``: at least 15 GB from GKE 1.36.3-gke.1480000 (12 GB before)."""
+_DISK_IMAGE = re.compile(r"^(projects/[a-z][-a-z0-9.:]*[a-z0-9]/)?global/images/[a-z]([-a-z0-9]*[a-z0-9])?$")
+"""``global/images/NAME`` or ``projects/P/global/images/NAME`` (image names: compute.v1 ``Image.name`` pattern)."""
+
+
+def effective_local_ssd_count(mode: str, count: int | None, machine: catalog.MachineType) -> int:
+    """Local SSDs per node as sent to GKE: 0 without a mode, else the count or the machine's bundled count (or 1)."""
+    if mode == "none":
+        return 0
+    return count if count is not None else (machine.bundled_local_ssd or 1)
+
+
+def _local_ssd_problems(args: GpuNodePoolArgs, machine: catalog.MachineType) -> list[Problem]:
+    """Local SSD count against the machine (gke-iac-reference.md §3.3)."""
+    count, name = args.local_ssd_count, machine.name
+    if args.local_ssd_mode == "none":
+        return [Problem("local_ssd_count", "set but {local_ssd_mode} is none: pick one Local SSD mode")] * bool(count)
+    if machine.local_ssd is catalog.LocalSsdPolicy.NONE:
+        return [Problem("local_ssd_mode", f"{name} has no Local SSD; set {{local_ssd_mode}} to none")]
+    if machine.local_ssd is catalog.LocalSsdPolicy.BUNDLED:
+        if count not in (None, 0, machine.bundled_local_ssd):
+            return [Problem("local_ssd_count", f"{name} comes with exactly {machine.bundled_local_ssd} bundled Local "
+                                               f"SSDs; set {{local_ssd_count}} to {machine.bundled_local_ssd} or "
+                                               "leave it unset")]
+        return []
+    if count == 0:
+        return [Problem("local_ssd_count", "0 with a Local SSD mode: set {local_ssd_mode} to none instead")]
+    if count is not None and count > machine.max_local_ssd:
+        return [Problem("local_ssd_count", f"{name} takes at most {machine.max_local_ssd} Local SSD(s), got {count}")]
+    return []
+
+
+def _machine_problems(args: GpuNodePoolArgs, machine: catalog.MachineType) -> list[Problem]:
+    """GPU count fixed by the shape, N1 T4 counts, MIG profiles (gke-iac-reference.md §3.4)."""
+    problems = []
+    if machine.gpu_count_fixed and args.gpu_count is not None and args.gpu_count != machine.gpu_count:
+        problems.append(Problem("gpu_count", f"{args.machine_type} carries exactly {machine.gpu_count} GPU(s); "
+                                             "remove {gpu_count} or pick another machine type"))
+    if not machine.gpu_count_fixed and args.gpu_count not in catalog.N1_T4_GPU_COUNTS:
+        problems.append(Problem("gpu_count", "N1 pools attach 1, 2 or 4 T4 GPUs; set {gpu_count} to one of those"))
+    if args.gpu_partition_size and args.gpu_partition_size not in machine.gpu.mig_profiles:
+        allowed = ", ".join(machine.gpu.mig_profiles) or "none (this GPU has no MIG)"
+        problems.append(Problem("gpu_partition_size", f"'{args.gpu_partition_size}' is not a MIG profile of "
+                                                      f"{machine.gpu.name}: {allowed}"))
+    return problems
+
+
+def _image_problems(args: GpuNodePoolArgs) -> list[Problem]:
+    """Secondary boot disks ⇒ image streaming ⇒ COS (gke-iac-reference.md §3.1, §3.2)."""
+    problems = []
+    if len(args.secondary_boot_disks) > 1:
+        problems.append(Problem("secondary_boot_disks", "at most one disk per pool; pulumi-gcp#3418 (a list of several "
+                                                        "secondary boot disks is reordered and forces a replacement on "
+                                                        "every update) is not shown fixed in pulumi-gcp 10.2.0"))
+    for index, disk in enumerate(args.secondary_boot_disks):
+        if isinstance(disk.disk_image, str) and not _DISK_IMAGE.match(disk.disk_image):
+            problems.append(Problem(f"secondary_boot_disks.{index}.disk_image", f"'{disk.disk_image}' must be "
+                                    "global/images/NAME or projects/PROJECT/global/images/NAME"))
+    if any(d.mode == "CONTAINER_IMAGE_CACHE" for d in args.secondary_boot_disks) and not args.image_streaming:
+        problems.append(Problem("image_streaming", "{secondary_boot_disks} in CONTAINER_IMAGE_CACHE mode need "
+                                                   "{image_streaming} true (GKE serves the cache through image "
+                                                   "streaming)"))
+    if args.image_streaming and args.image_type != "COS_CONTAINERD":
+        problems.append(Problem("image_type", f"{{image_streaming}} needs COS_CONTAINERD, not {args.image_type}"))
+    return problems
+
+
+def _provisioning_problems(args: GpuNodePoolArgs) -> list[Problem]:
+    """Autoscaling limits, Spot, reservations, compact placement and DWS (gke-iac-reference.md §3.5)."""
+    problems = []
+    if args.min_nodes < 0 or args.max_nodes < 1:
+        problems.append(Problem("max_nodes", "node counts: {min_nodes} ≥ 0 and {max_nodes} ≥ 1 "
+                                             "(container.v1 NodePoolAutoscaling)"))
+    if args.min_nodes > args.max_nodes:
+        problems.append(Problem("min_nodes", f"{{min_nodes}} ({args.min_nodes}) must be ≤ {{max_nodes}} "
+                                             f"({args.max_nodes})"))
+    if args.reservation_type == "SPECIFIC_RESERVATION" and not args.reservation_name:
+        problems.append(Problem("reservation_name", "required for SPECIFIC_RESERVATION"))
+    if args.reservation_type != "SPECIFIC_RESERVATION" and args.reservation_name:
+        problems.append(Problem("reservation_name", "applies only to SPECIFIC_RESERVATION, not "
+                                                    f"{args.reservation_type}"))
+    if args.spot and args.reservation_type != "NO_RESERVATION":
+        problems.append(Problem("reservation_type", "Spot pools cannot consume reservations; set "
+                                                    "{reservation_type} to NO_RESERVATION"))
+    if args.compact_placement_policy is not None and len(args.node_locations) != 1:
+        problems.append(Problem("node_locations", "compact placement needs exactly one zone: set {node_locations} to "
+                                                  "a single zone"))
+    if args.queued_provisioning:
+        if args.spot:
+            problems.append(Problem("queued_provisioning", "cannot be combined with {spot}"))
+        if args.compact_placement_policy is not None:
+            problems.append(Problem("queued_provisioning", "cannot be combined with {compact_placement_policy}"))
+        if args.reservation_type != "NO_RESERVATION":
+            problems.append(Problem("reservation_type", "{queued_provisioning} needs NO_RESERVATION"))
+        if args.min_nodes != 0:
+            problems.append(Problem("min_nodes", "{queued_provisioning} needs {min_nodes} 0 (nodes come from "
+                                                 "ProvisioningRequests)"))
+    return problems
+
+
+def _sharing_problems(args: GpuNodePoolArgs) -> list[Problem]:
+    low, high = SHARED_CLIENTS_PER_GPU
+    if args.gpu_sharing_strategy is None:
+        if args.max_shared_clients_per_gpu is not None:
+            return [Problem("max_shared_clients_per_gpu", "set without {gpu_sharing_strategy}: set both or neither")]
+        return []
+    problems = one_of("gpu_sharing_strategy", args.gpu_sharing_strategy, GPU_SHARING_STRATEGIES)
+    clients = args.max_shared_clients_per_gpu
+    if clients is None or not low <= clients <= high:
+        problems.append(Problem("max_shared_clients_per_gpu", f"GKE needs {low}–{high} whenever "
+                                                              "{gpu_sharing_strategy} is set, got "
+                                                              f"{clients}"))
+    return problems
+
+
+def validate_gpu_node_pool_args(args: GpuNodePoolArgs) -> list[Problem]:
+    """Every problem with ``args`` GKE would refuse at create time or that the machine type rules out (pure).
+
+    Rules with sources: gke-iac-reference.md §3 (shared/reference) and the container.v1 discovery
+    fields named at each constant; docs/gcp-create-time-rules.md lists them all.
+    """
+    problems = type_problems(args, GpuNodePoolArgs)
+    if problems:
+        return problems
+    problems = project_id("project", args.project)
+    try:
+        machine = catalog.lookup(args.machine_type, args.gpu_count)
+    except catalog.UnknownMachineType as err:
+        problems.append(Problem("machine_type", str(err)))
+    else:
+        problems += _machine_problems(args, machine) + _local_ssd_problems(args, machine)
+    problems += _image_problems(args) + _provisioning_problems(args) + _sharing_problems(args)
+    region = args.location if args.location.count("-") == 1 else args.location.rsplit("-", 1)[0]
+    for zone in args.node_locations:
+        if not zone.startswith(region + "-"):
+            problems.append(Problem("node_locations", f"'{zone}' is not in the cluster's region {region} "
+                                                      "({location})"))
+    problems += one_of("location_policy", args.location_policy, LOCATION_POLICIES)
+    problems += one_of("reservation_type", args.reservation_type, RESERVATION_TYPES)
+    problems += one_of("gpu_driver_version", args.gpu_driver_version, GPU_DRIVER_VERSIONS)
+    problems += one_of("workload_metadata", args.workload_metadata, WORKLOAD_METADATA_MODES)
+    if args.disk_size_gb < MIN_BOOT_DISK_GB:
+        problems.append(Problem("disk_size_gb", f"{args.disk_size_gb} GB: GKE boot disks are at least "
+                                                f"{MIN_BOOT_DISK_GB} GB"))
+    problems += kubernetes_labels("labels", args.labels) + gcp_labels("resource_labels", args.resource_labels)
+    total = sum(len(k) + len(v) for k, v in args.labels.items()) + len("gke-inference/pool") + 40
+    if total > K8S_LABELS_TOTAL_CHARACTERS:
+        problems.append(Problem("labels", f"about {total} characters of node labels; GKE takes at most "
+                                          f"{K8S_LABELS_TOTAL_CHARACTERS} in one request"))
+    return problems

@@ -139,3 +139,89 @@ class ModelDisk(pulumi.ComponentResource):
         self.register_outputs(
             {"diskName": self.disk_name, "zones": list(self.zones), "volumeHandle": self.volume_handle}
         )
+
+
+# --------------------------------------------------------------------------------------------
+# The node pool GKE's Volume Populator transfer Job runs on
+# --------------------------------------------------------------------------------------------
+
+TRANSFER_COMPUTE_CLASS = "gcs-to-hdml-compute-class"
+"""ComputeClass name the Volume Populator's transfer Job selects; it "must be specified exactly"
+(GKE how-to "Automate data transfer from Cloud Storage to a Hyperdisk ML volume using GKE Volume Populator")."""
+COMPUTE_CLASS_LABEL = "cloud.google.com/compute-class"
+
+
+@dataclass(frozen=True)
+class TransferNodePoolArgs:
+    """A scale-from-zero pool for the Volume Populator's transfer Job on a Standard cluster without node
+    auto-provisioning: the how-to's manual pool, labelled and tainted with the compute class."""
+
+    project: str
+    """GCP project id."""
+    cluster: pulumi.Input[str]
+    """Cluster id (``projects/P/locations/L/clusters/C``)."""
+    location: str
+    """Cluster location."""
+    node_locations: tuple[str, ...]
+    """Zones with a Hyperdisk ML copy: the transfer runs in each of them."""
+    service_account: pulumi.Input[str]
+    """Node service account email (not the Compute Engine default)."""
+    machine_type: str = "c3-standard-44"
+    """The how-to's transfer machine; the Job requests 24 vCPU by default, and the machine must support
+    Hyperdisk ML (C3/C3D and newer families)."""
+    max_nodes_per_zone: int = 1
+    """Transfer nodes per zone (one transfer Job per zone)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """GCP resource labels."""
+
+    def __post_init__(self) -> None:
+        if not self.node_locations:
+            raise ValueError("node_locations: give at least one zone")
+        if self.max_nodes_per_zone < 1:
+            raise ValueError(f"max_nodes_per_zone: {self.max_nodes_per_zone} must be at least 1")
+
+    @property
+    def machine_family(self) -> str:
+        return self.machine_type.split("-")[0]
+
+
+class TransferNodePool(pulumi.ComponentResource):
+    """Nodes for ``gcs-to-hdml-compute-class``: 0 until a transfer Job is pending, then scaled back to 0."""
+
+    pool: gcp.container.NodePool
+
+    def __init__(self, name: str, args: TransferNodePoolArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-inference:infra:TransferNodePool", name, {}, opts)
+        C = gcp.container
+        self.pool = C.NodePool(
+            f"{name}-pool",
+            project=args.project,
+            cluster=args.cluster,
+            location=args.location,
+            name="hdml-transfer",
+            node_locations=list(args.node_locations),
+            initial_node_count=0,
+            autoscaling=C.NodePoolAutoscalingArgs(min_node_count=0, max_node_count=args.max_nodes_per_zone),
+            management=C.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            node_config=C.NodePoolNodeConfigArgs(
+                machine_type=args.machine_type,
+                disk_type="pd-balanced",
+                image_type="COS_CONTAINERD",
+                service_account=args.service_account,
+                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                workload_metadata_config=C.NodePoolNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+                shielded_instance_config=C.NodePoolNodeConfigShieldedInstanceConfigArgs(
+                    enable_secure_boot=True, enable_integrity_monitoring=True
+                ),
+                metadata={"disable-legacy-endpoints": "true"},
+                labels={COMPUTE_CLASS_LABEL: TRANSFER_COMPUTE_CLASS},
+                taints=[
+                    C.NodePoolNodeConfigTaintArgs(
+                        key=COMPUTE_CLASS_LABEL, value=TRANSFER_COMPUTE_CLASS, effect="NO_SCHEDULE"
+                    )
+                ],
+                resource_labels=args.labels or None,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=inherited_depends_on(opts)),
+        )
+        self.register_outputs({"name": self.pool.name})

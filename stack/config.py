@@ -18,6 +18,12 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from infra import catalog
 from infra.cluster import AuthorizedNetwork as AuthorizedNetworkArgs
 from infra.cluster import ExistingClusterArgs, GkeClusterArgs, SystemPoolArgs, validate_gke_cluster_args
+from infra.gpu_node_pool import (
+    GpuNodePoolArgs,
+    SecondaryBootDiskArgs,
+    effective_local_ssd_count,
+    validate_gpu_node_pool_args,
+)
 from infra.identity import NodeServiceAccountArgs, validate_node_service_account_args
 from infra.network import PODS_RANGE, SERVICES_RANGE, NetworkArgs, validate_network_args
 from infra.storage import ModelBucketArgs, validate_model_bucket_args
@@ -47,7 +53,6 @@ WEIGHT_SHARE_OF_GPU_MEMORY = 0.8
 QUEUE_TARGET_SANE = (1, 50)
 """Waiting requests per replica outside this range get a warning (not an error)."""
 
-_DISK_IMAGE = re.compile(r"^(projects/[a-z][-a-z0-9.:]*[a-z0-9]/)?global/images/[a-z]([-a-z0-9]*[a-z0-9])?$")
 _GKE_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-gke\.(\d+))?$")
 
 
@@ -318,16 +323,11 @@ class SecondaryBootDisk(Model):
     )
 
     @model_validator(mode="after")
-    def _image_format(self) -> SecondaryBootDisk:
-        if self.disk_image is None:
-            if self.mode == "DATA":
-                raise FieldError(
-                    "diskImage", "a DATA disk needs its image: global/images/NAME or projects/P/global/images/NAME"
-                )
-            return self
-        if not _DISK_IMAGE.match(self.disk_image):
+    def _data_disk_names_its_image(self) -> SecondaryBootDisk:
+        """The stack builds only image caches; the image format itself is checked by GpuNodePool's validator."""
+        if self.disk_image is None and self.mode == "DATA":
             raise FieldError(
-                "diskImage", f"'{self.disk_image}' must be global/images/NAME or projects/PROJECT/global/images/NAME"
+                "diskImage", "a DATA disk needs its image: global/images/NAME or projects/P/global/images/NAME"
             )
         return self
 
@@ -342,12 +342,6 @@ class Autoscaling(Model):
         default="ANY", description="ANY prefers zones with capacity/reservations (recommended for GPUs and Spot)."
     )
 
-    @model_validator(mode="after")
-    def _min_le_max(self) -> Autoscaling:
-        if self.min_nodes > self.max_nodes:
-            raise FieldError("minNodes", f"minNodes ({self.min_nodes}) must be ≤ maxNodes ({self.max_nodes})")
-        return self
-
 
 class Reservation(Model):
     """Which Compute Engine reservations the pool consumes."""
@@ -356,14 +350,6 @@ class Reservation(Model):
         default="NO_RESERVATION", description="Reservation affinity."
     )
     name: str | None = Field(default=None, description="Reservation name; required for SPECIFIC_RESERVATION only.")
-
-    @model_validator(mode="after")
-    def _name_only_for_specific(self) -> Reservation:
-        if self.type == "SPECIFIC_RESERVATION" and not self.name:
-            raise FieldError("name", "required for SPECIFIC_RESERVATION")
-        if self.type != "SPECIFIC_RESERVATION" and self.name:
-            raise FieldError("name", f"applies only to SPECIFIC_RESERVATION, not {self.type}")
-        return self
 
 
 class GpuSharing(Model):
@@ -423,101 +409,68 @@ class GpuPoolConfig(Model):
 
     def local_ssd_count(self) -> int:
         """Effective Local SSD count (0 when the mode is ``none``)."""
-        if self.local_ssd.mode is LocalSsdMode.NONE:
-            return 0
-        machine = self.machine()
-        if self.local_ssd.count is not None:
-            return self.local_ssd.count
-        return machine.bundled_local_ssd or 1
+        return effective_local_ssd_count(self.local_ssd.mode.value, self.local_ssd.count, self.machine())
 
-    @model_validator(mode="after")
-    def _rules(self) -> GpuPoolConfig:
-        try:
-            machine = self.machine()
-        except catalog.UnknownMachineType as err:
-            raise FieldError("machineType", f"{err}") from None
-        self._check_gpu_count(machine)
-        self._check_local_ssd(machine)
-        self._check_image_cache()
-        self._check_provisioning()
-        self._check_gpu_sharing(machine)
-        return self
+    def to_args(
+        self, project: str, cluster: Any, location: str, zones: list[str], service_account: Any,
+        placement_policy: Any, labels: dict[str, str],
+    ) -> GpuNodePoolArgs:
+        """The GpuNodePool arguments of this pool (the pool's rules live in ``validate_gpu_node_pool_args``)."""
+        return GpuNodePoolArgs(
+            project=project,
+            cluster=cluster,
+            location=location,
+            node_locations=tuple(zones),
+            machine_type=self.machine_type,
+            service_account=service_account,
+            gpu_count=self.gpu_count,
+            min_nodes=self.autoscaling.min_nodes,
+            max_nodes=self.autoscaling.max_nodes,
+            per_zone_limits=self.autoscaling.per_zone,
+            location_policy=self.autoscaling.location_policy,
+            spot=self.spot,
+            image_type=self.image_type,
+            image_streaming=self.image_streaming,
+            local_ssd_mode=self.local_ssd.mode.value,
+            local_ssd_count=self.local_ssd.count,
+            secondary_boot_disks=tuple(
+                SecondaryBootDiskArgs(d.disk_image or BUILT_DISK_IMAGE, d.mode) for d in self.secondary_boot_disks
+            ),
+            compact_placement_policy=placement_policy,
+            reservation_type=self.reservation.type,
+            reservation_name=self.reservation.name,
+            queued_provisioning=self.queued_provisioning,
+            gpu_driver_version=self.gpu_driver_version,
+            gpu_sharing_strategy=self.gpu_sharing.strategy if self.gpu_sharing else None,
+            max_shared_clients_per_gpu=self.gpu_sharing.max_shared_clients_per_gpu if self.gpu_sharing else None,
+            gpu_partition_size=self.gpu_partition_size,
+            disk_type=self.disk_type,
+            disk_size_gb=self.disk_size_gb,
+            secure_boot=self.secure_boot,
+            workload_metadata=self.workload_metadata,
+            labels=dict(self.labels),
+            resource_labels=labels,
+        )
 
-    def _check_gpu_count(self, machine: catalog.MachineType) -> None:
-        if machine.gpu_count_fixed and self.gpu_count is not None and self.gpu_count != machine.gpu_count:
-            raise FieldError(
-                "gpuCount",
-                f"{self.machine_type} carries exactly {machine.gpu_count} GPU(s); "
-                "remove gpuCount or pick another machine type",
-            )
-        if not machine.gpu_count_fixed and self.gpu_count not in catalog.N1_T4_GPU_COUNTS:
-            raise FieldError("gpuCount", "N1 pools attach 1, 2 or 4 T4 GPUs; set gpuCount to one of those")
 
-    def _check_local_ssd(self, machine: catalog.MachineType) -> None:
-        count = self.local_ssd.count
-        if self.local_ssd.mode is LocalSsdMode.NONE:
-            if count:
-                raise FieldError("localSsd.count", "set but localSsd.mode is none: pick one Local SSD mode")
-            return
-        if machine.local_ssd is catalog.LocalSsdPolicy.NONE:
-            raise FieldError("localSsd", f"{self.machine_type} has no Local SSD; set localSsd.mode: none")
-        if machine.local_ssd is catalog.LocalSsdPolicy.BUNDLED:
-            if count not in (None, 0, machine.bundled_local_ssd):
-                raise FieldError(
-                    "localSsd.count",
-                    f"{self.machine_type} comes with exactly {machine.bundled_local_ssd} bundled "
-                    f"Local SSDs; set count to {machine.bundled_local_ssd} or leave it unset",
-                )
-        elif count is not None and count > machine.max_local_ssd:
-            raise FieldError(
-                "localSsd.count", f"{self.machine_type} takes at most {machine.max_local_ssd} Local SSD(s), got {count}"
-            )
-        elif count == 0:
-            raise FieldError("localSsd.count", "0 with a Local SSD mode: set localSsd.mode: none instead")
+BUILT_DISK_IMAGE = "global/images/built-by-the-stack"
+"""Stands in for the disk image the stack builds (no diskImage) when the config's pool rules run."""
 
-    def _check_image_cache(self) -> None:
-        if len(self.secondary_boot_disks) > 1:
-            raise FieldError(
-                "secondaryBootDisks",
-                "at most one disk per pool; pulumi-gcp#3418 (a list of several secondary boot "
-                "disks is reordered and forces a replacement on every update) is not shown fixed in pulumi-gcp 10.2.0",
-            )
-        caches = [d for d in self.secondary_boot_disks if d.mode == "CONTAINER_IMAGE_CACHE"]
-        if caches and not self.image_streaming:
-            raise FieldError(
-                "imageStreaming",
-                "secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need imageStreaming: true (GKE serves the cache "
-                "through image streaming)",
-            )
-        if self.image_streaming and self.image_type != "COS_CONTAINERD":
-            raise FieldError("imageType", f"imageStreaming needs imageType COS_CONTAINERD, not {self.image_type}")
 
-    def _check_provisioning(self) -> None:
-        if self.spot and self.reservation.type != "NO_RESERVATION":
-            raise FieldError(
-                "reservation", "Spot pools cannot consume reservations; set reservation.type NO_RESERVATION"
-            )
-        if self.compact_placement and (self.zones is None or len(self.zones) != 1):
-            raise FieldError("zones", "compactPlacement needs exactly one zone: set zones to a single zone")
-        if self.queued_provisioning:
-            if self.spot:
-                raise FieldError("queuedProvisioning", "cannot be combined with spot")
-            if self.compact_placement:
-                raise FieldError("queuedProvisioning", "cannot be combined with compactPlacement")
-            if self.reservation.type != "NO_RESERVATION":
-                raise FieldError("reservation.type", "queuedProvisioning needs reservation.type NO_RESERVATION")
-            if self.autoscaling.min_nodes != 0:
-                raise FieldError(
-                    "autoscaling.minNodes",
-                    "queuedProvisioning needs autoscaling.minNodes 0 (nodes come from ProvisioningRequests)",
-                )
-
-    def _check_gpu_sharing(self, machine: catalog.MachineType) -> None:
-        if self.gpu_partition_size and self.gpu_partition_size not in machine.gpu.mig_profiles:
-            allowed = ", ".join(machine.gpu.mig_profiles) or "none (this GPU has no MIG)"
-            raise FieldError(
-                "gpuPartitionSize", f"'{self.gpu_partition_size}' is not a MIG profile of {machine.gpu.name}: {allowed}"
-            )
+def pool_paths(name: str) -> ArgPaths:
+    """GpuNodePoolArgs paths of pool ``name`` in the stack YAML."""
+    pool = f"gpuPools.{name}"
+    return ArgPaths(pool, {
+        "project": "project", "cluster": "cluster.name", "location": "cluster.location", "resource_labels": "labels",
+        "node_locations": f"{pool}.zones", "service_account": "stack",
+        "min_nodes": f"{pool}.autoscaling.minNodes", "max_nodes": f"{pool}.autoscaling.maxNodes",
+        "per_zone_limits": f"{pool}.autoscaling.perZone", "location_policy": f"{pool}.autoscaling.locationPolicy",
+        "local_ssd_mode": f"{pool}.localSsd.mode", "local_ssd_count": f"{pool}.localSsd.count",
+        "compact_placement_policy": f"{pool}.compactPlacement",
+        "reservation_type": f"{pool}.reservation.type", "reservation_name": f"{pool}.reservation.name",
+        "gpu_sharing_strategy": f"{pool}.gpuSharing.strategy",
+        "max_shared_clients_per_gpu": f"{pool}.gpuSharing.maxSharedClientsPerGpu",
+    })
 
 
 # --------------------------------------------------------------------------------------------
@@ -620,17 +573,13 @@ class StackConfig(Model):
 
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo) -> StackConfig:
-        stack = (info.context or {}).get("stack")
-        errors = self.component_errors(stack)
-        if errors:
-            raise FieldErrors(errors)
         for zone in self.zones:
             if not zone.startswith(self.region + "-"):
                 raise FieldError("zones", f"'{zone}' is not in region {self.region}")
+        errors = self.component_errors((info.context or {}).get("stack"))
+        if errors:
+            raise FieldErrors(errors)
         for name, pool in self.gpu_pools.items():
-            for zone in pool.zones or []:
-                if not zone.startswith(self.region + "-"):
-                    raise FieldError(f"gpuPools.{name}.zones", f"'{zone}' is not in region {self.region}")
             if pool.workload_metadata == "GKE_METADATA" and not self.cluster.workload_identity:
                 raise FieldError(
                     f"gpuPools.{name}.workloadMetadata", "GKE_METADATA needs cluster.workloadIdentity: true"
@@ -668,6 +617,8 @@ class StackConfig(Model):
             network = self.network.to_args(self.project, self.region, nat=self.cluster.private_nodes)
             errors += NETWORK_PATHS.errors(validate_network_args(network))
         errors += CLUSTER_PATHS.errors(validate_gke_cluster_args(self.cluster_args(stack or "stack")))
+        for name in self.gpu_pools:
+            errors += pool_paths(name).errors(validate_gpu_node_pool_args(self.pool_args(name, stack or "stack")))
         if stack is not None:
             errors += NODE_SA_PATHS.errors(validate_node_service_account_args(self.node_service_account_args(stack)))
         return list(dict.fromkeys(errors))  # shared arguments (labels) are reported once
@@ -687,6 +638,20 @@ class StackConfig(Model):
         account = node_service_account or f"gke-{stack}-nodes@{self.project}.iam.gserviceaccount.com"
         labels = self.resource_labels(stack)
         return self.cluster.to_args(self.project, self.cluster_location(), network, account, labels)
+
+    def pool_args(
+        self, name: str, stack: str, cluster: Any = None, service_account: Any = None, placement_policy: Any = None
+    ) -> GpuNodePoolArgs:
+        """Pool ``name``'s arguments; without the Outputs (cluster id, node account, placement policy) their
+        config-side names stand in."""
+        pool = self.gpu_pools[name]
+        if placement_policy is None and pool.compact_placement:
+            placement_policy = f"{name}-compact"
+        return pool.to_args(
+            self.project, cluster or self.cluster.name, self.cluster_location(), self.pool_zones(name),
+            service_account or f"gke-{stack}-nodes@{self.project}.iam.gserviceaccount.com", placement_policy,
+            self.resource_labels(stack),
+        )
 
     def node_service_account_args(self, stack: str) -> NodeServiceAccountArgs:
         """The nodes' service account: ``gke-<stack>-nodes``."""

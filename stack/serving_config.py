@@ -44,16 +44,28 @@ class GcsFuseOptions(Model):
     sidecar_cpu_limit: str = Field(default="0", description="gke-gcsfuse sidecar CPU limit; 0 = unlimited.")
 
 
+_OVERRIDE = (
+    "An existing {what} holding the model at `bucketPrefix`'s layout, used instead of filling the disk in-stack "
+    "({fill}); unset = the stack fills it."
+)
+
+VOLUME_POPULATOR_MIN_GKE_VERSION = (1, 33, 2, 4780000)
+"""GKE Volume Populator (Cloud Storage → Hyperdisk ML) needs GKE 1.33.2-gke.4780000+ (GKE how-to "Automate
+data transfer from Cloud Storage to a Hyperdisk ML volume using GKE Volume Populator", Requirements)."""
+
+
 class PersistentDiskOptions(Model):
-    """A pre-populated Persistent Disk attached read-only to every replica."""
+    """A Persistent Disk attached read-only to every replica, filled in-stack (fill Job + volume snapshot)."""
 
     disk_type: Literal["pd-ssd", "pd-balanced"] = Field(default="pd-ssd", description="Disk type.")
     size_gb: int = Field(default=500, ge=10, description="Disk size in GB (at least the model size).")
     source_snapshot: str | None = Field(
         default=None,
-        description="Snapshot holding the model; unset (and no sourceImage) = global/snapshots/<model>-<rev8>.",
+        description=_OVERRIDE.format(what="snapshot (`global/snapshots/NAME`)", fill="downloader Job, then a snapshot"),
     )
-    source_image: str | None = Field(default=None, description="Disk image holding the model.")
+    source_image: str | None = Field(
+        default=None, description=_OVERRIDE.format(what="disk image", fill="downloader Job, then a snapshot")
+    )
     access_mode: Literal["ReadOnlyMany", "ReadWriteOnce"] = Field(
         default="ReadOnlyMany",
         description="ReadOnlyMany lets every replica attach it; ReadWriteOnce allows one replica only.",
@@ -65,23 +77,58 @@ class PersistentDiskOptions(Model):
             raise FieldError("sourceImage", "set at most one of sourceSnapshot or sourceImage (the populated model)")
         return self
 
+    def prefilled(self) -> bool:
+        """Whether the user gave a snapshot/image (else the stack fills the disk)."""
+        return self.source_snapshot is not None or self.source_image is not None
+
+
+class VolumePopulatorOptions(Model):
+    """Where GKE's Volume Populator runs the bucket → Hyperdisk ML transfer."""
+
+    machine_type: str = Field(
+        default="c3-standard-44",
+        description="Transfer node machine type (GKE's how-to uses c3-standard-44; it must support Hyperdisk ML).",
+    )
+    create_node_pool: bool = Field(
+        default=True,
+        description="Create a scale-from-zero pool labelled and tainted `cloud.google.com/compute-class="
+        "gcs-to-hdml-compute-class` (clusters without node auto-provisioning); false when one exists.",
+    )
+    create_compute_class: bool = Field(
+        default=True,
+        description="Create the ComputeClass `gcs-to-hdml-compute-class` (cluster-scoped, one per cluster); "
+        "false when the cluster already has it.",
+    )
+    cpu_request: str | None = Field(
+        default=None, description="Transfer Job CPU request annotation; unset = GKE's default (24 vCPU)."
+    )
+
 
 class HyperdiskMlOptions(Model):
-    """Hyperdisk ML: read-only multi-attach with provisioned throughput."""
+    """Hyperdisk ML: read-only multi-attach, filled from the bucket by GKE's Volume Populator."""
 
-    size_gb: int = Field(default=500, ge=4, description="Disk size in GB.")
+    size_gb: int = Field(default=500, ge=5, description="Disk size in GB (more than 4 and than the model).")
     throughput_mibps: int = Field(default=2400, ge=400, description="Provisioned throughput in MiB/s.")
     source_snapshot: str | None = Field(
         default=None,
-        description="Snapshot holding the model; unset (and no sourceImage) = global/snapshots/<model>-<rev8>.",
+        description=_OVERRIDE.format(what="snapshot (`global/snapshots/NAME`)", fill="GKE Volume Populator"),
     )
-    source_image: str | None = Field(default=None, description="Disk image holding the model.")
+    source_image: str | None = Field(
+        default=None, description=_OVERRIDE.format(what="disk image", fill="GKE Volume Populator")
+    )
+    transfer: VolumePopulatorOptions = Field(
+        default_factory=VolumePopulatorOptions, description="Where the Volume Populator's transfer Job runs."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> HyperdiskMlOptions:
         if self.source_snapshot is not None and self.source_image is not None:
             raise FieldError("sourceImage", "set at most one of sourceSnapshot or sourceImage (the populated model)")
         return self
+
+    def prefilled(self) -> bool:
+        """Whether the user gave a snapshot/image (else the Volume Populator fills the disk)."""
+        return self.source_snapshot is not None or self.source_image is not None
 
 
 class FilestoreOptions(Model):
@@ -130,6 +177,20 @@ class WeightsConfig(Model):
         default_factory=RunaiStreamerOptions, description="Options of the runaiStreamer backend."
     )
 
+    @model_validator(mode="after")
+    def _pd_fill_needs_downloader(self) -> WeightsConfig:
+        if (
+            self.backend is WeightsBackend.PERSISTENT_DISK
+            and not self.persistent_disk.prefilled()
+            and self.downloader_image is None
+        ):
+            raise FieldError(
+                "persistentDisk.sourceSnapshot",
+                "the stack fills a Persistent Disk with the downloader, but downloaderImage is null: set "
+                "downloaderImage, or give persistentDisk.sourceSnapshot/sourceImage holding the model",
+            )
+        return self
+
 
 class ModelConfig(Model):
     """The model to serve."""
@@ -153,14 +214,6 @@ class ModelConfig(Model):
     def slug(self) -> str:
         """``meta-llama/Llama-3.1-8B-Instruct`` → ``llama-3-1-8b-instruct`` (for resource names)."""
         return re.sub(r"[^a-z0-9]+", "-", self.id.split("/")[-1].lower()).strip("-")
-
-    def disk_source_snapshot(
-        self, explicit_snapshot: str | None, explicit_image: str | None
-    ) -> tuple[str | None, str | None]:
-        """(snapshot, image) a model disk is created from; by default the downloader's snapshot."""
-        if explicit_snapshot or explicit_image:
-            return explicit_snapshot, explicit_image
-        return f"global/snapshots/{self.slug()}-{self.revision[:8]}", None
 
     def weight_bytes(self) -> float:
         """Bytes of weights (parameters × bytes per parameter)."""

@@ -7,16 +7,18 @@ What each backend creates:
 |------------------|--------------------------------------|-----------------------------------------------|
 | gcsfuse          | downloader GSA (bucket objectUser)   | downloader Job (the Deployment waits for it)  |
 | runaiStreamer    | same                                 | same                                          |
-| persistentDisk   | same + one zonal pd-* disk           | downloader Job, static ROX PV + PVC           |
-| hyperdiskMl      | same + one hyperdisk-ml disk per zone| downloader Job, multi-zone ROX PV + PVC       |
+| persistentDisk   | (the disks are CSI-provisioned)      | fill PVC + fill Job (hub → disk), VolumeSnapshot, ROX PVC restored from it |
+| hyperdiskMl      | downloader GSA + populator GSA       | downloader Job, GCPDataSource, ROX PVC (Volume Populator), |
+|                  | (bucket read) + transfer node pool   | ComputeClass gcs-to-hdml-compute-class, StorageClass       |
 | filestore        | downloader GSA + Filestore instance  | populate Job writing the share, RWX PV + PVC  |
 | huggingFace      | nothing                              | nothing (an init container in the vLLM pod)   |
 
-The downloader Jobs need the model-downloader image (``downloader_image``); without it none is
-created and the weights must already be in place (bucket prefix, disk snapshot, share).
-The disks are created from ``model.weights.<backend>.sourceSnapshot|sourceImage``, by default
-``global/snapshots/<model slug>-<rev8>``; that snapshot must exist before ``pulumi up``
-(hydrate a disk from the bucket prefix, then snapshot it; anchors §2.6 / §3.9).
+The download/fill Jobs need the model-downloader image (``downloader_image``); without it no Job is
+created and the weights must already be in the bucket prefix or share (a persistentDisk fill refuses the
+config instead). ``pulumi up`` waits for every Job and disk (sized timeouts), and the vLLM server depends
+on them, so it never starts before the weights are in place. ``model.weights.<backend>.sourceSnapshot|
+sourceImage`` replaces the in-stack fill with the user's own snapshot/image (static PV on a ModelDisk);
+no stack file names a snapshot the stack does not create. Details: docs/weights.md.
 """
 
 from __future__ import annotations
@@ -28,24 +30,35 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from infra.cluster import GkeCluster
 from infra.filestore import ZONAL_TIERS, FilestoreShare, FilestoreShareArgs
 from infra.gpu_node_pool import Scheduling
 from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
-from infra.model_disk import ModelDisk, ModelDiskArgs
+from infra.model_disk import ModelDisk, ModelDiskArgs, TransferNodePool, TransferNodePoolArgs
 from stack.config import LocalSsdMode, StackConfig
 from stack.serving_config import WeightsBackend
 from workloads import weights as w
 from workloads.batch import BatchInference, BatchInferenceArgs
+from workloads.disk_hydrate import (
+    HyperdiskMlVolume,
+    HyperdiskMlVolumeArgs,
+    SnapshotHydratedVolume,
+    SnapshotHydratedVolumeArgs,
+    transfer_timeout_seconds,
+)
 from workloads.model_downloader import (
     DOWNLOADER_UID,
     ModelDownloader,
     ModelDownloaderArgs,
+    download_budget,
 )
 
 DOWNLOADER_KSA = "model-downloader"
 BATCH_KSA = "vllm-batch"
 BUCKET_WRITER_ROLE = "roles/storage.objectUser"
 SHARE_MOUNT = "/share"
+FILL_MOUNT = "/fill"
+"""Where the PD fill Job mounts the disk it writes (the model lands at ``/fill/<prefix>``)."""
 METADATA_PREFETCH_MIN_MINOR = (1, 33)
 """``gcsfuseMetadataPrefetchOnMount`` needs GKE 1.32.1-gke.1357001+ (GKE GCS FUSE docs); a minor of
 1.33 guarantees it, while 1.32 may be an older patch."""
@@ -136,7 +149,8 @@ def build_weights(
     namespace_resource: pulumi.Resource | None,
     *,
     hf_token_secret: str | None = None,
-    downloader_image: str | None = None,
+    downloader_image: pulumi.Input[str] | None = None,
+    serving_image: pulumi.Input[str] | None = None,
     gcp_depends_on: Sequence[pulumi.Resource] = (),
 ) -> w.WeightsMount:
     """Create the chosen backend's resources and return what the vLLM pod needs.
@@ -152,6 +166,7 @@ def build_weights(
         hf_token_secret: Secret with the hub token under key ``token`` (VllmServer's ``<name>-hf-token``);
             None for public models.
         downloader_image: the model-downloader image pinned by digest; None creates no download Job.
+        serving_image: the resolved vLLM image (``NAME@sha256:...``, ``stack.images_program``); None = serving.image.
         gcp_depends_on: what GCP resources wait for (APIs, the cluster and hence its VPC).
     """
     weights = config.model.weights
@@ -167,7 +182,7 @@ def build_weights(
             w.HuggingFaceArgs(
                 repo_id=config.model.id,
                 revision=config.model.revision,
-                image=config.serving.image,
+                image=serving_image if serving_image is not None else config.serving.image,
                 model_bytes=config.model.weight_bytes(),
                 token_secret=hf_token_secret,
             )
@@ -177,6 +192,10 @@ def build_weights(
         return _filestore(
             config, stack, provider, namespace, prefix, labels, k8s_opts, gcp_opts, hf_token_secret, downloader_image
         )
+
+    if backend is WeightsBackend.PERSISTENT_DISK and not weights.persistent_disk.prefilled():
+        assert downloader_image is not None  # WeightsConfig refuses a PD fill without the downloader
+        return _pd_hydrated(config, namespace, prefix, k8s_opts, hf_token_secret, downloader_image)
 
     download: list[pulumi.Resource] = []
     if downloader_image is not None:
@@ -202,6 +221,7 @@ def build_weights(
                 hf_token_secret=hf_token_secret,
                 node_selector=_system_selector(config),
                 scratch_gi=w.size_gi(config.model.weight_bytes()),
+                budget=download_budget(config.model.weight_bytes()),
             ),
             opts=k8s_opts,
         )
@@ -236,7 +256,11 @@ def build_weights(
         )
         return _with_dependencies(mount, download)
 
-    # persistentDisk / hyperdiskMl: the download feeds the snapshot pipeline, not the pods.
+    if backend is WeightsBackend.HYPERDISK_ML and not weights.hyperdisk_ml.prefilled():
+        return _hyperdisk_ml_populated(
+            config, stack, namespace, prefix, bucket_name, labels, k8s_opts, gcp_opts, download, gcp_depends_on
+        )
+    # A disk from the user's own snapshot/image (model.weights.<backend>.sourceSnapshot|sourceImage).
     return _model_disk(config, stack, namespace, prefix, labels, k8s_opts, gcp_opts)
 
 
@@ -306,7 +330,7 @@ def _model_disk(
         o = weights.persistent_disk  # type: ignore[assignment]
         zones, disk_type, size, throughput = (single_weights_zone(config),), o.disk_type, o.size_gb, None  # type: ignore[attr-defined]
         access = o.access_mode  # type: ignore[attr-defined]
-    snapshot, image = model.disk_source_snapshot(o.source_snapshot, o.source_image)
+    snapshot, image = o.source_snapshot, o.source_image
     disk = ModelDisk(
         "weights-disk",
         ModelDiskArgs(
@@ -343,6 +367,170 @@ def _model_disk(
     )
 
 
+VOLUME_POPULATOR_KSA = "hdml-populator"
+"""KSA the Volume Populator's transfer Job reads the bucket as (its own: GKE's how-to warns that any pod
+using it can read the bucket)."""
+BUCKET_READER_ROLE = "roles/storage.objectViewer"
+"""What the transfer needs on the bucket (the how-to grants roles/storage.objectViewer)."""
+
+
+def _hyperdisk_ml_populated(
+    config: StackConfig,
+    stack: str,
+    namespace: str,
+    prefix: str,
+    bucket_name: pulumi.Input[str],
+    labels: dict[str, str],
+    k8s_opts: pulumi.ResourceOptions,
+    gcp_opts: pulumi.ResourceOptions,
+    download: list[pulumi.Resource],
+    gcp_depends_on: Sequence[pulumi.Resource],
+) -> w.WeightsMount:
+    """Hyperdisk ML filled from ``gs://bucket/<prefix>/`` by GKE's Volume Populator, after the download."""
+    o = config.model.weights.hyperdisk_ml
+    zones = tuple(weights_zones(config))
+    identity = WorkloadIdentity(
+        "weights-populator-identity",
+        WorkloadIdentityArgs(
+            project=config.project,
+            account_id=gce_name("hdml-pop", stack, limit=30),
+            namespace=namespace,
+            ksa_name=VOLUME_POPULATOR_KSA,
+        ),
+        opts=gcp_opts,
+    )
+    reader = gcp.storage.BucketIAMMember(
+        "weights-populator-bucket-reader",
+        bucket=bucket_name,
+        role=BUCKET_READER_ROLE,
+        member=identity.member,
+        opts=pulumi.ResourceOptions(parent=identity),
+    )
+    after: list[pulumi.Resource] = [reader, *download]
+    if o.transfer.create_node_pool:
+        after.append(_transfer_pool(config, stack, zones, labels, gcp_opts, gcp_depends_on))
+    rev8 = config.model.revision[:8]
+    families = (_machine_family(o.transfer.machine_type),) if o.transfer.create_compute_class else ()
+    uri = w.gcs_url(bucket_name, prefix)
+    volume = HyperdiskMlVolume(
+        "weights-hdml",
+        HyperdiskMlVolumeArgs(
+            namespace=namespace,
+            claim_name=f"model-weights-{rev8}",
+            source_uri=f"{uri}/" if isinstance(uri, str) else pulumi.Output.concat(uri, "/"),
+            service_account_name=VOLUME_POPULATOR_KSA,
+            gcp_service_account=identity.email,
+            zones=zones,
+            size_gb=o.size_gb,
+            throughput_mibps=o.throughput_mibps,
+            timeout_seconds=transfer_timeout_seconds(config.model.weight_bytes()),
+            transfer_path=prefix,
+            cpu_request=o.transfer.cpu_request,
+            compute_class_families=families,
+            labels={"gke-inference/model-revision": rev8},
+        ),
+        opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=after)),
+    )
+    return w.claim_weights(
+        "hyperdiskMl", volume.claim_name, prefix, read_only_many=True, dependencies=[volume.claim, *download]
+    )
+
+
+def _machine_family(machine_type: str) -> str:
+    return machine_type.split("-")[0]
+
+
+def _transfer_pool(
+    config: StackConfig,
+    stack: str,
+    zones: tuple[str, ...],
+    labels: dict[str, str],
+    gcp_opts: pulumi.ResourceOptions,
+    gcp_depends_on: Sequence[pulumi.Resource],
+) -> TransferNodePool:
+    """The labelled, tainted scale-from-zero pool ``gcs-to-hdml-compute-class`` runs on (no NAP here)."""
+    cluster = next((r for r in gcp_depends_on if isinstance(r, GkeCluster)), None)
+    if cluster is None:
+        raise ValueError(
+            "model.weights.hyperdiskMl.transfer.createNodePool: the transfer pool needs the cluster among "
+            "gcp_depends_on (build_weights' caller passes it)"
+        )
+    return TransferNodePool(
+        "weights-transfer",
+        TransferNodePoolArgs(
+            project=config.project,
+            cluster=cluster.cluster_id,
+            location=config.cluster_location(),
+            node_locations=zones,
+            # The stack's node service account (stack/program.py: NodeServiceAccount gke-<stack>-nodes).
+            service_account=f"gke-{stack}-nodes@{config.project}.iam.gserviceaccount.com",
+            machine_type=config.model.weights.hyperdisk_ml.transfer.machine_type,
+            labels=labels,
+        ),
+        opts=gcp_opts,
+    )
+
+
+def _pd_hydrated(
+    config: StackConfig,
+    namespace: str,
+    prefix: str,
+    k8s_opts: pulumi.ResourceOptions,
+    hf_token_secret: str | None,
+    image: pulumi.Input[str],
+) -> w.WeightsMount:
+    """A pd-* disk the downloader fills (hub → disk), snapshotted, restored ReadOnlyMany in the serving zone."""
+    o = config.model.weights.persistent_disk
+    rev8 = config.model.revision[:8]
+    model_bytes = config.model.weight_bytes()
+    budget = download_budget(model_bytes)
+
+    def fill(claim: str, opts: pulumi.ResourceOptions) -> pulumi.Resource:
+        return ModelDownloader(
+            "weights-fill",
+            ModelDownloaderArgs(
+                namespace=namespace,
+                image=image,
+                repo_id=config.model.id,
+                revision=config.model.revision,
+                destination=f"{FILL_MOUNT}/{prefix}",
+                service_account_name="default",
+                hf_token_secret=hf_token_secret,
+                base_name="model-fill",
+                scratch_gi=w.size_gi(model_bytes),
+                node_selector=_system_selector(config),
+                budget=budget,
+                flush=True,
+                extra_volumes=({"name": "fill", "persistentVolumeClaim": {"claimName": claim}},),
+                extra_volume_mounts=({"name": "fill", "mountPath": FILL_MOUNT},),
+            ),
+            opts=opts,
+        ).job
+
+    volume = SnapshotHydratedVolume(
+        "weights-pd",
+        SnapshotHydratedVolumeArgs(
+            namespace=namespace,
+            claim_name=f"model-weights-{rev8}",
+            disk_type=o.disk_type,
+            zone=single_weights_zone(config),
+            size_gb=o.size_gb,
+            access_mode=o.access_mode,
+            timeout_seconds=transfer_timeout_seconds(model_bytes),
+            labels={"gke-inference/model-revision": rev8},
+        ),
+        fill,
+        opts=k8s_opts,
+    )
+    return w.claim_weights(
+        "persistentDisk",
+        volume.claim_name,
+        prefix,
+        read_only_many=o.access_mode == "ReadOnlyMany",
+        dependencies=[volume.claim, volume.fill_job],
+    )
+
+
 def _filestore(
     config: StackConfig,
     stack: str,
@@ -353,7 +541,7 @@ def _filestore(
     k8s_opts: pulumi.ResourceOptions,
     gcp_opts: pulumi.ResourceOptions,
     hf_token_secret: str | None,
-    downloader_image: str | None,
+    downloader_image: pulumi.Input[str] | None,
 ) -> w.WeightsMount:
     o = config.model.weights.filestore
     location = weights_zones(config)[0] if o.tier in ZONAL_TIERS else config.region
@@ -398,7 +586,7 @@ def _populate_share(
     share: FilestoreShare,
     k8s_opts: pulumi.ResourceOptions,
     hf_token_secret: str | None,
-    image: str,
+    image: pulumi.Input[str],
 ) -> ModelDownloader:
     """The downloader writing straight onto the share (hub → NFS); no cloud credentials needed."""
     destination = f"{SHARE_MOUNT}/{prefix}"
@@ -436,6 +624,7 @@ def _populate_share(
             hf_token_secret=hf_token_secret,
             base_name="model-populate",
             scratch_gi=w.size_gi(config.model.weight_bytes()),
+            budget=download_budget(config.model.weight_bytes()),
             node_selector=_system_selector(config),
             init_containers=(prepare,),
             checkov_skips=(
@@ -462,6 +651,7 @@ def build_batch(
     weights: w.WeightsMount,
     scheduling: Scheduling,
     *,
+    serving_image: pulumi.Input[str] | None = None,
     gcp_depends_on: Sequence[pulumi.Resource] = (),
 ) -> BatchInference | None:
     """The batch Job when ``batch.enabled`` (None otherwise).
@@ -501,7 +691,7 @@ def build_batch(
         "batch",
         BatchInferenceArgs(
             namespace=namespace,
-            image=config.serving.image,
+            image=serving_image if serving_image is not None else config.serving.image,
             weights=weights,
             bucket_name=bucket_name,
             served_model_name=config.served_model_name(),

@@ -14,14 +14,18 @@ Contract with ``images/model-downloader/download.py`` (the image's ENTRYPOINT, u
 * exits non-zero on failure (2 for a bad revision; the Job retries up to ``backoffLimit``).
 
 Once per revision: the Job name ends in the first 8 hex of the revision, so a new revision is a new
-Job (Pulumi creates it and deletes the old one); the same revision keeps its Job. Pulumi waits for the
-Job to complete (``pulumi.com/timeoutSeconds``), so the Deployment that depends on it never starts
-before the weights are there. After ``ttlSecondsAfterFinished`` Kubernetes deletes the finished Job;
-a later ``pulumi refresh && pulumi up`` recreates it and the marker makes that run a no-op.
+Job (Pulumi creates it and deletes the old one); the same revision keeps its Job. ``pulumi up`` waits
+for the Job to complete: pulumi-kubernetes awaits a Job until ``Complete`` and fails fast on ``Failed``
+(field-2026-12.md §7.2); nothing here sets ``pulumi.com/skipAwait``. The wait is bounded by
+``customTimeouts`` (and the equal ``pulumi.com/timeoutSeconds`` annotation, so the manifest shows it),
+sized by :func:`download_budget`, so the Deployment that depends on the Job never starts before the
+weights are there. After ``ttlSecondsAfterFinished`` Kubernetes deletes the finished Job; a later
+``pulumi refresh && pulumi up`` recreates it and the marker makes that run a no-op.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +40,64 @@ from workloads.weights import HF_TOKEN_DIR, HF_TOKEN_VOLUME, inherited_depends_o
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
 DOWNLOADER_UID = 65532
 """Non-root user the downloader runs as (distroless ``nonroot``)."""
+
+HUB_SUSTAINED_GBPS = 0.1
+"""Sustained hub download rate the timeouts assume (GB/s). Published cold downloads run 0.26 GB/s
+(tensorfuse, Llama-3.1-8B) to 0.72 GB/s (anyscale, Llama-3-70B) (serving-peers §3(d), stack/prices.py
+HF_DOWNLOAD_GBPS); the downloader pod has 2 vCPUs and the hub throttles, so the budget assumes well
+under the slowest published figure. A timeout only has to be long enough, never tight."""
+COPY_PASSES = 2
+"""The downloader stages the whole snapshot on scratch, then copies it to the target (upload to GCS,
+or a copy onto a disk/share): two passes over the bytes, each budgeted at the hub rate."""
+ATTEMPT_FLOOR_SECONDS = 1200
+"""Smallest per-attempt budget (small models still pay scheduling, a scratch PD and an image pull)."""
+START_SLACK_SECONDS = 600
+"""Added to the Job's deadline for Pulumi's wait: pod scheduling, scratch-volume provisioning, image pull
+and the Job controller's status update, so the Job reports its own failure before Pulumi gives up."""
+DEFAULT_BACKOFF_LIMIT = 2
+"""Retries (3 attempts): a retry starts over (the scratch volume dies with the pod), so each retry is
+budgeted as a full attempt."""
+
+
+def await_timeouts(seconds: int) -> pulumi.CustomTimeouts:
+    """Pulumi's create/update wait for an awaited Kubernetes object (a Job, a waitFor resource)."""
+    return pulumi.CustomTimeouts(create=f"{seconds}s", update=f"{seconds}s")
+
+
+@dataclass(frozen=True)
+class DownloadBudget:
+    """How long one download may take, and the Job/Pulumi limits derived from it (all seconds)."""
+
+    attempt_seconds: int
+    """One attempt: bytes × COPY_PASSES / HUB_SUSTAINED_GBPS, at least ATTEMPT_FLOOR_SECONDS."""
+    backoff_limit: int
+    """The Job's ``backoffLimit``."""
+    active_deadline_seconds: int
+    """The Job's ``activeDeadlineSeconds`` = attempts × attempt_seconds (covers every retry)."""
+    await_timeout_seconds: int
+    """Pulumi's ``customTimeouts`` = deadline + START_SLACK_SECONDS (outlasts the Job's own deadline)."""
+
+
+def download_budget(
+    model_bytes: float,
+    *,
+    passes: int = COPY_PASSES,
+    rate_gbps: float = HUB_SUSTAINED_GBPS,
+    backoff_limit: int = DEFAULT_BACKOFF_LIMIT,
+) -> DownloadBudget:
+    """Size the downloader's limits for ``model_bytes`` (see the constants for each assumption).
+
+    Args:
+        model_bytes: bytes of weights to fetch.
+        passes: passes over the bytes (COPY_PASSES: stage, then copy to the target).
+        rate_gbps: assumed sustained rate per pass, GB/s.
+        backoff_limit: the Job's retries.
+    """
+    if model_bytes <= 0 or rate_gbps <= 0 or passes < 1 or backoff_limit < 0:
+        raise ValueError("model_bytes and rate_gbps must be > 0, passes ≥ 1, backoff_limit ≥ 0")
+    attempt = max(ATTEMPT_FLOOR_SECONDS, math.ceil(model_bytes * passes / (rate_gbps * 1e9) / 60) * 60)
+    deadline = attempt * (backoff_limit + 1)
+    return DownloadBudget(attempt, backoff_limit, deadline, deadline + START_SLACK_SECONDS)
 
 
 def marker_path(destination: str, revision: str) -> str:
@@ -63,7 +125,7 @@ def downloader_args(repo_id: str, revision: str, destination: pulumi.Input[str])
 class ModelDownloaderArgs:
     namespace: str
     """Namespace of the Job (the serving namespace, where the hub-token Secret lives)."""
-    image: str
+    image: pulumi.Input[str]
     """The model-downloader image, pinned by digest."""
     repo_id: str
     """Hub repository, e.g. meta-llama/Llama-3.1-8B-Instruct."""
@@ -85,14 +147,13 @@ class ModelDownloaderArgs:
     """Where it runs: the system (CPU) pool; GPU pools are tainted, so no GPU node takes it anyway."""
     tolerations: tuple[dict[str, str], ...] = ()
     """Tolerations, if the target pool is tainted."""
-    backoff_limit: int = 4
-    """Retries before the Job fails."""
+    budget: DownloadBudget = field(default_factory=lambda: download_budget(16e9))
+    """``backoffLimit``, ``activeDeadlineSeconds`` and Pulumi's wait; size it with ``download_budget(bytes)``."""
     ttl_seconds_after_finished: int = 86400
     """Kubernetes deletes the finished Job after this long."""
-    active_deadline_seconds: int = 4 * 3600
-    """Hard stop for one Job (all retries)."""
-    await_timeout_seconds: int = 2 * 3600
-    """How long ``pulumi up`` waits for the Job to complete."""
+    flush: bool = False
+    """Run the download as an init container, then ``sync`` the node's filesystems before the pod
+    completes: set it when the target is a disk that is snapshotted right after the Job."""
     scratch_gi: int = 30
     """Scratch volume for the staged snapshot: at least the model's size plus headroom."""
     scratch_storage_class: str = "standard-rwo"
@@ -119,15 +180,26 @@ class ModelDownloaderArgs:
     def __post_init__(self) -> None:
         if not _REVISION.match(self.revision):
             raise ValueError(f"revision: '{self.revision}' is not a 40-hex commit; pin the hub revision")
-        if self.backoff_limit < 0:
-            raise ValueError(f"backoff_limit: {self.backoff_limit} must be ≥ 0")
+        b = self.budget
+        if b.backoff_limit < 0:
+            raise ValueError(f"budget.backoff_limit: {b.backoff_limit} must be ≥ 0")
+        if b.active_deadline_seconds < b.attempt_seconds * (b.backoff_limit + 1):
+            raise ValueError(
+                f"budget.active_deadline_seconds: {b.active_deadline_seconds} s cannot fit "
+                f"{b.backoff_limit + 1} attempts of {b.attempt_seconds} s; use download_budget()"
+            )
+        if b.await_timeout_seconds <= b.active_deadline_seconds:
+            raise ValueError(
+                f"budget.await_timeout_seconds: {b.await_timeout_seconds} s must exceed the Job's deadline "
+                f"({b.active_deadline_seconds} s), or Pulumi gives up while the Job may still run"
+            )
         if self.ttl_seconds_after_finished < 0:
             raise ValueError(f"ttl_seconds_after_finished: {self.ttl_seconds_after_finished} must be ≥ 0")
         if self.scratch_gi < 1:
             raise ValueError(
                 f"scratch_gi: {self.scratch_gi} must be at least 1 (the model's size in GiB plus headroom)"
             )
-        if "@sha256:" not in self.image:
+        if isinstance(self.image, str) and "@sha256:" not in self.image:
             raise ValueError(f"image: '{self.image}' is not pinned by digest; use NAME@sha256:<64 hex>")
 
 
@@ -165,6 +237,12 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
             *args.extra_volume_mounts,
         ],
     }
+    init_containers = list(args.init_containers)
+    containers = [container]
+    if args.flush:
+        # The download must finish before the flush: init containers run in order, to completion.
+        init_containers.append(container)
+        containers = [_flush_container(args.image, container["volumeMounts"])]
     pod: dict[str, Any] = {
         "serviceAccountName": args.service_account_name,
         "automountServiceAccountToken": False,  # Workload Identity goes through the metadata server
@@ -176,7 +254,7 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
             "fsGroup": args.run_as_user,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [container],
+        "containers": containers,
         "volumes": [
             {
                 "name": "scratch",
@@ -196,17 +274,38 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
             *args.extra_volumes,
         ],
     }
-    if args.init_containers:
-        pod["initContainers"] = list(args.init_containers)
+    if init_containers:
+        pod["initContainers"] = init_containers
     if args.node_selector:
         pod["nodeSelector"] = dict(args.node_selector)
     if args.tolerations:
         pod["tolerations"] = list(args.tolerations)
     return {
-        "backoffLimit": args.backoff_limit,
+        "backoffLimit": args.budget.backoff_limit,
         "ttlSecondsAfterFinished": args.ttl_seconds_after_finished,
-        "activeDeadlineSeconds": args.active_deadline_seconds,
+        "activeDeadlineSeconds": args.budget.active_deadline_seconds,
         "template": {"metadata": {"labels": _labels(args)}, "spec": pod},
+    }
+
+
+FLUSH_SCRIPT = "import os; os.sync()"
+"""sync(2) writes every dirty page of the node's filesystems back, so a disk snapshot taken right
+after the Job completes holds every file (the kubelet unmounts the volume only some time later)."""
+
+
+def _flush_container(image: pulumi.Input[str], mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last step of a flushing Job: ``sync`` with the target volume still mounted."""
+    return {
+        "name": "flush",
+        "image": image,
+        "command": ["python3", "-c", FLUSH_SCRIPT],
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [m for m in mounts if m["name"] not in ("scratch", "tmp", HF_TOKEN_VOLUME)],
     }
 
 
@@ -247,12 +346,14 @@ class ModelDownloader(pulumi.ComponentResource):
                 "namespace": args.namespace,
                 "labels": _labels(args),
                 "annotations": {
-                    "pulumi.com/timeoutSeconds": str(args.await_timeout_seconds),
+                    "pulumi.com/timeoutSeconds": str(args.budget.await_timeout_seconds),
                     **checkov_skip_annotations(args.checkov_skips),
                 },
             },
             spec=job_spec(args),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=depends, custom_timeouts=await_timeouts(args.budget.await_timeout_seconds)
+            ),
         )
         # Nothing talks to the downloader: deny all ingress (egress stays open for the hub and GCS).
         k8s.networking.v1.NetworkPolicy(

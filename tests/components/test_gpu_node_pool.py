@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from pulumi.errors import InputPropertiesError
 
-from infra.catalog import UnknownMachineType
-from infra.gpu_node_pool import GpuNodePool, GpuNodePoolArgs, SecondaryBootDiskArgs
+from infra.gpu_node_pool import GpuNodePool, GpuNodePoolArgs, SecondaryBootDiskArgs, validate_gpu_node_pool_args
+from infra.validation import ComponentArgsError
 
 CLUSTER = "projects/p-test/locations/us-central1/clusters/c1"
 SA = "nodes@p-test.iam.gserviceaccount.com"
@@ -171,7 +172,8 @@ def test_queued_provisioning_turns_off_auto_repair(recorder):
 
 
 def test_compact_placement_policy(recorder):
-    inputs = make(recorder, replace(BASE, compact_placement_policy="l4-compact")).inputs("l4-pool")
+    one_zone = replace(BASE, compact_placement_policy="l4-compact", node_locations=("us-central1-a",))
+    inputs = make(recorder, one_zone).inputs("l4-pool")
     assert inputs["placementPolicy"] == {"type": "COMPACT", "policyName": "l4-compact"}
     assert "placementPolicy" not in make(recorder, BASE).inputs("l4-pool")
 
@@ -217,30 +219,115 @@ def test_local_ssd_count_defaults_to_the_machine(recorder, machine, mode, count)
 
 
 @pytest.mark.parametrize(
-    ("machine", "mode", "count", "message"),
+    ("machine", "mode", "count", "problem"),
     [
-        (
-            "a3-highgpu-8g",
-            "ephemeral",
-            8,
-            "local_ssd_count: a3-highgpu-8g comes with exactly 16 Local SSDs; pass 16 or None",
-        ),
-        ("g2-standard-8", "nvmeBlock", 2, "local_ssd_count: g2-standard-8 takes 1 to 1 Local SSDs, got 2"),
-        ("g2-standard-8", "ephemeral", 0, "local_ssd_count: g2-standard-8 takes 1 to 1 Local SSDs, got 0"),
-        (
-            "a3-ultragpu-8g-nolssd",
-            "ephemeral",
-            None,
-            "local_ssd_mode: a3-ultragpu-8g-nolssd has no Local SSD; use local_ssd_mode='none'",
-        ),
+        ("a3-highgpu-8g", "ephemeral", 8, ("local_ssd_count", "a3-highgpu-8g comes with exactly 16 bundled Local "
+                                                              "SSDs; set local_ssd_count to 16 or leave it unset")),
+        ("g2-standard-8", "nvmeBlock", 2, ("local_ssd_count", "g2-standard-8 takes at most 1 Local SSD(s), got 2")),
+        ("g2-standard-8", "ephemeral", 0, ("local_ssd_count", "0 with a Local SSD mode: set local_ssd_mode to none "
+                                                              "instead")),
+        ("g2-standard-8", "none", 1, ("local_ssd_count", "set but local_ssd_mode is none: pick one Local SSD mode")),
+        ("a3-ultragpu-8g-nolssd", "ephemeral", None, ("local_ssd_mode", "a3-ultragpu-8g-nolssd has no Local SSD; set "
+                                                                        "local_ssd_mode to none")),
     ],
 )
-def test_local_ssd_count_checked_against_the_machine(recorder, machine, mode, count, message):
-    with pytest.raises(ValueError) as caught:
-        make(recorder, replace(BASE, machine_type=machine, local_ssd_mode=mode, local_ssd_count=count))
-    assert str(caught.value) == message
+def test_local_ssd_count_checked_against_the_machine(recorder, machine, mode, count, problem):
+    args = replace(BASE, machine_type=machine, local_ssd_mode=mode, local_ssd_count=count)
+    assert recorder.refused(lambda: GpuNodePool("l4", args)) == [problem]
 
 
 def test_machine_without_gpus_fails_before_the_node_pool_is_created(recorder):
-    with pytest.raises(UnknownMachineType, match="'n2-standard-8' cannot carry GPUs on GKE"):
-        make(recorder, replace(BASE, machine_type="n2-standard-8"))
+    [(path, reason)] = recorder.refused(lambda: GpuNodePool("l4", replace(BASE, machine_type="n2-standard-8")))
+    assert path == "machine_type"
+    assert reason.startswith("'n2-standard-8' cannot carry GPUs on GKE")
+
+
+# -- one test per rule: the component refuses what the stack config refuses ----------------------
+
+RULES = [
+    ("gpu count fixed by the shape", dict(machine_type="a3-highgpu-8g", gpu_count=4, local_ssd_count=16),
+     [("gpu_count", "a3-highgpu-8g carries exactly 8 GPU(s); remove gpu_count or pick another machine type")]),
+    ("N1 T4 counts", dict(machine_type="n1-standard-16", gpu_count=3),
+     [("gpu_count", "N1 pools attach 1, 2 or 4 T4 GPUs; set gpu_count to one of those")]),
+    ("MIG profile of the GPU", dict(gpu_partition_size="1g.10gb"),
+     [("gpu_partition_size", "'1g.10gb' is not a MIG profile of L4: none (this GPU has no MIG)")]),
+    ("one secondary boot disk", dict(secondary_boot_disks=(SecondaryBootDiskArgs("global/images/a"),
+                                                           SecondaryBootDiskArgs("global/images/b"))),
+     [("secondary_boot_disks", "at most one disk per pool; pulumi-gcp#3418 (a list of several secondary boot disks "
+                               "is reordered and forces a replacement on every update) is not shown fixed in "
+                               "pulumi-gcp 10.2.0")]),
+    ("disk image format", dict(secondary_boot_disks=(SecondaryBootDiskArgs("images/cache"),)),
+     [("secondary_boot_disks.0.disk_image", "'images/cache' must be global/images/NAME or "
+                                            "projects/PROJECT/global/images/NAME")]),
+    ("image cache needs image streaming", dict(secondary_boot_disks=(SecondaryBootDiskArgs("global/images/c"),),
+                                               image_streaming=False),
+     [("image_streaming", "secondary_boot_disks in CONTAINER_IMAGE_CACHE mode need image_streaming true (GKE serves "
+                          "the cache through image streaming)")]),
+    ("image streaming needs COS", dict(image_type="UBUNTU_CONTAINERD"),
+     [("image_type", "image_streaming needs COS_CONTAINERD, not UBUNTU_CONTAINERD")]),
+    ("min ≤ max", dict(min_nodes=3, max_nodes=2), [("min_nodes", "min_nodes (3) must be ≤ max_nodes (2)")]),
+    ("spot ⇒ no reservation", dict(spot=True, reservation_type="ANY_RESERVATION"),
+     [("reservation_type", "Spot pools cannot consume reservations; set reservation_type to NO_RESERVATION")]),
+    ("specific reservation needs a name", dict(reservation_type="SPECIFIC_RESERVATION"),
+     [("reservation_name", "required for SPECIFIC_RESERVATION")]),
+    ("reservation name only for specific", dict(reservation_type="ANY_RESERVATION", reservation_name="block"),
+     [("reservation_name", "applies only to SPECIFIC_RESERVATION, not ANY_RESERVATION")]),
+    ("compact ⇒ one zone", dict(compact_placement_policy="l4-compact"),
+     [("node_locations", "compact placement needs exactly one zone: set node_locations to a single zone")]),
+    ("DWS not with spot", dict(queued_provisioning=True, spot=True),
+     [("queued_provisioning", "cannot be combined with spot")]),
+    ("DWS not with compact", dict(queued_provisioning=True, compact_placement_policy="p",
+                                  node_locations=("us-central1-a",)),
+     [("queued_provisioning", "cannot be combined with compact_placement_policy")]),
+    ("DWS without reservations", dict(queued_provisioning=True, reservation_type="ANY_RESERVATION"),
+     [("reservation_type", "queued_provisioning needs NO_RESERVATION")]),
+    ("DWS min 0", dict(queued_provisioning=True, min_nodes=1, max_nodes=2),
+     [("min_nodes", "queued_provisioning needs min_nodes 0 (nodes come from ProvisioningRequests)")]),
+    ("sharing needs clients 2–48", dict(gpu_sharing_strategy="MPS"),
+     [("max_shared_clients_per_gpu", "GKE needs 2–48 whenever gpu_sharing_strategy is set, got None")]),
+    ("clients need a strategy", dict(max_shared_clients_per_gpu=4),
+     [("max_shared_clients_per_gpu", "set without gpu_sharing_strategy: set both or neither")]),
+    ("zones in the cluster's region", dict(node_locations=("us-central1-a", "us-east4-b")),
+     [("node_locations", "'us-east4-b' is not in the cluster's region us-central1 (location)")]),
+    ("enums from container.v1", dict(location_policy="FAST", gpu_driver_version="SPECIFIC",
+                                     workload_metadata="NONE"),
+     [("location_policy", "'FAST' is not one of ANY, BALANCED"),
+      ("gpu_driver_version", "'SPECIFIC' is not one of DEFAULT, LATEST, INSTALLATION_DISABLED"),
+      ("workload_metadata", "'NONE' is not one of GKE_METADATA, GCE_METADATA")]),
+    ("boot disk size", dict(disk_size_gb=10), [("disk_size_gb", "10 GB: GKE boot disks are at least 15 GB")]),
+    ("labels", dict(labels={"team/": "ml"}, resource_labels={"Env": "dev"}),
+     [("labels.team/", "'team/' is not a Kubernetes label key: [prefix/]name, name ≤ 63 alphanumerics, '-', '_' or "
+                       "'.', alphanumeric at both ends"),
+      ("resource_labels.Env", "label key 'Env' must be 1–63 lowercase letters, digits, '_' or '-', starting with a "
+                              "lowercase letter")]),
+    ("argument types", dict(node_locations="us-central1-a", min_nodes="0"),
+     [("node_locations", "expected tuple[str, ...], got str 'us-central1-a'"),
+      ("min_nodes", "expected int, got str '0'")]),
+]
+
+
+@pytest.mark.parametrize(("rule", "changes", "problems"), RULES, ids=[r[0] for r in RULES])
+def test_each_rule_refuses_before_anything_is_registered(recorder, rule, changes, problems):
+    assert recorder.refused(lambda: GpuNodePool("l4", replace(BASE, **changes))) == problems
+
+
+def test_one_error_lists_every_problem(recorder):
+    args = replace(BASE, spot=True, reservation_type="ANY_RESERVATION", min_nodes=2, max_nodes=1)
+    with pytest.raises(ComponentArgsError) as caught:
+        recorder.run(lambda: GpuNodePool("l4", args))
+    assert str(caught.value).splitlines() == [
+        "GpuNodePool 'l4': 2 invalid arguments, nothing was created:",
+        "  min_nodes: min_nodes (2) must be ≤ max_nodes (1)",
+        "  reservation_type: Spot pools cannot consume reservations; set reservation_type to NO_RESERVATION",
+    ]
+    assert isinstance(caught.value, InputPropertiesError)
+
+
+def test_an_output_disk_image_is_not_checked_now(recorder):
+    import pulumi
+
+    def program():
+        disk = SecondaryBootDiskArgs(pulumi.Output.from_input("built-later"))
+        return validate_gpu_node_pool_args(replace(BASE, secondary_boot_disks=(disk,)))
+
+    assert recorder.run(program).value == []

@@ -42,8 +42,8 @@ def test_image_cache_disk_needs_image_streaming(dev_raw):
     l4(dev_raw).update(secondaryBootDisks=[{"diskImage": "global/images/cache"}], imageStreaming=False)
     assert errors(dev_raw) == [
         (
-            f"{POOL}.imageStreaming: secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need imageStreaming: true "
-            "(GKE serves the cache through image streaming)"
+            f"{POOL}.imageStreaming: gpuPools.l4-spot.secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need "
+            "gpuPools.l4-spot.imageStreaming true (GKE serves the cache through image streaming)"
         )
     ]
 
@@ -56,7 +56,7 @@ def test_data_mode_disk_does_not_need_image_streaming(dev_raw):
 def test_image_streaming_needs_cos_containerd(dev_raw):
     l4(dev_raw)["imageType"] = "UBUNTU_CONTAINERD"
     assert errors(dev_raw) == [
-        f"{POOL}.imageType: imageStreaming needs imageType COS_CONTAINERD, not UBUNTU_CONTAINERD"
+        f"{POOL}.imageType: gpuPools.l4-spot.imageStreaming needs COS_CONTAINERD, not UBUNTU_CONTAINERD"
     ]
 
 
@@ -102,6 +102,8 @@ def test_secondary_boot_disk_min_gke_version(prod_raw, version):
 @pytest.mark.parametrize("version", ["1.28", "1.28.3-gke.1067000", "1.33"])
 def test_secondary_boot_disk_version_boundary_accepted(prod_raw, version):
     prod_raw["cluster"]["minMasterVersion"] = version
+    # a snapshot-backed Hyperdisk ML, so the Volume Populator's own 1.33.2 minimum does not apply
+    prod_raw["model"]["weights"]["hyperdiskMl"]["sourceSnapshot"] = "projects/gke-inference-prod/global/snapshots/w"
     assert StackConfig.parse(prod_raw).cluster.min_master_version == version
 
 
@@ -110,7 +112,9 @@ def test_secondary_boot_disk_version_boundary_accepted(prod_raw, version):
 
 def test_one_local_ssd_mode_count_with_mode_none(dev_raw):
     l4(dev_raw)["localSsd"] = {"mode": "none", "count": 1}
-    assert errors(dev_raw) == [f"{POOL}.localSsd.count: set but localSsd.mode is none: pick one Local SSD mode"]
+    assert errors(dev_raw) == [
+        f"{POOL}.localSsd.count: set but gpuPools.l4-spot.localSsd.mode is none: pick one Local SSD mode"
+    ]
 
 
 def test_bundled_ssd_count_of_a3_highgpu_8g_is_16(prod_raw):
@@ -118,7 +122,7 @@ def test_bundled_ssd_count_of_a3_highgpu_8g_is_16(prod_raw):
     assert errors(prod_raw) == [
         (
             "platform.gpuPools.h100.localSsd.count: a3-highgpu-8g comes with exactly 16 bundled Local SSDs; "
-            "set count to 16 or leave it unset"
+            "set gpuPools.h100.localSsd.count to 16 or leave it unset"
         )
     ]
 
@@ -135,13 +139,16 @@ def test_g2_local_ssd_maximum(dev_raw):
 
 def test_zero_local_ssds_with_a_mode_on_g2(dev_raw):
     l4(dev_raw)["localSsd"] = {"mode": "ephemeral", "count": 0}
-    assert errors(dev_raw) == [f"{POOL}.localSsd.count: 0 with a Local SSD mode: set localSsd.mode: none instead"]
+    assert errors(dev_raw) == [
+        f"{POOL}.localSsd.count: 0 with a Local SSD mode: set gpuPools.l4-spot.localSsd.mode to none instead"
+    ]
 
 
 def test_nolssd_machine_refuses_a_local_ssd_mode(prod_raw):
     prod_raw["gpuPools"]["h100"]["machineType"] = "a3-ultragpu-8g-nolssd"
     assert errors(prod_raw) == [
-        "platform.gpuPools.h100.localSsd: a3-ultragpu-8g-nolssd has no Local SSD; set localSsd.mode: none"
+        "platform.gpuPools.h100.localSsd.mode: a3-ultragpu-8g-nolssd has no Local SSD; set "
+        "gpuPools.h100.localSsd.mode to none"
     ]
 
 
@@ -155,7 +162,8 @@ def test_nolssd_machine_refuses_a_local_ssd_mode(prod_raw):
 def test_fixed_gpu_count_of_accelerator_optimized_shapes(dev_raw, machine, gpu_count, fixed):
     l4(dev_raw).update(machineType=machine, gpuCount=gpu_count, localSsd={"mode": "none"})
     assert errors(dev_raw) == [
-        f"{POOL}.gpuCount: {machine} carries exactly {fixed} GPU(s); remove gpuCount or pick another machine type"
+        f"{POOL}.gpuCount: {machine} carries exactly {fixed} GPU(s); remove gpuPools.l4-spot.gpuCount or pick "
+        "another machine type"
     ]
 
 
@@ -167,7 +175,9 @@ def test_matching_gpu_count_is_accepted(prod_raw):
 @pytest.mark.parametrize("gpu_count", [None, 3, 8])
 def test_n1_gpu_counts_are_1_2_or_4(dev_raw, gpu_count):
     l4(dev_raw).update(machineType="n1-standard-16", gpuCount=gpu_count)
-    assert errors(dev_raw) == [f"{POOL}.gpuCount: N1 pools attach 1, 2 or 4 T4 GPUs; set gpuCount to one of those"]
+    assert errors(dev_raw) == [
+        f"{POOL}.gpuCount: N1 pools attach 1, 2 or 4 T4 GPUs; set gpuPools.l4-spot.gpuCount to one of those"
+    ]
 
 
 def test_n1_with_two_t4s_is_accepted(dev_raw):
@@ -218,13 +228,16 @@ def test_gpu_sharing_clients_range(dev_raw, clients):
 def test_spot_cannot_consume_reservations(dev_raw):
     l4(dev_raw)["reservation"] = {"type": "ANY_RESERVATION"}
     assert errors(dev_raw) == [
-        f"{POOL}.reservation: Spot pools cannot consume reservations; set reservation.type NO_RESERVATION"
+        f"{POOL}.reservation.type: Spot pools cannot consume reservations; set gpuPools.l4-spot.reservation.type to "
+        "NO_RESERVATION"
     ]
 
 
 def test_compact_placement_needs_one_zone(dev_raw):
     l4(dev_raw).update(compactPlacement=True, zones=["us-central1-a", "us-central1-b"])
-    assert errors(dev_raw) == [f"{POOL}.zones: compactPlacement needs exactly one zone: set zones to a single zone"]
+    assert errors(dev_raw) == [
+        f"{POOL}.zones: compact placement needs exactly one zone: set gpuPools.l4-spot.zones to a single zone"
+    ]
 
 
 def test_compact_placement_in_one_zone_is_accepted(dev_raw):
@@ -234,25 +247,27 @@ def test_compact_placement_in_one_zone_is_accepted(dev_raw):
 
 def test_queued_provisioning_not_with_spot(dev_raw):
     l4(dev_raw)["queuedProvisioning"] = True
-    assert errors(dev_raw) == [f"{POOL}.queuedProvisioning: cannot be combined with spot"]
+    assert errors(dev_raw) == [f"{POOL}.queuedProvisioning: cannot be combined with gpuPools.l4-spot.spot"]
 
 
 def test_queued_provisioning_not_with_compact_placement(dev_raw):
     l4(dev_raw).update(queuedProvisioning=True, spot=False, compactPlacement=True, zones=["us-central1-a"])
-    assert errors(dev_raw) == [f"{POOL}.queuedProvisioning: cannot be combined with compactPlacement"]
+    assert errors(dev_raw) == [
+        f"{POOL}.queuedProvisioning: cannot be combined with gpuPools.l4-spot.compactPlacement"
+    ]
 
 
 def test_queued_provisioning_not_with_reservations(dev_raw):
     l4(dev_raw).update(queuedProvisioning=True, spot=False, reservation={"type": "ANY_RESERVATION"})
-    assert errors(dev_raw) == [f"{POOL}.reservation.type: queuedProvisioning needs reservation.type NO_RESERVATION"]
+    assert errors(dev_raw) == [f"{POOL}.reservation.type: gpuPools.l4-spot.queuedProvisioning needs NO_RESERVATION"]
 
 
 def test_queued_provisioning_needs_min_nodes_zero(dev_raw):
     l4(dev_raw).update(queuedProvisioning=True, spot=False, autoscaling={"minNodes": 1, "maxNodes": 2})
     assert errors(dev_raw) == [
         (
-            f"{POOL}.autoscaling.minNodes: queuedProvisioning needs autoscaling.minNodes 0 "
-            "(nodes come from ProvisioningRequests)"
+            f"{POOL}.autoscaling.minNodes: gpuPools.l4-spot.queuedProvisioning needs "
+            "gpuPools.l4-spot.autoscaling.minNodes 0 (nodes come from ProvisioningRequests)"
         )
     ]
 
@@ -271,7 +286,10 @@ def test_reservation_name_only_for_specific(prod_raw):
 
 def test_autoscaling_min_le_max(dev_raw):
     l4(dev_raw)["autoscaling"] = {"minNodes": 3, "maxNodes": 2}
-    assert errors(dev_raw) == [f"{POOL}.autoscaling.minNodes: minNodes (3) must be ≤ maxNodes (2)"]
+    assert errors(dev_raw) == [
+        f"{POOL}.autoscaling.minNodes: gpuPools.l4-spot.autoscaling.minNodes (3) must be ≤ "
+        "gpuPools.l4-spot.autoscaling.maxNodes (2)"
+    ]
 
 
 def test_system_pool_min_le_max(dev_raw):
@@ -351,7 +369,9 @@ def test_stack_zones_in_region(dev_raw):
 
 def test_pool_zones_in_region(prod_raw):
     prod_raw["gpuPools"]["h100-spot"]["zones"] = ["us-central1-a", "us-east4-b"]
-    assert errors(prod_raw) == ["platform.gpuPools.h100-spot.zones: 'us-east4-b' is not in region us-central1"]
+    assert errors(prod_raw) == [
+        "platform.gpuPools.h100-spot.zones: 'us-east4-b' is not in the cluster's region us-central1 (cluster.location)"
+    ]
 
 
 def test_existing_network_required_when_not_created(dev_raw):
@@ -431,10 +451,11 @@ def test_model_revision_pinned(dev_raw):
     ]
 
 
-def test_serving_image_pinned_by_digest(dev_raw):
-    dev_raw["serving"]["image"] = "vllm/vllm-openai:v0.32.0"
+def test_serving_image_without_a_tag_is_refused(dev_raw):
+    dev_raw["serving"]["image"] = "vllm/vllm-openai"
     assert errors(dev_raw) == [
-        "platform.serving.image: 'vllm/vllm-openai:v0.32.0' is not pinned by digest: use NAME:TAG@sha256:<64 hex>"
+        "platform.serving.image: 'vllm/vllm-openai' has no tag: name a version (e.g. vllm/vllm-openai:v1.2.3), "
+        "or `build` to have the stack build it, or pin vllm/vllm-openai@sha256:<64 hex>"
     ]
 
 
@@ -476,7 +497,8 @@ def test_one_line_per_error_across_sections(dev_raw):
     dev_raw["serving"]["image"] = "vllm/vllm-openai:latest"
     assert errors(dev_raw) == [
         "platform.model.revision: 'main' is not a 40-hex commit; pin the hub revision for reproducible deploys",
-        "platform.serving.image: 'vllm/vllm-openai:latest' is not pinned by digest: use NAME:TAG@sha256:<64 hex>",
+        "platform.serving.image: 'vllm/vllm-openai:latest': `latest` moves without a config change; name a "
+        "version tag, or `build` to have the stack build it, or pin vllm/vllm-openai@sha256:<64 hex>",
     ]
 
 

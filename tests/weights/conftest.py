@@ -30,6 +30,8 @@ class Recorded:
     provider: str
     depends_on: list[str]
     inputs: dict[str, Any]
+    custom_timeouts: tuple[str, str] = ("", "")
+    """(create, update) of the resource's ``customTimeouts`` option; empty = the provider's default."""
 
 
 @dataclass
@@ -88,6 +90,7 @@ class _Monitor(MockMonitor):
                 provider=request.provider,
                 depends_on=[self.names.get(urn, urn) for urn in request.dependencies],
                 inputs=clean_value(inputs or {}),
+                custom_timeouts=(request.customTimeouts.create, request.customTimeouts.update),
             )
         )
         return response

@@ -12,8 +12,11 @@ import pytest
 
 from tests.weights.conftest import record
 from workloads.model_downloader import (
+    ATTEMPT_FLOOR_SECONDS,
+    DownloadBudget,
     ModelDownloader,
     ModelDownloaderArgs,
+    download_budget,
     downloader_args,
     job_name,
     job_spec,
@@ -56,7 +59,7 @@ def test_marker_and_args():
 
 def test_job_spec_is_hardened_and_bounded():
     spec = job_spec(args(node_selector={"gke-inference/role": "system"}))
-    assert (spec["backoffLimit"], spec["ttlSecondsAfterFinished"], spec["activeDeadlineSeconds"]) == (4, 86400, 14400)
+    assert (spec["backoffLimit"], spec["ttlSecondsAfterFinished"], spec["activeDeadlineSeconds"]) == (2, 86400, 3600)
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     assert pod["serviceAccountName"] == "model-downloader"
@@ -129,7 +132,14 @@ def test_public_model_has_no_token():
     [
         ({"revision": "main"}, "revision: 'main' is not a 40-hex commit"),
         ({"image": "model-downloader:latest"}, "image: 'model-downloader:latest' is not pinned by digest"),
-        ({"backoff_limit": -1}, "backoff_limit"),
+        (
+            {"budget": DownloadBudget(1200, 2, 2400, 4000)},
+            r"budget.active_deadline_seconds: 2400 s cannot fit 3 attempts of 1200 s",
+        ),
+        (
+            {"budget": DownloadBudget(1200, 2, 3600, 3600)},
+            r"budget.await_timeout_seconds: 3600 s must exceed the Job's deadline \(3600 s\)",
+        ),
         ({"ttl_seconds_after_finished": -1}, "ttl_seconds_after_finished"),
         ({"scratch_gi": 0}, "scratch_gi"),
     ],
@@ -151,7 +161,8 @@ def test_component_creates_ksa_then_job_and_exposes_marker():
     rec = record(program, settle=lambda d: d.marker)
     assert rec.settled == f"{DEST}/.complete-{REV}"
     job = rec.manifest("Job", "model-download-llama-3-1-8b-instruct-0e9e39f2")
-    assert job["metadata"]["annotations"] == {"pulumi.com/timeoutSeconds": "7200"}
+    assert job["metadata"]["annotations"] == {"pulumi.com/timeoutSeconds": "4200"}  # download_budget(16e9)
+    assert rec.named("dl-job").custom_timeouts == ("4200s", "4200s")  # Pulumi's wait = the annotation
     assert job["metadata"]["labels"]["gke-inference/model-revision"] == "0e9e39f2"
     assert job["spec"] == job_spec(args(gcp_service_account="dl@p.iam.gserviceaccount.com"))
     ksa = rec.manifest("ServiceAccount", "model-downloader")
@@ -226,3 +237,28 @@ def test_local_target_run_is_idempotent_through_the_marker(tmp_path):
     assert (tmp_path / "share" / "m" / f".complete-{REV}").exists()
     assert download.run("o/m", REV, target, fetch=fetch) == "skipped"
     assert fetched == [REV]
+
+
+def test_download_budget_scales_with_the_model_and_outlasts_the_job():
+    # Llama-3.3-70B bf16: 141.2 GB × 2 passes / 0.1 GB/s = 2824 s → 2880 s per attempt, 3 attempts.
+    assert download_budget(141.2e9) == DownloadBudget(2880, 2, 8640, 9240)
+    # Small models get the floor: scheduling, a scratch PD and an image pull still take minutes.
+    assert download_budget(1e9).attempt_seconds == ATTEMPT_FLOOR_SECONDS
+    with pytest.raises(ValueError, match="model_bytes and rate_gbps must be > 0"):
+        download_budget(0)
+
+
+def test_flush_runs_the_download_first_then_syncs_the_target():
+    spec = job_spec(
+        args(
+            flush=True,
+            destination="/fill/models/x",
+            extra_volumes=({"name": "fill", "persistentVolumeClaim": {"claimName": "w-fill"}},),
+            extra_volume_mounts=({"name": "fill", "mountPath": "/fill"},),
+        )
+    )
+    pod = spec["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["download"]
+    [flush] = pod["containers"]
+    assert flush["command"] == ["python3", "-c", "import os; os.sync()"]
+    assert flush["volumeMounts"] == [{"name": "fill", "mountPath": "/fill"}]

@@ -22,6 +22,7 @@ from stack.weights_program import (
 )
 from tests.weights.conftest import FILESTORE_IP, Recording, record
 
+SERVING_IMAGE = "vllm/vllm-openai:v0.32.0@sha256:" + "e" * 64
 DOWNLOADER = "us-central1-docker.pkg.dev/gke-inference-dev/inference/model-downloader@sha256:" + "d" * 64
 DEV_PREFIX = "models/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659"
 PROD_PREFIX = "models/meta-llama/Llama-3.3-70B-Instruct/6f6073b423013f6a7d4d9f39144961bfbfbc386b"
@@ -64,9 +65,20 @@ def build(
             namespace,
             hf_token_secret="vllm-hf-token",
             downloader_image=downloader,
+            serving_image=SERVING_IMAGE,
         )
         if batch:
-            build_batch(config, stack, provider, config.bucket_name(stack), "llm", namespace, mount, SPOT)
+            build_batch(
+                config,
+                stack,
+                provider,
+                config.bucket_name(stack),
+                "llm",
+                namespace,
+                mount,
+                SPOT,
+                serving_image=SERVING_IMAGE,
+            )
         return mount
 
     rec = record(program)
@@ -178,8 +190,11 @@ def test_existing_cluster_downloader_has_no_system_pool_selector():
     assert "nodeSelector" not in job["spec"]["template"]["spec"]
 
 
-def test_prod_hyperdisk_ml_multi_zone():
-    built = build("prod")
+SNAPSHOT = "projects/gke-inference-prod/global/snapshots/llama-3-3-70b-instruct-6f6073b"
+
+
+def test_prod_hyperdisk_ml_multi_zone_from_an_explicit_snapshot():
+    built = build("prod", f"model.weights.hyperdiskMl.sourceSnapshot={SNAPSHOT}")
     mount, rec = built.mount, built.recording
     assert mount.backend == "hyperdiskMl"
     assert mount.model_path == f"/models/{PROD_PREFIX}"
@@ -188,7 +203,7 @@ def test_prod_hyperdisk_ml_multi_zone():
     assert mount.volumes == [
         {"name": "model-weights", "persistentVolumeClaim": {"claimName": "model-weights-6f6073b4", "readOnly": True}}
     ]
-    assert [d._name for d in mount.dependencies] == ["model-weights-6f6073b4-pvc"]  # the download feeds the snapshot
+    assert [d._name for d in mount.dependencies] == ["model-weights-6f6073b4-pvc"]  # the user's snapshot
     disks = sorted(rec.of_type("gcp:compute/disk:Disk"), key=lambda d: d.inputs["zone"])
     assert [
         (
@@ -210,7 +225,7 @@ def test_prod_hyperdisk_ml_multi_zone():
             "READ_ONLY_MANY",
             2400,
             300,
-            "projects/gke-inference-prod/global/snapshots/llama-3-3-70b-instruct-6f6073b",
+            SNAPSHOT,
             "true",
         )
         for zone in ("us-central1-a", "us-central1-c")
@@ -234,8 +249,12 @@ def test_prod_hyperdisk_ml_multi_zone():
     ]
 
 
-def test_prod_persistent_disk_single_zone_default_snapshot():
-    built = build("prod", "model.weights.backend=persistentDisk")
+def test_prod_persistent_disk_single_zone_from_an_explicit_snapshot():
+    built = build(
+        "prod",
+        "model.weights.backend=persistentDisk",
+        "model.weights.persistentDisk.sourceSnapshot=global/snapshots/llama-3-3-70b-instruct-6f6073b4",
+    )
     rec = built.recording
     [disk] = rec.of_type("gcp:compute/disk:Disk")
     assert disk.inputs == {
@@ -266,6 +285,7 @@ def test_persistent_disk_read_write_once_is_single_replica():
         "model.weights.backend=persistentDisk",
         "model.weights.persistentDisk.accessMode=ReadWriteOnce",
         "model.weights.persistentDisk.diskType=pd-balanced",
+        "model.weights.persistentDisk.sourceImage=global/images/llama-3-1-8b-instruct-0e9e39f2",
         "autoscaling.mode=none",
         downloader=None,
     )
@@ -332,7 +352,7 @@ def test_hugging_face_creates_nothing_and_uses_the_serving_image(dev_config):
     built = build("dev", "model.weights.backend=huggingFace", with_namespace=False)
     assert [r.type for r in built.recording.resources] == ["pulumi:providers:kubernetes"]
     [init] = built.mount.init_containers
-    assert init["image"] == dev_config.serving.image
+    assert init["image"] == SERVING_IMAGE  # the resolved serving image
     assert built.mount.model_path == "/models/meta-llama/Llama-3.1-8B-Instruct"
 
 
@@ -340,7 +360,7 @@ def test_hugging_face_creates_nothing_and_uses_the_serving_image(dev_config):
 
 
 def test_prod_batch_job_on_spot_pool():
-    rec = build("prod", batch=True).recording
+    rec = build("prod", f"model.weights.hyperdiskMl.sourceSnapshot={SNAPSHOT}", batch=True).recording
     job = rec.manifest("Job", "vllm-batch")
     spec = job["spec"]
     assert job["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}

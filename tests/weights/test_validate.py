@@ -17,6 +17,7 @@ from stack.validate import validate_manifests
 from stack.weights_program import build_batch, build_weights
 from tests.weights.conftest import record, resolve
 
+SERVING_IMAGE = "vllm/vllm-openai:v0.32.0@sha256:" + "e" * 64
 DOWNLOADER = "us-central1-docker.pkg.dev/p/inference/model-downloader@sha256:" + "d" * 64
 MINOR = "1.33"
 CASES = [
@@ -25,8 +26,9 @@ CASES = [
     ("dev", ["model.weights.backend=filestore"]),
     ("dev", ["model.weights.backend=runaiStreamer"]),
     ("dev", ["model.weights.backend=huggingFace", "batch.enabled=true"]),
-    ("prod", []),
+    ("prod", ["model.weights.hyperdiskMl.transfer.createNodePool=false"]),  # the pool needs the cluster
     ("prod", ["model.weights.backend=persistentDisk"]),
+    ("prod", ["model.weights.hyperdiskMl.sourceSnapshot=global/snapshots/s"]),
 ]
 
 
@@ -48,8 +50,19 @@ def render(stack: str, overrides: list[str]):
             None,
             hf_token_secret="vllm-hf-token",
             downloader_image=DOWNLOADER,
+            serving_image=SERVING_IMAGE,
         )
-        build_batch(config, stack, provider, config.bucket_name(stack), "llm", None, mount, scheduling)
+        build_batch(
+            config,
+            stack,
+            provider,
+            config.bucket_name(stack),
+            "llm",
+            None,
+            mount,
+            scheduling,
+            serving_image=SERVING_IMAGE,
+        )
         return mount
 
     async def pod_of(mount):
@@ -58,7 +71,7 @@ def render(stack: str, overrides: list[str]):
             "containers": [
                 {
                     "name": "vllm",
-                    "image": config.serving.image,
+                    "image": SERVING_IMAGE,
                     "args": ["--model", mount.model_path, *mount.vllm_args],
                     "env": mount.env,
                     "volumeMounts": mount.volume_mounts,
