@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from infra.images import BUILD, image_problem
 from stack.base_config import FieldError, Model
 
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
-_DIGEST_IMAGE = re.compile(r"^[a-z0-9./_-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$")
 
 BYTES_PER_PARAMETER = {"bfloat16": 2.0, "float16": 2.0, "float32": 4.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 """Weight bytes per parameter by storage precision (fp8/int8 one byte; AWQ/GPTQ int4 half a byte)."""
@@ -169,13 +169,20 @@ class WeightsConfig(Model):
         default_factory=FilestoreOptions, description="Options of the filestore backend."
     )
     downloader_image: str | None = Field(
-        default="model-downloader:0.1.0@sha256:3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a",
-        description="model-downloader image pinned by digest (relative names resolve to the stack's registry); "
-        "null creates no download Job. Build it with `make image-model-downloader` and put its digest here.",
+        default=BUILD,
+        description="model-downloader image: `build` (the stack builds images/model-downloader with Cloud Build "
+        "at `pulumi up`), NAME:TAG (resolved to its digest at preview; relative names are in the stack's "
+        "registry) or NAME[:TAG]@sha256:<64 hex> (pinned, used as given); null creates no download Job.",
     )
     runai_streamer: RunaiStreamerOptions = Field(
         default_factory=RunaiStreamerOptions, description="Options of the runaiStreamer backend."
     )
+
+    @model_validator(mode="after")
+    def _downloader_image(self) -> WeightsConfig:
+        if self.downloader_image is not None:
+            _check_image("downloaderImage", self.downloader_image, allow_build=True)
+        return self
 
     @model_validator(mode="after")
     def _pd_fill_needs_downloader(self) -> WeightsConfig:
@@ -263,8 +270,10 @@ class ServingConfig(Model):
     )
     nodes_per_replica: int = Field(default=1, ge=1, description=">1 runs one replica across nodes (LeaderWorkerSet).")
     image: str = Field(
-        default="vllm/vllm-openai:v0.32.0@sha256:6f5d1a4b0c2e9f8d7c6b5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a0",
-        description="vLLM image pinned by digest; Docker Hub images are pulled through the registry's proxy.",
+        default="vllm/vllm-openai:v0.32.0",
+        description="vLLM image: NAME:TAG (resolved to its digest at preview), NAME[:TAG]@sha256:<64 hex> "
+        "(pinned, used as given) or `build` (the stack builds images/vllm); Docker Hub images are pulled "
+        "through the registry's proxy by that digest.",
     )
     vllm: VllmSettings = Field(default_factory=VllmSettings, description="vLLM engine settings.")
     startup_budget_seconds: int | None = Field(
@@ -293,8 +302,7 @@ class ServingConfig(Model):
 
     @model_validator(mode="after")
     def _rules(self) -> ServingConfig:
-        if not _DIGEST_IMAGE.match(self.image):
-            raise FieldError("image", f"'{self.image}' is not pinned by digest: use NAME:TAG@sha256:<64 hex>")
+        _check_image("image", self.image, allow_build=True)
         return self
 
 
@@ -375,14 +383,14 @@ class AutoscalingConfig(Model):
         default=True, description="Install the Stackdriver custom-metrics adapter (false when the cluster has one)."
     )
     metrics_adapter_image: str = Field(
-        default="gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0"
-        "@sha256:5e7c2a9f41d8b3c6e0f7a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6",
-        description="Stackdriver adapter image pinned by digest (the version GKE's managed-Prometheus HPA guide "
-        "applies, k8s-stackdriver @673c7dd8); resolve the digest with `crane digest` before the first deploy.",
+        default="gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0",
+        description="Stackdriver adapter image (the version GKE's managed-Prometheus HPA guide applies, "
+        "k8s-stackdriver @673c7dd8): NAME:TAG, resolved to its digest at preview, or a NAME[:TAG]@sha256:<64 hex> pin.",
     )
 
     @model_validator(mode="after")
     def _rules(self) -> AutoscalingConfig:
+        _check_image("metricsAdapterImage", self.metrics_adapter_image)
         if self.min_replicas > self.max_replicas:
             raise FieldError(
                 "minReplicas", f"minReplicas ({self.min_replicas}) must be ≤ maxReplicas ({self.max_replicas})"
@@ -418,9 +426,10 @@ class LoadTestConfig(Model):
         default=False, description="Create the load-test Job (a new Job whenever its settings change)."
     )
     image: str = Field(
-        default="loadtest-runner:0.1.0@sha256:9d8c7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa998877665544",
-        description="Runner image with the harness's pinned dependencies (images/loadtest); relative names resolve "
-        "to the stack's registry.",
+        default=BUILD,
+        description="Runner image with the harness's pinned dependencies: `build` (the stack builds images/loadtest), "
+        "NAME:TAG (resolved at preview; relative names are in the stack's registry) "
+        "or a NAME[:TAG]@sha256:<64 hex> pin.",
     )
     harness_args: list[str] = Field(
         default_factory=lambda: ["--dataset", "conversations", "--num-prompts", "200", "--users", "8"],
@@ -429,6 +438,12 @@ class LoadTestConfig(Model):
 
     @model_validator(mode="after")
     def _pinned(self) -> LoadTestConfig:
-        if "@sha256:" not in self.image:
-            raise FieldError("image", f"'{self.image}' is not pinned by digest: use NAME:TAG@sha256:<64 hex>")
+        _check_image("image", self.image, allow_build=True)
         return self
+
+
+def _check_image(field: str, value: str, *, allow_build: bool = False) -> None:
+    """Refuse untagged names and `latest` (they move without a config change), naming the field."""
+    problem = image_problem(value, allow_build=allow_build)
+    if problem is not None:
+        raise FieldError(field, problem)
