@@ -185,7 +185,8 @@ def _image_term(config: StackConfig, pool: GpuPoolConfig, planning: PlanningConf
             "image pull",
             plain / prices.SBD_SPEEDUP,
             'secondary boot disk: "up to 29x" faster than download (anchors §5.1/§7)',
-            f"{image_gb:g} GB image preloaded on {cache[0].disk_image} (must hold serving.image's digest); "
+            f"{image_gb:g} GB image preloaded on {cache[0].disk_image or 'the disk image the stack builds'} "
+            "(must hold serving.image's digest); "
             f"plain pull {plain:.0f} s ÷ 29, the claim's upper bound",
             "image",
         )

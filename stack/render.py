@@ -101,6 +101,10 @@ class RenderResult:
     def manifests_of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.manifests if m.get("kind") == kind]
 
+    def images(self) -> list[dict[str, Any]]:
+        """How every image and disk image was obtained (``images.json``; see :func:`image_record`)."""
+        return image_record(self.resources, self.config)
+
 
 def clean_value(value: Any) -> Any:
     """Mask secrets, turn integral floats back into ints, drop None — recursively."""
@@ -177,9 +181,13 @@ def _make_recorder():  # imports pulumi lazily so `--help` and config errors sta
                 outputs["networks"] = [
                     {**network, "ipAddresses": [FILESTORE_MOCK_IP]} for network in args.inputs.get("networks", [])
                 ]
+            if args.typ == "command:local:Command":  # in-stack builds print what they made
+                outputs.update(stdout=mock_command_stdout(args.inputs), stderr="")
             return f"{args.name}-id", outputs
 
         def call(self, args: pulumi.runtime.MockCallArgs):
+            if args.token in _MOCK_LOOKUPS:
+                return _MOCK_LOOKUPS[args.token](args.args)
             if args.token == "gcp:container/getCluster:getCluster":  # cluster.mode: existing
                 a = args.args
                 cluster = _COMPUTED_OUTPUTS["gcp:container/cluster:Cluster"]
@@ -288,6 +296,100 @@ def run_program(config: StackConfig, stack: str, secrets: dict[str, Any] | None 
 
 
 # --------------------------------------------------------------------------------------------
+# Registry lookups and in-stack builds, offline
+# --------------------------------------------------------------------------------------------
+
+MOCK_PROJECT_NUMBER = "123456789012"
+"""Stands in for the project number GCP reports (getProject), e.g. in the Compute default service account."""
+IMAGE_SOURCES = {
+    "lookup": "registry lookup at preview (mocked offline)",
+    "build": "built by the stack (mocked offline)",
+    "pin": "pinned in config",
+}
+
+
+def mock_digest(material: str) -> str:
+    """The deterministic digest the offline render gives a lookup or a build: sha256 of what was asked."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(material.encode()).hexdigest()
+
+
+def mock_command_stdout(inputs: dict[str, Any]) -> str:
+    """What an in-stack build Command prints: the pushed digest, or the built disk image's path."""
+    env = inputs.get("environment") or {}
+    if "IMAGE_NAME" in env:  # infra/boot_disk.py BootDiskImage
+        return f"projects/{env.get('PROJECT')}/global/images/{env['IMAGE_NAME']}\n"
+    if "IMAGE" in env:  # infra/images.py ImageBuild: the digest of its triggers (content hash, base digest)
+        return mock_digest(json.dumps(inputs.get("triggers") or [], sort_keys=True)) + "\n"
+    return ""
+
+
+def _mock_registry_image(args: dict[str, Any]) -> dict[str, Any]:
+    name = args.get("name", "")
+    return {"id": name, "name": name, "sha256Digest": mock_digest(name)}
+
+
+def _mock_ar_image(args: dict[str, Any]) -> dict[str, Any]:
+    repository = f"{args.get('location')}-docker.pkg.dev/{args.get('project')}/{args.get('repositoryId')}"
+    image = args.get("imageName", "")
+    digest = mock_digest(f"{repository}/{image}")
+    return {"imageName": image, "selfLink": f"{repository}/{image.split(':')[0]}@{digest}"}
+
+
+def _mock_project(args: dict[str, Any]) -> dict[str, Any]:
+    return {"projectId": args.get("projectId"), "number": MOCK_PROJECT_NUMBER}
+
+
+_MOCK_LOOKUPS = {
+    "docker:index/getRegistryImage:getRegistryImage": _mock_registry_image,
+    "gcp:artifactregistry/getDockerImage:getDockerImage": _mock_ar_image,
+    "gcp:organizations/getProject:getProject": _mock_project,
+}
+
+
+def image_record(resources: list[dict[str, Any]], config: StackConfig | None = None) -> list[dict[str, Any]]:
+    """``[{image, source: lookup|build|pin, resource, query, kind}]``: how each image got its digest.
+
+    Container images come from the program's ``gke-inference:infra:ContainerImage`` records; disk
+    images from the boot-disk build Commands (``resource`` = the Command) and from ``diskImage``
+    pins in the config.
+    """
+    records = [
+        {
+            "image": r["inputs"].get("image"),
+            "source": r["inputs"].get("source"),
+            "resource": r["inputs"].get("resource"),
+            "query": r["inputs"].get("query"),
+            "kind": r["inputs"].get("kind", "container"),
+        }
+        for r in resources
+        if r["type"] == "gke-inference:infra:ContainerImage"
+    ]
+    for r in resources:
+        env = r["inputs"].get("environment") or {}
+        if r["type"] == "command:local:Command" and "IMAGE_NAME" in env:
+            image = mock_command_stdout(r["inputs"]).strip()
+            query = env.get("CONTAINER_IMAGE")
+            records.append(
+                {"image": image, "source": "build", "resource": r["name"], "query": query, "kind": "diskImage"}
+            )
+    pools = config.gpu_pools.values() if config else []
+    pins = sorted({d.disk_image for p in pools for d in p.secondary_boot_disks if d.disk_image})
+    records += [{"image": i, "source": "pin", "resource": None, "query": i, "kind": "diskImage"} for i in pins]
+    return sorted(records, key=lambda i: (i["kind"], i["image"] or ""))
+
+
+def images_section(records: list[dict[str, Any]]) -> str:
+    """The preview's "Images" section: each image with how its digest was obtained."""
+    lines = ["", "Images (how each digest is obtained):"]
+    for i in records:
+        via = f" [{i['resource']}]" if i.get("resource") else ""
+        lines.append(f"    {i['image']}  <- {IMAGE_SOURCES[i['source']]}{via}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------
 
@@ -355,7 +457,11 @@ def write_outputs(result: RenderResult, out_dir: Path) -> None:
         (out_dir / "manifests" / manifest_filename(index, manifest)).write_text(
             yaml.safe_dump(manifest, sort_keys=False)
         )
-    (out_dir / "preview.txt").write_text(preview_tree(result.stack, result.resources, result.outputs))
+    images = result.images()
+    (out_dir / "images.json").write_text(json.dumps(images, indent=2) + "\n")
+    (out_dir / "preview.txt").write_text(
+        preview_tree(result.stack, result.resources, result.outputs) + images_section(images)
+    )
     result.out_dir = out_dir
 
 
