@@ -7,7 +7,9 @@ Checks, in order, each printing its counts:
 2. every custom resource against the CRD schemas vendored in ``stack/schemas/``;
 3. the policy pack's rules (``policy.rules``) on every rendered resource, plus the stack rules;
 4. checkov's Kubernetes checks (``.venv-checkov``; skips only by annotated reason);
-5. vLLM's own argument parser on the rendered server args (when ``.venv-serve`` exists).
+5. vLLM's own argument parser on the rendered server args (when ``.venv-serve`` exists);
+6. the deploy rehearsal (``stack.checks.rehearsal``): every external reference created or looked up
+   in the stack, every resource after the APIs, cluster, pools and controllers it needs.
 
 Exit 0 only if all pass; 1 on any violation (one line each: rule, resource, field, how to fix);
 2 on a bad configuration.
@@ -107,14 +109,27 @@ def vllm_section(manifests: Sequence[Mapping[str, Any]]) -> Section:
                    report.violations)
 
 
+def rehearsal_section(render_dir: Path) -> Section:
+    from stack.checks.rehearsal import rehearse_render_dir
+
+    violations = rehearse_render_dir(render_dir)
+    return Section("rehearsal", f"deploy order and provenance of every reference: {len(violations)} problems",
+                   violations)
+
+
 def run_checks(resources: Sequence[Mapping[str, Any]], manifests: Sequence[Mapping[str, Any]], minor: str,
-               checkov: bool = True, vllm: bool = True) -> list[Section]:
-    """Every check on one render; ``checkov=False`` / ``vllm=False`` skip those checks explicitly."""
+               checkov: bool = True, vllm: bool = True, render_dir: Path | None = None) -> list[Section]:
+    """Every check on one render; ``checkov=False`` / ``vllm=False`` skip those checks explicitly.
+
+    ``render_dir``: where the render was written; the deploy rehearsal reads it (skipped without it).
+    """
     kubernetes, custom = schema_section(manifests, minor)
     sections = [kubernetes, custom, policy_section(resources)]
     sections.append(checkov_section(manifests, required=checkov) if checkov else
                     Section("checkov", "skipped (--no-checkov)", skipped=True))
     sections.append(vllm_section(manifests) if vllm else Section("vllm-args", "skipped (--no-vllm)", skipped=True))
+    sections.append(rehearsal_section(render_dir) if render_dir is not None else
+                    Section("rehearsal", "skipped (no render directory)", skipped=True))
     return sections
 
 
@@ -155,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         minor = load_stack_config(args.stack, args.overrides).cluster.kubernetes_minor
         supported_minor(minor)
-        result = render_stack(args.stack, args.overrides, args.out or Path("out") / args.stack)
+        out_dir = args.out or Path("out") / args.stack
+        result = render_stack(args.stack, args.overrides, out_dir)
     except ConfigError as err:
         for line in err.lines:
             print(f"error: {line}", file=sys.stderr)
@@ -163,5 +179,6 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:  # a cluster.kubernetesMinor kubernetes-validate has no schemas for
         print(f"error: platform.{err}", file=sys.stderr)
         return 2
-    sections = run_checks(result.resources, result.manifests, minor, checkov=not args.no_checkov, vllm=not args.no_vllm)
+    sections = run_checks(result.resources, result.manifests, minor, checkov=not args.no_checkov,
+                          vllm=not args.no_vllm, render_dir=out_dir)
     return print_report(args.stack, sections)

@@ -25,13 +25,16 @@ fails, naming the resource, on:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from policy.model import Violation
 from stack.checks.dependency_graph import DependencyGraph
+from workloads.custom_resources import api_group, is_builtin
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -60,11 +63,6 @@ COMMAND_APIS = {
 """APIs the in-stack build commands (``command:local:Command``) call, by the gcloud command they run."""
 
 POD_TEMPLATE_KINDS = {"Deployment", "Job", "StatefulSet", "DaemonSet", "LeaderWorkerSet", "CronJob"}
-CORE_GROUPS = {
-    "", "v1", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
-    "storage.k8s.io", "apiregistration.k8s.io", "scheduling.k8s.io", "admissionregistration.k8s.io",
-    "apiextensions.k8s.io", "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io",
-}
 GPU_TOLERATION = "nvidia.com/gpu"
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 
@@ -75,15 +73,19 @@ class Controller:
 
     installed_by: str
     """``gke`` (GKE installs and runs it) or the type token of the stack component that installs it."""
-    note: str = ""
 
 
 def _default_controllers() -> Mapping[tuple[str, str], Controller]:
     from workloads.custom_resources import CUSTOM_RESOURCES
 
     return {
-        (info.group, info.kind): Controller(info.installed_by, info.source) for info in CUSTOM_RESOURCES
+        (entry.group, entry.kind): Controller(entry.component or entry.installed_by)
+        for entry in CUSTOM_RESOURCES.values()
     }
+
+
+CREATE_TIME_RULES = ("bucket-hns-create-rules",)
+"""Policy-pack rules that encode a refusal of Google's API at create time (docs/gcp-create-time-rules.md)."""
 
 
 def rehearse(
@@ -147,11 +149,13 @@ def check_api_dependencies(graph: DependencyGraph, *_: Any) -> Iterator[Violatio
 
 
 def check_create_time_rules(graph: DependencyGraph, *_: Any) -> Iterator[Violation]:
-    from infra.api_rules import recorded_input_conflicts
+    from policy.rules import RESOURCE_RULES
 
+    rules = [rule for rule in RESOURCE_RULES if rule.name in CREATE_TIME_RULES]
     for record in graph.resources:
-        for field, message in recorded_input_conflicts(record["type"], record["inputs"]):
-            yield Violation("create-time", record["name"], field, message)
+        for rule in rules:
+            for finding in rule.run(record["type"], record["inputs"]):
+                yield Violation("create-time", record["name"], finding.field, f"{finding.message} ({rule.name})")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -180,7 +184,8 @@ def check_cluster_dependencies(graph: DependencyGraph, *_: Any) -> Iterator[Viol
                             "cluster's provider")
             continue
         if clusters and not graph.waits_for_any(provider, clusters):
-            yield Violation("cluster-dependency", name, "provider", f"provider {provider} does not wait for the cluster")
+            yield Violation("cluster-dependency", name, "provider",
+                            f"provider {provider} does not wait for the cluster")
         template = pod_spec(record["inputs"])
         if template is None:
             continue
@@ -204,9 +209,9 @@ def check_controllers(
         inputs = record["inputs"]
         if "kind" not in inputs:
             continue
-        group = api_group(inputs.get("apiVersion", ""))
-        if group in CORE_GROUPS:
+        if is_builtin(inputs.get("apiVersion", "")):
             continue
+        group = api_group(inputs["apiVersion"])
         controller = controllers.get((group, inputs["kind"]))
         if controller is None:
             yield Violation("controller", record["name"], "kind",
@@ -220,10 +225,6 @@ def check_controllers(
             elif not graph.waits_for_any(record["name"], installers):
                 yield Violation("controller", record["name"], "dependsOn",
                                 f"{inputs['kind']} does not wait for its controller ({', '.join(installers)})")
-
-
-def api_group(api_version: str) -> str:
-    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -417,7 +418,7 @@ def check_secrets(graph: DependencyGraph, *_: Any) -> Iterator[Violation]:
 
 CHECKS: list[Callable[..., Iterator[Violation]]] = [
     check_api_dependencies,
-
+    check_create_time_rules,
     check_cluster_dependencies,
     check_controllers,
     check_images,
@@ -427,3 +428,18 @@ CHECKS: list[Callable[..., Iterator[Violation]]] = [
     check_service_accounts,
     check_secrets,
 ]
+
+
+IMAGES_FILE = "images.json"
+"""Written by the render next to ``resources.json``: how each image and disk image was obtained."""
+
+
+def rehearse_render_dir(out_dir: Path) -> list[Violation]:
+    """Rehearse the render written to ``out_dir`` (``resources.json`` and, when present, ``images.json``).
+
+    Without ``images.json`` no digest has a known origin, so every pinned image is reported.
+    """
+    resources = json.loads((out_dir / "resources.json").read_text())
+    images_path = out_dir / IMAGES_FILE
+    images = json.loads(images_path.read_text()) if images_path.is_file() else []
+    return rehearse(resources, images)
