@@ -14,6 +14,7 @@ COMMANDS = [
     "stack.render_command",
     "stack.plan_commands",
     "stack.validate",
+    "stack.rehearse_command",
     "stack.local.cli_commands", "loadtest.cli",
 ]
 """Modules providing a ``register(subparsers)`` function, in the order shown by ``--help``."""
