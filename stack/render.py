@@ -27,10 +27,10 @@ import yaml
 
 from stack.config import CONFIG_KEY, CONFIG_NAMESPACE, ConfigError, StackConfig
 from stack.overrides import apply_overrides
+from stack.project import ProjectError, PulumiProject, find_project
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_MASK = "[secret]"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Computed outputs the program reads from resources it creates (so Output chains resolve).
 _COMPUTED_OUTPUTS: dict[str, dict[str, Any]] = {
@@ -133,16 +133,35 @@ def _mask(secret: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def stack_file(stack: str, root: Path = REPO_ROOT) -> Path:
-    return root / f"Pulumi.{stack}.yaml"
+def find_stack_project(root: Path | None = None) -> PulumiProject:
+    """The Pulumi project found from ``root`` (default: the working directory) upwards, as the ``pulumi``
+    CLI finds it (``stack.project``); ConfigError when no folder up to ``/`` holds a ``Pulumi.yaml``."""
+    try:
+        return find_project(root)
+    except ProjectError as err:
+        raise ConfigError(err.lines) from None
 
 
-def load_stack_config(stack: str, overrides: list[str] | None = None, root: Path = REPO_ROOT) -> StackConfig:
-    """Read ``Pulumi.<stack>.yaml``, apply ``--set`` overrides, validate (ConfigError on bad input)."""
-    path = stack_file(stack, root)
+def stack_file(stack: str, root: Path | None = None) -> Path:
+    """``Pulumi.<stack>.yaml`` of the project found from ``root`` (see :func:`find_stack_project`)."""
+    return find_stack_project(root).stack_file(stack)
+
+
+def load_stack_config(stack: str, overrides: list[str] | None = None, root: Path | None = None) -> StackConfig:
+    """Read ``Pulumi.<stack>.yaml``, apply ``--set`` overrides, validate (ConfigError on bad input).
+
+    Args:
+        stack: the stack name.
+        overrides: ``PATH=VALUE`` strings (``--set``).
+        root: where to start searching upwards for the Pulumi project (default: the working directory).
+    """
+    project = find_stack_project(root)
+    path = project.stack_file(stack)
     if not path.exists():
-        known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
-        raise ConfigError([f"stack: no {path.name}; known stacks: {', '.join(known)}"])
+        raise ConfigError([
+            f"stack: no {path.name}; known stacks: {', '.join(project.stacks()) or 'none'}",
+            f"stack: looked in {path.parent} (the folder of the project file {project.file})",
+        ])
     document = yaml.safe_load(path.read_text()) or {}
     raw = (document.get("config") or {}).get(f"{CONFIG_NAMESPACE}:{CONFIG_KEY}")
     if raw is None:

@@ -20,9 +20,10 @@ from typing import Any
 import yaml
 
 from policy.model import Violation
+from stack.project import tool_venv
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CHECKOV_VENV = REPO_ROOT / ".venv-checkov"
+CHECKOV_VENV = tool_venv(".venv-checkov")
+"""``.venv-checkov`` at the checkout root; ``~/.cache/gke-inference/.venv-checkov`` for an installed wheel."""
 CHECKOV_VERSION = "3.3.30"
 """Pinned in the Makefile's ``checkov-env`` target too (tests/validate checks they agree)."""
 

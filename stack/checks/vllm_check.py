@@ -14,8 +14,9 @@ from typing import Any
 from policy.kubernetes import containers
 from policy.model import Violation
 from stack.checks.kube_schema import object_name
+from stack.project import tool_venv
 
-SERVE_VENV = Path(__file__).resolve().parents[2] / ".venv-serve"
+SERVE_VENV = tool_venv(".venv-serve")
 
 
 @dataclass

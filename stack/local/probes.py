@@ -16,13 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Where the probe scripts are mounted in the pod (ConfigMap) and where they live in the repo.
+from stack.project import PACKAGE_ROOT
+
+#: Where the probe scripts are mounted in the pod (ConfigMap) and where they live here (checkout or wheel).
 POD_PROBE_DIR = "/etc/vllm-probe/"
-LOCAL_PROBE_DIR = REPO_ROOT / "workloads" / "probes"
+LOCAL_PROBE_DIR = PACKAGE_ROOT / "workloads" / "probes"
 
 
 @dataclass

