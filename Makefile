@@ -77,6 +77,6 @@ image-boot-disk:
 clean:
 	rm -rf out .pytest_cache
 
-## docs: regenerate the README's configuration reference from the config models
+## docs: regenerate docs/configuration.md from the config models
 docs: $(STAMP)
 	$(BIN)/python -m stack.config_docs

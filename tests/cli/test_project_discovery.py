@@ -166,3 +166,10 @@ def test_config_docs_refuses_a_missing_explicit_readme(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"error: --readme: {tmp_path / 'nope.md'} does not exist; give an existing README or use --print\n"
     )
+
+
+def test_configuration_reference_is_current():
+    """docs/configuration.md holds exactly what the config models generate (run `make docs` after a change)."""
+    text = config_docs.README.read_text()
+    start = text.index(config_docs.BEGIN)
+    assert text[start : text.index(config_docs.END) + len(config_docs.END)] == config_docs.reference()
