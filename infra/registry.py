@@ -29,10 +29,14 @@ class ImageRegistryArgs:
 class ImageRegistry(pulumi.ComponentResource):
     """A standard repository (immutable tags, cleanup) and a Docker Hub remote repository."""
 
+    location: str
+    """Region of both repositories."""
+    repositories: tuple[gcp.artifactregistry.Repository, ...]
+    """The standard repository and the Docker Hub proxy (builds and IAM grants reference them)."""
     url: str
     """Image path prefix of the standard repository (known before the repository exists)."""
     docker_hub_url: str
-    """Prefix that proxies Docker Hub: ``<docker_hub_url>/vllm/vllm-openai:TAG@sha256:...``."""
+    """Prefix that proxies Docker Hub: ``<docker_hub_url>/vllm/vllm-openai@sha256:<digest Docker Hub serves>``."""
 
     def __init__(self, name: str, args: ImageRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gke-inference:infra:ImageRegistry", name, {}, opts)
@@ -85,6 +89,8 @@ class ImageRegistry(pulumi.ComponentResource):
                 member=args.reader,
                 opts=child,
             )
+        self.location = args.location
+        self.repositories = (own, proxy)
         host = f"{args.location}-docker.pkg.dev/{args.project}"
         self.url = f"{host}/{args.repository_id}"
         self.docker_hub_url = f"{host}/{args.docker_hub_proxy_id}"

@@ -282,7 +282,7 @@ def build_observability(
     serving: ServingTarget,
     cold_start_seconds: float,
     notification_channels: tuple[pulumi.Input[str], ...] = (),
-    adapter_image: str | None = None,
+    adapter_image: pulumi.Input[str] | None = None,
     gcp_depends_on: Sequence[pulumi.Resource] = (),
 ) -> dict[str, Any]:
     """Create scraping, autoscaling, dashboard and alerts for the vLLM server; return exports.
@@ -296,8 +296,9 @@ def build_observability(
         cold_start_seconds: replica cold start (``stack.estimate.estimate_cold_start(config).total_seconds``),
             from which ``stack.simulate.default_behavior`` derives the HPA/KEDA behavior.
         notification_channels: Cloud Monitoring channel ids the alerts notify.
-        adapter_image: the Stackdriver adapter image pinned by digest; None uses the upstream tag
-            (``workloads.metrics_adapter.IMAGE``), which the policy pack flags until a digest is given.
+        adapter_image: the Stackdriver adapter image pinned by digest (the program passes the one
+            ``stack.images_program`` looked up); None uses the upstream tag (``workloads.metrics_adapter.IMAGE``),
+            which the policy pack flags.
         gcp_depends_on: what the GCP resources here (service accounts, IAM, dashboard, alerts) wait
             for: the enabled APIs and, for Workload Identity bindings, the cluster (its identity pool).
     """

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.apis import ProjectApis, ProjectApisArgs
+from infra.boot_disk import BootDiskImage
 from infra.cluster import AuthorizedNetwork, ExistingClusterArgs, GkeCluster, GkeClusterArgs, SystemPoolArgs
 from infra.gpu_node_pool import GpuNodePool, GpuNodePoolArgs, SecondaryBootDiskArgs
 from infra.identity import NodeServiceAccount, NodeServiceAccountArgs
@@ -16,6 +17,7 @@ from infra.network import Network, NetworkArgs
 from infra.registry import ImageRegistry, ImageRegistryArgs
 from infra.storage import ModelBucket, ModelBucketArgs
 from stack.config import ClusterConfig, ConfigError, GpuPoolConfig, StackConfig
+from stack.images_program import build_image_cache, resolve_images
 from stack.observability_program import build_observability
 from stack.serving_program import build_serving
 
@@ -48,8 +50,11 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         ),
         opts=after_apis,
     )
+    # Image digests: looked up at preview, built by Cloud Build at `up`, or pinned; never typed by hand.
+    images = resolve_images(config, registry, depends_on=[apis])
+    image_cache = build_image_cache(config, images.serving, registry, depends_on=[apis])
     pools = {
-        name: _gpu_pool(name, pool, config, cluster, node_sa, labels)
+        name: _gpu_pool(name, pool, config, cluster, node_sa, labels, image_cache)
         for name, pool in config.gpu_pools.items()
     }
     storage = config.model_storage
@@ -70,7 +75,7 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         opts=after_apis,
     )
     serving = build_serving(
-        config, stack, secrets, cluster.provider, registry, pools, bucket, gcp_depends_on=[apis, cluster]
+        config, stack, secrets, cluster.provider, images, pools, bucket, gcp_depends_on=[apis, cluster]
     )
     observability = build_observability(
         config,
@@ -78,7 +83,7 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         cluster.provider,
         serving.server,
         serving.cold_start_seconds,
-        adapter_image=config.autoscaling.metrics_adapter_image,
+        adapter_image=images.metrics_adapter.ref if images.metrics_adapter else None,
         gcp_depends_on=[apis, cluster],
     )
     return {
@@ -86,6 +91,11 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         "servingUrl": serving.server.service_url,
         "servedModelName": serving.server.served_model_name,
         "startupBudgetSeconds": serving.startup_budget_seconds,
+        **(
+            {"smokeTestLatencySeconds": serving.smoke_test_latency_seconds}
+            if serving.smoke_test_latency_seconds is not None
+            else {}
+        ),
         "clusterName": cluster.name,
         "clusterLocation": cluster.location,
         "clusterEndpoint": cluster.endpoint,
@@ -93,6 +103,8 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         "modelBucket": bucket.bucket_name,
         "registryUrl": registry.url,
         "dockerHubProxyUrl": registry.docker_hub_url,
+        "servingImage": images.serving.ref,
+        **({"imageCacheDiskImage": image_cache.disk_image} if image_cache else {}),
         "nodePools": [p.pool_name for p in pools.values()],
     }
 
@@ -180,7 +192,9 @@ def _gpu_pool(
     cluster: GkeCluster,
     node_sa: NodeServiceAccount,
     labels: dict[str, str],
+    image_cache: BootDiskImage | None,
 ) -> GpuNodePool:
+    """One GPU pool; a CONTAINER_IMAGE_CACHE disk without ``diskImage`` uses (and waits for) ``image_cache``."""
     zones = config.pool_zones(name)
     placement = None
     if pool.compact_placement:
@@ -211,7 +225,10 @@ def _gpu_pool(
             image_streaming=pool.image_streaming,
             local_ssd_mode=pool.local_ssd.mode.value,
             local_ssd_count=pool.local_ssd_count(),
-            secondary_boot_disks=tuple(SecondaryBootDiskArgs(d.disk_image, d.mode) for d in pool.secondary_boot_disks),
+            secondary_boot_disks=tuple(
+                SecondaryBootDiskArgs(d.disk_image or _built(image_cache, name), d.mode)
+                for d in pool.secondary_boot_disks
+            ),
             compact_placement_policy=placement,
             reservation_type=pool.reservation.type,
             reservation_name=pool.reservation.name,
@@ -227,5 +244,17 @@ def _gpu_pool(
             labels=dict(pool.labels),
             resource_labels=labels,
         ),
-        opts=pulumi.ResourceOptions(depends_on=[cluster]),
+        opts=pulumi.ResourceOptions(depends_on=[cluster, *_cache_users(pool, image_cache)]),
     )
+
+
+def _cache_users(pool: GpuPoolConfig, image_cache: BootDiskImage | None) -> list[pulumi.Resource]:
+    """The image-cache build, when this pool's secondary boot disk is the one the stack builds."""
+    uses = any(d.disk_image is None for d in pool.secondary_boot_disks)
+    return [image_cache] if uses and image_cache is not None else []
+
+
+def _built(image_cache: BootDiskImage | None, pool: str) -> pulumi.Output[str]:
+    if image_cache is None:  # needs_image_cache_build() saw this pool's disk, so this cannot happen
+        raise ValueError(f"gpuPools.{pool}.secondaryBootDisks: no image cache build for a disk without diskImage")
+    return image_cache.disk_image

@@ -12,14 +12,15 @@ import pulumi_kubernetes as k8s
 
 from infra.gpu_node_pool import GpuNodePool
 from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
-from infra.registry import ImageRegistry
 from infra.storage import READER_ROLE, WRITER_ROLE, ModelBucket
 from stack.config import StackConfig
 from stack.estimate import estimate_cold_start
+from stack.images_program import StackImages
 from stack.weights_program import build_batch, build_weights
 from workloads.loadtest import InClusterLoadTest, LoadTestArgs
 from workloads.lws_operator import LwsOperator, LwsOperatorArgs
 from workloads.pod_sizing import size_pod
+from workloads.smoke_test import SmokeTest, SmokeTestArgs, read_latency_seconds
 from workloads.vllm_args import EngineSettings
 from workloads.vllm_server import VllmServer, VllmServerArgs
 
@@ -38,6 +39,8 @@ class Serving:
     namespace: k8s.core.v1.Namespace
     cold_start_seconds: float
     startup_budget_seconds: int
+    smoke_test_latency_seconds: pulumi.Output[float | None] | None = None
+    """Latency of the smoke test's chat completion (None when serving.smokeTest.enabled is false)."""
 
 
 def startup_budget_seconds(config: StackConfig, cold_start_seconds: float) -> int:
@@ -45,22 +48,6 @@ def startup_budget_seconds(config: StackConfig, cold_start_seconds: float) -> in
     if config.serving.startup_budget_seconds is not None:
         return config.serving.startup_budget_seconds
     return max(MIN_STARTUP_BUDGET_SECONDS, math.ceil(cold_start_seconds * STARTUP_BUDGET_FACTOR / 10) * 10)
-
-
-def pulled_through_proxy(image: str, registry: ImageRegistry) -> str:
-    """Docker Hub images (no registry host) go through the Artifact Registry remote repository,
-    so image streaming and the secondary boot disk cache apply; others are used as given."""
-    return image if _has_registry_host(image) else f"{registry.docker_hub_url}/{image}"
-
-
-def in_registry(image: str, registry: ImageRegistry) -> str:
-    """Our own images: a name without a registry host lives in the stack's Artifact Registry repository."""
-    return image if _has_registry_host(image) else f"{registry.url}/{image}"
-
-
-def _has_registry_host(image: str) -> bool:
-    first = image.split("/")[0]
-    return "/" in image and ("." in first or ":" in first or first == "localhost")
 
 
 def min_replicas(config: StackConfig) -> int:
@@ -78,7 +65,7 @@ def build_serving(
     stack: str,
     secrets: dict[str, Any],
     provider: k8s.Provider,
-    registry: ImageRegistry,
+    images: StackImages,
     pools: dict[str, GpuNodePool],
     bucket: ModelBucket,
     gcp_depends_on: list[pulumi.Resource],
@@ -86,6 +73,7 @@ def build_serving(
     """Namespace, identities, the weights backend, the vLLM server, batch and load-test Jobs.
 
     Args:
+        images: every workload's resolved image (``stack.images_program.resolve_images``).
         gcp_depends_on: what new GCP resources (disks, Filestore, service accounts) wait for:
             the enabled APIs and the cluster (hence its VPC).
     """
@@ -118,7 +106,6 @@ def build_serving(
         opts=pulumi.ResourceOptions(depends_on=gcp_depends_on),
     )
     hf_secret = f"{serving.name}-hf-token" if secrets.get("hfToken") is not None else None
-    downloader = config.model.weights.downloader_image
     weights = build_weights(
         config,
         stack,
@@ -127,7 +114,8 @@ def build_serving(
         serving.namespace,
         namespace,
         hf_token_secret=hf_secret,
-        downloader_image=in_registry(downloader, registry) if downloader else None,
+        downloader_image=images.downloader.ref if images.downloader else None,
+        serving_image=images.serving.ref,
         gcp_depends_on=[bucket, *gcp_depends_on],
     )
     if weights.needs_bucket_read:
@@ -156,7 +144,7 @@ def build_serving(
         VllmServerArgs(
             namespace=serving.namespace,
             name=serving.name,
-            image=pulled_through_proxy(serving.image, registry),
+            image=images.serving.ref,
             engine=EngineSettings(
                 model=weights.model_path,
                 served_model_name=config.served_model_name(),
@@ -212,11 +200,23 @@ def build_serving(
         namespace,
         weights,
         batch_pool.scheduling,
+        serving_image=images.serving.ref,
         gcp_depends_on=[bucket, *gcp_depends_on],
     )
     if config.loadtest.enabled:
-        _load_test(config, stack, provider, registry, bucket, server, namespace, gcp_depends_on)
-    return Serving(server=server, namespace=namespace, cold_start_seconds=cold_start, startup_budget_seconds=budget)
+        assert images.loadtest is not None  # resolve_images makes it whenever loadtest.enabled
+        _load_test(config, stack, provider, images.loadtest.ref, bucket, server, namespace, gcp_depends_on)
+    latency = None
+    if serving.smoke_test.enabled:
+        rerun_on = [images.serving.ref, config.served_model_name(), weights.model_path, vllm.model_dump(mode="json")]
+        latency = _smoke_test(config, provider, images.serving.ref, server, namespace, rerun_on)
+    return Serving(
+        server=server,
+        namespace=namespace,
+        cold_start_seconds=cold_start,
+        startup_budget_seconds=budget,
+        smoke_test_latency_seconds=latency,
+    )
 
 
 LOADTEST_DIR = Path(__file__).resolve().parent.parent / "loadtest"
@@ -232,7 +232,7 @@ def _load_test(
     config: StackConfig,
     stack: str,
     provider: k8s.Provider,
-    registry: ImageRegistry,
+    image: pulumi.Input[str],
     bucket: ModelBucket,
     server: VllmServer,
     namespace: k8s.core.v1.Namespace,
@@ -254,7 +254,7 @@ def _load_test(
         LoadTestArgs(
             namespace=config.serving.namespace,
             name="loadtest",
-            image=in_registry(config.loadtest.image, registry),
+            image=image,
             files=harness_files(),
             target_url=server.service_url,
             model=server.served_model_name,
@@ -267,3 +267,38 @@ def _load_test(
         ),
         opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace, server]),
     )
+
+
+def _smoke_test(
+    config: StackConfig,
+    provider: k8s.Provider,
+    image: pulumi.Input[str],
+    server: VllmServer,
+    namespace: k8s.core.v1.Namespace,
+    rerun_on: list[Any],
+) -> pulumi.Output[float | None]:
+    """The smoke test Job after the server is ready; returns its latency, read back once the Job completed."""
+    smoke = config.serving.smoke_test
+    test = SmokeTest(
+        "smoke-test",
+        SmokeTestArgs(
+            namespace=config.serving.namespace,
+            # TODO(lead): a dedicated small Python image would pull faster on a node without image streaming;
+            # the serving image is used because it is already resolved by digest and streamed.
+            image=image,
+            target_url=server.service_url,
+            model=server.served_model_name,
+            name=config.serving.name,
+            api_key_secret=f"{config.serving.name}-api-key" if config.serving.require_api_key else None,
+            prompt=smoke.prompt,
+            max_tokens=smoke.max_tokens,
+            request_timeout_seconds=smoke.request_timeout_seconds,
+            deadline_seconds=smoke.deadline_seconds,
+            backoff_limit=smoke.backoff_limit,
+            client_label=config.serving.client_label,
+            node_selector=SYSTEM_POOL_SELECTOR,
+            rerun_on=rerun_on,
+        ),
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace, server]),
+    )
+    return read_latency_seconds("smoke-test-result-read", test, pulumi.ResourceOptions(provider=provider))

@@ -33,6 +33,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.images import require_pinned
 from workloads.service_account import workload_identity_service_account
 from workloads.weights import GCSFUSE_DRIVER, WeightsMount, inherited_depends_on
 
@@ -173,7 +174,7 @@ def io_layout(input_object: str, output_object: str, parallelism: int) -> tuple[
 class BatchInferenceArgs:
     namespace: str
     """Namespace of the Job (the serving namespace: same weights claim and Secrets)."""
-    image: str
+    image: pulumi.Input[str]
     """The vLLM image (pinned by digest); it runs the check and the runner."""
     weights: WeightsMount
     """How the pod reads the weights (the serving backend)."""
@@ -219,8 +220,7 @@ class BatchInferenceArgs:
             raise ValueError(f"parallelism: {self.parallelism} must be at least 1")
         if self.backoff_limit < 0:
             raise ValueError(f"backoff_limit: {self.backoff_limit} must be ≥ 0")
-        if "@sha256:" not in self.image:
-            raise ValueError(f"image: '{self.image}' is not pinned by digest; use NAME@sha256:<64 hex>")
+        require_pinned(self.image)
 
 
 def _io_volume(bucket_name: pulumi.Input[str], folder: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ class LoadTestArgs:
     """Namespace of the vLLM Service."""
     name: str
     """Prefix of the Job, ConfigMap and service account."""
-    image: str
+    image: pulumi.Input[str]
     """Runner image with the harness's dependencies, pinned by digest."""
     files: dict[str, str]
     """Harness files (``loadtest/*.py`` and data) keyed by their path under ``loadtest/``."""

@@ -28,6 +28,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.images import require_pinned
 from infra.options import child_options
 from workloads.checkov import checkov_skip_annotations
 
@@ -61,8 +62,8 @@ CHECKOV_SKIPS = (
 class MetricsAdapterArgs:
     google_service_account: pulumi.Input[str]
     """Email of the GSA (``roles/monitoring.viewer``) that the adapter's KSA impersonates."""
-    image: str = IMAGE
-    """Adapter image; pin by digest where one is known."""
+    image: pulumi.Input[str] = IMAGE
+    """Adapter image; pin by digest where one is known (the stack passes a looked-up ``NAME@sha256:...``)."""
     replicas: int = 1
     """Adapter replicas (upstream runs one)."""
     cpu: str = "250m"
@@ -79,11 +80,10 @@ class MetricsAdapterArgs:
     def validate(self) -> None:
         if self.replicas < 1:
             raise ValueError(f"replicas: {self.replicas}; run at least one adapter or do not install it")
-        if (
-            not self.image.startswith("gcr.io/gke-release/custom-metrics-stackdriver-adapter")
-            and "@sha256:" not in self.image
+        if isinstance(self.image, str) and not self.image.startswith(
+            "gcr.io/gke-release/custom-metrics-stackdriver-adapter"
         ):
-            raise ValueError(f"image: {self.image!r}; a non-upstream image must be pinned by digest")
+            require_pinned(self.image)  # a non-upstream image must be pinned by digest
 
 
 def adapter_command(extra: Sequence[str] = ()) -> list[str]:

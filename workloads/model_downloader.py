@@ -33,6 +33,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.images import require_pinned
 from workloads.checkov import checkov_skip_annotations
 from workloads.service_account import workload_identity_service_account
 from workloads.weights import HF_TOKEN_DIR, HF_TOKEN_VOLUME, inherited_depends_on, token_volume
@@ -199,8 +200,7 @@ class ModelDownloaderArgs:
             raise ValueError(
                 f"scratch_gi: {self.scratch_gi} must be at least 1 (the model's size in GiB plus headroom)"
             )
-        if isinstance(self.image, str) and "@sha256:" not in self.image:
-            raise ValueError(f"image: '{self.image}' is not pinned by digest; use NAME@sha256:<64 hex>")
+        require_pinned(self.image)
 
 
 def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:

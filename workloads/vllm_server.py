@@ -62,7 +62,7 @@ class VllmServerArgs:
     """Namespace (created by the caller, so storage claims can live beside the server)."""
     name: str
     """Name of the Deployment/Service and prefix of every child object."""
-    image: str
+    image: pulumi.Input[str]
     """Serving image, pinned by digest (pulled through the registry's Docker Hub proxy)."""
     engine: EngineSettings
     """Typed vLLM settings; --model is replaced by the weights backend's path."""

@@ -274,7 +274,7 @@ class HuggingFaceArgs:
     """Hub repository, e.g. meta-llama/Llama-3.1-8B-Instruct."""
     revision: str
     """Pinned commit."""
-    image: str
+    image: pulumi.Input[str]
     """Image with Python and huggingface_hub (the vLLM image has both), pinned by digest."""
     model_bytes: float
     """Size of the weights; sizes the emptyDir."""

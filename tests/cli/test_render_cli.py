@@ -70,9 +70,11 @@ def test_render_writes_the_three_outputs(prod_render):
 def test_gpu_pool_has_image_cache_streaming_local_ssd_and_gpu_taint(prod_resources):
     pool = one(prod_resources, "gcp:container/nodePool:NodePool", "h100-pool")
     config = pool["inputs"]["nodeConfig"]
-    assert config["secondaryBootDisks"] == [
-        {"diskImage": "global/images/vllm-v0-32-0-cache", "mode": "CONTAINER_IMAGE_CACHE"}
-    ]
+    # The disk image the stack builds for the serving image's digest (tests/components/test_boot_disk.py).
+    (build,) = [r for r in prod_resources if r["type"] == "command:local:Command" and r["name"] == "image-cache-build"]
+    built = f"projects/gke-inference-prod/global/images/{build['inputs']['environment']['IMAGE_NAME']}"
+    assert config["secondaryBootDisks"] == [{"diskImage": built, "mode": "CONTAINER_IMAGE_CACHE"}]
+    assert "image-cache-build" in pool["dependencies"]
     assert config["gcfsConfig"] == {"enabled": True}
     assert config["imageType"] == "COS_CONTAINERD"
     assert config["ephemeralStorageLocalSsdConfig"] == {"localSsdCount": 16}  # a3-highgpu-8g bundles 16
@@ -144,8 +146,9 @@ def test_secrets_never_written_or_printed(prod_render):
         (
             "gpuPools.h100.imageStreaming=false",
             (
-                "error: platform.gpuPools.h100.imageStreaming: secondaryBootDisks in CONTAINER_IMAGE_CACHE mode need "
-                "imageStreaming: true (GKE serves the cache through image streaming)"
+                "error: platform.gpuPools.h100.imageStreaming: gpuPools.h100.secondaryBootDisks in "
+                "CONTAINER_IMAGE_CACHE mode need gpuPools.h100.imageStreaming true (GKE serves the cache through "
+                "image streaming)"
             ),
         ),
     ],

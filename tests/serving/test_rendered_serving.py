@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from stack.estimate import estimate_cold_start
@@ -128,8 +130,11 @@ def test_image_is_pinned_by_digest_and_pulled_through_the_registry_proxy(prod):
     container = vllm_container(only(prod, "Deployment", "vllm"))
     config = prod.config
     proxy = f"{config.region}-docker.pkg.dev/{config.project}/{config.registry.docker_hub_proxy_id}/"
-    assert container["image"] == proxy + config.serving.image
-    assert "@sha256:" in container["image"] and container["imagePullPolicy"] == "IfNotPresent"
+    name, tag = config.serving.image.split(":")
+    # The tag is looked up at preview (mocked offline: sha256 of the reference), pulled through the proxy.
+    digest = hashlib.sha256(f"{name}:{tag}".encode()).hexdigest()
+    assert container["image"] == f"{proxy}{name}@sha256:{digest}"
+    assert container["imagePullPolicy"] == "IfNotPresent"
 
 
 def test_prod_schedules_on_demand_first_then_spot_and_tolerates_both(prod):

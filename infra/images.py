@@ -1,0 +1,398 @@
+"""Container images by digest, never by a hand-typed one: registry lookups at preview and builds at `up`.
+
+Three ways an image reaches a pod, each one recorded by a :class:`ContainerImage` component
+(type ``gke-inference:infra:ContainerImage``, inputs ``source``, ``query``, ``image``, ``resource``):
+
+* ``lookup`` — a tag (``vllm/vllm-openai:v0.32.0``) is resolved to its manifest digest while the
+  program runs, so at ``pulumi preview`` already. Public registries (Docker Hub, gcr.io, ...) are
+  asked with pulumi-docker's ``getRegistryImage`` (token ``docker:index/getRegistryImage:getRegistryImage``):
+  it reads the registry's manifest API (the Docker Registry HTTP API V2 that every OCI registry
+  serves, anonymous pulls included), so it works before the stack's Artifact Registry proxy has ever
+  pulled the image. pulumi-gcp's ``artifactregistry.getDockerImage`` only lists images already stored
+  in an Artifact Registry repository, and a remote (proxy) repository stores an image only after its
+  first pull through it (https://cloud.google.com/artifact-registry/docs/repositories/remote-overview:
+  "the first time that you request a version of a package, Artifact Registry downloads and caches
+  it"). Images already in Artifact Registry (``*-docker.pkg.dev``) are looked up with that data
+  source instead, because it authenticates with the stack's GCP credentials, which pulumi-docker
+  would need a registry-auth block for.
+* ``build`` — our own images (``images/<dir>``) are built by Cloud Build from the program
+  (:class:`ImageBuild`, a ``pulumi_command.local.Command``) and the digest Artifact Registry
+  reports for the pushed tag is what pods run.
+* ``pin`` — a reference the user pinned (``NAME[:TAG]@sha256:<64 hex>``) is used as given.
+
+Docker Hub images are deployed through the stack's Artifact Registry Docker Hub proxy (so image
+streaming and the secondary boot disk cache apply) with the digest Docker Hub reported: a remote
+repository serves the upstream manifest unchanged, and a manifest's digest is the sha256 of its
+bytes (https://github.com/opencontainers/image-spec/blob/main/descriptor.md#digests), so the same
+digest names the same image through the proxy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_gcp as gcp
+from pulumi_command import local
+
+from infra.options import child_options
+
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+"""A manifest digest (OCI image-spec descriptor.md: algorithm ``sha256``, 64 lowercase hex)."""
+
+# distribution/reference grammar (github.com/distribution/reference, reference.go): path components
+# of lowercase alphanumerics joined by one separator ([._] | __ | -+); tags [\w][\w.-]{0,127}.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_HOST = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_AR_HOST = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev$")
+"""Artifact Registry Docker hosts are ``LOCATION-docker.pkg.dev`` (Artifact Registry docs, "Repository and
+image names")."""
+
+DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+BUILD = "build"
+"""Config keyword for "the stack builds this image from images/<dir>" (never a valid reference: it has no tag)."""
+
+Source = Literal["lookup", "build", "pin"]
+SOURCE_DESCRIPTIONS: dict[str, str] = {
+    "lookup": "registry lookup at preview",
+    "build": "built by the stack (Cloud Build at pulumi up)",
+    "pin": "pinned in config",
+}
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A parsed image reference: ``[HOST/]PATH[:TAG][@sha256:HEX]``."""
+
+    host: str | None
+    """Registry host, when the first component looks like one (has '.' or ':' or is localhost, Docker's rule)."""
+    path: str
+    """Repository path, e.g. ``vllm/vllm-openai``."""
+    tag: str | None
+    digest: str | None
+
+    @property
+    def name(self) -> str:
+        """Host and path, without tag or digest."""
+        return f"{self.host}/{self.path}" if self.host else self.path
+
+    @property
+    def on_docker_hub(self) -> bool:
+        return self.host is None or self.host in DOCKER_HUB_HOSTS
+
+    @property
+    def docker_hub_path(self) -> str:
+        """Path on Docker Hub: official images live under ``library/`` (``python`` → ``library/python``)."""
+        return self.path if "/" in self.path else f"library/{self.path}"
+
+    def __str__(self) -> str:
+        return self.name + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+
+def parse_image(value: str) -> ImageRef:
+    """Parse a reference; ValueError with what is wrong when it is not one."""
+    rest, _, digest = value.partition("@")
+    if digest and not DIGEST.match(digest):
+        raise ValueError(f"'{value}': the digest must be sha256:<64 lowercase hex>")
+    host: str | None = None
+    first, slash, remainder = rest.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        host, rest = first, remainder
+        if not _HOST.match(host):
+            raise ValueError(f"'{value}': '{host}' is not a registry host")
+    path, colon, tag = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    if not _PATH.match(path):
+        raise ValueError(f"'{value}' is not an image reference (lowercase NAME[:TAG][@sha256:<64 hex>])")
+    if colon and not _TAG.match(tag):
+        raise ValueError(f"'{value}': '{tag}' is not a valid tag")
+    return ImageRef(host=host, path=path, tag=tag or None, digest=digest or None)
+
+
+def image_problem(value: str, *, allow_build: bool = False) -> str | None:
+    """Why ``value`` cannot name a deployed image (None when it can).
+
+    Accepted: ``NAME:TAG`` (resolved to a digest at preview) and ``NAME[:TAG]@sha256:<64 hex>``
+    (used as given); with ``allow_build``, the keyword ``build``. Refused: untagged names and
+    ``latest``, which move under the stack without a config change.
+    """
+    if allow_build and value == BUILD:
+        return None
+    try:
+        ref = parse_image(value)
+    except ValueError as err:
+        return str(err)
+    if ref.digest:
+        return None
+    also = f", or `{BUILD}` to have the stack build it" if allow_build else ""
+    if ref.tag is None:
+        return (
+            f"'{value}' has no tag: name a version (e.g. {ref.name}:v1.2.3){also}, "
+            f"or pin {ref.name}@sha256:<64 hex>"
+        )
+    if ref.tag == "latest":
+        return (
+            f"'{value}': `latest` moves without a config change; name a version tag{also}, "
+            f"or pin {ref.name}@sha256:<64 hex>"
+        )
+    return None
+
+
+def require_pinned(image: pulumi.Input[str], field_name: str = "image") -> None:
+    """Components' guard: a plain-string image must carry a digest. Outputs come from
+    :class:`ContainerImage`, which only ever yields ``NAME@sha256:...``."""
+    if isinstance(image, str):
+        ref_digest = image.rpartition("@")[2]
+        if "@" not in image or not DIGEST.match(ref_digest):
+            raise ValueError(f"{field_name}: '{image}' is not pinned by digest; use NAME@sha256:<64 hex>")
+
+
+# --------------------------------------------------------------------------------------------
+# Lookups
+# --------------------------------------------------------------------------------------------
+
+REGISTRY_LOOKUP_TOKEN = "docker:index/getRegistryImage:getRegistryImage"
+AR_LOOKUP_TOKEN = "gcp:artifactregistry/getDockerImage:getDockerImage"
+
+
+def lookup_digest(ref: ImageRef, parent: pulumi.Resource | None = None) -> pulumi.Output[str]:
+    """The digest the registry serves for ``ref`` (a tag) now: at preview and at every `up`."""
+    if ref.tag is None:
+        raise ValueError(f"'{ref}': only a tag can be looked up")
+    opts = pulumi.InvokeOptions(parent=parent) if parent is not None else None
+    ar = _AR_HOST.match(ref.host or "")
+    if ar is not None:
+        project, repository, image = _ar_parts(ref)
+        found = gcp.artifactregistry.get_docker_image_output(
+            location=ar.group("location"),
+            project=project,
+            repository_id=repository,
+            image_name=f"{image}:{ref.tag}",
+            opts=opts,
+        )
+        return found.self_link.apply(lambda link: link.rpartition("@")[2])
+    return docker.get_registry_image_output(name=str(ref), opts=opts).sha256_digest
+
+
+def _ar_parts(ref: ImageRef) -> tuple[str, str, str]:
+    parts = ref.path.split("/", 2)
+    if len(parts) != 3:
+        raise ValueError(f"'{ref}': an Artifact Registry image is HOST/PROJECT/REPOSITORY/IMAGE")
+    return parts[0], parts[1], parts[2]
+
+
+# --------------------------------------------------------------------------------------------
+# Builds
+# --------------------------------------------------------------------------------------------
+
+IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+DOCKER_BUILD_CONFIG = "images/cloudbuild-docker.yaml"
+"""Cloud Build config of our image builds (repository-relative: Pulumi runs the program in the project root)."""
+BUILD_INTERPRETER = ["/bin/bash", "-c"]
+BUILD_SCRIPT = """set -euo pipefail
+# Immutable tags: a tag that exists already holds this content (the tag is the content hash).
+if ! gcloud artifacts docker images describe "$IMAGE" --project "$PROJECT" >/dev/null 2>&1; then
+  gcloud builds submit "$CONTEXT" --project "$PROJECT" --region "$REGION" --config "$BUILD_CONFIG" \\
+    --substitutions "_IMAGE=$IMAGE,_BASE_IMAGE=$BASE_IMAGE" >&2
+fi
+gcloud artifacts docker images describe "$IMAGE" --project "$PROJECT" --format='value(image_summary.digest)'
+"""
+"""Builds (unless the content-hash tag exists) and prints the pushed digest: the Command's stdout.
+Cloud Build's log goes to stderr so that stdout is the digest alone."""
+_BASE_ARG = re.compile(r"^\s*ARG\s+BASE_IMAGE=(\S+)\s*$", re.MULTILINE)
+_IGNORED = {"__pycache__", ".pytest_cache"}
+
+
+def dockerfile_base(context: Path) -> str:
+    """The ``ARG BASE_IMAGE=<name:tag>`` default of ``context/Dockerfile`` (its ``FROM ${BASE_IMAGE}``)."""
+    text = (context / "Dockerfile").read_text()
+    match = _BASE_ARG.search(text)
+    if match is None or "FROM ${BASE_IMAGE}" not in text:
+        raise ValueError(f"{context}/Dockerfile: declare `ARG BASE_IMAGE=<name:tag>` and `FROM ${{BASE_IMAGE}}`")
+    return match.group(1)
+
+
+def context_hash(context: Path) -> str:
+    """sha256 over every file of a build context (relative path and bytes, in path order)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file() and not _IGNORED & set(p.parts)):
+        digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ImageBuildArgs:
+    project: str
+    """GCP project of the registry and the Cloud Build run."""
+    region: str
+    """Cloud Build region (the registry's)."""
+    repository_url: str
+    """``LOCATION-docker.pkg.dev/PROJECT/REPOSITORY`` the image is pushed to."""
+    image: str
+    """Image name in the repository, e.g. ``model-downloader``."""
+    context: str
+    """Build context, relative to the repository root, e.g. ``images/model-downloader``."""
+    base_image: pulumi.Input[str]
+    """The Dockerfile's base image by digest (passed as ``--build-arg BASE_IMAGE``)."""
+    root: Path = IMAGES_DIR.parent
+    """Repository root the context is read from (hashing only; the build runs in the project root)."""
+
+
+class ImageBuild(pulumi.ComponentResource):
+    """Build ``images/<dir>`` with Cloud Build and push ``<repository>/<image>:<content hash>``.
+
+    The Command re-runs only when its triggers change: the context's content hash and the base
+    image digest. ``digest`` is what Artifact Registry reports for the pushed tag.
+    """
+
+    tag: str
+    """``<repository>/<image>:<first 16 hex of the content hash>``."""
+    command: local.Command
+    digest: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ImageBuildArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gke-inference:infra:ImageBuild", name, {}, opts)
+        content = context_hash(args.root / args.context)
+        self.tag = f"{args.repository_url}/{args.image}:{content[:16]}"
+        self.command = local.Command(
+            f"{name}-build",
+            create=BUILD_SCRIPT,
+            interpreter=BUILD_INTERPRETER,
+            environment={
+                "PROJECT": args.project,
+                "REGION": args.region,
+                "IMAGE": self.tag,
+                "CONTEXT": args.context,
+                "BUILD_CONFIG": DOCKER_BUILD_CONFIG,
+                "BASE_IMAGE": args.base_image,
+            },
+            triggers=[content, args.base_image],
+            opts=child_options(self, opts),
+        )
+        self.digest = self.command.stdout.apply(str.strip)
+        self.register_outputs({"tag": self.tag, "digest": self.digest})
+
+
+# --------------------------------------------------------------------------------------------
+# One deployed image
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerImageArgs:
+    source: Source
+    """How the digest is obtained: lookup, build or pin."""
+    query: str
+    """What was asked: the configured reference (lookup/pin) or the build's tag."""
+    pull_name: str
+    """Repository the pods pull from (may differ from the query's, e.g. the Docker Hub proxy)."""
+    digest: pulumi.Input[str]
+    """The digest (from the lookup, the build, or the pin)."""
+    resource: str | None = None
+    """Logical name of the resource that produced the digest (the build Command), if any."""
+    kind: Literal["container", "base"] = "container"
+    """``container``: a workload runs it; ``base``: a build's base image (``--build-arg BASE_IMAGE``)."""
+
+
+class ContainerImage(pulumi.ComponentResource):
+    """Record of one deployed image: its full reference and how its digest was obtained.
+
+    Its inputs (``source``, ``query``, ``image``, ``resource``) appear in ``pulumi preview`` and in
+    the offline render's ``images.json``.
+    """
+
+    ref: pulumi.Output[str]
+    """``<pull_name>@sha256:<hex>``."""
+    source: Source
+
+    def __init__(self, name: str, args: ContainerImageArgs, opts: pulumi.ResourceOptions | None = None):
+        ref = pulumi.Output.from_input(args.digest).apply(lambda d: f"{args.pull_name}@{_checked_digest(d)}")
+        super().__init__(
+            "gke-inference:infra:ContainerImage",
+            name,
+            {"source": args.source, "query": args.query, "image": ref, "resource": args.resource, "kind": args.kind},
+            opts,
+        )
+        self.ref = ref
+        self.source = args.source
+        self.register_outputs({"image": ref, "source": args.source})
+
+
+def _checked_digest(digest: str) -> str:
+    if not DIGEST.match(digest):
+        raise ValueError(f"not a sha256 manifest digest: {digest!r}")
+    return digest
+
+
+@dataclass
+class ImageResolver:
+    """Turns configured references into :class:`ContainerImage`s (one per distinct reference).
+
+    Args:
+        docker_hub_proxy: ``LOCATION-docker.pkg.dev/PROJECT/PROXY`` that Docker Hub images are pulled through.
+        registry_url: the stack's own repository; relative names of our images resolve there.
+        build: makes an :class:`ImageBuild` for a build context (images/<dir>) given its resource name.
+        opts: options of every lookup record and build (e.g. ``depends_on`` the APIs and the registry).
+    """
+
+    docker_hub_proxy: str
+    registry_url: str
+    build: Callable[[str, str], ImageBuild] | None = None
+    opts: pulumi.ResourceOptions | None = None
+    images: dict[str, ContainerImage] = field(default_factory=dict)
+
+    def public(self, name: str, value: str, kind: Literal["container", "base"] = "container") -> ContainerImage:
+        """An upstream image (``vllm/vllm-openai:TAG``, ``gcr.io/...:TAG`` or a pin); Docker Hub via the proxy."""
+        ref = parse_image(value)
+        pull = f"{self.docker_hub_proxy}/{ref.docker_hub_path}" if ref.on_docker_hub else ref.name
+        return self._resolved(name, ref, pull, kind)
+
+    def own(self, name: str, value: str, context: str | None = None) -> ContainerImage:
+        """One of our images: ``build`` (from ``context``), a tag (relative = in our registry) or a pin."""
+        if value == BUILD:
+            if context is None or self.build is None:
+                raise ValueError(f"{name}: `{BUILD}` needs a build context and a builder")
+            if name not in self.images:
+                build = self.build(name, context)
+                self.images[name] = ContainerImage(
+                    f"{name}-image",
+                    ContainerImageArgs(
+                        source="build",
+                        query=build.tag,
+                        pull_name=build.tag.rpartition(":")[0],
+                        digest=build.digest,
+                        resource=build.command.pulumi_resource_name,
+                    ),
+                    opts=self.opts,
+                )
+            return self.images[name]
+        ref = parse_image(value)
+        if ref.host is None:
+            ref = parse_image(f"{self.registry_url}/{value}")
+        return self._resolved(name, ref, ref.name)
+
+    def _resolved(
+        self, name: str, ref: ImageRef, pull_name: str, kind: Literal["container", "base"] = "container"
+    ) -> ContainerImage:
+        key = f"{ref}|{pull_name}"
+        if key not in self.images:
+            record_name = f"{name}-image"
+            if ref.digest:
+                args = ContainerImageArgs(
+                    source="pin", query=str(ref), pull_name=pull_name, digest=ref.digest, kind=kind
+                )
+                self.images[key] = ContainerImage(record_name, args, opts=self.opts)
+            else:
+                args = ContainerImageArgs(
+                    source="lookup", query=str(ref), pull_name=pull_name, digest=lookup_digest(ref), kind=kind
+                )
+                self.images[key] = ContainerImage(record_name, args, opts=self.opts)
+        return self.images[key]
+
