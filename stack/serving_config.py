@@ -255,6 +255,40 @@ class VllmSettings(Model):
     extra_args: list[str] = Field(default_factory=list, description="More vLLM flags, appended verbatim.")
 
 
+class SmokeTestConfig(Model):
+    """A chat completion through the Service at the end of `pulumi up` (a Job `up` waits for)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Run the smoke test Job after the server is ready; `pulumi up` fails if the model does not "
+        "answer with a non-empty completion. Its latency is exported as `smokeTestLatencySeconds`.",
+    )
+    prompt: str = Field(
+        default="Reply with one short sentence: what is 2 + 2?", min_length=1, description="The user message sent."
+    )
+    max_tokens: int = Field(default=16, ge=1, le=4096, description="Completion budget of the request.")
+    request_timeout_seconds: int = Field(
+        default=120, ge=5, description="Per-request timeout (a fresh server's first request compiles kernels)."
+    )
+    deadline_seconds: int = Field(
+        default=600,
+        ge=30,
+        description="activeDeadlineSeconds of the Job (scheduling and image pull included); `up` waits this "
+        "long plus two minutes.",
+    )
+    backoff_limit: int = Field(default=1, ge=0, le=5, description="Job retries before `pulumi up` fails.")
+
+    @model_validator(mode="after")
+    def _deadline(self) -> SmokeTestConfig:
+        if self.deadline_seconds <= self.request_timeout_seconds:
+            raise FieldError(
+                "deadlineSeconds",
+                f"{self.deadline_seconds} must exceed requestTimeoutSeconds {self.request_timeout_seconds} "
+                "(the Job must outlive one request)",
+            )
+        return self
+
+
 class ServingConfig(Model):
     """How the model is served."""
 
@@ -298,6 +332,10 @@ class ServingConfig(Model):
     client_label: str = Field(
         default="gke-inference/client",
         description="Pods with this label set to `true` may reach the server (NetworkPolicy).",
+    )
+    smoke_test: SmokeTestConfig = Field(
+        default_factory=SmokeTestConfig,
+        description="Smoke test at the end of `pulumi up`: one chat completion through the Service.",
     )
 
     @model_validator(mode="after")

@@ -70,8 +70,14 @@ def test_an_unlisted_kind_is_reported_with_its_api_version():
 
 @pytest.mark.parametrize(
     ("api_version", "builtin"),
-    [("v1", True), ("apps/v1", True), ("apiregistration.k8s.io/v1", True), ("storage.k8s.io/v1", True),
-     ("snapshot.storage.k8s.io/v1", False), ("monitoring.googleapis.com/v1", False)],
+    [
+        ("v1", True),
+        ("apps/v1", True),
+        ("apiregistration.k8s.io/v1", True),
+        ("storage.k8s.io/v1", True),
+        ("snapshot.storage.k8s.io/v1", False),
+        ("monitoring.googleapis.com/v1", False),
+    ],
 )
 def test_builtin_groups_are_the_api_servers_own(api_version, builtin):
     assert is_builtin(api_version) is builtin
@@ -112,8 +118,11 @@ def test_custom_resources_carry_the_await_the_table_promises(variant):
 
 @pytest.mark.parametrize(
     ("kind", "wait_for"),
-    [("LeaderWorkerSet", "condition=Available"), ("ScaledObject", "condition=Ready"),
-     ("PodMonitoring", "condition=ConfigurationCreateSuccess")],
+    [
+        ("LeaderWorkerSet", "condition=Available"),
+        ("ScaledObject", "condition=Ready"),
+        ("PodMonitoring", "condition=ConfigurationCreateSuccess"),
+    ],
 )
 def test_exact_wait_for_annotations(kind, wait_for):
     variant = {"LeaderWorkerSet": "prod-multi-node", "ScaledObject": "dev-keda", "PodMonitoring": "dev"}[kind]
@@ -134,7 +143,7 @@ def test_table_entries_are_complete_and_sourced():
     for kind, entry in CUSTOM_RESOURCES.items():
         assert entry.kind == kind
         assert not is_builtin(entry.api_version), kind
-        assert entry.installed_by == GKE or entry.component and entry.component.startswith("gke-inference:"), kind
+        assert entry.installed_by == GKE or (entry.component and entry.component.startswith("gke-inference:")), kind
         assert entry.source and entry.installed_what and entry.ready_when, kind
         if entry.min_gke_version is not None:
             assert re.fullmatch(r"1\.\d+\.\d+-gke\.\d+", entry.min_gke_version), kind
