@@ -114,9 +114,10 @@ class BootDiskImage(pulumi.ComponentResource):
             opts=child,
         )
         # The builder VM runs as the Compute Engine default service account (builder flag
-        # --service-account, default 'default'): it writes logs and pulls the image.
-        number = gcp.organizations.get_project_output(project_id=args.project).number
-        builder_vm = number.apply(lambda n: f"serviceAccount:{n}-compute@developer.gserviceaccount.com")
+        # --service-account, default 'default'): it writes logs and pulls the image. The project
+        # number comes from the bucket (an output once it exists), not from a lookup at preview,
+        # which on a fresh project would need the Cloud Resource Manager API before `up` enables it.
+        builder_vm = logs.project_number.apply(lambda n: f"serviceAccount:{n}-compute@developer.gserviceaccount.com")
         grants: list[pulumi.Resource] = [
             gcp.storage.BucketIAMMember(
                 f"{name}-logs-writer", bucket=logs.name, role=LOG_WRITER_ROLE, member=builder_vm, opts=child

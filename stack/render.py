@@ -200,6 +200,8 @@ def _make_recorder():  # imports pulumi lazily so `--help` and config errors sta
                 outputs["networks"] = [
                     {**network, "ipAddresses": [FILESTORE_MOCK_IP]} for network in args.inputs.get("networks", [])
                 ]
+            if args.typ == "gcp:storage/bucket:Bucket":  # computed by GCP
+                outputs.setdefault("projectNumber", MOCK_PROJECT_NUMBER)
             if args.typ == "command:local:Command":  # in-stack builds print what they made
                 outputs.update(stdout=mock_command_stdout(args.inputs), stderr="")
             return f"{args.name}-id", outputs
@@ -319,7 +321,8 @@ def run_program(config: StackConfig, stack: str, secrets: dict[str, Any] | None 
 # --------------------------------------------------------------------------------------------
 
 MOCK_PROJECT_NUMBER = "123456789012"
-"""Stands in for the project number GCP reports (getProject), e.g. in the Compute default service account."""
+"""Stands in for the project number GCP reports (a bucket's ``projectNumber``), e.g. in the Compute default
+service account's email."""
 IMAGE_SOURCES = {
     "lookup": "registry lookup at preview (mocked offline)",
     "build": "built by the stack (mocked offline)",
@@ -356,14 +359,9 @@ def _mock_ar_image(args: dict[str, Any]) -> dict[str, Any]:
     return {"imageName": image, "selfLink": f"{repository}/{image.split(':')[0]}@{digest}"}
 
 
-def _mock_project(args: dict[str, Any]) -> dict[str, Any]:
-    return {"projectId": args.get("projectId"), "number": MOCK_PROJECT_NUMBER}
-
-
 _MOCK_LOOKUPS = {
     "docker:index/getRegistryImage:getRegistryImage": _mock_registry_image,
     "gcp:artifactregistry/getDockerImage:getDockerImage": _mock_ar_image,
-    "gcp:organizations/getProject:getProject": _mock_project,
 }
 
 

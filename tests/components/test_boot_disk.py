@@ -13,12 +13,11 @@ from infra.boot_disk import (
 )
 from infra.images import BUILD_INTERPRETER
 from stack.config import ConfigError
-from stack.render import load_stack_config, render_config
+from stack.render import MOCK_PROJECT_NUMBER, load_stack_config, render_config
 
 HEX = "0123456789ab" + "cd" * 26
 IMAGE = f"us-central1-docker.pkg.dev/p/dockerhub/vllm/vllm-openai@sha256:{HEX}"
 """Planted by this test."""
-PROJECT_LOOKUP = "gcp:organizations/getProject:getProject"
 
 
 def test_disk_image_name_comes_from_the_image_and_its_digest():
@@ -31,7 +30,6 @@ def test_disk_image_name_comes_from_the_image_and_its_digest():
 
 
 def _build(recorder):
-    recorder.call_results[PROJECT_LOOKUP] = {"number": "42"}
     return recorder.run(
         lambda: BootDiskImage(
             "cache",
@@ -70,8 +68,8 @@ def test_build_command_inputs_are_exact_and_triggered_by_the_image(recorder):
 
 def test_the_builder_vm_may_write_logs_and_pull_the_image(recorder):
     rec = _build(recorder)
-    assert rec.calls == [(PROJECT_LOOKUP, {"projectId": "p"})]
-    member = "serviceAccount:42-compute@developer.gserviceaccount.com"
+    assert rec.calls == []  # the project number is the logs bucket's output: no lookup at preview
+    member = f"serviceAccount:{MOCK_PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
     assert rec.inputs("cache-logs-writer") == {
         "bucket": "p-boot-disk-builds",
         "role": "roles/storage.objectCreator",
