@@ -45,6 +45,47 @@ ENGINE_INIT_SECONDS = 20.0
 undivided "init" of 94 s cold / 34 s warm, which overlaps the phases above.)"""
 LARGE_MODEL_BILLIONS = 30.0
 
+CAPACITY_BUFFER_DOC = "https://cloud.google.com/kubernetes-engine/docs/concepts/capacity-buffer"
+STANDBY_RESUME_SECONDS = 60.0
+"""Resume of a suspended standby-buffer node: an assumption. GKE publishes no figure, only that "standby
+buffers resume quickly, providing faster capacity availability than fresh nodes" (CAPACITY_BUFFER_DOC);
+whether GPU machine types can be standby buffers is unverified (field-2026-12.md §2.3)."""
+POD_SNAPSHOTS_README = "llm-d guides/gke-pod-snapshots/README.md @1057311a"
+SNAPSHOT_RESTORE_SECONDS = 18.0
+"""Pod scheduled → serving-ready from a Pod snapshot: 18.0 s (4 m 38 s cold), Qwen3-32B on a3-highgpu-1g,
+image streaming (llm-d guides/gke-pod-snapshots/benchmark-results/vllm-qwen3-32b-h100.md @005cf571)."""
+SNAPSHOT_RESTORE_L4_SECONDS = 15.0
+"""Llama-3.1-8B on L4 with image streaming + Pod snapshots: 409 s → 15 s (llm-d/llm-d PR #1902, open)."""
+
+NodeSource = Literal["new", "warm", "activeBuffer", "standbyBuffer"]
+"""Where a starting replica's node comes from: a new node, a warm node, a running (active) capacity-buffer
+node, or a suspended (standby) capacity-buffer node."""
+
+
+class SnapshotRefused(ValueError):
+    """The model cannot start from a Pod snapshot (the message says why and what to change)."""
+
+
+def snapshot_refusal(config: StackConfig) -> str | None:
+    """Why this stack's replicas cannot be restored from a GKE Pod snapshot, or None if they can.
+
+    Pod snapshots restore single-GPU pods only, and pods with GCS FUSE CSI volumes cannot be
+    snapshotted (POD_SNAPSHOTS_README; field-2026-12.md §2.5).
+    """
+    gpus = config.gpus_per_replica()
+    if gpus > 1:
+        return (
+            f"Pod snapshots restore single-GPU pods only ({POD_SNAPSHOTS_README}); a replica here uses {gpus} GPUs "
+            f"(serving.vllm.tensorParallelSize {config.serving.vllm.tensor_parallel_size} on "
+            f"{config.gpu_pools[config.serving.pool].machine_type})"
+        )
+    if config.model.weights.backend is WeightsBackend.GCSFUSE:
+        return (
+            f"pods with GCS FUSE CSI volumes cannot be snapshotted ({POD_SNAPSHOTS_README}); "
+            "model.weights.backend gcsfuse must change to use Pod snapshots"
+        )
+    return None
+
 
 @dataclass(frozen=True)
 class Term:
@@ -107,25 +148,102 @@ def planning_of(config: StackConfig) -> PlanningConfig:
 # --------------------------------------------------------------------------------------------
 
 
-def estimate_cold_start(config: StackConfig, *, concurrent_loads: int = 1) -> ColdStartEstimate:
+def estimate_cold_start(
+    config: StackConfig, *, concurrent_loads: int = 1, node: NodeSource | None = None, snapshot: bool = False
+) -> ColdStartEstimate:
     """Estimate one new replica's cold start for ``config``.
 
     Args:
         config: the validated stack config.
         concurrent_loads: replicas loading weights at the same time; shared storage throughput
             (Hyperdisk ML, Filestore, one PD) is split between them.
+        node: where the replica's node comes from; default ``planning.coldStart.newNode`` (new or warm).
+        snapshot: the replica is restored from a GKE Pod snapshot instead of loading weights and
+            starting the engine; raises ``SnapshotRefused`` where the model does not allow it.
     """
     planning = planning_of(config)
     pool = config.gpu_pools[config.serving.pool]
-    terms = [*_node_terms(config, pool, planning), _image_term(config, pool, planning)]
-    terms += _weight_terms(config, pool, planning, max(1, concurrent_loads))
-    terms += _engine_terms(config, planning)
+    source: NodeSource = node or ("new" if planning.cold_start.new_node else "warm")
+    terms = _node_terms(config, pool, planning, source)
+    if snapshot:
+        refusal = snapshot_refusal(config)
+        if refusal:
+            raise SnapshotRefused(refusal)
+        terms += _snapshot_terms(config, pool, planning)
+    else:
+        terms.append(_image_term(config, pool, planning))
+        terms += _weight_terms(config, pool, planning, max(1, concurrent_loads))
+        terms += _engine_terms(config, planning)
     return ColdStartEstimate(tuple(terms), config.model.weights.backend.value, config.model.weight_bytes())
 
 
-def _node_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningConfig) -> list[Term]:
+def _buffer_node_term(planning: PlanningConfig, source: NodeSource) -> Term:
+    if source == "activeBuffer":
+        return Term(
+            "node provisioning",
+            0.0,
+            f"GKE capacity buffer, active ({CAPACITY_BUFFER_DOC})",
+            "the replica lands on a running buffer node (GPU driver installed, no node create); the cluster "
+            "autoscaler refills the buffer in the background",
+            "node",
+        )
+    measured = planning.cold_start.standby_resume_seconds
+    return Term(
+        "standby node resume",
+        STANDBY_RESUME_SECONDS if measured is None else measured,
+        f"assumption: no published figure; GKE: standby buffers 'resume quickly' ({CAPACITY_BUFFER_DOC})"
+        if measured is None
+        else "planning.coldStart.standbyResumeSeconds",
+        "a suspended buffer node is resumed (memory restored, GPU driver already installed, no node create); "
+        "GPU machine types as standby buffers are unverified (field-2026-12.md §2.3)",
+        "node",
+    )
+
+
+def _snapshot_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningConfig) -> list[Term]:
+    fast_pull = pool.image_streaming or any(d.mode == "CONTAINER_IMAGE_CACHE" for d in pool.secondary_boot_disks)
+    image = (
+        Term(
+            "image pull",
+            0.0,
+            "included in the restore figure (measured with image streaming: pull 1.8 s)",
+            "image streaming or a secondary boot disk on this pool",
+            "image",
+        )
+        if fast_pull
+        else _image_term(config, pool, planning)
+    )
+    measured = planning.cold_start.snapshot_restore_seconds
+    l4 = pool.machine().accelerator == "nvidia-l4"
+    if measured is not None:
+        seconds, source = measured, "planning.coldStart.snapshotRestoreSeconds"
+    elif l4:
+        seconds, source = SNAPSHOT_RESTORE_L4_SECONDS, "llm-d/llm-d PR #1902 (open): Llama-3.1-8B on L4, 409 s → 15 s"
+    else:
+        seconds, source = (
+            SNAPSHOT_RESTORE_SECONDS,
+            "llm-d gke-pod-snapshots benchmark @005cf571: Qwen3-32B on a3-highgpu-1g, 4 m 38 s → 18.0 s",
+        )
+    return [
+        image,
+        Term(
+            "Pod snapshot restore",
+            seconds,
+            source,
+            f"pod scheduled → Ready from a snapshot in GCS (GPU memory, process state; weights are not loaded, "
+            f"nothing is compiled); taken as measured, not scaled to {config.model.weight_bytes() / 1e9:.0f} GB of "
+            "weights (assumption); gVisor pool, vLLM sleep mode and eager safetensors loading as the recipe "
+            f"({POD_SNAPSHOTS_README})",
+            "container",
+        ),
+    ]
+
+
+def _node_terms(config: StackConfig, pool: GpuPoolConfig, planning: PlanningConfig, source: NodeSource) -> list[Term]:
     kind = "spot" if pool.spot else "on-demand"
-    if not planning.cold_start.new_node:
+    if source in ("activeBuffer", "standbyBuffer"):
+        return [_buffer_node_term(planning, source)]
+    if source == "warm":
         return [
             Term("node provisioning", 0.0, "planning.coldStart.newNode", "the replica lands on a warm node", "node")
         ]

@@ -4,8 +4,9 @@
   term (each with its source and assumption), the cost of every pool at minimum and maximum
   nodes (hourly and monthly, on-demand vs Spot), storage, and dollars per million output tokens.
 * ``simulate STACK [--trace FILE | --pattern poisson|burst|diurnal] [--seed N] [--duration S]
-  [--out DIR] [--report report.json] [--json]``: the fleet under four autoscaling presets on the
-  same requests, ranked by SLO attainment and GPU-hours, plus a PNG of load, replicas and latency.
+  [--out DIR] [--report report.json] [--json]``: the fleet under the autoscaling presets (the stack's,
+  common alternatives, headroom and Pod-snapshot variants) on the same requests, ranked by SLO
+  attainment and GPU-hours, beside the static-peak and oracle limits, plus a PNG of load, replicas and latency.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     simulate = subparsers.add_parser(
         "simulate",
         help="simulate autoscaling presets on a trace or synthetic load",
-        description="Discrete-event simulation of the vLLM fleet under this stack's autoscaling and three common "
-        "alternatives, on the same requests; ranks them by SLO attainment and GPU-hours and plots them.",
+        description="Discrete-event simulation of the vLLM fleet under this stack's autoscaling, common "
+        "alternatives, headroom (capacity buffers) and Pod-snapshot starts, on the same requests; ranks them by SLO "
+        "attainment and GPU-hours beside two limits (static peak, an oracle that knows the trace) and plots them.",
     )
     add_stack_arguments(simulate)
     source = simulate.add_mutually_exclusive_group()
@@ -235,8 +237,18 @@ def _simulation_document(stack: str, comparison, png: Path) -> dict[str, Any]:
         "throughput": comparison.throughput.as_dict(),
         "sloTarget": comparison.slo_target,
         "slo": {"queueWaitSeconds": comparison.slo_wait, "ttftSeconds": comparison.slo_ttft},
-        "ranking": [r.row() for r in comparison.ranked()],
+        "ranking": [_row(comparison, r) for r in comparison.ranked()],
+        "limits": [_row(comparison, r) for r in comparison.limits()],
+        "notApplicable": [{"preset": n.name, "reason": n.reason} for n in comparison.not_applicable],
         "plot": str(png),
+    }
+
+
+def _row(comparison, result) -> dict[str, Any]:
+    startup = comparison.startups.get(result.name)
+    return result.row() | {
+        "startup": startup.as_dict() if startup else None,
+        "dominatedBy": [r.name for r in comparison.dominated_by(result)],
     }
 
 
@@ -269,9 +281,13 @@ def _print_simulation(stack: str, comparison, png: Path, document_notes: list[st
         "meets",
     ):
         table.add_column(column, justify="left" if column == "preset" else "right")
-    for rank, result in enumerate(comparison.ranked(), 1):
+    rows = [(str(rank), result) for rank, result in enumerate(comparison.ranked(), 1)]
+    rows += [("limit", result) for result in comparison.limits()]
+    for index, (rank, result) in enumerate(rows):
+        if index == len(comparison.ranked()):
+            table.add_section()  # the limits, below the ranked presets
         table.add_row(
-            str(rank),
+            rank,
             result.name,
             f"{result.attainment:.1%}",
             f"{result.wait_attainment:.1%}",
@@ -284,6 +300,8 @@ def _print_simulation(stack: str, comparison, png: Path, document_notes: list[st
             str(result.scale_events),
             "yes" if result.attainment >= comparison.slo_target else "no",
         )
+    for skipped in comparison.not_applicable:
+        table.add_row("n/a", skipped.name, "not applicable", *[""] * 9)
     console.print(table)
     for note in document_notes:
         console.print(f"[yellow]note[/]: {note}")

@@ -96,6 +96,18 @@ class ColdStartAssumptions(Model):
     driver_install_seconds: float | None = Field(
         default=None, ge=0, description="Measured GPU driver install time; unset = 60 s ([Mem])."
     )
+    standby_resume_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Measured resume time of a suspended standby-buffer node; unset = 60 s (assumption: GKE publishes "
+        "no figure, only that standby buffers 'resume quickly').",
+    )
+    snapshot_restore_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Measured Pod-snapshot restore time (pod scheduled → Ready); unset = llm-d's published 18 s "
+        "(H100) or 15 s (L4).",
+    )
 
 
 class SloConfig(Model):
@@ -106,6 +118,17 @@ class SloConfig(Model):
     )
     ttft_seconds: float = Field(default=3.0, gt=0, description="Time to first token target.")
     attainment: float = Field(default=0.95, gt=0, le=1, description="Share of requests that must meet both targets.")
+
+
+class CapacityBufferPlan(Model):
+    """Spare GPU nodes kept for the serving Deployment (GKE ``CapacityBuffer``), sized in replicas."""
+
+    replicas: int = Field(default=0, ge=0, description="Replicas' worth of spare nodes (0 = no buffer).")
+    strategy: Literal["active", "standby"] = Field(
+        default="active",
+        description="active: running nodes, billed (GKE ≥ 1.35.2-gke.1842000); standby: suspended nodes resumed on "
+        "demand, compute not billed while suspended (GKE ≥ 1.36.0-gke.2253000).",
+    )
 
 
 class SimulationConfig(Model):
@@ -140,6 +163,25 @@ class SimulationConfig(Model):
     )
     cpu_target_percent: int = Field(
         default=80, ge=1, le=100, description="Target of the CPU-utilisation HPA preset (Helm charts' default)."
+    )
+    capacity_buffer: CapacityBufferPlan = Field(
+        default_factory=CapacityBufferPlan,
+        description="The stack's capacity buffer as the `stack` preset simulates it, until the stack config carries "
+        "one (a `serving.capacityBuffer` setting wins over this).",
+    )
+    pod_snapshots: bool = Field(
+        default=False,
+        description="The stack's replicas start from a Pod snapshot (`stack` preset), until the stack config carries "
+        "the option (a `serving.podSnapshots` setting wins over this).",
+    )
+    headroom_replicas: int = Field(
+        default=2, ge=1, description="Buffer size, in replicas, of the headroom presets (active and standby)."
+    )
+    oracle_utilisation: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="The oracle limit runs just enough replicas to serve the trace at this share of their capacity.",
     )
 
     @model_validator(mode="after")

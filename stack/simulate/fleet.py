@@ -24,6 +24,16 @@ What is modelled, and how:
   without a slot asks the cluster autoscaler for one (Spot pool first when configured, as the
   serving affinity prefers it; assumption); an empty node above the pool minimum is removed
   after ``node_scale_down_seconds``. Billing runs from VM creation to removal.
+* **Capacity buffer** (GKE ``CapacityBuffer``, ``buffer_replicas`` > 0): the cluster autoscaler keeps
+  that many replicas' worth of free node slots, as it does for its simulated placeholder pods: at
+  each scan (10 s) it creates nodes for a shortfall (ready ``node_seconds`` less the scan later),
+  and never removes an empty node the buffer still needs. *Active*: the spare nodes run (billed),
+  a pod placed there skips node create and driver install. *Standby*: spare nodes are suspended
+  once provisioned (no compute billed while suspended); a pod that needs one resumes it
+  (``resume_seconds``); empty running nodes are not re-suspended but removed as usual. Scheduling
+  order: running nodes (active buffer included), suspended nodes, nodes being created, new nodes
+  (https://cloud.google.com/kubernetes-engine/docs/concepts/capacity-buffer). Buffer nodes have
+  not pulled the image (image preloading DaemonSets are not modelled).
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ import numpy as np
 from stack.simulate.hpa import PodSample
 from stack.simulate.traffic import Requests
 
-PENDING, PULLING, STARTING, READY, TERMINATING, GONE = range(6)
+PENDING, PULLING, STARTING, READY, TERMINATING, GONE, SUSPENDED = range(7)
 METRIC_INDEX = {"queue": 0, "running": 1, "kvCache": 2, "gpuDutyCycle": 3, "cpu": 4}
 SAMPLE_EVERY = 10.0
 """Seconds between time-series points (plots)."""
@@ -87,6 +97,12 @@ class FleetParams:
     cpu_busy_cores: float
     slo_wait: float
     slo_ttft: float
+    buffer_replicas: int = 0
+    """Replicas' worth of spare node slots kept by a capacity buffer (0 = none)."""
+    buffer_standby: bool = False
+    """The buffer's nodes are suspended until a pod needs one (standby) instead of running (active)."""
+    resume_seconds: float = 0.0
+    """Resume time of a suspended standby node."""
 
 
 def to_milli(value: float) -> int:
@@ -124,15 +140,27 @@ class _Pod:
 
 
 class _Group:
-    __slots__ = ("created", "empty_since", "has_image", "id", "pods", "pool", "removed", "state")
+    __slots__ = (
+        "created", "empty_since", "for_buffer", "has_image", "id", "pods", "pool", "removed", "state",
+        "suspended_at", "unbilled",
+    )  # fmt: skip
 
-    def __init__(self, gid: int, pool: PoolSpec, created: float, ready: bool):
+    def __init__(self, gid: int, pool: PoolSpec, created: float, ready: bool, for_buffer: bool = False):
         self.id, self.pool, self.created = gid, pool, created
         self.removed: float | None = None
         self.state = READY if ready else PENDING
         self.pods: list[_Pod] = []
         self.empty_since: float | None = None
-        self.has_image = ready
+        self.has_image = ready and not for_buffer
+        self.for_buffer = for_buffer  # created for the capacity buffer (no pod asked for it)
+        self.suspended_at: float | None = None
+        self.unbilled = 0.0  # seconds spent suspended (no compute billed)
+
+    def billed_seconds(self, end: float) -> float:
+        """Seconds billed up to ``end``: from creation to removal, less time suspended."""
+        stop = min(self.removed if self.removed is not None else end, end)
+        suspended = self.unbilled + (max(0.0, stop - self.suspended_at) if self.suspended_at is not None else 0.0)
+        return max(0.0, stop - min(self.created, end) - suspended)
 
 
 @dataclass
@@ -239,6 +267,7 @@ class Simulation:
         for _ in range(self.spec):
             pod = self._new_pod(0.0)
             self._place_warm(pod)
+        self._fill_buffer(initial=True)
         self._at(0.0, "scrape")
         self._at(self.scaler.period, "scale")
         self._at(10.0, "ca")
@@ -337,10 +366,59 @@ class Simulation:
         self.pods.append(pod)
         return pod
 
-    def _new_group(self, pool: PoolSpec, created: float, ready: bool) -> _Group:
-        group = _Group(len(self.groups), pool, created, ready)
+    def _new_group(self, pool: PoolSpec, created: float, ready: bool, for_buffer: bool = False) -> _Group:
+        group = _Group(len(self.groups), pool, created, ready, for_buffer)
         self.groups.append(group)
         return group
+
+    def _buffer_slots(self) -> int:
+        """Free replica slots that count towards the capacity buffer.
+
+        Active: free slots on running nodes and on nodes being created (where the cluster
+        autoscaler's placeholder pods would fit). Standby: suspended nodes and buffer nodes still
+        being provisioned (running empty nodes are not re-suspended).
+        """
+        per_group, standby = self.p.replicas_per_group, self.p.buffer_standby
+        free = 0
+        for group in self.groups:
+            if group.removed is not None:
+                continue
+            if standby:
+                counts = group.state == SUSPENDED or (group.state == PENDING and group.for_buffer and not group.pods)
+            else:
+                counts = group.state in (READY, PENDING)
+            if counts:
+                free += per_group - len(group.pods)
+        return free
+
+    def _fill_buffer(self, initial: bool = False) -> None:
+        """Create nodes for a buffer shortfall (warm at t=0; else provisioned as the autoscaler acts now)."""
+        p = self.p
+        missing = p.buffer_replicas - self._buffer_slots()
+        while missing > 0:
+            pool = self._pool_for_new_group()
+            if pool is None:
+                return
+            if initial:
+                group = self._new_group(pool, 0.0, ready=True, for_buffer=True)
+                if p.buffer_standby:
+                    group.state, group.suspended_at = SUSPENDED, 0.0
+            else:
+                group = self._new_group(pool, self.now, ready=False, for_buffer=True)
+                self._at(self.now + p.node_seconds - p.node_billing_delay, "node_ready", group)
+            missing -= p.replicas_per_group
+
+    def _buffer_allows_removal(self) -> bool:
+        """An empty running node may go unless the (active) buffer still needs its slots."""
+        p = self.p
+        return p.buffer_standby or self._buffer_slots() - p.replicas_per_group >= p.buffer_replicas
+
+    def _resume(self, group: _Group) -> None:
+        """A suspended standby node is resumed for a pod: billed again from now, Ready after the resume."""
+        assert group.suspended_at is not None
+        group.unbilled += self.now - group.suspended_at
+        group.suspended_at, group.state, group.for_buffer = None, PENDING, False
+        self._at(self.now + self.p.resume_seconds, "node_ready", group)
 
     def _live_groups(self, pool: PoolSpec) -> int:
         return sum(1 for g in self.groups if g.pool is pool and g.removed is None)
@@ -379,6 +457,12 @@ class Simulation:
             self._pull(pod, group)
             group.has_image = True
             return True
+        group = self._free_slot((SUSPENDED,))
+        if group is not None:
+            self._resume(group)
+            group.pods.append(pod)
+            pod.group = group
+            return True
         group = self._free_slot((PENDING,))
         if group is None:
             pool = self._pool_for_new_group()
@@ -398,6 +482,12 @@ class Simulation:
 
     def _on_node_ready(self, group: _Group) -> None:
         if group.removed is not None:
+            return
+        if group.for_buffer and not group.pods and self.p.buffer_standby:
+            group.state, group.suspended_at = SUSPENDED, self.now  # provisioned, then suspended
+            return
+        if group.for_buffer and not group.pods:
+            group.state, group.empty_since = READY, self.now  # an active buffer node: up, image not pulled
             return
         group.state = READY
         for pod in group.pods:  # pods waiting for this node pull in parallel
@@ -522,9 +612,12 @@ class Simulation:
             elif (
                 now - group.empty_since >= self.p.node_scale_down_seconds
                 and self._live_groups(group.pool) > group.pool.min_groups
+                and self._buffer_allows_removal()
             ):
                 group.removed = now
         self._retry_unscheduled()
+        if self.p.buffer_replicas:
+            self._fill_buffer()
         self._at(now + 10.0, "ca")
 
     def _on_sample(self, _obj) -> None:
@@ -533,7 +626,9 @@ class Simulation:
         s["t"].append(now)
         s["spec"].append(self.spec)
         s["ready"].append(len(self.ready))
-        s["nodes"].append(sum(1 for g in self.groups if g.removed is None and g.created <= now))
+        s["nodes"].append(
+            sum(1 for g in self.groups if g.removed is None and g.created <= now and g.state != SUSPENDED)
+        )
         s["waiting"].append(len(self.front) + sum(len(q.waiting) for q in self.ready))
         self._at(now + SAMPLE_EVERY, "sample")
 
@@ -596,8 +691,7 @@ class Simulation:
         node_hours: dict[str, float] = {}
         gpu_hours = cost = 0.0
         for group in self.groups:
-            began = min(group.created, end)
-            hours = max(0.0, (min(group.removed if group.removed is not None else end, end) - began)) / 3600
+            hours = group.billed_seconds(end) / 3600
             node_hours[group.pool.name] = node_hours.get(group.pool.name, 0.0) + hours * group.pool.nodes_per_group
             gpu_hours += hours * group.pool.gpus_per_group
             cost += hours * group.pool.hourly_per_group

@@ -8,7 +8,16 @@
    stays low, so it rarely scales);
 4. ``KEDA min 0``: KEDA scale-to-zero with the stack's KEDA settings, triggers as the stack renders
    them (sums of pod metrics: nothing to read at zero replicas);
-5. the same with a gateway-side signal that exists at zero (requests held in front of the Service).
+5. the same with a gateway-side signal that exists at zero (requests held in front of the Service);
+6. the stack's autoscaling with headroom (a GKE capacity buffer of ``planning.simulation.headroomReplicas``
+   replicas, active and standby) and with replicas restored from a Pod snapshot (listed as not
+   applicable, with the reason, where the model does not allow it: tensor parallel > 1, GCS FUSE).
+
+The ``stack`` preset starts its replicas as ``stack_startup(config)`` says (stack/simulate/startup.py).
+Two limits are printed beside the presets, not ranked with them: *static peak* (maxReplicas all the
+time) and an *oracle* that knows the trace and starts each replica one cold start before it is needed.
+The ComputeClass fallback chain (reservation → on-demand → flex-start → Spot) is not a preset: no
+published obtainability figures exist to model a stockout with, so the fleet assumes capacity.
 
 Same config, requests and seed ⇒ the same numbers.
 """
@@ -18,8 +27,10 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cache
+
+import numpy as np
 
 from stack.config import StackConfig
 from stack.estimate import (
@@ -30,10 +41,12 @@ from stack.estimate import (
     pool_node_bounds,
     replicas_per_node,
     resolve_throughput,
+    snapshot_refusal,
 )
-from stack.simulate.behavior import default_behavior
+from stack.simulate.behavior import HpaBehavior, default_behavior
 from stack.simulate.fleet import FleetParams, PoolSpec, Scaler, SimResult, Simulation
-from stack.simulate.scalers import FixedScaler, HpaScaler, KedaScaler
+from stack.simulate.scalers import FixedScaler, HpaScaler, KedaScaler, ScheduleScaler
+from stack.simulate.startup import Startup, stack_startup
 from stack.simulate.traffic import Requests, generate
 
 CPU_REQUEST_SHARE = 0.8
@@ -48,8 +61,34 @@ def _with_new_node(config: StackConfig) -> StackConfig:
     return config.model_copy(update={"planning": planning.model_copy(update={"cold_start": cold})})
 
 
-def fleet_params(config: StackConfig, throughput: Throughput) -> FleetParams:
-    """The simulator's view of the stack: capacity, start-up times, pools, metrics pipeline, SLOs."""
+def fleet_params(config: StackConfig, throughput: Throughput, startup: Startup | None = None) -> FleetParams:
+    """The simulator's view of the stack: capacity, start-up times, pools, metrics pipeline, SLOs.
+
+    Args:
+        config: the stack.
+        throughput: one replica's serving capacity.
+        startup: capacity buffer and Pod snapshots (default: none).
+    """
+    startup = startup or Startup()
+    params = _plain_fleet_params(config, throughput)
+    if startup.buffer_replicas:
+        resume = estimate_cold_start(config, node="standbyBuffer").terms[0].seconds
+        params = replace(
+            params,
+            buffer_replicas=startup.buffer_replicas,
+            buffer_standby=startup.buffer_strategy == "standby",
+            resume_seconds=resume,
+        )
+    if startup.snapshots:
+        restored = estimate_cold_start(config, node="warm", snapshot=True)
+        restore = restored.container_seconds
+        params = replace(
+            params, image_seconds=restored.term("image pull").seconds, container_seconds=lambda _loading: restore
+        )
+    return params
+
+
+def _plain_fleet_params(config: StackConfig, throughput: Throughput) -> FleetParams:
     planning = planning_of(config)
     sim, slo = planning.simulation, planning.slo
     new_node = _with_new_node(config)
@@ -105,33 +144,55 @@ def _metrics(config: StackConfig) -> list[tuple[str, float]]:
     return [(m.metric.value, m.target) for m in config.autoscaling.metrics]
 
 
+def _metric_names(config: StackConfig) -> str:
+    return "+".join(f"{m}>{t:g}" for m, t in _metrics(config))
+
+
+def _keda_scaler(
+    config: StackConfig, behavior: HpaBehavior, label: str, min_replicas: int, activation: str
+) -> KedaScaler:
+    keda, sim = config.autoscaling.keda, planning_of(config).simulation
+    return KedaScaler(label, _metrics(config), min_replicas, config.max_replicas(),
+                      keda.activation_threshold, keda.cooldown_seconds, behavior, sim.hpa_tolerance,
+                      float(keda.polling_seconds), activation)  # fmt: skip
+
+
+def stack_scaler(config: StackConfig, behavior: HpaBehavior, prefix: str = "stack: ", suffix: str = "") -> Scaler:
+    """The autoscaling the stack renders (fresh controller state), named ``prefix`` + what it is + ``suffix``."""
+    scaling = config.autoscaling
+    sim = planning_of(config).simulation
+    if scaling.mode == "none":
+        replicas = config.serving.replicas
+        return FixedScaler(f"{prefix}fixed {replicas}{suffix}", replicas, sim.hpa_sync_seconds)
+    if scaling.mode == "keda":
+        label = f"{prefix}KEDA {_metric_names(config)} + behavior{suffix}"
+        return _keda_scaler(config, behavior, label, scaling.keda.min_replicas, "pods")
+    return HpaScaler(
+        f"{prefix}HPA {_metric_names(config)} + behavior{suffix}",
+        _metrics(config),
+        max(scaling.min_replicas, 1),
+        config.max_replicas(),
+        behavior,
+        sim.hpa_tolerance,
+        sim.hpa_sync_seconds,
+    )
+
+
 def build_scalers(config: StackConfig, cold_start_seconds: float) -> list:
-    """The presets for ``config`` (fresh controller state each call)."""
+    """Today's presets for ``config`` (fresh controller state each call); the stack's is first."""
     scaling = config.autoscaling
     planning = planning_of(config)
     tolerance, period = planning.simulation.hpa_tolerance, planning.simulation.hpa_sync_seconds
     behavior = default_behavior(config, cold_start_seconds)
     low = max(scaling.min_replicas, 1)
     high = config.max_replicas()
-    keda = scaling.keda
-    metric_names = "+".join(f"{m}>{t:g}" for m, t in _metrics(config))
+    metric_names = _metric_names(config)
 
     def keda_scaler(label: str, min_replicas: int, activation: str) -> KedaScaler:
-        return KedaScaler(label, _metrics(config), min_replicas, high,
-                          keda.activation_threshold, keda.cooldown_seconds, behavior, tolerance,
-                          float(keda.polling_seconds), activation)
+        return _keda_scaler(config, behavior, label, min_replicas, activation)
 
-    stack: Scaler
-    if scaling.mode == "none":
-        stack = FixedScaler(f"stack: fixed {config.serving.replicas}", config.serving.replicas, period)
-    elif scaling.mode == "keda":
-        stack = keda_scaler(f"stack: KEDA {metric_names} + behavior", keda.min_replicas, "pods")
-    else:
-        stack = HpaScaler(
-            f"stack: HPA {metric_names} + behavior", _metrics(config), low, high, behavior, tolerance, period
-        )
     return [
-        stack,
+        stack_scaler(config, behavior, suffix=stack_startup(config).label()),
         HpaScaler(
             f"k8s defaults: HPA {metric_names}, no behavior",
             _metrics(config),
@@ -178,9 +239,113 @@ def synthetic_requests(
     )
 
 
+@dataclass(frozen=True)
+class Preset:
+    """One row of the comparison: an autoscaler and how its replicas start.
+
+    Args:
+        scaler: the autoscaler (fresh state).
+        startup: capacity buffer and Pod snapshots of this row's fleet.
+        limit: a bound to measure against (static peak, oracle), not ranked with the presets.
+    """
+
+    scaler: Scaler
+    startup: Startup = field(default_factory=Startup)
+    limit: bool = False
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """A preset that cannot run for this stack, and why."""
+
+    name: str
+    reason: str
+
+
+def oracle_schedule(
+    config: StackConfig, requests: Requests, throughput: Throughput, duration: float
+) -> tuple[list[float], list[int], float]:
+    """The oracle's replicas over time: (step start times, replicas, lead seconds).
+
+    ``needed(t)``: replicas that serve the next minute's output tokens of the trace at
+    ``planning.simulation.oracleUtilisation`` of their capacity (at least 1, at most maxReplicas).
+    The oracle runs ``max(needed)`` over ``[t - 1 min, t + lead]``: each replica starts one cold start
+    before it is needed and stays while it is (the minute before t covers load still running at t). ``lead`` is a new-node cold start with the weight loads the
+    schedule itself runs at once (shared storage split between zones), found by one refinement.
+    """
+    sim = planning_of(config).simulation
+    step, window = sim.hpa_sync_seconds, 60.0
+    high = config.max_replicas()
+    starts = np.arange(0.0, duration, step)
+    tokens = np.concatenate(([0.0], np.cumsum(requests.output_tokens.astype(float))))
+    lo = np.searchsorted(requests.arrival, starts, side="left")
+    hi = np.searchsorted(requests.arrival, starts + window, side="left")
+    rate = (tokens[hi] - tokens[lo]) / window
+    needed = np.clip(np.ceil(rate / (throughput.output_tokens_per_second * sim.oracle_utilisation)), 1, high)
+    zones = len(set(config.pool_zones(config.serving.pool)))
+    new_node = _with_new_node(config)
+
+    back = math.ceil(window / step)  # a window that began before t saw load that is still running at t
+
+    def schedule(lead: float) -> np.ndarray:
+        ahead = math.ceil(lead / step)
+        padded = np.concatenate((np.full(back, needed[0]), needed, np.full(ahead, needed[-1])))
+        return np.array([padded[i : i + back + ahead + 1].max() for i in range(len(needed))])
+
+    lead = estimate_cold_start(new_node).total_seconds
+    replicas = schedule(lead)
+    ahead = math.ceil(lead / step)
+    at_once = max(1, int(max((replicas[i + ahead] - replicas[i] for i in range(len(replicas) - ahead)), default=1)))
+    lead = estimate_cold_start(new_node, concurrent_loads=math.ceil(at_once / zones)).total_seconds
+    replicas = schedule(lead)
+    return starts.tolist(), [int(r) for r in replicas], lead
+
+
+def build_presets(
+    config: StackConfig, cold_start_seconds: float, requests: Requests, throughput: Throughput, duration: float
+) -> tuple[list[Preset], list[NotApplicable]]:
+    """Every row for ``config``: today's presets, the headroom and snapshot variants of the stack's
+    autoscaling, and the two limits; plus the variants that cannot run here, with the reason."""
+    sim = planning_of(config).simulation
+    behavior = default_behavior(config, cold_start_seconds)
+    own = stack_startup(config)
+    today = build_scalers(config, cold_start_seconds)
+    presets = [Preset(today[0], own)] + [Preset(scaler) for scaler in today[1:]]
+    skipped = []
+    variants = [
+        replace(own, buffer_replicas=sim.headroom_replicas, buffer_strategy="active"),
+        replace(own, buffer_replicas=sim.headroom_replicas, buffer_strategy="standby"),
+        replace(own, snapshots=True),
+    ]
+    for startup in variants:
+        if startup == own:
+            continue
+        scaler = stack_scaler(config, behavior, prefix="", suffix=startup.label())
+        refusal = snapshot_refusal(config) if startup.snapshots else None
+        if refusal:
+            skipped.append(NotApplicable(scaler.name, refusal))
+        else:
+            presets.append(Preset(scaler, startup))
+    high = config.max_replicas()
+    times, replicas, lead = oracle_schedule(config, requests, throughput, duration)
+    presets += [
+        Preset(FixedScaler(f"limit: static peak ({high} replicas)", high, sim.hpa_sync_seconds), limit=True),
+        Preset(
+            ScheduleScaler(
+                f"limit: oracle (knows the trace, starts each replica {lead:.0f} s ahead)",
+                times,
+                replicas,
+                sim.hpa_sync_seconds,
+            ),
+            limit=True,
+        ),
+    ]
+    return presets, skipped
+
+
 @dataclass
 class Comparison:
-    """Every preset's result on the same requests, ranked."""
+    """Every preset's result on the same requests, ranked, and the limits beside them."""
 
     results: list[SimResult]
     requests: Requests
@@ -191,25 +356,49 @@ class Comparison:
     slo_target: float
     slo_wait: float
     slo_ttft: float
+    limit_names: set[str] = field(default_factory=set)
+    not_applicable: list[NotApplicable] = field(default_factory=list)
+    startups: dict[str, Startup] = field(default_factory=dict)
 
     def ranked(self) -> list[SimResult]:
-        """Best first: higher SLO attainment (to 0.1 %), then fewer GPU-hours."""
-        return sorted(self.results, key=lambda r: (-round(r.attainment, 3), r.gpu_hours))
+        """The presets (limits left out), best first: higher SLO attainment (to 0.1 %), then fewer GPU-hours."""
+        presets = [r for r in self.results if r.name not in self.limit_names]
+        return sorted(presets, key=lambda r: (-round(r.attainment, 3), r.gpu_hours))
+
+    def limits(self) -> list[SimResult]:
+        """Static peak and oracle, in that order."""
+        return [r for r in self.results if r.name in self.limit_names]
+
+    def dominated_by(self, result: SimResult) -> list[SimResult]:
+        """Presets with higher SLO attainment (to 0.1 %) *and* fewer GPU-hours (to 0.1) than ``result``."""
+        return [
+            other
+            for other in self.ranked()
+            if round(other.attainment, 3) > round(result.attainment, 3)
+            and round(other.gpu_hours, 1) < round(result.gpu_hours, 1)
+        ]
 
 
 def compare(
     config: StackConfig, requests: Requests, duration: float, seed: int, report: str | None = None
 ) -> Comparison:
-    """Run every preset on ``requests`` for ``duration`` seconds."""
+    """Run every preset and limit on ``requests`` for ``duration`` seconds."""
     throughput = resolve_throughput(config, report)
-    params = fleet_params(config, throughput)
     cold_start = estimate_cold_start(_with_new_node(config)).total_seconds
-    scalers = build_scalers(config, cold_start)
+    presets, skipped = build_presets(config, cold_start, requests, throughput, duration)
     warm = warm_replicas(requests, throughput)
     high = config.max_replicas()
+    params = {startup: fleet_params(config, throughput, startup) for startup in {p.startup for p in presets}}
     simulations = [
-        Simulation(params, scaler, requests, duration, seed, min(high, max(scaler.initial_replicas(), warm)))
-        for scaler in scalers
+        Simulation(
+            params[preset.startup],
+            preset.scaler,
+            requests,
+            duration,
+            seed,
+            min(high, max(preset.scaler.initial_replicas(), warm)),
+        )
+        for preset in presets
     ]
     results = run_all(simulations)
     slo = planning_of(config).slo
@@ -223,6 +412,9 @@ def compare(
         slo.attainment,
         slo.queue_wait_seconds,
         slo.ttft_seconds,
+        {p.scaler.name for p in presets if p.limit},
+        skipped,
+        {p.scaler.name: p.startup for p in presets},
     )
 
 
@@ -296,7 +488,16 @@ def notes(config: StackConfig, comparison: Comparison) -> list[str]:
                 "scale-to-zero frees no GPU nodes while "
                 f"{', '.join(f'gpuPools.{n}.autoscaling.minNodes' for n in kept)} > 0"
             )
-    slow = [r.name for r in comparison.results if r.p95_wait > comparison.cold_start_seconds]
+    stack = comparison.results[0]
+    better = comparison.dominated_by(stack)
+    if better:
+        out.append(
+            f"{stack.name} is dominated (higher SLO attainment with fewer GPU-hours) by: "
+            f"{'; '.join(r.name for r in better)}"
+        )
+    for skipped in comparison.not_applicable:
+        out.append(f"{skipped.name}: not applicable: {skipped.reason}")
+    slow = [r.name for r in comparison.ranked() if r.p95_wait > comparison.cold_start_seconds]
     if slow:
         out.append(
             f"p95 queue wait exceeds one replica cold start ({comparison.cold_start_seconds:.0f} s) "

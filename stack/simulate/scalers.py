@@ -1,7 +1,8 @@
-"""Autoscalers as the simulator drives them: the HPA on per-pod metrics, KEDA, fixed replicas."""
+"""Autoscalers as the simulator drives them: the HPA on per-pod metrics, KEDA, fixed replicas, a schedule."""
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from stack.simulate.behavior import HpaBehavior
@@ -143,3 +144,20 @@ class KedaScaler:
             for usage, (_, target) in zip(usages, self.metrics, strict=True)
         ]
         return self.controller.reconcile(now, sim.spec, proposals)
+
+
+@dataclass
+class ScheduleScaler:
+    """Replicas from a precomputed schedule: ``replicas[i]`` from ``times[i]`` on (the oracle limit)."""
+
+    name: str
+    times: list[float]
+    replicas: list[int]
+    period: float = 15.0
+
+    def initial_replicas(self) -> int:
+        return self.replicas[0] if self.replicas else 0
+
+    def tick(self, now: float, sim) -> int | None:
+        index = bisect.bisect_right(self.times, now) - 1
+        return self.replicas[max(index, 0)]

@@ -62,7 +62,10 @@ def test_simulate_prod_burst_prints_presets_and_writes_a_png(tmp_path, capsys):
     png = tmp_path / "simulate-burst.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     document = json.loads((tmp_path / "simulate-burst.json").read_text())
-    assert len(document["ranking"]) == 5 and document["seed"] == 1
+    assert len(document["ranking"]) == 7 and document["seed"] == 1
+    assert [row["preset"] for row in document["limits"]][0] == "limit: static peak (10 replicas)"
+    assert document["notApplicable"][0]["reason"].startswith("Pod snapshots restore single-GPU pods only")
+    assert document["ranking"][0]["startup"] is not None and "dominatedBy" in document["ranking"][0]
 
 
 def test_simulate_trace_json(tmp_path, capsys):
@@ -87,6 +90,7 @@ def test_simulate_notes_a_keda_target_stuck_at_zero(tmp_path, capsys):
     assert main([*argv, "--json", "--out", str(tmp_path)]) == 0
     document = json.loads(capsys.readouterr().out)
     stuck = [n for n in document["notes"] if "ended at 0 replicas" in n]
-    assert len(stuck) == 2 and stuck[0].startswith("stack: KEDA queue>5")  # the stack preset and its KEDA twin
+    # the stack preset, its KEDA twin and the stack's two headroom variants (a buffer does not wake KEDA)
+    assert len(stuck) == 4 and stuck[0].startswith("stack: KEDA queue>5")
     rows = {r["preset"]: r for r in document["ranking"]}
     assert rows["KEDA min 0, gateway queue + in-flight activation"]["unserved"] == 0

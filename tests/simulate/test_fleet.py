@@ -158,10 +158,18 @@ def test_same_seed_same_numbers_and_presets_ranked():
     assert [r.row() for r in other.results] != [r.row() for r in first.results]
     names = [r.name for r in first.results]
     assert names[0].startswith("stack: HPA queue>5+kvCache>0.85") and names[2].startswith("Helm-style: HPA cpu>80%")
-    assert (
-        len(names) == 5 and names[3].startswith("KEDA min 0, pod-metric") and names[4].startswith("KEDA min 0, gateway")
-    )
+    assert names[3].startswith("KEDA min 0, pod-metric") and names[4].startswith("KEDA min 0, gateway")
+    assert names[5:7] == [
+        "HPA queue>5+kvCache>0.85 + behavior + active buffer 2",
+        "HPA queue>5+kvCache>0.85 + behavior + standby buffer 2",
+    ]
+    assert names[7] == "limit: static peak (10 replicas)" and names[8].startswith("limit: oracle")
+    assert len(names) == 9
+    # TP=8: the snapshot variant is listed as not applicable, with the reason
+    assert [n.name for n in first.not_applicable] == ["HPA queue>5+kvCache>0.85 + behavior + Pod snapshots"]
+    assert "single-GPU pods only" in first.not_applicable[0].reason
     ranked = first.ranked()
+    assert {r.name for r in ranked} == set(names[:7])  # the limits are not ranked
     keys = [(-round(r.attainment, 3), r.gpu_hours) for r in ranked]
     assert keys == sorted(keys)
     cpu = next(r for r in first.results if r.name.startswith("Helm-style"))

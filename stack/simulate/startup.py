@@ -1,0 +1,124 @@
+"""How replicas start: capacity-buffer headroom and Pod snapshots, as the simulator and the estimate use them.
+
+``stack_startup(config)`` is what the ``stack`` preset simulates: the stack config's own setting once it
+has one (``serving.capacityBuffer {replicas, strategy}`` and ``serving.podSnapshots`` — the shape proposed
+to the stack config), else ``planning.simulation.capacityBuffer`` / ``planning.simulation.podSnapshots``.
+
+``headroom_cost(config, startup)`` prices the idle buffer: buffer nodes × the serving pool's machine price
+(``stack/prices.py`` or ``planning.prices``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from stack.estimate import CAPACITY_BUFFER_DOC, machine_price, planning_of, replicas_per_node
+
+Strategy = Literal["active", "standby"]
+
+
+@dataclass(frozen=True)
+class Startup:
+    """Start-up options of a fleet.
+
+    Args:
+        buffer_replicas: replicas' worth of spare nodes the cluster autoscaler keeps (0 = none).
+        buffer_strategy: ``active`` (running nodes) or ``standby`` (suspended nodes, resumed on demand).
+        snapshots: replicas are restored from a GKE Pod snapshot.
+    """
+
+    buffer_replicas: int = 0
+    buffer_strategy: Strategy = "active"
+    snapshots: bool = False
+
+    def label(self) -> str:
+        """`` + active buffer 2 + Pod snapshots`` style suffix for preset names ('' when plain)."""
+        parts = []
+        if self.buffer_replicas:
+            parts.append(f"{self.buffer_strategy} buffer {self.buffer_replicas}")
+        if self.snapshots:
+            parts.append("Pod snapshots")
+        return "".join(f" + {part}" for part in parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "capacityBuffer": {"replicas": self.buffer_replicas, "strategy": self.buffer_strategy},
+            "podSnapshots": self.snapshots,
+        }
+
+
+def _stack_setting(config: Any, name: str) -> Any:
+    """``config.serving.<name>`` when the stack config defines it, else None."""
+    return getattr(getattr(config, "serving", None), name, None)
+
+
+def stack_startup(config: Any) -> Startup:
+    """The stack's own start-up options (see the module docstring for where they are read)."""
+    sim = planning_of(config).simulation
+    buffer = _stack_setting(config, "capacity_buffer") or sim.capacity_buffer
+    snapshots = _stack_setting(config, "pod_snapshots")
+    if snapshots is None:
+        snapshots = sim.pod_snapshots
+    if not isinstance(snapshots, bool):  # an object such as {enabled: true}
+        snapshots = bool(getattr(snapshots, "enabled", False))
+    return Startup(int(buffer.replicas), buffer.strategy, snapshots)
+
+
+@dataclass(frozen=True)
+class HeadroomCost:
+    """The idle capacity buffer's price."""
+
+    replicas: int
+    strategy: Strategy
+    nodes: int
+    node_hourly: float | None
+    hourly: float | None
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "replicas": self.replicas,
+            "strategy": self.strategy,
+            "nodes": self.nodes,
+            "nodeHourly": self.node_hourly,
+            "hourly": None if self.hourly is None else round(self.hourly, 4),
+            "source": self.source,
+        }
+
+
+def buffer_nodes(config: Any, replicas: int) -> int:
+    """Nodes that hold ``replicas`` replicas of the serving pool."""
+    return math.ceil(replicas / replicas_per_node(config)) * config.serving.nodes_per_replica
+
+
+def headroom_cost(config: Any, replicas: int, strategy: Strategy) -> HeadroomCost:
+    """Hourly price of a buffer of ``replicas`` replicas on the serving pool.
+
+    Active buffer nodes run and are billed as any node. Suspended (standby) VMs "have no compute
+    costs (cores or RAM), and incur only storage charges for the saved VM memory and localSSD data"
+    (Compute Engine API, instances.suspend); that storage is not priced here.
+    """
+    pool = config.gpu_pools[config.serving.pool]
+    price = machine_price(config, pool.machine_type)
+    billed = price.billed(pool.spot)
+    nodes = buffer_nodes(config, replicas)
+    if strategy == "standby":
+        return HeadroomCost(
+            replicas,
+            strategy,
+            nodes,
+            billed,
+            0.0,
+            "suspended VMs bill no cores/RAM/GPUs, only the storage of their memory (not priced; Compute Engine "
+            f"instances.suspend); {CAPACITY_BUFFER_DOC}",
+        )
+    return HeadroomCost(
+        replicas,
+        strategy,
+        nodes,
+        billed,
+        None if billed is None else billed * nodes,
+        f"{pool.machine_type} {'spot' if pool.spot else 'on-demand'}: {price.source}",
+    )
