@@ -77,16 +77,75 @@ def run_estimate(args: argparse.Namespace) -> int:
         config = load_stack_config(args.stack, args.overrides)
     except ConfigError as err:
         return print_config_errors(err)
+    from stack.simulate.startup import headroom_cost, stack_startup, start_options
+
     try:
         cold = estimate_cold_start(config)
         cost = estimate_cost(config, args.report)
     except ReportError as err:
         return _input_error(str(err))
+    starts = start_options(config)
+    headroom = _headroom_lines(config, stack_startup(config), headroom_cost)
     if args.json:
-        print(json.dumps({"stack": args.stack, "coldStart": cold.as_dict(), "cost": cost.as_dict()}, indent=2))
+        document = {
+            "stack": args.stack,
+            "coldStart": cold.as_dict(),
+            "startOptions": [option.as_dict() for option in starts],
+            "headroom": [line.as_dict() for line in headroom],
+            "cost": cost.as_dict(),
+        }
+        print(json.dumps(document, indent=2))
         return 0
     _print_estimate(args.stack, config, cold, cost)
+    _print_start_options(cold, starts, headroom)
     return 0
+
+
+def _headroom_lines(config, own, price) -> list:
+    """The stack's own buffer, or (none configured) what one of headroomReplicas would cost, active and standby."""
+    if own.buffer_replicas:
+        return [price(config, own.buffer_replicas, own.buffer_strategy)]
+    size = config.planning.simulation.headroom_replicas
+    return [price(config, size, "active"), price(config, size, "standby")]
+
+
+def _print_start_options(cold, starts, headroom) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=200)
+    table = Table(
+        title="Cold start of one replica by how it starts (terms that differ from a new node)", title_justify="left"
+    )
+    for column in ("start", "total s", "term", "seconds", "source", "assumption"):
+        table.add_column(column, justify="right" if column in ("total s", "seconds") else "left", overflow="fold")
+    plain = {(t.name, round(t.seconds, 3)) for t in cold.terms}
+    for option in starts:
+        if option.estimate is None:
+            table.add_row(option.label, "refused", "", "", "", option.refusal or "")
+            continue
+        changed = [t for t in option.estimate.terms if (t.name, round(t.seconds, 3)) not in plain]
+        dropped = sorted({t.name for t in cold.terms} - {t.name for t in option.estimate.terms})
+        first = True
+        for term in changed or [None]:
+            table.add_row(
+                option.label if first else "",
+                f"{option.estimate.total_seconds:.1f}" if first else "",
+                "" if term is None else term.name,
+                "" if term is None else f"{term.seconds:.1f}",
+                "" if term is None else term.source,
+                "" if term is None else term.assumption,
+            )
+            first = False
+        if dropped:
+            table.add_row("", "", "not needed", "", "", ", ".join(dropped))
+    console.print(table)
+    for line in headroom:
+        hourly = "n/a (no price)" if line.hourly is None else f"${line.hourly:,.2f}/h"
+        console.print(
+            f"Headroom: CapacityBuffer of {line.replicas} replica(s), {line.strategy}: {line.nodes} node(s) idle, "
+            f"{hourly} ({line.source})"
+        )
 
 
 def _money(value: float | None, digits: int = 2) -> str:

@@ -270,8 +270,9 @@ def oracle_schedule(
     ``needed(t)``: replicas that serve the next minute's output tokens of the trace at
     ``planning.simulation.oracleUtilisation`` of their capacity (at least 1, at most maxReplicas).
     The oracle runs ``max(needed)`` over ``[t - 1 min, t + lead]``: each replica starts one cold start
-    before it is needed and stays while it is (the minute before t covers load still running at t). ``lead`` is a new-node cold start with the weight loads the
-    schedule itself runs at once (shared storage split between zones), found by one refinement.
+    before it is needed and stays while it is (the minute before t covers load still running at t).
+    ``lead`` is a new-node cold start with the weight loads the schedule itself runs at once (shared
+    storage split between zones), found by one refinement.
     """
     sim = planning_of(config).simulation
     step, window = sim.hpa_sync_seconds, 60.0

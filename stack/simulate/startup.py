@@ -4,7 +4,8 @@
 has one (``serving.capacityBuffer {replicas, strategy}`` and ``serving.podSnapshots`` — the shape proposed
 to the stack config), else ``planning.simulation.capacityBuffer`` / ``planning.simulation.podSnapshots``.
 
-``headroom_cost(config, startup)`` prices the idle buffer: buffer nodes × the serving pool's machine price
+``start_options(config)`` is a replica's cold start under each option (``gke-infer estimate``);
+``headroom_cost(config, replicas, strategy)`` prices the idle buffer: buffer nodes × the serving pool's machine price
 (``stack/prices.py`` or ``planning.prices``).
 """
 
@@ -14,7 +15,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from stack.estimate import CAPACITY_BUFFER_DOC, machine_price, planning_of, replicas_per_node
+from stack.estimate import (
+    CAPACITY_BUFFER_DOC,
+    ColdStartEstimate,
+    SnapshotRefused,
+    estimate_cold_start,
+    machine_price,
+    planning_of,
+    replicas_per_node,
+)
 
 Strategy = Literal["active", "standby"]
 
@@ -122,3 +131,34 @@ def headroom_cost(config: Any, replicas: int, strategy: Strategy) -> HeadroomCos
         None if billed is None else billed * nodes,
         f"{pool.machine_type} {'spot' if pool.spot else 'on-demand'}: {price.source}",
     )
+
+
+@dataclass(frozen=True)
+class StartOption:
+    """A replica's cold start under one start-up option, or why the option is refused."""
+
+    label: str
+    estimate: ColdStartEstimate | None
+    refusal: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.estimate is None:
+            return {"start": self.label, "refused": self.refusal}
+        return {"start": self.label, **self.estimate.as_dict()}
+
+
+def start_options(config: Any) -> list[StartOption]:
+    """A replica's cold start on a new node, on an active or standby buffer node, and restored from a
+    Pod snapshot (on a new and on an active buffer node) — the snapshot rows refused with the reason
+    where the model does not allow it."""
+    options = [
+        StartOption("new node", estimate_cold_start(config, node="new")),
+        StartOption("active buffer node", estimate_cold_start(config, node="activeBuffer")),
+        StartOption("standby buffer node", estimate_cold_start(config, node="standbyBuffer")),
+    ]
+    for label, node in (("Pod snapshot, new node", "new"), ("Pod snapshot, active buffer node", "activeBuffer")):
+        try:
+            options.append(StartOption(label, estimate_cold_start(config, node=node, snapshot=True)))
+        except SnapshotRefused as refused:
+            options.append(StartOption(label, None, str(refused)))
+    return options

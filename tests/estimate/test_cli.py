@@ -63,7 +63,7 @@ def test_simulate_prod_burst_prints_presets_and_writes_a_png(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     document = json.loads((tmp_path / "simulate-burst.json").read_text())
     assert len(document["ranking"]) == 7 and document["seed"] == 1
-    assert [row["preset"] for row in document["limits"]][0] == "limit: static peak (10 replicas)"
+    assert document["limits"][0]["preset"] == "limit: static peak (10 replicas)"
     assert document["notApplicable"][0]["reason"].startswith("Pod snapshots restore single-GPU pods only")
     assert document["ranking"][0]["startup"] is not None and "dominatedBy" in document["ranking"][0]
 
@@ -94,3 +94,30 @@ def test_simulate_notes_a_keda_target_stuck_at_zero(tmp_path, capsys):
     assert len(stuck) == 4 and stuck[0].startswith("stack: KEDA queue>5")
     rows = {r["preset"]: r for r in document["ranking"]}
     assert rows["KEDA min 0, gateway queue + in-flight activation"]["unserved"] == 0
+
+
+def test_estimate_prod_start_options_and_headroom_cost(capsys):
+    from stack.estimate import machine_price
+    from stack.render import load_stack_config
+
+    assert main(["estimate", "prod", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    starts = {option["start"]: option for option in document["startOptions"]}
+    new, buffer = starts["new node"], starts["active buffer node"]
+    node_seconds = sum(t["seconds"] for t in new["terms"] if t["phase"] == "node")
+    assert buffer["totalSeconds"] == pytest.approx(new["totalSeconds"] - node_seconds, abs=0.1)
+    assert all(t["source"] for option in starts.values() if "terms" in option for t in option["terms"])
+    assert starts["Pod snapshot, new node"]["refused"].startswith("Pod snapshots restore single-GPU pods only")
+    # no buffer configured: what headroomReplicas (2) would cost, active (2 × node price) and standby (no compute)
+    price = machine_price(load_stack_config("prod"), "a3-highgpu-8g").on_demand
+    active, standby = document["headroom"]
+    assert (active["strategy"], active["nodes"], active["hourly"]) == ("active", 2, pytest.approx(2 * price))
+    assert (standby["strategy"], standby["hourly"]) == ("standby", 0.0)
+
+
+def test_estimate_table_shows_buffer_and_snapshot_starts(capsys):
+    assert main(["estimate", "dev", "--set", "model.weights.backend=runaiStreamer",
+                 "--set", "planning.simulation.capacityBuffer.replicas=1"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "active buffer node" in out and "standby node resume" in out and "Pod snapshot restore" in out
+    assert "Headroom: CapacityBuffer of 1 replica(s), active: 1 node(s) idle" in out

@@ -156,3 +156,13 @@ def test_measured_node_times_replace_the_defaults():
     assert estimate.total_seconds == pytest.approx(
         estimate_cold_start(load_stack_config("prod")).total_seconds + 80 - 15
     )
+
+
+def test_snapshot_is_refused_for_tensor_parallel_and_gcsfuse():
+    from stack.estimate import SnapshotRefused
+
+    tp8 = r"single-GPU pods only .* uses 8 GPUs \(serving.vllm.tensorParallelSize 8"
+    with pytest.raises(SnapshotRefused, match=tp8):
+        estimate_cold_start(load_stack_config("prod"), snapshot=True)
+    with pytest.raises(SnapshotRefused, match="GCS FUSE CSI volumes cannot be snapshotted"):
+        estimate_cold_start(load_stack_config("dev"), snapshot=True)
