@@ -105,15 +105,15 @@ def build_serving(
         ),
         opts=pulumi.ResourceOptions(depends_on=gcp_depends_on),
     )
-    hf_secret = f"{serving.name}-hf-token" if secrets.get("hfToken") is not None else None
+    hub_token = _hub_token_secret(serving.namespace, serving.name, secrets.get("hfToken"), provider, namespace)
     weights = build_weights(
         config,
         stack,
         provider,
         config.bucket_name(stack),
         serving.namespace,
-        namespace,
-        hf_token_secret=hf_secret,
+        [namespace, *([hub_token] if hub_token else [])],
+        hf_token_secret=f"{serving.name}-hf-token" if hub_token else None,
         downloader_image=images.downloader.ref if images.downloader else None,
         serving_image=images.serving.ref,
         gcp_depends_on=[bucket, *gcp_depends_on],
@@ -180,14 +180,19 @@ def build_serving(
             pre_stop_seconds=serving.pre_stop_seconds,
             drain_queue_seconds=serving.drain_queue_seconds,
             api_key=secrets.get("apiKey") if serving.require_api_key else None,
-            hf_token=secrets.get("hfToken"),
             local_ssd_ephemeral=config.gpu_pools[serving.pool].local_ssd.mode.value == "ephemeral",
             client_label=serving.client_label,
             workload_depends_on=(lws,) if lws else (),
         ),
         # Pods wait for the pools they run on (the pool carries the GPU taint and labels they select).
         opts=pulumi.ResourceOptions(
-            provider=provider, depends_on=[namespace, pool, *([pools[serving.spot_pool]] if serving.spot_pool else [])]
+            provider=provider,
+            depends_on=[
+                namespace,
+                pool,
+                *([pools[serving.spot_pool]] if serving.spot_pool else []),
+                *([hub_token] if hub_token else []),
+            ],
         ),
     )
     batch_pool = pools[config.batch.pool or serving.pool]
@@ -197,7 +202,7 @@ def build_serving(
         provider,
         config.bucket_name(stack),
         serving.namespace,
-        namespace,
+        [namespace, batch_pool, *([hub_token] if hub_token else [])],
         weights,
         batch_pool.scheduling,
         serving_image=images.serving.ref,
@@ -216,6 +221,34 @@ def build_serving(
         cold_start_seconds=cold_start,
         startup_budget_seconds=budget,
         smoke_test_latency_seconds=latency,
+    )
+
+
+def _hub_token_secret(
+    namespace: str,
+    server_name: str,
+    token: pulumi.Input[str] | None,
+    provider: k8s.Provider,
+    namespace_resource: k8s.core.v1.Namespace,
+) -> k8s.core.v1.Secret | None:
+    """The hub token as a Secret that whatever downloads from the hub mounts (None without a token).
+
+    It lives outside the server so the download Jobs that run *before* the server can wait for it;
+    the vLLM container itself never gets it (the weights are local by the time vLLM starts). The alias
+    keeps the URN it had as a child of the ``vllm`` VllmServer.
+    """
+    if token is None:
+        return None
+    return k8s.core.v1.Secret(
+        "vllm-hf-token",
+        metadata={"name": f"{server_name}-hf-token", "namespace": namespace},
+        type="Opaque",
+        string_data={"token": pulumi.Output.secret(token)},
+        opts=pulumi.ResourceOptions(
+            provider=provider,
+            depends_on=[namespace_resource],
+            aliases=[pulumi.Alias(parent=pulumi.create_urn("vllm", "gke-inference:workloads:VllmServer"))],
+        ),
     )
 
 

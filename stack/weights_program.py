@@ -7,7 +7,8 @@ What each backend creates:
 |------------------|--------------------------------------|-----------------------------------------------|
 | gcsfuse          | downloader GSA (bucket objectUser)   | downloader Job (the Deployment waits for it)  |
 | runaiStreamer    | same                                 | same                                          |
-| persistentDisk   | (the disks are CSI-provisioned)      | fill PVC + fill Job (hub → disk), VolumeSnapshot, ROX PVC restored from it |
+| persistentDisk   | (the disks are CSI-provisioned)      | fill PVC + fill Job (hub → disk),             |
+|                  |                                      | VolumeSnapshot, ROX PVC restored from it      |
 | hyperdiskMl      | downloader GSA + populator GSA       | downloader Job, GCPDataSource, ROX PVC (Volume Populator), |
 |                  | (bucket read) + transfer node pool   | ComputeClass gcs-to-hdml-compute-class, StorageClass       |
 | filestore        | downloader GSA + Filestore instance  | populate Job writing the share, RWX PV + PVC  |
@@ -146,7 +147,7 @@ def build_weights(
     provider: k8s.Provider,
     bucket_name: pulumi.Input[str],
     namespace: str,
-    namespace_resource: pulumi.Resource | None,
+    k8s_depends_on: Sequence[pulumi.Resource],
     *,
     hf_token_secret: str | None = None,
     downloader_image: pulumi.Input[str] | None = None,
@@ -162,9 +163,9 @@ def build_weights(
         bucket_name: the model bucket; pass the plain ``config.bucket_name(stack)`` so that
             ``model_path`` (runaiStreamer) is a plain string.
         namespace: the serving namespace.
-        namespace_resource: the Namespace object, if the stack creates it (Kubernetes objects wait for it).
-        hf_token_secret: Secret with the hub token under key ``token`` (VllmServer's ``<name>-hf-token``);
-            None for public models.
+        k8s_depends_on: what the Kubernetes objects wait for: the Namespace (when the stack creates it)
+            and the hub-token Secret.
+        hf_token_secret: name of the Secret with the hub token under key ``token``; None for public models.
         downloader_image: the model-downloader image pinned by digest; None creates no download Job.
         serving_image: the resolved vLLM image (``NAME@sha256:...``, ``stack.images_program``); None = serving.image.
         gcp_depends_on: what GCP resources wait for (APIs, the cluster and hence its VPC).
@@ -172,8 +173,7 @@ def build_weights(
     weights = config.model.weights
     backend = weights.backend
     prefix = model_prefix(config)
-    k8s_deps = [namespace_resource] if namespace_resource is not None else []
-    k8s_opts = pulumi.ResourceOptions(providers=[provider], depends_on=k8s_deps)
+    k8s_opts = pulumi.ResourceOptions(providers=[provider], depends_on=list(k8s_depends_on))
     gcp_opts = pulumi.ResourceOptions(depends_on=list(gcp_depends_on))
     labels = {**config.labels, "stack": stack, "managed-by": "pulumi"}
 
@@ -647,7 +647,7 @@ def build_batch(
     provider: k8s.Provider,
     bucket_name: pulumi.Input[str],
     namespace: str,
-    namespace_resource: pulumi.Resource | None,
+    k8s_depends_on: Sequence[pulumi.Resource],
     weights: w.WeightsMount,
     scheduling: Scheduling,
     *,
@@ -659,6 +659,7 @@ def build_batch(
     Args:
         weights: the ``WeightsMount`` from ``build_weights`` (the Job reads the same weights).
         scheduling: the batch pool's ``GpuNodePool.scheduling`` (``batch.pool`` or ``serving.pool``).
+        k8s_depends_on: what the Job waits for: the Namespace and the batch pool its pods need.
         Other args as ``build_weights``.
     """
     batch = config.batch
@@ -685,7 +686,7 @@ def build_batch(
     identity = _bucket_writer(
         "batch-identity", config, stack, "vllm-batch", BATCH_KSA, namespace, bucket_name, gcp_opts
     )
-    k8s_deps = [namespace_resource] if namespace_resource is not None else []
+    k8s_deps = list(k8s_depends_on)
     gpus = vllm.tensor_parallel_size * vllm.pipeline_parallel_size  # config checks one batch node has them
     return BatchInference(
         "batch",

@@ -100,8 +100,6 @@ class VllmServerArgs:
     (vLLM refuses requests still waiting at SIGTERM); the preStop hook is probes/drain_wait.py."""
     api_key: pulumi.Input[str] | None = None
     """API key (a Pulumi secret); stored in a Secret and passed as VLLM_API_KEY."""
-    hf_token: pulumi.Input[str] | None = None
-    """Hugging Face token (a Pulumi secret) for the huggingFace backend."""
     local_ssd_ephemeral: bool = True
     """The node's ephemeral storage is Local SSD: caches (HF home, compile cache) live there."""
     cache_size_limit: str = "100Gi"
@@ -202,7 +200,7 @@ class VllmServer(pulumi.ComponentResource):
 
     def _secrets(self, name: str, args: VllmServerArgs, child: pulumi.ResourceOptions) -> dict[str, k8s.core.v1.Secret]:
         secrets = {}
-        for key, value, suffix in (("apiKey", args.api_key, "api-key"), ("hfToken", args.hf_token, "hf-token")):
+        for key, value, suffix in (("apiKey", args.api_key, "api-key"),):
             if value is None:
                 continue
             secrets[key] = k8s.core.v1.Secret(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
@@ -328,19 +326,13 @@ class VllmServer(pulumi.ComponentResource):
         ]
         if args.weights.backend != "huggingFace":
             env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
-        for key, variable in (("apiKey", "VLLM_API_KEY"), ("hfToken", "HF_TOKEN")):
-            if key in secrets:
-                env.append(
-                    {
-                        "name": variable,
-                        "valueFrom": {
-                            "secretKeyRef": {
-                                "name": f"{args.name}-{'api-key' if key == 'apiKey' else 'hf-token'}",
-                                "key": "token",
-                            }
-                        },
-                    }
-                )
+        if "apiKey" in secrets:
+            env.append(
+                {
+                    "name": "VLLM_API_KEY",
+                    "valueFrom": {"secretKeyRef": {"name": f"{args.name}-api-key", "key": "token"}},
+                }
+            )
         return env + list(args.weights.env)
 
     @staticmethod

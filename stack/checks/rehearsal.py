@@ -218,13 +218,15 @@ def check_controllers(
                             f"{inputs['kind']} ({group}): no controller installed by the stack and not GKE-managed; "
                             "`pulumi up` fails with 'no matches for kind'")
         elif controller.installed_by != "gke":
-            installers = [r["name"] for r in graph.resources if r["type"] == controller.installed_by]
+            components = [r["name"] for r in graph.resources if r["type"] == controller.installed_by]
+            # Waiting for a component is waiting for its children (the SDK records the children).
+            installers = [*components, *(d for c in components for d in graph.descendants(c))]
             if not installers:
                 yield Violation("controller", record["name"], "kind",
                                 f"{inputs['kind']} needs {controller.installed_by}, which this stack does not create")
             elif not graph.waits_for_any(record["name"], installers):
                 yield Violation("controller", record["name"], "dependsOn",
-                                f"{inputs['kind']} does not wait for its controller ({', '.join(installers)})")
+                                f"{inputs['kind']} does not wait for its controller ({', '.join(components)})")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -136,12 +136,12 @@ def test_planted_workload_identity_binding_before_cluster_fails(rendered, tmp_pa
 
 def test_planted_secret_not_waited_for_fails(rendered, tmp_path, capsys):
     def edit(resources):
-        deployment = _record(resources, "vllm-deployment")
-        deployment["dependencies"] = [d for d in deployment["dependencies"] if d != "vllm-hf-token"]
+        for record in resources:  # nothing waits for the Secret any more
+            record["dependencies"] = [d for d in record["dependencies"] if d != "vllm-hf-token"]
 
     code, out = _rehearse_cli(_plant(rendered["dev"], tmp_path / "r", edit), capsys)
     assert code == 1
-    assert "[secret] vllm-deployment:" in out and "does not wait for Secret vllm-hf-token" in out
+    assert "[secret] weights-download-job: volumes[hf-token]: does not wait for Secret vllm-hf-token" in out
 
 
 def test_missing_render_dir_is_bad_input(tmp_path, capsys):
