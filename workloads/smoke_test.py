@@ -120,7 +120,7 @@ def job_env(args: SmokeTestArgs, result_configmap: pulumi.Input[str]) -> list[di
     ]
     if args.api_key_secret:
         env += [
-            {"name": "SMOKE_REQUIRE_API_KEY", "value": "1"},
+            {"name": "SMOKE_API_KEY_REQUIRED", "value": "1"},
             {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": args.api_key_secret, "key": "token"}}},
         ]
     return env

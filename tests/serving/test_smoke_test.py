@@ -183,7 +183,7 @@ def test_an_unreachable_server_fails_after_the_attempts(tmp_path):
 def test_a_required_api_key_that_is_missing_is_a_configuration_error_before_any_request(cluster, tmp_path):
     state, url = cluster
     state.chat_replies = [(200, answer("4"))]
-    done = run_script(url, tmp_path, SMOKE_REQUIRE_API_KEY="1")
+    done = run_script(url, tmp_path, SMOKE_API_KEY_REQUIRED="1")
     assert done.returncode == 2
     assert "VLLM_API_KEY is not set" in done.stderr
     assert state.chats == []
@@ -193,7 +193,7 @@ def test_the_api_key_is_sent_as_a_bearer_token(cluster, tmp_path):
     state, url = cluster
     state.require_key = API_KEY
     state.chat_replies = [(200, answer("4"))]
-    done = run_script(url, tmp_path, SMOKE_REQUIRE_API_KEY="1", VLLM_API_KEY=API_KEY)
+    done = run_script(url, tmp_path, SMOKE_API_KEY_REQUIRED="1", VLLM_API_KEY=API_KEY)
     assert done.returncode == 0, done.stderr
     assert state.chats[0]["authorization"] == f"Bearer {API_KEY}"
 
@@ -321,8 +321,8 @@ def test_prod_passes_the_api_key_from_the_servers_secret_and_dev_none(dev, prod)
 
     assert prod.config.serving.require_api_key and not dev.config.serving.require_api_key
     assert env(prod)["VLLM_API_KEY"]["valueFrom"] == {"secretKeyRef": {"name": "vllm-api-key", "key": "token"}}
-    assert env(prod)["SMOKE_REQUIRE_API_KEY"]["value"] == "1"
-    assert "VLLM_API_KEY" not in env(dev) and "SMOKE_REQUIRE_API_KEY" not in env(dev)
+    assert env(prod)["SMOKE_API_KEY_REQUIRED"]["value"] == "1"
+    assert "VLLM_API_KEY" not in env(dev) and "SMOKE_API_KEY_REQUIRED" not in env(dev)
 
 
 def test_the_result_is_read_back_after_the_job(prod):

@@ -16,7 +16,7 @@ Environment:
   SMOKE_TIMEOUT_SECONDS   per-request timeout (default 120)
   SMOKE_ATTEMPTS          tries on connection errors and HTTP 502/503/504 (default 3)
   SMOKE_RETRY_PAUSE_SECONDS  pause between tries (default 5)
-  SMOKE_REQUIRE_API_KEY   "1": VLLM_API_KEY must be set (the server requires it)
+  SMOKE_API_KEY_REQUIRED   "1": VLLM_API_KEY must be set (the server requires it)
   VLLM_API_KEY            sent as ``Authorization: Bearer``
   SMOKE_RESULT_CONFIGMAP  ``namespace/name`` of the ConfigMap to patch with the result (optional)
   SMOKE_KUBE_API          Kubernetes API base URL (default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)
@@ -148,8 +148,8 @@ def main() -> int:
         attempts = max(1, int(env("SMOKE_ATTEMPTS", "3")))
         pause = float(env("SMOKE_RETRY_PAUSE_SECONDS", str(RETRY_PAUSE_SECONDS)))
         api_key = os.environ.get("VLLM_API_KEY") or None
-        if os.environ.get("SMOKE_REQUIRE_API_KEY") == "1" and api_key is None:
-            raise ConfigError("VLLM_API_KEY is not set but the server requires an API key (SMOKE_REQUIRE_API_KEY=1)")
+        if os.environ.get("SMOKE_API_KEY_REQUIRED") == "1" and api_key is None:
+            raise ConfigError("VLLM_API_KEY is not set but the server requires an API key (SMOKE_API_KEY_REQUIRED=1)")
     except (ConfigError, ValueError) as err:
         print(f"smoke test: bad configuration: {err}", file=sys.stderr)
         return 2
