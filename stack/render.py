@@ -19,7 +19,7 @@ import json
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,9 @@ class RecordedResource:
     inputs: dict[str, Any]
     dependencies: list[str]
     """Names of the resources this one waits for (explicit ``depends_on`` and inputs that are their outputs)."""
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    """Earlier identities ``pulumi up`` maps onto this one: ``{name, type, parent}`` (parent by name, None =
+    the stack). Only aliases the program sets; the providers' built-in aliases of old API versions are left out."""
     provider: str | None = None
     """Name of the explicit provider resource it is created through (it waits for that provider)."""
     read: bool = False
@@ -73,6 +76,8 @@ class RecordedResource:
         }
         if self.provider:
             record["provider"] = self.provider
+        if self.aliases:
+            record["aliases"] = self.aliases
         if self.read:
             record["read"] = True
         return record
@@ -250,6 +255,22 @@ def _make_recorder():  # imports pulumi lazily so `--help` and config errors sta
             )
             return response
 
+        def _aliases(self, request) -> list[dict[str, Any]]:
+            """Aliases the program set, as the identity each names (a name and a type, under a parent)."""
+            found = []
+            for alias in request.aliases:
+                spec = alias.spec
+                parent_urn = None if spec.noParent else (spec.parentUrn or request.parent)
+                identity = {
+                    "name": spec.name or request.name,
+                    "type": spec.type or request.type,
+                    "parent": _urn_name(parent_urn) if parent_urn else None,
+                }
+                own_parent = _urn_name(request.parent) if request.parent else None
+                if (identity["name"], identity["parent"]) != (request.name, own_parent):  # not a type-only alias
+                    found.append(identity)
+            return found
+
         def _record(self, request, urn: str, read: bool) -> None:
             self.names_by_urn[urn] = request.name
             raw_inputs = pulumi.runtime.rpc.deserialize_properties(request.properties if read else request.object)
@@ -265,12 +286,18 @@ def _make_recorder():  # imports pulumi lazily so `--help` and config errors sta
                     # Every dependency registered earlier, so its URN is known; sorted for stable output.
                     dependencies=sorted({self.names_by_urn.get(d, d) for d in request.dependencies}),
                     provider=self.names_by_urn.get(request.provider.rsplit("::", 1)[0] if request.provider else ""),
+                    aliases=[] if read else self._aliases(request),
                     read=read,
                 )
             )
 
     mocks = RecordingMocks()
     return RecordingMonitor(mocks), mocks
+
+
+def _urn_name(urn: str) -> str | None:
+    """The logical name at the end of a URN; None for the stack itself."""
+    return None if "::pulumi:pulumi:Stack::" in urn else urn.rsplit("::", 1)[-1]
 
 
 def record_under_mocks(fn: Callable[[], dict[str, Any] | None], stack: str, monitor: Any = None, mocks: Any = None):
@@ -347,9 +374,13 @@ def mock_command_stdout(inputs: dict[str, Any]) -> str:
     return ""
 
 
-def _mock_registry_image(args: dict[str, Any]) -> dict[str, Any]:
-    name = args.get("name", "")
-    return {"id": name, "name": name, "sha256Digest": mock_digest(name)}
+def _mock_local_run(args: dict[str, Any]) -> dict[str, Any]:
+    """``command:local:run``: the registry lookup script (infra/registry_digest.py, by path) prints the
+    digest of the reference it was asked about (its ``command``); other local runs print nothing."""
+    interpreter = args.get("interpreter") or []
+    if interpreter and Path(interpreter[-1]).name == "registry_digest.py":
+        return {**args, "stdout": mock_digest(args.get("command", "")), "stderr": ""}
+    return {**args, "stdout": "", "stderr": ""}
 
 
 def _mock_ar_image(args: dict[str, Any]) -> dict[str, Any]:
@@ -360,7 +391,7 @@ def _mock_ar_image(args: dict[str, Any]) -> dict[str, Any]:
 
 
 _MOCK_LOOKUPS = {
-    "docker:index/getRegistryImage:getRegistryImage": _mock_registry_image,
+    "command:local:run": _mock_local_run,
     "gcp:artifactregistry/getDockerImage:getDockerImage": _mock_ar_image,
 }
 
