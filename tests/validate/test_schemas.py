@@ -178,6 +178,7 @@ def test_openapi_conversion():
 
 def test_vendored_kinds():
     assert sorted(crds.load_crds()) == [
+        ("autoscaling.x-k8s.io/v1alpha1", "CapacityBuffer"), ("autoscaling.x-k8s.io/v1beta1", "CapacityBuffer"),
         ("cloud.google.com/v1", "ComputeClass"), ("datalayer.gke.io/v1", "GCPDataSource"),
         ("keda.sh/v1alpha1", "ScaledObject"),
         ("keda.sh/v1alpha1", "TriggerAuthentication"), ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
