@@ -180,11 +180,17 @@ def test_vendored_kinds():
     assert sorted(crds.load_crds()) == [
         ("autoscaling.x-k8s.io/v1alpha1", "CapacityBuffer"), ("autoscaling.x-k8s.io/v1beta1", "CapacityBuffer"),
         ("cloud.google.com/v1", "ComputeClass"), ("datalayer.gke.io/v1", "GCPDataSource"),
+        ("gateway.networking.k8s.io/v1", "Gateway"), ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+        ("gateway.networking.k8s.io/v1beta1", "Gateway"), ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"),
+        ("inference.networking.k8s.io/v1", "InferencePool"),
         ("keda.sh/v1alpha1", "ScaledObject"),
         ("keda.sh/v1alpha1", "TriggerAuthentication"), ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
+        ("llm-d.ai/v1alpha2", "InferenceObjective"),
         ("monitoring.googleapis.com/v1", "ClusterPodMonitoring"), ("monitoring.googleapis.com/v1", "PodMonitoring"),
         ("monitoring.googleapis.com/v1alpha1", "ClusterPodMonitoring"),
         ("monitoring.googleapis.com/v1alpha1", "PodMonitoring"),
+        ("networking.gke.io/v1", "GCPBackendPolicy"), ("networking.gke.io/v1", "GCPRoutingExtension"),
+        ("networking.gke.io/v1", "HealthCheckPolicy"),
         ("snapshot.storage.k8s.io/v1", "VolumeSnapshot"), ("snapshot.storage.k8s.io/v1", "VolumeSnapshotClass"),
     ]
 
