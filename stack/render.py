@@ -167,11 +167,40 @@ def load_stack_config(stack: str, overrides: list[str] | None = None, root: Path
             f"stack: no {path.name}; known stacks: {', '.join(project.stacks()) or 'none'}",
             f"stack: looked in {path.parent} (the folder of the project file {project.file})",
         ])
-    document = yaml.safe_load(path.read_text()) or {}
-    raw = (document.get("config") or {}).get(f"{CONFIG_NAMESPACE}:{CONFIG_KEY}")
+    raw = read_platform_object(path)
+    return StackConfig.parse(apply_overrides(raw, overrides or []), stack)
+
+
+def read_platform_object(path: Path) -> dict[str, Any]:
+    """The ``gke-inference:platform`` mapping of a stack file; ConfigError (file and line) on a malformed file."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path.name
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        hint = " (YAML indents with spaces, never tabs)" if "\t" in path.read_text() else ""
+        raise ConfigError([f"stack file: {where}: not valid YAML: {problem}{hint}"]) from None
+    key = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError([f"stack file: {path.name} holds a {_yaml_kind(document)}; it must be a mapping "
+                           f"with `config: {{{key}: {{...}}}}`"])
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError([f"stack file: {path.name}: `config` is a {_yaml_kind(config)}; it must be a mapping"])
+    raw = config.get(key)
     if raw is None:
-        raise ConfigError([f"{CONFIG_KEY}: {path.name} has no {CONFIG_NAMESPACE}:{CONFIG_KEY} object"])
-    return StackConfig.parse(apply_overrides(raw, overrides or []))
+        raise ConfigError([f"{CONFIG_KEY}: {path.name} has no {key} object"])
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{CONFIG_KEY}: {path.name}: `{key}` is a {_yaml_kind(raw)}; it must be a mapping "
+                           "of the platform's sections (project, region, cluster, ...)"])
+    return raw
+
+
+def _yaml_kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "value")
 
 
 def offline_secrets() -> dict[str, Any]:
