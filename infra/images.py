@@ -4,17 +4,22 @@ Three ways an image reaches a pod, each one recorded by a :class:`ContainerImage
 (type ``gke-inference:infra:ContainerImage``, inputs ``source``, ``query``, ``image``, ``resource``):
 
 * ``lookup`` — a tag (``vllm/vllm-openai:v0.32.0``) is resolved to its manifest digest while the
-  program runs, so at ``pulumi preview`` already. Public registries (Docker Hub, gcr.io, ...) are
-  asked with pulumi-docker's ``getRegistryImage`` (token ``docker:index/getRegistryImage:getRegistryImage``):
-  it reads the registry's manifest API (the Docker Registry HTTP API V2 that every OCI registry
-  serves, anonymous pulls included), so it works before the stack's Artifact Registry proxy has ever
-  pulled the image. pulumi-gcp's ``artifactregistry.getDockerImage`` only lists images already stored
-  in an Artifact Registry repository, and a remote (proxy) repository stores an image only after its
-  first pull through it (https://cloud.google.com/artifact-registry/docs/repositories/remote-overview:
-  "the first time that you request a version of a package, Artifact Registry downloads and caches
-  it"). Images already in Artifact Registry (``*-docker.pkg.dev``) are looked up with that data
-  source instead, because it authenticates with the stack's GCP credentials, which pulumi-docker
-  would need a registry-auth block for.
+  program runs, so at ``pulumi preview`` already, and again at every ``up``. Public registries
+  (Docker Hub, gcr.io, ...) are asked by ``infra/registry_digest.py``, a standard-library script that
+  speaks the OCI distribution API (``HEAD /v2/<name>/manifests/<tag>``, ``Docker-Content-Digest``,
+  anonymous bearer tokens), run through pulumi-command's ``local.run`` invoke (token
+  ``command:local:run``; pulumi-command ``provider/pkg/provider/local/runController.go``: an invoke,
+  so it runs on every preview and deployment). No Docker daemon is involved: pulumi-docker's
+  ``getRegistryImage`` would need one at preview, because its provider's ``Configure`` pings the
+  daemon (pulumi-docker ``provider/provider.go``; pulumi/pulumi-docker#1106). The registry is asked
+  directly, so the lookup works before the stack's Artifact Registry proxy has ever pulled the image
+  (a remote repository stores an image only at its first pull through it:
+  https://cloud.google.com/artifact-registry/docs/repositories/remote-overview, "the first time that
+  you request a version of a package, Artifact Registry downloads and caches it"). Images already
+  in Artifact Registry (``*-docker.pkg.dev``) are looked up with pulumi-gcp's
+  ``artifactregistry.getDockerImage`` instead: it authenticates with the stack's own GCP provider
+  credentials (whatever ``pulumi preview`` runs as, Workload Identity Federation in CI included),
+  where the script would need ``gcloud`` installed and logged in as the same identity.
 * ``build`` — our own images (``images/<dir>``) are built by Cloud Build from the program
   (:class:`ImageBuild`, a ``pulumi_command.local.Command``) and the digest Artifact Registry
   reports for the pushed tag is what pods run.
@@ -31,32 +36,26 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_gcp as gcp
 from pulumi_command import local
 
+from infra import registry_digest
 from infra.options import child_options
+from infra.registry_digest import DIGEST, DOCKER_HUB_HOSTS, ImageRef, parse_image
 
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-"""A manifest digest (OCI image-spec descriptor.md: algorithm ``sha256``, 64 lowercase hex)."""
+__all__ = ["DIGEST", "DOCKER_HUB_HOSTS", "ImageRef", "parse_image"]  # the reference grammar, re-exported
 
-# distribution/reference grammar (github.com/distribution/reference, reference.go): path components
-# of lowercase alphanumerics joined by one separator ([._] | __ | -+); tags [\w][\w.-]{0,127}.
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_HOST = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _AR_HOST = re.compile(r"^(?P<location>[a-z0-9-]+)-docker\.pkg\.dev$")
 """Artifact Registry Docker hosts are ``LOCATION-docker.pkg.dev`` (Artifact Registry docs, "Repository and
 image names")."""
 
-DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 BUILD = "build"
 """Config keyword for "the stack builds this image from images/<dir>" (never a valid reference: it has no tag)."""
 
@@ -66,54 +65,6 @@ SOURCE_DESCRIPTIONS: dict[str, str] = {
     "build": "built by the stack (Cloud Build at pulumi up)",
     "pin": "pinned in config",
 }
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """A parsed image reference: ``[HOST/]PATH[:TAG][@sha256:HEX]``."""
-
-    host: str | None
-    """Registry host, when the first component looks like one (has '.' or ':' or is localhost, Docker's rule)."""
-    path: str
-    """Repository path, e.g. ``vllm/vllm-openai``."""
-    tag: str | None
-    digest: str | None
-
-    @property
-    def name(self) -> str:
-        """Host and path, without tag or digest."""
-        return f"{self.host}/{self.path}" if self.host else self.path
-
-    @property
-    def on_docker_hub(self) -> bool:
-        return self.host is None or self.host in DOCKER_HUB_HOSTS
-
-    @property
-    def docker_hub_path(self) -> str:
-        """Path on Docker Hub: official images live under ``library/`` (``python`` → ``library/python``)."""
-        return self.path if "/" in self.path else f"library/{self.path}"
-
-    def __str__(self) -> str:
-        return self.name + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
-
-
-def parse_image(value: str) -> ImageRef:
-    """Parse a reference; ValueError with what is wrong when it is not one."""
-    rest, _, digest = value.partition("@")
-    if digest and not DIGEST.match(digest):
-        raise ValueError(f"'{value}': the digest must be sha256:<64 lowercase hex>")
-    host: str | None = None
-    first, slash, remainder = rest.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        host, rest = first, remainder
-        if not _HOST.match(host):
-            raise ValueError(f"'{value}': '{host}' is not a registry host")
-    path, colon, tag = rest.rpartition(":") if ":" in rest else (rest, "", "")
-    if not _PATH.match(path):
-        raise ValueError(f"'{value}' is not an image reference (lowercase NAME[:TAG][@sha256:<64 hex>])")
-    if colon and not _TAG.match(tag):
-        raise ValueError(f"'{value}': '{tag}' is not a valid tag")
-    return ImageRef(host=host, path=path, tag=tag or None, digest=digest or None)
 
 
 def image_problem(value: str, *, allow_build: bool = False) -> str | None:
@@ -158,15 +109,22 @@ def require_pinned(image: pulumi.Input[str], field_name: str = "image") -> None:
 # Lookups
 # --------------------------------------------------------------------------------------------
 
-REGISTRY_LOOKUP_TOKEN = "docker:index/getRegistryImage:getRegistryImage"
+REGISTRY_LOOKUP_TOKEN = "command:local:run"
 AR_LOOKUP_TOKEN = "gcp:artifactregistry/getDockerImage:getDockerImage"
+REGISTRY_DIGEST_SCRIPT = Path(registry_digest.__file__).resolve()
+"""The lookup script, run by path (it needs only the standard library)."""
+
+
+def registry_lookup_interpreter() -> list[str]:
+    """argv before the reference: this Python in isolated mode (``-I``: no PYTHON* variables, no user
+    site-packages, so nothing can shadow the standard library the script uses) and the script."""
+    return [sys.executable, "-I", str(REGISTRY_DIGEST_SCRIPT)]
 
 
 def lookup_digest(ref: ImageRef, parent: pulumi.Resource | None = None) -> pulumi.Output[str]:
     """The digest the registry serves for ``ref`` (a tag) now: at preview and at every `up`."""
     if ref.tag is None:
         raise ValueError(f"'{ref}': only a tag can be looked up")
-    opts = pulumi.InvokeOptions(parent=parent) if parent is not None else None
     ar = _AR_HOST.match(ref.host or "")
     if ar is not None:
         project, repository, image = _ar_parts(ref)
@@ -175,10 +133,19 @@ def lookup_digest(ref: ImageRef, parent: pulumi.Resource | None = None) -> pulum
             project=project,
             repository_id=repository,
             image_name=f"{image}:{ref.tag}",
-            opts=opts,
+            opts=pulumi.InvokeOptions(parent=parent) if parent is not None else None,
         )
         return found.self_link.apply(lambda link: link.rpartition("@")[2])
-    return docker.get_registry_image_output(name=str(ref), opts=opts).sha256_digest
+    # local.run appends `command` to `interpreter` as one argv element (no shell): the script gets the
+    # reference as its only argument. Its stdout is the digest; a failure fails the preview with its stderr.
+    found_run = local.run_output(
+        command=str(ref),
+        interpreter=registry_lookup_interpreter(),
+        logging=local.Logging.NONE,
+        add_previous_output_in_env=False,
+        opts=pulumi.InvokeOutputOptions(parent=parent) if parent is not None else None,
+    )
+    return found_run.stdout.apply(str.strip)
 
 
 def _ar_parts(ref: ImageRef) -> tuple[str, str, str]:
@@ -395,4 +362,3 @@ class ImageResolver:
                 )
                 self.images[key] = ContainerImage(record_name, args, opts=self.opts)
         return self.images[key]
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,15 +19,17 @@ from infra.images import (
     dockerfile_base,
     image_problem,
     parse_image,
+    registry_lookup_interpreter,
     require_pinned,
 )
-from stack.render import mock_digest
+from stack.render import mock_digest, record_under_mocks
 
 PROXY = "us-central1-docker.pkg.dev/p/dockerhub"
 REGISTRY = "us-central1-docker.pkg.dev/p/inference"
 PLANTED = "sha256:" + "ab" * 32
 """A digest planted by this test (the only kind of literal digest the repository may hold)."""
-LOOKUP = "docker:index/getRegistryImage:getRegistryImage"
+LOOKUP = "command:local:run"
+SCRIPT = str(Path(__file__).resolve().parents[2] / "infra" / "registry_digest.py")
 AR_LOOKUP = "gcp:artifactregistry/getDockerImage:getDockerImage"
 
 
@@ -93,10 +96,24 @@ def test_require_pinned_checks_plain_strings():
 # -- lookups and pins -------------------------------------------------------------------------
 
 
+def _run_args(reference: str) -> dict:
+    """The ``command:local:run`` invoke args of a registry lookup: this Python runs the script on ``reference``."""
+    return {
+        "command": reference,
+        "interpreter": [sys.executable, "-I", SCRIPT],
+        "logging": "none",
+        "addPreviousOutputInEnv": False,
+    }
+
+
+def test_the_lookup_runs_the_registry_digest_script_with_this_python_in_isolated_mode():
+    assert registry_lookup_interpreter() == [sys.executable, "-I", SCRIPT]
+
+
 def test_docker_hub_tag_is_looked_up_at_docker_hub_and_pulled_through_the_proxy(recorder):
-    recorder.call_results[LOOKUP] = {"name": "vllm/vllm-openai:v0.32.0", "sha256Digest": PLANTED}
+    recorder.call_results[LOOKUP] = {"stdout": PLANTED, "stderr": ""}
     rec = recorder.run(lambda: ImageResolver(PROXY, REGISTRY).public("vllm", "vllm/vllm-openai:v0.32.0"))
-    assert rec.calls == [(LOOKUP, {"name": "vllm/vllm-openai:v0.32.0"})]
+    assert rec.calls == [(LOOKUP, _run_args("vllm/vllm-openai:v0.32.0"))]
     assert rec.resolve(rec.value.ref) == f"{PROXY}/vllm/vllm-openai@{PLANTED}"
     assert rec.inputs("vllm-image") == {
         "source": "lookup",
@@ -107,12 +124,38 @@ def test_docker_hub_tag_is_looked_up_at_docker_hub_and_pulled_through_the_proxy(
     assert rec.named("vllm-image")["type"] == "gke-inference:infra:ContainerImage"
 
 
+def test_the_scripts_trailing_newline_is_stripped(recorder):
+    recorder.call_results[LOOKUP] = {"stdout": PLANTED + "\n", "stderr": ""}
+    rec = recorder.run(lambda: ImageResolver(PROXY, REGISTRY).public("vllm", "vllm/vllm-openai:v0.32.0"))
+    assert rec.resolve(rec.value.ref) == f"{PROXY}/vllm/vllm-openai@{PLANTED}"
+
+
+def test_anything_but_a_digest_on_stdout_is_refused(recorder):
+    recorder.call_results[LOOKUP] = {"stdout": "sha256:xyz", "stderr": ""}
+    rec = recorder.run(lambda: ImageResolver(PROXY, REGISTRY).public("vllm", "vllm/vllm-openai:v0.32.0"))
+    with pytest.raises(ValueError, match=r"^not a sha256 manifest digest: 'sha256:xyz'$"):
+        rec.resolve(rec.value.ref)
+
+
 def test_other_public_registries_are_pulled_from_where_they_are(recorder):
-    recorder.call_results[LOOKUP] = {"sha256Digest": PLANTED}
+    recorder.call_results[LOOKUP] = {"stdout": PLANTED, "stderr": ""}
     adapter = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.16.9-gke.0"
     rec = recorder.run(lambda: ImageResolver(PROXY, REGISTRY).public("adapter", adapter))
-    assert rec.calls == [(LOOKUP, {"name": adapter})]
+    assert rec.calls == [(LOOKUP, _run_args(adapter))]
     assert rec.resolve(rec.value.ref) == f"gcr.io/gke-release/custom-metrics-stackdriver-adapter@{PLANTED}"
+
+
+def test_the_offline_render_answers_a_lookup_with_the_sha256_of_the_reference():
+    """stack/render.py's mock engine: deterministic, and the same digest the render gave before (golden files)."""
+    holder = {}
+
+    def program():
+        holder["image"] = ImageResolver(PROXY, REGISTRY).public("vllm", "vllm/vllm-openai:v0.32.0")
+        return {"ref": holder["image"].ref}
+
+    monitor, outputs = record_under_mocks(program, "test")
+    assert outputs["ref"] == f"{PROXY}/vllm/vllm-openai@{mock_digest('vllm/vllm-openai:v0.32.0')}"
+    assert monitor.invokes == [{"token": LOOKUP, "args": _run_args("vllm/vllm-openai:v0.32.0")}]
 
 
 def test_a_tag_in_artifact_registry_is_looked_up_with_the_gcp_data_source(recorder):
@@ -141,7 +184,7 @@ def test_a_pin_is_used_as_given_without_a_lookup(recorder):
 
 
 def test_one_record_per_reference(recorder):
-    recorder.call_results[LOOKUP] = {"sha256Digest": PLANTED}
+    recorder.call_results[LOOKUP] = {"stdout": PLANTED, "stderr": ""}
 
     def program():
         resolver = ImageResolver(PROXY, REGISTRY)
