@@ -6,7 +6,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -67,8 +66,9 @@ def test_every_action_is_pinned_by_commit_sha_with_its_tag(workflow):
 
 
 def _pulumi_sdk_pin() -> str:
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return next(d.split("==")[1] for d in deps if d.startswith("pulumi=="))
+    """The stack's pulumi SDK version: constraints.txt holds the exact pins (pyproject.toml gives ranges)."""
+    pins = (ROOT / "constraints.txt").read_text().splitlines()
+    return next(line.split("==")[1].strip() for line in pins if line.startswith("pulumi=="))
 
 
 @pytest.mark.parametrize("workflow", ["pr.yml", "deploy.yml"])
