@@ -53,7 +53,8 @@ def test_exact_children_and_spec(recorder):
         "spec": {
             "priorities": [
                 {"machineType": "a3-highgpu-1g", "gpu": GPU, "storage": {"localSSDCount": 2},
-                 "reservations": {"affinity": "Specific", "specific": [{"name": "h100-res", "project": "res-project"}]}},
+                 "reservations": {"affinity": "Specific",
+                                  "specific": [{"name": "h100-res", "project": "res-project"}]}},
                 {"machineType": "a3-highgpu-1g", "gpu": GPU, "storage": {"localSSDCount": 2},
                  "reservations": {"affinity": "AnyBestEffort"}},
                 {"machineType": "a3-highgpu-1g", "gpu": GPU, "spot": False},
@@ -85,7 +86,8 @@ def test_rendered_object_is_valid_against_the_vendored_schema(recorder):
 def test_the_schema_check_would_catch_a_bad_rendering():
     broken = compute_class_manifest(ARGS)
     broken["spec"]["priorities"][3]["flexStart"]["nodeRecycling"]["leadTimeSeconds"] = 0
-    assert [v.field for v in crds.validate_custom(broken)] == ["spec.priorities[3].flexStart.nodeRecycling.leadTimeSeconds"]
+    fields = [v.field for v in crds.validate_custom(broken)]
+    assert fields == ["spec.priorities[3].flexStart.nodeRecycling.leadTimeSeconds"]
 
 
 def test_pod_and_pool_helpers_select_the_class():
