@@ -26,6 +26,8 @@ from infra.gpu_node_pool import (
 )
 from infra.identity import NodeServiceAccountArgs, validate_node_service_account_args
 from infra.network import PODS_RANGE, SERVICES_RANGE, NetworkArgs, validate_network_args
+from infra.placement import CompactPlacementArgs, validate_compact_placement_args
+from infra.registry import ImageRegistryArgs
 from infra.storage import ModelBucketArgs, validate_model_bucket_args
 from stack.base_config import ArgPaths, FieldError, FieldErrors, Model
 from stack.planning_config import PlanningConfig
@@ -413,9 +415,14 @@ class GpuPoolConfig(Model):
 
     def to_args(
         self, project: str, cluster: Any, location: str, zones: list[str], service_account: Any,
-        placement_policy: Any, labels: dict[str, str],
+        placement_policy: Any, labels: dict[str, str], built_disk_image: Any = None,
     ) -> GpuNodePoolArgs:
-        """The GpuNodePool arguments of this pool (the pool's rules live in ``validate_gpu_node_pool_args``)."""
+        """The GpuNodePool arguments of this pool (the pool's rules live in ``validate_gpu_node_pool_args``).
+
+        ``built_disk_image`` is the disk image the stack builds (``BootDiskImage.disk_image``), used by a
+        secondary boot disk without ``diskImage``; None stands in ``BUILT_DISK_IMAGE``.
+        """
+        built = BUILT_DISK_IMAGE if built_disk_image is None else built_disk_image
         return GpuNodePoolArgs(
             project=project,
             cluster=cluster,
@@ -434,7 +441,7 @@ class GpuPoolConfig(Model):
             local_ssd_mode=self.local_ssd.mode.value,
             local_ssd_count=self.local_ssd.count,
             secondary_boot_disks=tuple(
-                SecondaryBootDiskArgs(d.disk_image or BUILT_DISK_IMAGE, d.mode) for d in self.secondary_boot_disks
+                SecondaryBootDiskArgs(d.disk_image or built, d.mode) for d in self.secondary_boot_disks
             ),
             compact_placement_policy=placement_policy,
             reservation_type=self.reservation.type,
@@ -471,6 +478,12 @@ def pool_paths(name: str) -> ArgPaths:
         "gpu_sharing_strategy": f"{pool}.gpuSharing.strategy",
         "max_shared_clients_per_gpu": f"{pool}.gpuSharing.maxSharedClientsPerGpu",
     })
+
+
+def placement_paths(name: str) -> ArgPaths:
+    """CompactPlacementArgs paths of pool ``name`` in the stack YAML (the policy is named after the pool)."""
+    return ArgPaths(f"gpuPools.{name}", {"project": "project", "region": "region",
+                                         "policy_name": f"gpuPools.{name}.compactPlacement"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -531,6 +544,16 @@ class RegistryConfig(Model):
     docker_hub_proxy_id: str = Field(
         default="dockerhub", description="Remote repository proxying Docker Hub, so vllm/vllm-openai is streamable."
     )
+
+    def to_args(self, project: str, location: str, reader: Any) -> ImageRegistryArgs:
+        """The ImageRegistry arguments of this section; ``reader`` is the IAM member that pulls (the nodes)."""
+        return ImageRegistryArgs(
+            project=project,
+            location=location,
+            repository_id=self.repository_id,
+            docker_hub_proxy_id=self.docker_hub_proxy_id,
+            reader=reader,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -617,8 +640,11 @@ class StackConfig(Model):
             network = self.network.to_args(self.project, self.region, nat=self.cluster.private_nodes)
             errors += NETWORK_PATHS.errors(validate_network_args(network))
         errors += CLUSTER_PATHS.errors(validate_gke_cluster_args(self.cluster_args(stack or "stack")))
-        for name in self.gpu_pools:
+        for name, pool in self.gpu_pools.items():
             errors += pool_paths(name).errors(validate_gpu_node_pool_args(self.pool_args(name, stack or "stack")))
+            if pool.compact_placement:
+                placement = validate_compact_placement_args(self.compact_placement_args(name))
+                errors += placement_paths(name).errors(placement)
         if stack is not None:
             errors += NODE_SA_PATHS.errors(validate_node_service_account_args(self.node_service_account_args(stack)))
         return list(dict.fromkeys(errors))  # shared arguments (labels) are reported once
@@ -640,17 +666,28 @@ class StackConfig(Model):
         return self.cluster.to_args(self.project, self.cluster_location(), network, account, labels)
 
     def pool_args(
-        self, name: str, stack: str, cluster: Any = None, service_account: Any = None, placement_policy: Any = None
+        self, name: str, stack: str, cluster: Any = None, service_account: Any = None, placement_policy: Any = None,
+        built_disk_image: Any = None,
     ) -> GpuNodePoolArgs:
-        """Pool ``name``'s arguments; without the Outputs (cluster id, node account, placement policy) their
-        config-side names stand in."""
+        """Pool ``name``'s arguments; without the Outputs (cluster id, node account, placement policy, the disk
+        image the stack builds) their config-side names stand in."""
         pool = self.gpu_pools[name]
         if placement_policy is None and pool.compact_placement:
-            placement_policy = f"{name}-compact"
+            placement_policy = self.placement_policy_name(name)
         return pool.to_args(
             self.project, cluster or self.cluster.name, self.cluster_location(), self.pool_zones(name),
             service_account or f"gke-{stack}-nodes@{self.project}.iam.gserviceaccount.com", placement_policy,
-            self.resource_labels(stack),
+            self.resource_labels(stack), built_disk_image,
+        )
+
+    def placement_policy_name(self, pool: str) -> str:
+        """Name of pool ``pool``'s compact placement resource policy: ``<pool>-compact``."""
+        return f"{pool}-compact"
+
+    def compact_placement_args(self, pool: str) -> CompactPlacementArgs:
+        """The CompactPlacement arguments of pool ``pool`` (``compactPlacement: true``)."""
+        return CompactPlacementArgs(
+            project=self.project, region=self.region, policy_name=self.placement_policy_name(pool)
         )
 
     def node_service_account_args(self, stack: str) -> NodeServiceAccountArgs:
