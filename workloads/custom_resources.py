@@ -175,6 +175,40 @@ _ENTRIES = (
         "https://cloud.google.com/kubernetes-engine/docs/reference/crds/computeclass",
     ),
     CustomResourceKind(
+        kind="CapacityBuffer",
+        api_version="autoscaling.x-k8s.io/v1beta1",
+        installed_by=GKE,
+        installed_what="GKE's managed cluster autoscaler (capacity buffers)",
+        min_gke_version="1.35.2-gke.1842000",
+        requires="standby buffers: GKE 1.36.0-gke.2253000 and node auto-provisioning",
+        ready_when="on creation: the autoscaler provisions the buffer nodes over minutes and reports "
+        "status.conditions; up does not wait for GPU capacity",
+        source="https://cloud.google.com/kubernetes-engine/docs/how-to/configure-capacity-buffer (Before you begin); "
+        "stack/schemas/cluster-autoscaler (kubernetes/autoscaler cluster-autoscaler-1.36.1)",
+    ),
+    CustomResourceKind(
+        kind="PodSnapshotStorageConfig",
+        api_version="podsnapshot.gke.io/v1",
+        installed_by=GKE,
+        installed_what="GKE Pod snapshots (cluster addon pod_snapshot_config)",
+        min_gke_version="1.34.1-gke.3084001",
+        requires="the Pod snapshot addon, Workload Identity and a gVisor (GKE Sandbox) serving pool",
+        ready_when="on creation (configuration read by GKE's snapshot agent)",
+        source="https://cloud.google.com/kubernetes-engine/docs/how-to/pod-snapshots (cluster version); "
+        "https://cloud.google.com/kubernetes-engine/docs/reference/crds/podsnapshot",
+    ),
+    CustomResourceKind(
+        kind="PodSnapshotPolicy",
+        api_version="podsnapshot.gke.io/v1",
+        installed_by=GKE,
+        installed_what="GKE Pod snapshots (cluster addon pod_snapshot_config)",
+        min_gke_version="1.34.1-gke.3084001",
+        requires="the Pod snapshot addon; the policy lives in the serving pods' namespace",
+        ready_when="on creation: PodSnapshot objects appear after the first checkpoint, which up does not wait for",
+        source="https://cloud.google.com/kubernetes-engine/docs/how-to/pod-snapshots; "
+        "https://cloud.google.com/kubernetes-engine/docs/reference/crds/podsnapshot",
+    ),
+    CustomResourceKind(
         kind="VolumeSnapshot",
         api_version="snapshot.storage.k8s.io/v1",
         installed_by=GKE,
