@@ -206,6 +206,143 @@ def replicated_serving_has_pdb(objects: Sequence[Mapping[str, Any]]) -> list[Vio
     return violations
 
 
+
+# -- stack level: GKE Inference Gateway ----------------------------------------------------------------
+
+INFERENCE_GROUP = "inference.networking.k8s.io"
+MIN_BACKEND_TIMEOUT_SECONDS = 300
+"""llm-d-router v0.10.0 ``llm-d-router-gateway/templates/gke.yaml``: ``GCPBackendPolicy`` ``timeoutSec: 300``;
+generations stream for minutes and the load balancer cuts a response at this timeout (workloads/gateway)."""
+HEALTHY_CHECK_TYPES = ("HTTP", "HTTPS", "HTTP2", "GRPC")
+
+
+def _pool_name(pool: Mapping[str, Any]) -> str:
+    return f"InferencePool/{_namespace(pool)}/{get(pool, 'metadata.name')}"
+
+
+def _policies_for(pool: Mapping[str, Any], objects: Sequence[Mapping[str, Any]], kind: str) -> list[Mapping[str, Any]]:
+    """``kind`` policies whose ``targetRef`` is this InferencePool (a targetRef namespace, if any, must match)."""
+    name, namespace = get(pool, "metadata.name"), _namespace(pool)
+    found = []
+    for obj in objects:
+        ref = get(obj, "spec.targetRef", {})
+        if (obj.get("kind") == kind and _namespace(obj) == namespace and ref.get("kind") == "InferencePool"
+                and ref.get("group") == INFERENCE_GROUP and ref.get("name") == name
+                and ref.get("namespace", namespace) == namespace):
+            found.append(obj)
+    return found
+
+
+def _health_check_problem(policy: Mapping[str, Any]) -> str | None:
+    """Why a HealthCheckPolicy does not keep the pool's backends healthy (None when it does)."""
+    check_type = get(policy, "spec.default.config.type")
+    if check_type not in HEALTHY_CHECK_TYPES:
+        return f"config.type is {check_type!r}; probe the model server's health endpoint over HTTP (or gRPC)"
+    if check_type == "GRPC":
+        return None
+    key = {"HTTP": "httpHealthCheck", "HTTPS": "httpsHealthCheck", "HTTP2": "http2HealthCheck"}[check_type]
+    path = get(policy, f"spec.default.config.{key}.requestPath", "/")
+    if path == "/":
+        return f"{key}.requestPath is '/', which vLLM answers 404: probe /health"
+    return None
+
+
+def inference_pools_have_health_checks(objects: Sequence[Mapping[str, Any]]) -> list[Violation]:
+    """Every InferencePool has a HealthCheckPolicy probing a real health path: without one GKE's load balancer
+    probes ``GET /``, vLLM answers 404, every backend goes UNHEALTHY and every request gets 503
+    (../shared/reference/field-2026-12.md §1.3; GAIE PRs #1475, #633)."""
+    violations = []
+    for pool in (o for o in objects if o.get("kind") == "InferencePool"):
+        policies = _policies_for(pool, objects, "HealthCheckPolicy")
+        if not policies:
+            violations.append(Violation(
+                "k8s-inference-pool-health-check", _pool_name(pool), "HealthCheckPolicy",
+                "no HealthCheckPolicy targets this InferencePool: the load balancer would probe GET / (404) and "
+                "answer every request 503; add one probing /health on the model server port"))
+        for policy in policies:
+            problem = _health_check_problem(policy)
+            if problem:
+                violations.append(Violation("k8s-inference-pool-health-check", _pool_name(pool),
+                                            "HealthCheckPolicy.spec.default.config", problem))
+    return violations
+
+
+def inference_pools_have_backend_policies(objects: Sequence[Mapping[str, Any]]) -> list[Violation]:
+    """Every InferencePool has a GCPBackendPolicy with ``timeoutSec`` ≥ 300: the backend service timeout is 30 s by
+    default (https://cloud.google.com/load-balancing/docs/https#timeout-bes, as quoted by gcpdiag rule lb/BP/2025_002),
+    far too short for a streamed generation."""
+    violations = []
+    for pool in (o for o in objects if o.get("kind") == "InferencePool"):
+        policies = _policies_for(pool, objects, "GCPBackendPolicy")
+        if not policies:
+            violations.append(Violation(
+                "k8s-inference-pool-backend-policy", _pool_name(pool), "GCPBackendPolicy",
+                f"no GCPBackendPolicy targets this InferencePool: add one with timeoutSec ≥ "
+                f"{MIN_BACKEND_TIMEOUT_SECONDS} so long generations are not cut off"))
+        for policy in policies:
+            timeout = get(policy, "spec.default.timeoutSec")
+            if not isinstance(timeout, (int, float)) or timeout < MIN_BACKEND_TIMEOUT_SECONDS:
+                violations.append(Violation(
+                    "k8s-inference-pool-backend-policy", _pool_name(pool), "GCPBackendPolicy.spec.default.timeoutSec",
+                    f"is {timeout!r}; set ≥ {MIN_BACKEND_TIMEOUT_SECONDS} s so long generations are not cut off"))
+    return violations
+
+
+def _selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def inference_pool_pickers_pinned(objects: Sequence[Mapping[str, Any]]) -> list[Violation]:
+    """Each InferencePool's endpoint picker exists in the stack (the Service its ``endpointPickerRef`` names and a
+    workload behind it) and runs images pinned by digest: upstream's default picker image is ``:main`` with
+    ``pullPolicy: Always`` (llm-d-router ``routerlib/values.yaml`` @v0.10.0), so an unpinned picker changes under a
+    running pool."""
+    violations = []
+    for pool in (o for o in objects if o.get("kind") == "InferencePool"):
+        ref = get(pool, "spec.endpointPickerRef")
+        if not ref or ref.get("kind", "Service") != "Service" or ref.get("group", "") != "":
+            continue  # no picker (GAIE ≥ v1.6.0 allows it) or one this rule cannot follow
+        namespace, where = _namespace(pool), _pool_name(pool)
+        services = [o for o in objects if o.get("kind") == "Service" and _namespace(o) == namespace
+                    and get(o, "metadata.name") == ref.get("name")]
+        if not services:
+            violations.append(Violation("k8s-inference-pool-picker-pinned", where, "spec.endpointPickerRef.name",
+                                        f"no Service {ref.get('name')!r} in {namespace}: deploy the endpoint picker "
+                                        "with the pool"))
+            continue
+        selector = get(services[0], "spec.selector", {})
+        workloads = [o for o in objects if o.get("kind") in ("Deployment", "StatefulSet")
+                     and _namespace(o) == namespace and _selects(selector, _template_labels(o))]
+        if not workloads:
+            violations.append(Violation("k8s-inference-pool-picker-pinned", where, "spec.endpointPickerRef.name",
+                                        f"no Deployment behind Service {ref.get('name')!r} (selector {selector}): "
+                                        "deploy the endpoint picker with the pool"))
+        for workload in workloads:
+            for path, c in containers(workload):
+                if not DIGEST.search(str(c.get("image") or "")):
+                    violations.append(Violation(
+                        "k8s-inference-pool-picker-pinned", where,
+                        f"{workload.get('kind')}/{get(workload, 'metadata.name')}.{path}.image",
+                        f"picker image {c.get('image')!r} is not pinned by digest; use NAME@sha256:<64 hex>"))
+    return violations
+
+
+GATEWAY_STACK_RULES = {
+    "k8s-inference-pool-health-check": (
+        "Every InferencePool has a HealthCheckPolicy probing the model server's health path (not /).",
+        inference_pools_have_health_checks,
+    ),
+    "k8s-inference-pool-backend-policy": (
+        "Every InferencePool has a GCPBackendPolicy with timeoutSec ≥ 300.",
+        inference_pools_have_backend_policies,
+    ),
+    "k8s-inference-pool-picker-pinned": (
+        "Every InferencePool's endpoint picker is deployed with images pinned by digest.",
+        inference_pool_pickers_pinned,
+    ),
+}
+"""Stack-level rules of the GKE Inference Gateway: name → (description, check over Kubernetes manifests)."""
+
 RULES = [
     Rule("k8s-no-privileged", "No privileged containers.", is_kubernetes, no_privileged),
     Rule("k8s-serving-resources-probes", "Serving containers set requests, limits, readiness and liveness probes.",

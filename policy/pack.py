@@ -49,6 +49,20 @@ def _validate_pdbs(args: StackValidationArgs, report_violation: ReportViolation)
         report_violation(f"{violation.resource}: {violation.message}", None)
 
 
+def gateway_stack_policy(name: str) -> StackValidationPolicy:
+    """A mandatory stack policy running one of ``kubernetes.GATEWAY_STACK_RULES`` on the stack's Kubernetes objects."""
+    description, check = kubernetes.GATEWAY_STACK_RULES[name]
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        objects = [dict(r.props) for r in args.resources
+                   if kubernetes.is_kubernetes(r.resource_type) and "kind" in r.props]
+        for violation in check(objects):
+            report_violation(f"{violation.resource}: {violation.field}: {violation.message}", None)
+
+    return StackValidationPolicy(name=name, description=description, validate=validate,
+                                 enforcement_level=EnforcementLevel.MANDATORY)
+
+
 def build_policies() -> list[Policy]:
     """Every policy of the pack, in report order."""
     policies: list[Policy] = [resource_policy(r) for r in RESOURCE_RULES]
@@ -58,4 +72,5 @@ def build_policies() -> list[Policy]:
         validate=_validate_pdbs,
         enforcement_level=EnforcementLevel.MANDATORY,
     ))
+    policies += [gateway_stack_policy(name) for name in kubernetes.GATEWAY_STACK_RULES]
     return policies

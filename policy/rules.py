@@ -19,6 +19,7 @@ RESOURCE_RULES: list[Rule] = [*gcp.RULES, *kubernetes.RULES]
 
 STACK_RULES = {
     "k8s-pdb-for-replicated-serving": "Replicated serving workloads have a PodDisruptionBudget.",
+    **{name: description for name, (description, _) in kubernetes.GATEWAY_STACK_RULES.items()},
 }
 """Stack-level rules (name → description); each needs more than one resource to decide."""
 
@@ -46,5 +47,8 @@ def check_stack(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     violations = []
     for resource in resources:
         violations.extend(check_resource(resource["type"], resource["name"], resource.get("inputs") or {}))
-    violations.extend(kubernetes.replicated_serving_has_pdb(kubernetes_objects(resources)))
+    objects = kubernetes_objects(resources)
+    violations.extend(kubernetes.replicated_serving_has_pdb(objects))
+    for _, check in kubernetes.GATEWAY_STACK_RULES.values():
+        violations.extend(check(objects))
     return violations

@@ -9,6 +9,7 @@ import pytest
 
 from policy.rules import RESOURCE_RULES, STACK_RULES, check_resource, check_stack
 from tests.policy.conftest import GOOD_DEPLOYMENT, container, resource
+from tests.policy.test_gateway_rules import GATEWAY_RULE_CASES
 
 _DELETE = object()
 
@@ -119,6 +120,7 @@ def test_bad_input_is_reported(good_stack, name, path, value, rule, field):
 def test_every_rule_has_a_bad_case():
     tested = {r for case in BAD_CASES for r in (case[3] if isinstance(case[3], tuple) else (case[3],))}
     tested |= {"iam-non-authoritative", "k8s-pdb-for-replicated-serving"}
+    tested |= set(GATEWAY_RULE_CASES)  # tests/policy/test_gateway_rules.py
     assert tested == {r.name for r in RESOURCE_RULES} | set(STACK_RULES)
 
 
