@@ -149,6 +149,10 @@ class GkeCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     workload_pool: str
     cluster_id: pulumi.Output[str]
+    project: str
+    """GCP project id (plain: what node pools need to validate against)."""
+    cluster_location: str
+    """The cluster's region or zone as given (plain; ``location`` is GKE's Output)."""
 
     def __init__(
         self,
@@ -159,6 +163,8 @@ class GkeCluster(pulumi.ComponentResource):
         raise_if_problems("GkeCluster", name, validate_gke_cluster_args(args))
         super().__init__("gke-inference:infra:GkeCluster", name, {}, opts)
         child = child_options(self, opts)
+        self.project = args.project
+        self.cluster_location = args.location
         self.workload_pool = f"{args.project}.svc.id.goog"
         # Kubernetes objects go through the provider: making it wait for the system pool makes every
         # object wait for a node its controllers and system pods can run on.

@@ -10,7 +10,8 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra import catalog
-from infra.options import child_options
+from infra.cluster import GkeCluster
+from infra.options import child_options, inherited_depends_on
 from infra.validation import (
     K8S_LABELS_TOTAL_CHARACTERS,
     Problem,
@@ -38,18 +39,19 @@ class SecondaryBootDiskArgs:
 
 @dataclass(frozen=True)
 class GpuNodePoolArgs:
-    project: str
-    """GCP project id."""
-    cluster: pulumi.Input[str]
-    """Cluster id or name."""
-    location: str
-    """Cluster location (region or zone)."""
+    cluster: GkeCluster | pulumi.Input[str]
+    """The cluster: the ``GkeCluster`` component (created or an existing one's handle; the project and
+    location come from it), or an existing cluster's id or name (then give ``project`` and ``location``)."""
     node_locations: tuple[str, ...]
     """Zones of the pool."""
     machine_type: str
     """GPU machine type; the accelerator type and count are derived from it."""
     service_account: pulumi.Input[str]
     """Email of the least-privilege node service account."""
+    project: str | None = None
+    """GCP project id; only with a cluster id or name (a ``GkeCluster`` carries its own)."""
+    location: str | None = None
+    """Cluster location (region or zone); only with a cluster id or name."""
     gpu_count: int | None = None
     """Only for N1: GPUs per node (1, 2 or 4 T4)."""
     min_nodes: int = 0
@@ -110,12 +112,55 @@ class Scheduling:
     tolerations: list[dict[str, str]]
 
 
+POOL_LABEL = "cloud.google.com/gke-nodepool"
+"""Node label GKE sets to the node pool's name."""
+
+
+def pool_scheduling(pool_name: str, machine: catalog.MachineType, spot: bool) -> Scheduling:
+    """Node selector (pool name + accelerator) and tolerations for the pool's taints (GPU, and Spot)."""
+    taints = [GPU_TAINT] + ([SPOT_TAINT] if spot else [])
+    return Scheduling(
+        node_selector={POOL_LABEL: pool_name, "cloud.google.com/gke-accelerator": machine.accelerator},
+        tolerations=[
+            {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": _K8S_EFFECT[t["effect"]]}
+            for t in taints
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class PoolShape:
+    """What a workload needs from a GPU pool; a ``GpuNodePool`` has the same three attributes.
+
+    Workloads take ``GpuNodePool | PoolShape`` (as pulumi-eks takes ``Cluster | CoreData``): pass the
+    component, or describe a pool that exists outside this program with :meth:`existing`.
+    """
+
+    machine: catalog.MachineType
+    """The pool's machine (GPU type and count, vCPU, memory)."""
+    scheduling: Scheduling
+    """Node selector and tolerations that land a pod on the pool."""
+    ephemeral_local_ssd: bool = False
+    """Node ephemeral storage (emptyDirs, the GCS FUSE file cache) sits on Local SSD."""
+
+    @classmethod
+    def existing(
+        cls, pool_name: str, machine_type: str, *, gpu_count: int | None = None, spot: bool = False,
+        ephemeral_local_ssd: bool = False,
+    ) -> PoolShape:
+        """A pool created elsewhere, with the taints this project's pools carry (GPU, and Spot when ``spot``)."""
+        machine = catalog.lookup(machine_type, gpu_count)
+        return cls(machine, pool_scheduling(pool_name, machine, spot), ephemeral_local_ssd)
+
+
 class GpuNodePool(pulumi.ComponentResource):
     """A GPU node pool whose shape (accelerator, GPU count, Local SSD) follows from the machine type."""
 
     machine: catalog.MachineType
     local_ssd_count: int
     """Local SSDs per node as sent to GKE (0 when ``local_ssd_mode`` is none)."""
+    ephemeral_local_ssd: bool
+    """Node ephemeral storage sits on Local SSD (``local_ssd_mode`` ephemeral with at least one)."""
     scheduling: Scheduling
     pool_name: pulumi.Output[str]
     node_pool: gcp.container.NodePool
@@ -125,23 +170,16 @@ class GpuNodePool(pulumi.ComponentResource):
         super().__init__("gke-inference:infra:GpuNodePool", name, {}, opts)
         self.machine = catalog.lookup(args.machine_type, args.gpu_count)
         self.local_ssd_count = self._local_ssd_count(args, self.machine)
+        self.ephemeral_local_ssd = args.local_ssd_mode == "ephemeral" and self.local_ssd_count > 0
         taints = [GPU_TAINT] + ([SPOT_TAINT] if args.spot else [])
         labels = {"gke-inference/pool": name, **args.labels}
-        self.scheduling = Scheduling(
-            node_selector={
-                "cloud.google.com/gke-nodepool": name,
-                "cloud.google.com/gke-accelerator": self.machine.accelerator,
-            },
-            tolerations=[
-                {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": _K8S_EFFECT[t["effect"]]}
-                for t in taints
-            ],
-        )
+        self.scheduling = pool_scheduling(name, self.machine, args.spot)
+        project, location = cluster_facts(args)
         self.node_pool = gcp.container.NodePool(
             f"{name}-pool",
-            project=args.project,
-            cluster=args.cluster,
-            location=args.location,
+            project=project,
+            cluster=args.cluster.cluster_id if isinstance(args.cluster, GkeCluster) else args.cluster,
+            location=location,
             name=name,
             node_locations=list(args.node_locations),
             autoscaling=self._autoscaling(args),
@@ -163,6 +201,10 @@ class GpuNodePool(pulumi.ComponentResource):
             opts=child_options(
                 self,
                 opts,
+                # A pool needs its cluster (given as the component, it is waited for).
+                depends_on=[
+                    c for c in (args.cluster,) if isinstance(c, GkeCluster) and c not in inherited_depends_on(opts)
+                ],
                 # The machine fixes these; GKE reports them back (bundled SSDs, attached GPUs).
                 ignore_changes=[
                     "nodeConfig.ephemeralStorageLocalSsdConfig",
@@ -387,6 +429,27 @@ def _sharing_problems(args: GpuNodePoolArgs) -> list[Problem]:
     return problems
 
 
+def cluster_facts(args: GpuNodePoolArgs) -> tuple[str, str]:
+    """(project, location) of the pool's cluster: the ``GkeCluster``'s, else the args' (validated: both set)."""
+    if isinstance(args.cluster, GkeCluster):
+        return args.cluster.project, args.cluster.cluster_location
+    return args.project or "", args.location or ""
+
+
+def _cluster_problems(args: GpuNodePoolArgs) -> list[Problem]:
+    """A GkeCluster brings its project and location; a cluster id or name needs both given."""
+    if isinstance(args.cluster, GkeCluster):
+        cluster = args.cluster
+        return [
+            Problem(path, f"'{given}' differs from the cluster's {path} '{own}'; leave it unset")
+            for path, given, own in (("project", args.project, cluster.project),
+                                     ("location", args.location, cluster.cluster_location))
+            if given is not None and given != own
+        ]
+    return [Problem(path, "required when {cluster} is an id or name (a GkeCluster carries it)")
+            for path in ("project", "location") if getattr(args, path) is None]
+
+
 def validate_gpu_node_pool_args(args: GpuNodePoolArgs) -> list[Problem]:
     """Every problem with ``args`` GKE would refuse at create time or that the machine type rules out (pure).
 
@@ -396,7 +459,11 @@ def validate_gpu_node_pool_args(args: GpuNodePoolArgs) -> list[Problem]:
     problems = type_problems(args, GpuNodePoolArgs)
     if problems:
         return problems
-    problems = project_id("project", args.project)
+    problems = _cluster_problems(args)
+    if problems:
+        return problems
+    project, location = cluster_facts(args)
+    problems = project_id("project", project)
     try:
         machine = catalog.lookup(args.machine_type, args.gpu_count)
     except catalog.UnknownMachineType as err:
@@ -404,7 +471,7 @@ def validate_gpu_node_pool_args(args: GpuNodePoolArgs) -> list[Problem]:
     else:
         problems += _machine_problems(args, machine) + _local_ssd_problems(args, machine)
     problems += _image_problems(args) + _provisioning_problems(args) + _sharing_problems(args)
-    region = args.location if args.location.count("-") == 1 else args.location.rsplit("-", 1)[0]
+    region = location if location.count("-") == 1 else location.rsplit("-", 1)[0]
     for zone in args.node_locations:
         if not zone.startswith(region + "-"):
             problems.append(Problem("node_locations", f"'{zone}' is not in the cluster's region {region} "

@@ -20,8 +20,10 @@ from infra.cluster import AuthorizedNetwork as AuthorizedNetworkArgs
 from infra.cluster import ExistingClusterArgs, GkeClusterArgs, SystemPoolArgs, validate_gke_cluster_args
 from infra.gpu_node_pool import (
     GpuNodePoolArgs,
+    PoolShape,
     SecondaryBootDiskArgs,
     effective_local_ssd_count,
+    pool_scheduling,
     validate_gpu_node_pool_args,
 )
 from infra.identity import NodeServiceAccountArgs, validate_node_service_account_args
@@ -41,6 +43,9 @@ from stack.serving_config import (
     ServingConfig,
     WeightsBackend,
 )
+from workloads import weights as w
+from workloads.vllm_args import EngineSettings
+from workloads.vllm_server import Pool, VllmServerArgs, validate_vllm_server_args
 
 CONFIG_NAMESPACE = "gke-inference"
 CONFIG_KEY = "platform"
@@ -50,8 +55,6 @@ SECRET_KEYS = ("apiKey", "hfToken")
 SBD_MIN_GKE_VERSION = (1, 28, 3, 1067000)
 """Secondary boot disks on Standard need GKE 1.28.3-gke.1067000+ (data-container-image-preloading doc)."""
 
-WEIGHT_SHARE_OF_GPU_MEMORY = 0.8
-"""Weights may take at most this share of a replica's usable GPU memory; the rest holds KV cache and activations."""
 QUEUE_TARGET_SANE = (1, 50)
 """Waiting requests per replica outside this range get a warning (not an error)."""
 
@@ -480,6 +483,19 @@ def pool_paths(name: str) -> ArgPaths:
     })
 
 
+SERVER_PATHS = ArgPaths("serving", {
+    "engine": "serving.vllm", "engine.shutdown_timeout_seconds": "serving.shutdownTimeoutSeconds",
+    "engine.model": "model.id", "weight_bytes": "model.parametersBillions", "weights": "model.weights",
+    "weights.read_only_many": "model.weights.persistentDisk.accessMode",
+    "weights.local_ssd_file_cache": "model.weights.gcsfuse.fileCache",
+    "google_service_account": "cluster.workloadIdentity", "overflow_pool": "serving.spotPool",
+    "max_replicas": "autoscaling.maxReplicas",
+})
+"""VllmServerArgs paths in the stack YAML."""
+STAND_IN_IMAGE = "stand-in/resolved-at-preview@sha256:" + "0" * 64
+"""Stands in for the serving image (resolved or built at preview) when the config's server rules run."""
+
+
 def placement_paths(name: str) -> ArgPaths:
     """CompactPlacementArgs paths of pool ``name`` in the stack YAML (the policy is named after the pool)."""
     return ArgPaths(f"gpuPools.{name}", {"project": "project", "region": "region",
@@ -622,7 +638,7 @@ class StackConfig(Model):
                     "INSTALLATION_DISABLED: managed DCGM needs GKE-managed drivers; "
                     "use DEFAULT or drop DCGM from cluster.monitoringComponents",
                 )
-        self._check_serving()
+        self._check_serving((info.context or {}).get("stack") or "stack")
         self._check_volume_populator()
         self._check_environment()
         return self
@@ -730,37 +746,18 @@ class StackConfig(Model):
                     field, "must be true when environment is prod (set environment: dev for a disposable stack)"
                 )
 
-    def _check_serving(self) -> None:
+    def _check_serving(self, stack: str) -> None:
         serving, vllm = self.serving, self.serving.vllm
         if serving.pool not in self.gpu_pools:
             raise FieldError(
                 "serving.pool", f"'{serving.pool}' is not a gpuPools key; one of: {', '.join(self.gpu_pools)}"
             )
-        machine = self.gpu_pools[serving.pool].machine()
-        if serving.spot_pool is not None:
-            if serving.spot_pool not in self.gpu_pools:
-                raise FieldError("serving.spotPool", f"'{serving.spot_pool}' is not a gpuPools key")
-            spot = self.gpu_pools[serving.spot_pool].machine()
-            if (spot.accelerator, spot.gpu_count) != (machine.accelerator, machine.gpu_count):
-                raise FieldError(
-                    "serving.spotPool",
-                    f"{spot.name} differs from {machine.name} in GPUs; replicas must fit either pool unchanged",
-                )
+        if serving.spot_pool is not None and serving.spot_pool not in self.gpu_pools:
+            raise FieldError("serving.spotPool", f"'{serving.spot_pool}' is not a gpuPools key")
+        errors = SERVER_PATHS.errors(validate_vllm_server_args(self.server_args(stack), serving.name))
+        if errors:
+            raise FieldErrors(errors)
         gpus = self.gpus_per_replica()
-        if vllm.tensor_parallel_size * vllm.pipeline_parallel_size != gpus:
-            raise FieldError(
-                "serving.vllm.tensorParallelSize",
-                f"tensorParallelSize × pipelineParallelSize = {vllm.tensor_parallel_size * vllm.pipeline_parallel_size}"
-                f" but a replica gets {gpus} GPU(s) ({serving.nodes_per_replica} node(s) of {machine.name} with "
-                f"{machine.gpu_count}); set them so the product is {gpus}",
-            )
-        if serving.nodes_per_replica > 1 and vllm.tensor_parallel_size > machine.gpu_count:
-            raise FieldError(
-                "serving.vllm.tensorParallelSize",
-                f"multi-node replicas split tensors within a node ({machine.gpu_count} GPUs) and pipeline across nodes",
-            )
-        self._check_memory_fit(machine, gpus)
-        self._check_volume_sharing()
         if self.batch.enabled:
             batch_pool = self.batch.pool or serving.pool
             if batch_pool not in self.gpu_pools:
@@ -779,39 +776,88 @@ class StackConfig(Model):
                     f"a running-requests target of {target.target:g} never triggers: a replica batches at most "
                     f"maxNumSeqs={vllm.max_num_seqs}; use a value below it",
                 )
-        if (
-            self.model.weights.backend in (WeightsBackend.GCSFUSE, WeightsBackend.RUNAI_STREAMER)
-            and not self.cluster.workload_identity
-        ):
-            raise FieldError(
-                "cluster.workloadIdentity",
-                f"the {self.model.weights.backend.value} backend reads the bucket through Workload Identity",
-            )
 
-    def _check_memory_fit(self, machine: catalog.MachineType, gpus: int) -> None:
-        usable_gb = machine.gpu.memory_gb * gpus * self.serving.vllm.gpu_memory_utilization
-        weights_gb = self.effective_weight_bytes() / 1e9
-        if weights_gb > WEIGHT_SHARE_OF_GPU_MEMORY * usable_gb:
-            raise FieldError(
-                "model.parametersBillions",
-                f"{self.model.parameters_billions:g}B parameters in {self.model.weight_dtype} are "
-                f"{weights_gb:.0f} GB of "
-                f"weights, but a replica has {usable_gb:.0f} GB usable GPU memory ({gpus}× {machine.gpu.name} at "
-                f"gpuMemoryUtilization {self.serving.vllm.gpu_memory_utilization}) and needs "
-                f"{100 - WEIGHT_SHARE_OF_GPU_MEMORY * 100:.0f}% of it for KV cache; quantize (fp8/int4), raise "
-                "tensorParallelSize with a bigger machine, or pick a machine with more GPU memory",
-            )
+    def server_args(
+        self, stack: str, *, image: Any = STAND_IN_IMAGE, weights: w.WeightsMount | None = None,
+        pool: Pool | None = None, overflow_pool: Pool | None = None, google_service_account: Any = None,
+        replicas: int = 1, startup_budget_seconds: int | None = None, api_key: Any = None,
+        workload_depends_on: tuple[Any, ...] = (),
+    ) -> VllmServerArgs:
+        """The VllmServer arguments of ``serving`` (its rules live in ``validate_vllm_server_args``).
 
-    def _check_volume_sharing(self) -> None:
-        disk = self.model.weights.persistent_disk
-        if self.model.weights.backend is not WeightsBackend.PERSISTENT_DISK:
-            return
-        if disk.access_mode == "ReadWriteOnce" and self.max_replicas() > 1:
-            raise FieldError(
-                "model.weights.persistentDisk.accessMode",
-                f"a ReadWriteOnce disk can back one replica, but up to {self.max_replicas()} may run; use ReadOnlyMany "
-                "(the disk is pre-populated and mounted read-only) or hyperdiskMl",
-            )
+        Without the deploy-time objects (resolved image, the backend's mount, the pools, the identity's
+        email) their config-side shapes stand in: a pinned stand-in image, ``weights_shape`` of the backend,
+        the pools' ``PoolShape`` and ``vllm-<stack>@`` when the cluster has Workload Identity.
+        """
+        serving, vllm = self.serving, self.serving.vllm
+        if google_service_account is None and self.cluster.workload_identity:
+            google_service_account = f"vllm-{stack}@{self.project}.iam.gserviceaccount.com"
+        return VllmServerArgs(
+            namespace=serving.namespace,
+            name=serving.name,
+            image=image,
+            engine=EngineSettings(
+                served_model_name=self.served_model_name(),
+                tensor_parallel_size=vllm.tensor_parallel_size,
+                pipeline_parallel_size=vllm.pipeline_parallel_size,
+                max_model_len=vllm.max_model_len,
+                gpu_memory_utilization=vllm.gpu_memory_utilization,
+                max_num_seqs=vllm.max_num_seqs,
+                max_num_batched_tokens=vllm.max_num_batched_tokens,
+                enable_prefix_caching=vllm.enable_prefix_caching,
+                enable_chunked_prefill=vllm.enable_chunked_prefill,
+                quantization=vllm.quantization,
+                kv_cache_dtype=vllm.kv_cache_dtype,
+                dtype=vllm.dtype,
+                shutdown_timeout_seconds=serving.shutdown_timeout_seconds,
+                distributed_executor_backend="ray" if serving.nodes_per_replica > 1 else None,
+                extra=tuple(vllm.extra_args),
+            ),
+            weights=weights if weights is not None else self.weights_shape(),
+            pool=pool if pool is not None else self.pool_shape(serving.pool),
+            overflow_pool=(
+                overflow_pool if overflow_pool is not None or serving.spot_pool is None
+                else self.pool_shape(serving.spot_pool)
+            ),
+            google_service_account=google_service_account,
+            weight_bytes=self.effective_weight_bytes(),
+            replicas=replicas,
+            max_replicas=self.max_replicas(),
+            autoscaled=self.autoscaling.mode != "none",
+            nodes_per_replica=serving.nodes_per_replica,
+            workload_depends_on=workload_depends_on,
+            startup_budget_seconds=startup_budget_seconds or serving.startup_budget_seconds or 600,
+            pre_stop_seconds=serving.pre_stop_seconds,
+            drain_queue_seconds=serving.drain_queue_seconds,
+            api_key=api_key,
+            client_label=serving.client_label,
+        )
+
+    def pool_shape(self, name: str) -> PoolShape:
+        """What a workload sees of pool ``name`` before it exists (``GpuNodePool`` yields the same)."""
+        pool = self.gpu_pools[name]
+        ephemeral = pool.local_ssd.mode is LocalSsdMode.EPHEMERAL and pool.local_ssd_count() > 0
+        return PoolShape(pool.machine(), pool_scheduling(name, pool.machine(), pool.spot), ephemeral)
+
+    def gcsfuse_file_cache(self) -> Literal["localSsd", "memory", "none"]:
+        """``gcsfuse.fileCache``, with ``auto`` resolved: Local SSD when the serving pool backs ephemeral
+        storage with it, else memory."""
+        choice = self.model.weights.gcsfuse.file_cache
+        if choice != "auto":
+            return choice
+        return "localSsd" if self.pool_shape(self.serving.pool).ephemeral_local_ssd else "memory"
+
+    def weights_shape(self) -> w.WeightsMount:
+        """The backend's ``WeightsMount`` flags (``workloads.weights.weights_shape``) under this config."""
+        weights = self.model.weights
+        backend = weights.backend
+        return w.weights_shape(
+            backend.value,
+            read_only_many=not (
+                backend is WeightsBackend.PERSISTENT_DISK and weights.persistent_disk.access_mode == "ReadWriteOnce"
+            ),
+            local_ssd_file_cache=backend is WeightsBackend.GCSFUSE and self.gcsfuse_file_cache() == "localSsd",
+        )
 
     def gpus_per_replica(self) -> int:
         """GPUs one replica gets: the serving pool's GPUs per node × nodes per replica."""

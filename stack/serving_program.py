@@ -19,10 +19,8 @@ from stack.images_program import StackImages
 from stack.weights_program import build_batch, build_weights
 from workloads.loadtest import InClusterLoadTest, LoadTestArgs
 from workloads.lws_operator import LwsOperator, LwsOperatorArgs
-from workloads.pod_sizing import size_pod
 from workloads.smoke_test import SmokeTest, SmokeTestArgs, read_latency_seconds
-from workloads.vllm_args import EngineSettings
-from workloads.vllm_server import VllmServer, VllmServerArgs
+from workloads.vllm_server import VllmServer
 
 STARTUP_BUDGET_FACTOR = 1.5
 """The startupProbe allows this multiple of the estimated replica cold start (image + weights + engine)."""
@@ -123,15 +121,6 @@ def build_serving(
 
     cold_start = estimate_cold_start(config).total_seconds
     budget = startup_budget_seconds(config, cold_start)
-    pool = pools[serving.pool]
-    machine = pool.machine
-    preferred = (serving.pool, serving.spot_pool) if serving.spot_pool else ()
-    tolerations = list(pool.scheduling.tolerations)
-    if serving.spot_pool:
-        tolerations += [t for t in pools[serving.spot_pool].scheduling.tolerations if t not in tolerations]
-    node_selector = (
-        {"cloud.google.com/gke-accelerator": machine.accelerator} if preferred else dict(pool.scheduling.node_selector)
-    )
     vllm = serving.vllm
     # A replica spanning nodes is a LeaderWorkerSet: its CRD and controller come with the stack.
     lws = (
@@ -141,55 +130,24 @@ def build_serving(
     )
     server = VllmServer(
         "vllm",
-        VllmServerArgs(
-            namespace=serving.namespace,
-            name=serving.name,
+        config.server_args(
+            stack,
             image=images.serving.ref,
-            engine=EngineSettings(
-                model=weights.model_path,
-                served_model_name=config.served_model_name(),
-                tensor_parallel_size=vllm.tensor_parallel_size,
-                pipeline_parallel_size=vllm.pipeline_parallel_size,
-                max_model_len=vllm.max_model_len,
-                gpu_memory_utilization=vllm.gpu_memory_utilization,
-                max_num_seqs=vllm.max_num_seqs,
-                max_num_batched_tokens=vllm.max_num_batched_tokens,
-                enable_prefix_caching=vllm.enable_prefix_caching,
-                enable_chunked_prefill=vllm.enable_chunked_prefill,
-                quantization=vllm.quantization,
-                kv_cache_dtype=vllm.kv_cache_dtype,
-                dtype=vllm.dtype,
-                shutdown_timeout_seconds=serving.shutdown_timeout_seconds,
-                distributed_executor_backend="ray" if serving.nodes_per_replica > 1 else None,
-                extra=tuple(vllm.extra_args),
-            ),
             weights=weights,
-            gpus_per_node=machine.gpu_count,
-            size=size_pod(
-                machine.vcpu, machine.ram_gb, machine.gpu_count, gcsfuse_sidecar=weights.backend == "gcsfuse"
-            ),
-            node_selector=node_selector,
-            tolerations=tolerations,
+            pool=pools[serving.pool],
+            overflow_pool=pools[serving.spot_pool] if serving.spot_pool else None,
             google_service_account=identity.email,
             replicas=max(1, min_replicas(config)),
-            max_replicas=config.max_replicas(),
-            autoscaled=config.autoscaling.mode != "none",
-            nodes_per_replica=serving.nodes_per_replica,
-            preferred_pools=preferred,
             startup_budget_seconds=budget,
-            pre_stop_seconds=serving.pre_stop_seconds,
-            drain_queue_seconds=serving.drain_queue_seconds,
             api_key=secrets.get("apiKey") if serving.require_api_key else None,
-            local_ssd_ephemeral=config.gpu_pools[serving.pool].local_ssd.mode.value == "ephemeral",
-            client_label=serving.client_label,
             workload_depends_on=(lws,) if lws else (),
         ),
-        # Pods wait for the pools they run on (the pool carries the GPU taint and labels they select).
+        # Every server object waits for the pools, as before VllmServer took them (its pods would anyway).
         opts=pulumi.ResourceOptions(
             provider=provider,
             depends_on=[
                 namespace,
-                pool,
+                pools[serving.pool],
                 *([pools[serving.spot_pool]] if serving.spot_pool else []),
                 *([hub_token] if hub_token else []),
             ],

@@ -36,7 +36,7 @@ from infra.filestore import ZONAL_TIERS, FilestoreShare, FilestoreShareArgs
 from infra.gpu_node_pool import Scheduling
 from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
 from infra.model_disk import ModelDisk, ModelDiskArgs, TransferNodePool, TransferNodePoolArgs
-from stack.config import LocalSsdMode, StackConfig
+from stack.config import StackConfig
 from stack.serving_config import WeightsBackend
 from workloads import weights as w
 from workloads.batch import BatchInference, BatchInferenceArgs
@@ -104,14 +104,8 @@ def _reader_pools(config: StackConfig) -> list[str]:
 
 
 def gcsfuse_file_cache(config: StackConfig) -> str:
-    """Resolve ``gcsfuse.fileCache: auto``: Local SSD when the serving pool backs ephemeral storage with it,
-    else memory."""
-    choice = config.model.weights.gcsfuse.file_cache
-    if choice != "auto":
-        return choice
-    pool = config.gpu_pools[config.serving.pool]
-    has_lssd = pool.local_ssd.mode is LocalSsdMode.EPHEMERAL and pool.local_ssd_count() > 0
-    return "localSsd" if has_lssd else "memory"
+    """``gcsfuse.fileCache`` with ``auto`` resolved (``StackConfig.gcsfuse_file_cache``)."""
+    return config.gcsfuse_file_cache()
 
 
 def _minor(version: str) -> tuple[int, int]:
@@ -233,7 +227,7 @@ def build_weights(
             w.GcsFuseArgs(
                 bucket_name=bucket_name,
                 prefix=prefix,
-                file_cache=gcsfuse_file_cache(config),  # type: ignore[arg-type]
+                file_cache=config.gcsfuse_file_cache(),
                 model_bytes=config.model.weight_bytes(),
                 parallel_downloads=g.parallel_downloads,
                 metadata_prefetch=_minor(config.cluster.kubernetes_minor) >= METADATA_PREFETCH_MIN_MINOR,

@@ -29,7 +29,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.options import child_options
+from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems
 from workloads import metrics
+from workloads.arg_rules import at_least, namespace_name, object_name
 from workloads.metrics import Metric
 
 HPA_MIN_SCALE_DOWN_WINDOW = 300
@@ -169,23 +171,42 @@ class VllmAutoscalerArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on the HPA."""
 
-    def validate(self) -> None:
-        if self.min_replicas < 1:
-            raise ValueError(f"min_replicas: {self.min_replicas}; an HPA needs ≥ 1 (use KEDA to scale to zero)")
-        if self.max_replicas < self.min_replicas:
-            raise ValueError(f"max_replicas: {self.max_replicas} is below min_replicas {self.min_replicas}")
-        if not self.goals:
-            raise ValueError("goals: empty; give at least one metric target")
-        names = [g.metric.name for g in self.goals]
-        if len(names) != len(set(names)):
-            raise ValueError(f"goals: a metric appears twice ({', '.join(names)}); keep one target per metric")
-        for goal in self.goals:
+
+
+def validate_vllm_autoscaler_args(args: VllmAutoscalerArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): replica limits, goals, behavior, DCGM goals' selectors, names."""
+    problems = type_problems(args, VllmAutoscalerArgs)
+    if problems:
+        return problems
+    if args.min_replicas < 1:
+        problems.append(Problem("min_replicas", f"{args.min_replicas}; an HPA needs ≥ 1 (use KEDA to scale to zero)"))
+    if args.max_replicas < args.min_replicas:
+        problems.append(Problem("max_replicas", f"{args.max_replicas} is below {{min_replicas}} {args.min_replicas}"))
+    if not args.goals:
+        problems.append(Problem("goals", "empty; give at least one metric target"))
+    names = [g.metric.name for g in args.goals]
+    if len(names) != len(set(names)):
+        problems.append(Problem("goals", f"a metric appears twice ({', '.join(names)}); keep one target per metric"))
+    for index, goal in enumerate(args.goals):
+        try:
             metrics.lookup(goal.metric.name)
+            metric_spec(goal, args.gpus_per_replica, args.cluster, args.workload_namespace)
+        except (KeyError, ValueError) as err:
+            problems.append(Problem(f"goals.{index}", str(err).strip("'\"")))
+    try:
+        validate_behavior(args.behavior)
+    except ValueError as err:  # "behavior.scaleUp...: reason"
+        path, _, reason = str(err).partition(": ")
+        problems.append(Problem(path, reason))
+    problems += at_least("gpus_per_replica", args.gpus_per_replica, 1)
+    if args.name is not None:
+        problems += object_name("name", args.name, "HorizontalPodAutoscaler name")
+    return problems + namespace_name("namespace", args.namespace) + kubernetes_labels("labels", args.labels)
 
 
 def hpa_spec(args: VllmAutoscalerArgs) -> dict[str, Any]:
-    """The HPA ``spec`` (pure; validated)."""
-    args.validate()
+    """The HPA ``spec`` (pure; raises ComponentArgsError on invalid args)."""
+    raise_if_problems("VllmAutoscaler", args.name or args.target.name, validate_vllm_autoscaler_args(args))
     return {
         "scaleTargetRef": args.target.ref(),
         "minReplicas": args.min_replicas,
@@ -202,7 +223,7 @@ class VllmAutoscaler(pulumi.ComponentResource):
     hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler
 
     def __init__(self, name: str, args: VllmAutoscalerArgs, opts: pulumi.ResourceOptions | None = None):
-        args.validate()
+        raise_if_problems("VllmAutoscaler", name, validate_vllm_autoscaler_args(args))
         super().__init__("gke-inference:workloads:VllmAutoscaler", name, {}, opts)
         self.name = args.name or args.target.name
         self.hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(  # type: ignore[call-overload]  # spec is a plain dict

@@ -261,7 +261,7 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
         {"name": "TRITON_CACHE_DIR", "value": f"{CACHE_DIR}/triton"},
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
     ]
-    if weights.backend != "huggingFace":
+    if weights.offline_hub:
         env.append({"name": "HF_HUB_OFFLINE", "value": "1"})  # everything comes from the weights volume
     check = {
         "name": CHECK_CONTAINER,

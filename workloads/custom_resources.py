@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workloads import keda, lws_operator, monitoring
+from workloads.gateway import inference_gateway, objective_crd, upstream
 
 BUILTIN_API_GROUPS = frozenset(
     {
@@ -109,6 +110,25 @@ GMP_SOURCE = (
 SNAPSHOT_SOURCE = (
     "https://cloud.google.com/kubernetes-engine/docs/how-to/persistent-volumes/backup-pd-volume-snapshots "
     "(Requirements: Compute Engine PD CSI driver, GKE 1.17.6-gke.4 or later for a VolumeSnapshot of a PD)"
+)
+GATEWAY_API_REQUIRES = (
+    "Gateway API enabled on the cluster (gatewayApiConfig channel CHANNEL_STANDARD) and a proxy-only subnet in the "
+    "region"
+)
+GATEWAY_SOURCE = (
+    "https://cloud.google.com/kubernetes-engine/docs/how-to/deploying-gateways (enable Gateway API, proxy-only "
+    "subnet); https://cloud.google.com/kubernetes-engine/docs/how-to/gatewayclass-capabilities (GKE manages the "
+    "Gateway API CRDs: bundle 1.5.0 from 1.35.2-gke.1842000, 1.4.0 from 1.34.1-gke.1822000); "
+    "../shared/reference/field-2026-12.md §1.3"
+)
+INFERENCE_GATEWAY_SOURCE = (
+    "llm-d/llm-d docs/infrastructure/gateway/gke.md @3b9ac7a9 (GKE >= 1.34.0-gke.1626000 installs all GA CRDs of "
+    "Gateway API and the Inference Extension); https://cloud.google.com/kubernetes-engine/docs/how-to/"
+    "deploy-gke-inference-gateway; GoogleCloudPlatform/gke-gateway-api config/crd @fc40d606 (the policy CRDs)"
+)
+PER_PARENT_STATUS = (
+    "on creation: its status is per parent (status.parents[].conditions / status.ancestors), with no top-level "
+    "condition pulumi.com/waitFor could name"
 )
 
 _ENTRIES = (
@@ -227,6 +247,79 @@ _ENTRIES = (
         requires="the PD CSI driver addon (the stack enables it)",
         ready_when="on creation (configuration only)",
         source=SNAPSHOT_SOURCE,
+    ),
+    CustomResourceKind(
+        kind="Gateway",
+        api_version=upstream.GATEWAY_API_VERSION,
+        installed_by=GKE,
+        installed_what="GKE Gateway controller (GatewayClasses gke-l7-rilb, gke-l7-regional-external-managed)",
+        min_gke_version=None,
+        requires=GATEWAY_API_REQUIRES,
+        ready_when=f"pulumi.com/waitFor: condition={inference_gateway.READY_CONDITION}",
+        source=GATEWAY_SOURCE + "; gateway-api v1.6.1 Gateway CRD (status condition Programmed)",
+    ),
+    CustomResourceKind(
+        kind="HTTPRoute",
+        api_version=upstream.GATEWAY_API_VERSION,
+        installed_by=GKE,
+        installed_what="GKE Gateway controller",
+        min_gke_version=None,
+        requires=GATEWAY_API_REQUIRES,
+        ready_when=PER_PARENT_STATUS,
+        source=GATEWAY_SOURCE,
+    ),
+    CustomResourceKind(
+        kind="InferencePool",
+        api_version=upstream.INFERENCE_POOL_API_VERSION,
+        installed_by=GKE,
+        installed_what="GKE Inference Gateway (GA InferencePool CRD installed and upgraded by GKE)",
+        min_gke_version="1.34.0-gke.1626000",
+        requires=GATEWAY_API_REQUIRES,
+        ready_when=PER_PARENT_STATUS,
+        source=INFERENCE_GATEWAY_SOURCE,
+    ),
+    CustomResourceKind(
+        kind="HealthCheckPolicy",
+        api_version=upstream.GKE_NETWORKING_API_VERSION,
+        installed_by=GKE,
+        installed_what="GKE Gateway controller (networking.gke.io policy CRDs)",
+        min_gke_version=None,
+        requires=GATEWAY_API_REQUIRES,
+        ready_when="on creation (configuration the Gateway controller applies to the load balancer)",
+        source=INFERENCE_GATEWAY_SOURCE,
+    ),
+    CustomResourceKind(
+        kind="GCPBackendPolicy",
+        api_version=upstream.GKE_NETWORKING_API_VERSION,
+        installed_by=GKE,
+        installed_what="GKE Gateway controller (networking.gke.io policy CRDs)",
+        min_gke_version=None,
+        requires=GATEWAY_API_REQUIRES,
+        ready_when="on creation (configuration the Gateway controller applies to the load balancer)",
+        source=INFERENCE_GATEWAY_SOURCE,
+    ),
+    CustomResourceKind(
+        kind="GCPRoutingExtension",
+        api_version=upstream.GKE_NETWORKING_API_VERSION,
+        installed_by=GKE,
+        installed_what="GKE Gateway controller (service extensions for regional application load balancers)",
+        min_gke_version=None,
+        requires=GATEWAY_API_REQUIRES,
+        ready_when=PER_PARENT_STATUS,
+        source=INFERENCE_GATEWAY_SOURCE,
+    ),
+    CustomResourceKind(
+        kind="InferenceObjective",
+        api_version=upstream.OBJECTIVE_API_VERSION,
+        installed_by=STACK + objective_crd.TYPE_TOKEN,
+        installed_what=f"CRD {objective_crd.CRD_NAME} from llm-d-router {upstream.EPP_RELEASE_TAG} "
+        "(stack/schemas/llm-d-router, sha256-pinned); read by each pool's endpoint picker",
+        min_gke_version=None,
+        requires="a model or LoRA adapter with a priority (alpha: GKE installs only GA CRDs)",
+        ready_when="on creation (the endpoint picker reads it; no controller sets its status)",
+        source="../shared/reference/field-2026-12.md §1.1 (API group move to llm-d.ai, commit 0fb6a7c5); "
+        "llm-d/llm-d docs/infrastructure/gateway/gke.md @3b9ac7a9; llm-d-router v0.10.0 "
+        "config/crd/bases/llm-d.ai_inferenceobjectives.yaml",
     ),
 )
 

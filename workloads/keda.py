@@ -25,6 +25,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.options import child_options
+from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems
+from workloads.arg_rules import at_least, namespace_name, object_name
 from workloads.autoscaling import ScaleTarget, validate_behavior
 from workloads.awaiting import await_annotations
 
@@ -83,6 +85,7 @@ class KedaOperator(pulumi.ComponentResource):
     chart: k8s.helm.v4.Chart
 
     def __init__(self, name: str, args: KedaOperatorArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("KedaOperator", name, validate_keda_operator_args(args))
         super().__init__("gke-inference:workloads:KedaOperator", name, {}, opts)
         self.namespace = args.namespace
         ns = k8s.core.v1.Namespace(
@@ -153,20 +156,47 @@ class VllmScaledObjectArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on both objects."""
 
-    def validate(self) -> None:
-        if self.min_replicas < 0:
-            raise ValueError(f"min_replicas: {self.min_replicas}; must be ≥ 0")
-        if self.max_replicas < max(1, self.min_replicas):
-            raise ValueError(f"max_replicas: {self.max_replicas}; must be ≥ 1 and ≥ min_replicas {self.min_replicas}")
-        if not self.triggers:
-            raise ValueError("triggers: empty; give at least one metric trigger")
-        if self.polling_seconds < 1:
-            raise ValueError(f"polling_seconds: {self.polling_seconds}; must be ≥ 1")
-        for window in self.cron:
-            if window.replicas > self.max_replicas:
-                raise ValueError(
-                    f"cron: a window holds {window.replicas} replicas, above max_replicas {self.max_replicas}"
-                )
+
+
+def validate_vllm_scaled_object_args(args: VllmScaledObjectArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): replica limits, triggers, polling, cron windows, behavior, names."""
+    problems = type_problems(args, VllmScaledObjectArgs)
+    if problems:
+        return problems
+    problems = at_least("min_replicas", args.min_replicas, 0)
+    if args.max_replicas < max(1, args.min_replicas):
+        problems.append(Problem("max_replicas", f"{args.max_replicas}; must be ≥ 1 and ≥ {{min_replicas}} "
+                                                f"{args.min_replicas}"))
+    if not args.triggers:
+        problems.append(Problem("triggers", "empty; give at least one metric trigger"))
+    problems += at_least("polling_seconds", args.polling_seconds, 1) + at_least("cooldown_seconds",
+                                                                              args.cooldown_seconds, 0)
+    for index, window in enumerate(args.cron):
+        if window.replicas > args.max_replicas:
+            problems.append(Problem(f"cron.{index}.replicas", f"a window holds {window.replicas} replicas, above "
+                                                              f"{{max_replicas}} {args.max_replicas}"))
+    if not args.project:
+        problems.append(Problem("project", "empty; the Managed Prometheus query URL needs the GCP project id"))
+    try:
+        validate_behavior(args.behavior)
+    except ValueError as err:  # "behavior.scaleUp...: reason"
+        path, _, reason = str(err).partition(": ")
+        problems.append(Problem(path, reason))
+    if args.name is not None:
+        problems += object_name("name", args.name, "ScaledObject name")
+    return problems + namespace_name("namespace", args.namespace) + kubernetes_labels("labels", args.labels)
+
+
+def validate_keda_operator_args(args: KedaOperatorArgs) -> list[Problem]:
+    """Problems with the KEDA install's arguments (pure)."""
+    problems = type_problems(args, KedaOperatorArgs)
+    if problems:
+        return problems
+    problems = namespace_name("namespace", args.namespace)
+    if not args.chart_version or args.chart_version.startswith("v"):
+        problems.append(Problem("chart_version", f"{args.chart_version!r}; give the chart version without 'v' "
+                                                 f"(e.g. {CHART_VERSION})"))
+    return problems
 
 
 def trigger_authentication_spec() -> dict[str, Any]:
@@ -176,7 +206,7 @@ def trigger_authentication_spec() -> dict[str, Any]:
 
 def scaled_object_spec(args: VllmScaledObjectArgs, auth_name: str) -> dict[str, Any]:
     """The ScaledObject ``spec`` (pure; validated)."""
-    args.validate()
+    raise_if_problems("VllmScaledObject", args.name or args.target.name, validate_vllm_scaled_object_args(args))
     server = gmp_server_address(args.project)
     triggers: list[dict[str, Any]] = [
         {
@@ -225,7 +255,7 @@ class VllmScaledObject(pulumi.ComponentResource):
     trigger_authentication: k8s.apiextensions.CustomResource
 
     def __init__(self, name: str, args: VllmScaledObjectArgs, opts: pulumi.ResourceOptions | None = None):
-        args.validate()
+        raise_if_problems("VllmScaledObject", name, validate_vllm_scaled_object_args(args))
         super().__init__("gke-inference:workloads:VllmScaledObject", name, {}, opts)
         self.name = args.name or args.target.name
         auth_name = f"{self.name}-gmp"

@@ -28,6 +28,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.options import child_options
+from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems
 
 CHART = "oci://registry.k8s.io/lws/charts/lws"
 """The chart in the Kubernetes OCI registry (LWS installation docs @v0.10.0, "Install by Helm")."""
@@ -54,12 +55,17 @@ class LwsOperatorArgs:
     values: Mapping[str, Any] = field(default_factory=dict)
     """Extra chart values, merged over ours at the top level."""
 
-    def validate(self) -> None:
-        """Raise ValueError naming the argument when a value is unusable."""
-        if not self.chart_version or self.chart_version.startswith("v"):
-            raise ValueError(
-                f"chart_version: {self.chart_version!r}; give the chart version without 'v' (e.g. {CHART_VERSION})"
-            )
+
+
+def validate_lws_operator_args(args: LwsOperatorArgs) -> list[Problem]:
+    """Problems with the LWS install's arguments (pure)."""
+    problems = type_problems(args, LwsOperatorArgs)
+    if problems:
+        return problems
+    if not args.chart_version or args.chart_version.startswith("v"):
+        problems.append(Problem("chart_version", f"{args.chart_version!r}; give the chart version without 'v' "
+                                                 f"(e.g. {CHART_VERSION})"))
+    return problems + kubernetes_labels("node_selector", args.node_selector)
 
 
 def operator_values(args: LwsOperatorArgs) -> dict[str, Any]:
@@ -82,7 +88,7 @@ class LwsOperator(pulumi.ComponentResource):
     chart: k8s.helm.v4.Chart
 
     def __init__(self, name: str, args: LwsOperatorArgs, opts: pulumi.ResourceOptions | None = None):
-        args.validate()
+        raise_if_problems("LwsOperator", name, validate_lws_operator_args(args))
         super().__init__("gke-inference:workloads:LwsOperator", name, {}, opts)
         self.namespace = NAMESPACE
         ns = k8s.core.v1.Namespace(

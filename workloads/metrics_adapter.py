@@ -28,8 +28,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.images import require_pinned
 from infra.options import child_options
+from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems
+from workloads.arg_rules import at_least, pinned_image
 from workloads.checkov import checkov_skip_annotations
 
 NAMESPACE = "custom-metrics"
@@ -77,13 +78,21 @@ class MetricsAdapterArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on every object."""
 
-    def validate(self) -> None:
-        if self.replicas < 1:
-            raise ValueError(f"replicas: {self.replicas}; run at least one adapter or do not install it")
-        if isinstance(self.image, str) and not self.image.startswith(
-            "gcr.io/gke-release/custom-metrics-stackdriver-adapter"
-        ):
-            require_pinned(self.image)  # a non-upstream image must be pinned by digest
+
+
+UPSTREAM_IMAGE = "gcr.io/gke-release/custom-metrics-stackdriver-adapter"
+"""The adapter's upstream repository; its tags are accepted (GKE's own release), any other image needs a digest."""
+
+
+def validate_metrics_adapter_args(args: MetricsAdapterArgs) -> list[Problem]:
+    """Problems with the adapter's arguments (pure): replicas, and a non-upstream image pinned by digest."""
+    problems = type_problems(args, MetricsAdapterArgs)
+    if problems:
+        return problems
+    problems = at_least("replicas", args.replicas, 1, "run at least one adapter or do not install it")
+    if not (isinstance(args.image, str) and args.image.startswith(UPSTREAM_IMAGE)):
+        problems += pinned_image("image", args.image)
+    return problems + kubernetes_labels("labels", args.labels)
 
 
 def adapter_command(extra: Sequence[str] = ()) -> list[str]:
@@ -107,7 +116,7 @@ class MetricsAdapter(pulumi.ComponentResource):
     apiservices: list[k8s.apiregistration.v1.APIService]
 
     def __init__(self, name: str, args: MetricsAdapterArgs, opts: pulumi.ResourceOptions | None = None):
-        args.validate()
+        raise_if_problems("MetricsAdapter", name, validate_metrics_adapter_args(args))
         super().__init__("gke-inference:workloads:MetricsAdapter", name, {}, opts)
         child = child_options(self, opts)
         labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "gke-inference", **args.labels}

@@ -21,7 +21,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.options import child_options
+from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems
 from workloads import metrics
+from workloads.arg_rules import label_selector, namespace_name, object_name
 from workloads.awaiting import await_annotations
 
 API_VERSION = "monitoring.googleapis.com/v1"
@@ -67,24 +69,35 @@ class VllmPodMonitoringArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on the PodMonitoring object."""
 
-    def validate(self) -> None:
-        """Raise ValueError naming the field when a plain value is wrong."""
-        if not self.selector_labels:
-            raise ValueError("selector_labels: empty; a PodMonitoring must select the vLLM pods by label")
-        if not self.port or self.port.isdigit():
-            raise ValueError(
-                f"port: {self.port!r}; use the container port's name (e.g. http) so `container` is labelled"
-            )
-        interval, timeout = duration_seconds(self.interval), duration_seconds(self.timeout)
-        if timeout > interval:
-            raise ValueError(
-                f"timeout: {self.timeout} exceeds interval {self.interval}; the CRD requires timeout <= interval"
-            )
-        if "pod" not in self.target_labels:
-            raise ValueError("target_labels: must include 'pod' (the custom-metrics adapter matches metric.labels.pod)")
-        unknown = sorted(set(self.target_labels) - set(ALLOWED_TARGET_LABELS))
-        if unknown:
-            raise ValueError(f"target_labels: {unknown} not allowed; choose from {', '.join(ALLOWED_TARGET_LABELS)}")
+
+
+def validate_vllm_pod_monitoring_args(args: VllmPodMonitoringArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): selector, port name, durations, target labels, names."""
+    problems = type_problems(args, VllmPodMonitoringArgs)
+    if problems:
+        return problems
+    problems = label_selector("selector_labels", args.selector_labels, "a PodMonitoring")
+    if not args.port or args.port.isdigit():
+        problems.append(Problem("port", f"{args.port!r}; use the container port's name (e.g. http) so `container` is "
+                                        "labelled"))
+    durations = {}
+    for path in ("interval", "timeout"):
+        try:
+            durations[path] = duration_seconds(getattr(args, path))
+        except ValueError as err:
+            problems.append(Problem(path, str(err)))
+    if len(durations) == 2 and durations["timeout"] > durations["interval"]:
+        problems.append(Problem("timeout", f"{args.timeout} exceeds {{interval}} {args.interval}; the CRD requires "
+                                           "timeout <= interval"))
+    if "pod" not in args.target_labels:
+        problems.append(Problem("target_labels", "must include 'pod' (the custom-metrics adapter matches "
+                                                 "metric.labels.pod)"))
+    unknown = sorted(set(args.target_labels) - set(ALLOWED_TARGET_LABELS))
+    if unknown:
+        problems.append(Problem("target_labels", f"{unknown} not allowed; choose from "
+                                                 f"{', '.join(ALLOWED_TARGET_LABELS)}"))
+    problems += object_name("name", args.name, "PodMonitoring name") + namespace_name("namespace", args.namespace)
+    return problems + kubernetes_labels("labels", args.labels)
 
 
 def keep_registered_relabeling() -> list[dict[str, Any]]:
@@ -94,8 +107,8 @@ def keep_registered_relabeling() -> list[dict[str, Any]]:
 
 
 def pod_monitoring_spec(args: VllmPodMonitoringArgs) -> dict[str, Any]:
-    """The PodMonitoring ``spec`` (pure; validated)."""
-    args.validate()
+    """The PodMonitoring ``spec`` (pure; raises ComponentArgsError on invalid args)."""
+    raise_if_problems("VllmPodMonitoring", args.name, validate_vllm_pod_monitoring_args(args))
     endpoint: dict[str, Any] = {
         "port": args.port,
         "path": args.path,
@@ -119,6 +132,7 @@ class VllmPodMonitoring(pulumi.ComponentResource):
     resource: k8s.apiextensions.CustomResource
 
     def __init__(self, name: str, args: VllmPodMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("VllmPodMonitoring", name, validate_vllm_pod_monitoring_args(args))
         spec = pod_monitoring_spec(args)
         super().__init__("gke-inference:workloads:VllmPodMonitoring", name, {}, opts)
         self.name = args.name

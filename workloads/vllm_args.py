@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 SERVING_PORT = 8000
 """vLLM's OpenAI server port; /metrics is served on the same port."""
@@ -12,10 +13,11 @@ SERVING_PORT = 8000
 class EngineSettings:
     """The vLLM engine flags the platform sets. ``None`` leaves vLLM's default."""
 
-    model: str
-    """Value of --model: a local path or a gs:// URI (runai_streamer)."""
     served_model_name: str
     """Name clients send as `model`."""
+    model: str | None = None
+    """Value of --model: a local path or a gs:// URI (runai_streamer). Unset where the weights backend gives
+    it (``VllmServer`` takes ``weights.model_path``)."""
     tensor_parallel_size: int = 1
     """--tensor-parallel-size."""
     pipeline_parallel_size: int = 1
@@ -48,10 +50,16 @@ class EngineSettings:
     """Backend flags (e.g. --load-format runai_streamer) and user extra args, appended in order."""
 
 
-def engine_args(s: EngineSettings) -> list[str]:
-    """The container args for ``vllm serve``-equivalent ``python3 -m vllm.entrypoints.openai.api_server``."""
+def engine_args(s: EngineSettings, model: Any = None) -> list[Any]:
+    """The container args for ``vllm serve``-equivalent ``python3 -m vllm.entrypoints.openai.api_server``.
+
+    ``model`` (a path or a ``pulumi.Input[str]``) replaces ``s.model``; one of them must be given.
+    """
+    model = model if model is not None else s.model
+    if model is None:
+        raise ValueError("engine.model: unset and no model path given")
     args = [
-        "--model", s.model,
+        "--model", model,
         "--served-model-name", s.served_model_name,
         "--host", "0.0.0.0",
         "--port", str(s.port),

@@ -18,11 +18,14 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.gpu_node_pool import POOL_LABEL, GpuNodePool, PoolShape
 from infra.options import child_options
+from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems
+from workloads.arg_rules import at_least, namespace_name, pinned_image, service_name
 from workloads.awaiting import await_annotations
 from workloads.checkov import checkov_skip_annotations
 from workloads.lws_operator import READY_CONDITION as LWS_READY_CONDITION
-from workloads.pod_sizing import PodSize
+from workloads.pod_sizing import PodSize, size_pod
 from workloads.vllm_args import SERVING_PORT, EngineSettings, engine_args
 from workloads.weights import WeightsMount
 
@@ -56,28 +59,38 @@ CHECKOV_SKIPS = (
 )
 
 
+Pool = GpuNodePool | PoolShape
+"""A GPU pool as workloads take it: the component, or the shape of a pool created elsewhere."""
+
+WEIGHT_SHARE_OF_GPU_MEMORY = 0.8
+"""Weights may take at most this share of a replica's usable GPU memory; the rest holds KV cache and
+activations (vLLM preallocates KV cache in what ``--gpu-memory-utilization`` leaves after the weights;
+below ~20% a replica batches too few sequences to be worth its GPUs — the project's sizing rule)."""
+
+
 @dataclass(frozen=True)
 class VllmServerArgs:
     namespace: pulumi.Input[str]
     """Namespace (created by the caller, so storage claims can live beside the server)."""
-    name: str
-    """Name of the Deployment/Service and prefix of every child object."""
     image: pulumi.Input[str]
-    """Serving image, pinned by digest (pulled through the registry's Docker Hub proxy)."""
+    """Serving image, pinned by digest (``NAME@sha256:...``) or a resolved image Output (``ContainerImage.ref``)."""
     engine: EngineSettings
-    """Typed vLLM settings; --model is replaced by the weights backend's path."""
+    """Typed vLLM settings; ``--model`` is the weights backend's path (leave ``engine.model`` unset)."""
     weights: WeightsMount
-    """What the weights backend adds to the pod (volumes, mounts, env, args, annotations)."""
-    gpus_per_node: int
-    """GPUs the container requests on each node (nvidia.com/gpu limit)."""
-    size: PodSize
-    """CPU/memory requests and /dev/shm size, from the machine."""
-    node_selector: dict[str, str]
-    """From GpuNodePool.scheduling (or affinity below when a spot pool is added)."""
-    tolerations: list[dict[str, str]]
-    """From GpuNodePool.scheduling (union over the pools used)."""
+    """What the weights backend adds to the pod (volumes, mounts, env, args, annotations, sidecar, hub access)."""
+    pool: Pool
+    """The GPU pool replicas run on: GPU count (``nvidia.com/gpu``), pod size, node selector and tolerations
+    follow from it."""
+    overflow_pool: Pool | None = None
+    """A second pool with the same GPUs (e.g. Spot) that replicas may also use; ``pool`` stays preferred."""
+    name: str | None = None
+    """Name of the Deployment/Service and prefix of every Kubernetes object; None = the component's name."""
     google_service_account: pulumi.Input[str] | None = None
-    """GSA email for Workload Identity (bucket access); None leaves the KSA unannotated."""
+    """GSA email for Workload Identity (bucket access); None leaves the KSA unannotated. A backend that reads
+    the bucket (``weights.needs_bucket_read``) needs it."""
+    weight_bytes: float | None = None
+    """Bytes the weights take in GPU memory (after on-the-fly quantization); given, the server checks they
+    leave room for KV cache."""
     replicas: int = 1
     """Replicas (the autoscaler's minimum when one manages them)."""
     max_replicas: int = 1
@@ -87,10 +100,8 @@ class VllmServerArgs:
     nodes_per_replica: int = 1
     """>1 renders a LeaderWorkerSet (tensor parallel within a node, pipeline parallel across, Ray)."""
     workload_depends_on: tuple[pulumi.Resource, ...] = ()
-    """What the Deployment/LeaderWorkerSet must wait for besides this component's own objects: the
-    controller serving its kind (``workloads.lws_operator.LwsOperator`` for a LeaderWorkerSet)."""
-    preferred_pools: tuple[str, ...] = ()
-    """Node pools in order of preference (e.g. on-demand, then Spot); empty uses node_selector alone."""
+    """What the Deployment/LeaderWorkerSet must wait for besides this component's own objects and the pools:
+    the controller serving its kind (``workloads.lws_operator.LwsOperator`` for a LeaderWorkerSet)."""
     startup_budget_seconds: int = 600
     """Cold-start budget the startupProbe allows (failureThreshold × period covers it)."""
     pre_stop_seconds: int = 15
@@ -100,14 +111,141 @@ class VllmServerArgs:
     (vLLM refuses requests still waiting at SIGTERM); the preStop hook is probes/drain_wait.py."""
     api_key: pulumi.Input[str] | None = None
     """API key (a Pulumi secret); stored in a Secret and passed as VLLM_API_KEY."""
-    local_ssd_ephemeral: bool = True
-    """The node's ephemeral storage is Local SSD: caches (HF home, compile cache) live there."""
     cache_size_limit: str = "100Gi"
     """Size limit of the cache emptyDir (compile cache, HF home, downloads)."""
     client_label: str = "gke-inference/client"
     """Pods labelled `<client_label>: "true"` may call the server."""
     labels: dict[str, str] = field(default_factory=dict)
     """Extra labels on every object."""
+
+
+# --------------------------------------------------------------------------------------------
+# Argument validation (the stack config runs the same function: stack/config.py server_args)
+# --------------------------------------------------------------------------------------------
+
+MIN_STARTUP_BUDGET_SECONDS = 60
+"""A startup budget below a minute cannot cover an image pull and weight load on any GPU node."""
+
+
+def gpus_per_replica(args: VllmServerArgs) -> int:
+    """GPUs one replica gets: the pool's GPUs per node × nodes per replica."""
+    return args.pool.machine.gpu_count * args.nodes_per_replica
+
+
+def _parallelism_problems(args: VllmServerArgs) -> list[Problem]:
+    engine, machine = args.engine, args.pool.machine
+    gpus, product = gpus_per_replica(args), engine.tensor_parallel_size * engine.pipeline_parallel_size
+    problems = []
+    if product != gpus:
+        problems.append(Problem("engine.tensor_parallel_size", (
+            f"{{engine.tensor_parallel_size}} × {{engine.pipeline_parallel_size}} = {product} but a replica gets "
+            f"{gpus} GPU(s) ({args.nodes_per_replica} node(s) of {machine.name} with {machine.gpu_count}); set them "
+            f"so the product is {gpus}")))
+    if args.nodes_per_replica > 1 and engine.tensor_parallel_size > machine.gpu_count:
+        problems.append(Problem("engine.tensor_parallel_size", (
+            f"multi-node replicas split tensors within a node ({machine.gpu_count} GPUs) and pipeline across nodes")))
+    return problems
+
+
+def _memory_problems(args: VllmServerArgs) -> list[Problem]:
+    if args.weight_bytes is None:
+        return []
+    machine, gpus = args.pool.machine, gpus_per_replica(args)
+    usable_gb = machine.gpu.memory_gb * gpus * args.engine.gpu_memory_utilization
+    weights_gb = args.weight_bytes / 1e9
+    if weights_gb <= WEIGHT_SHARE_OF_GPU_MEMORY * usable_gb:
+        return []
+    return [Problem("weight_bytes", (
+        f"{weights_gb:.0f} GB of weights, but a replica has {usable_gb:.0f} GB usable GPU memory ({gpus}× "
+        f"{machine.gpu.name} at {{engine.gpu_memory_utilization}} {args.engine.gpu_memory_utilization:g}) and needs "
+        f"{100 - WEIGHT_SHARE_OF_GPU_MEMORY * 100:.0f}% of it for KV cache; quantize (fp8/int4), raise "
+        "{engine.tensor_parallel_size} with a bigger machine, or pick a machine with more GPU memory"))]
+
+
+def _pool_problems(args: VllmServerArgs) -> list[Problem]:
+    problems = []
+    machine, overflow = args.pool.machine, args.overflow_pool
+    if overflow is not None:
+        if (overflow.machine.accelerator, overflow.machine.gpu_count) != (machine.accelerator, machine.gpu_count):
+            problems.append(Problem("overflow_pool", f"{overflow.machine.name} differs from {machine.name} in GPUs; "
+                                                     "replicas must fit either pool unchanged"))
+        if POOL_LABEL not in overflow.scheduling.node_selector or POOL_LABEL not in args.pool.scheduling.node_selector:
+            problems.append(Problem("overflow_pool", f"both pools' node selectors must name the pool ({POOL_LABEL}) "
+                                                     "so replicas can prefer one"))
+    weights = args.weights
+    for pool_path, shape in (("pool", args.pool), ("overflow_pool", overflow)):
+        if shape is not None and weights.local_ssd_file_cache and not shape.ephemeral_local_ssd:
+            problems.append(Problem("weights.local_ssd_file_cache", (
+                f"the {weights.backend} file cache lives on node ephemeral storage backed by Local SSD, but "
+                f"{{{pool_path}}} ({shape.machine.name}) has none; use a memory or no file cache, or a pool with "
+                "local_ssd_mode ephemeral")))
+    try:
+        pod_size(args)
+    except ValueError as err:
+        problems.append(Problem("pool", str(err)))
+    return problems
+
+
+def _lifecycle_problems(args: VllmServerArgs) -> list[Problem]:
+    problems = at_least("replicas", args.replicas, 1) + at_least("nodes_per_replica", args.nodes_per_replica, 1)
+    if args.max_replicas < args.replicas:
+        problems.append(Problem("max_replicas", f"{{max_replicas}} ({args.max_replicas}) must be ≥ {{replicas}} "
+                                                f"({args.replicas})"))
+    if not args.weights.read_only_many and max(args.replicas, args.max_replicas) > 1:
+        problems.append(Problem("weights.read_only_many", (
+            f"a ReadWriteOnce {args.weights.backend} volume can back one replica, but up to "
+            f"{max(args.replicas, args.max_replicas)} may run; use a ReadOnlyMany volume (pre-populated, mounted "
+            "read-only) or hyperdiskMl")))
+    if args.weights.needs_bucket_read and args.google_service_account is None:
+        problems.append(Problem("google_service_account", (
+            f"the {args.weights.backend} backend reads the bucket through Workload Identity: set "
+            "{google_service_account}")))
+    problems += at_least("startup_budget_seconds", args.startup_budget_seconds, MIN_STARTUP_BUDGET_SECONDS)
+    problems += at_least("pre_stop_seconds", args.pre_stop_seconds, 1, "the pod must leave Service endpoints first")
+    problems += at_least("drain_queue_seconds", args.drain_queue_seconds, 0)
+    problems += at_least("engine.shutdown_timeout_seconds", args.engine.shutdown_timeout_seconds, 1,
+                         "without it vLLM aborts in-flight requests")
+    return problems
+
+
+def validate_vllm_server_args(args: VllmServerArgs, name: str = "vllm") -> list[Problem]:
+    """Every problem with ``args`` (pure): types, GPUs vs parallelism, memory fit, pools, weights vs replicas,
+    identity, lifecycle timings, names and the image pin. ``name`` is the component name (``args.name``'s
+    default)."""
+    problems = type_problems(args, VllmServerArgs)
+    if problems:
+        return problems
+    problems = service_name("name", args.name or name, "Service name (the component name when name is unset)")
+    problems += namespace_name("namespace", args.namespace) + pinned_image("image", args.image)
+    if args.engine.model is not None:
+        problems.append(Problem("engine.model", "leave it unset: --model is the weights backend's path "
+                                                "(weights.model_path)"))
+    problems += _parallelism_problems(args) + _memory_problems(args) + _pool_problems(args)
+    problems += _lifecycle_problems(args)
+    problems += kubernetes_labels("labels", args.labels)
+    return problems
+
+
+def pod_size(args: VllmServerArgs) -> PodSize:
+    """The vLLM container's requests and /dev/shm: one pod fills one node of the pool (room left for the
+    GCS FUSE sidecar when the weights bring one)."""
+    machine = args.pool.machine
+    return size_pod(machine.vcpu, machine.ram_gb, machine.gpu_count, gcsfuse_sidecar=args.weights.fuse_sidecar)
+
+
+def scheduling(args: VllmServerArgs) -> tuple[dict[str, str], list[dict[str, str]], tuple[str, ...]]:
+    """(node selector, tolerations, preferred pool names) from the pool and the overflow pool.
+
+    One pool: its own selector. With an overflow pool: the accelerator only, the union of both pools'
+    tolerations, and a node affinity preferring ``pool`` (``_pool_affinity``)."""
+    pool, overflow = args.pool.scheduling, args.overflow_pool
+    if overflow is None:
+        return dict(pool.node_selector), list(pool.tolerations), ()
+    tolerations = list(pool.tolerations)
+    tolerations += [t for t in overflow.scheduling.tolerations if t not in tolerations]
+    accelerator = {"cloud.google.com/gke-accelerator": args.pool.machine.accelerator}
+    preferred = (pool.node_selector[POOL_LABEL], overflow.scheduling.node_selector[POOL_LABEL])
+    return accelerator, tolerations, preferred
 
 
 class VllmServer(pulumi.ComponentResource):
@@ -122,21 +260,34 @@ class VllmServer(pulumi.ComponentResource):
     served_model_name: str
     service_url: pulumi.Output[str]
     workload: pulumi.CustomResource
+    object_name: str
+    """Name of the Deployment/Service (``args.name`` or the component name)."""
+    gpus_per_node: int
+    """``nvidia.com/gpu`` per pod: the pool machine's GPU count."""
+    size: PodSize
+    """CPU/memory requests and /dev/shm, from the pool's machine."""
 
     def __init__(self, name: str, args: VllmServerArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("VllmServer", name, validate_vllm_server_args(args, name))
         super().__init__("gke-inference:workloads:VllmServer", name, {}, opts)
         child = child_options(self, opts)
-        self.selector_labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": args.name}
+        self.object_name = args.name or name
+        self.gpus_per_node = args.pool.machine.gpu_count
+        self.size = pod_size(args)
+        self._node_selector, self._tolerations, self._preferred_pools = scheduling(args)
+        # Pods wait for the pools they run on (the pool carries the GPU taint and labels they select).
+        pools = [p for p in (args.pool, args.overflow_pool) if isinstance(p, pulumi.Resource)]
+        self.selector_labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": self.object_name}
         self.labels = {**self.selector_labels, "app.kubernetes.io/component": "inference-server", **args.labels}
         self.served_model_name = args.engine.served_model_name
-        self.target_name = args.name
+        self.target_name = self.object_name
         self._args = args
         self._opts = opts
 
         service_account = k8s.core.v1.ServiceAccount(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-ksa",
             metadata=self._meta(
-                args.name,
+                self.object_name,
                 annotations=(
                     {"iam.gke.io/gcp-service-account": args.google_service_account}
                     if args.google_service_account is not None
@@ -149,11 +300,13 @@ class VllmServer(pulumi.ComponentResource):
         secrets = self._secrets(name, args, child)
         probe = k8s.core.v1.ConfigMap(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-probe",
-            metadata=self._meta(f"{args.name}-probe"),
+            metadata=self._meta(f"{self.object_name}-probe"),
             data={script.name: script.read_text() for script in (PROBE_SCRIPT, DRAIN_SCRIPT)},
             opts=child,
         )
-        depends = [service_account, probe, *secrets.values(), *args.weights.dependencies, *args.workload_depends_on]
+        depends = [
+            service_account, probe, *secrets.values(), *args.weights.dependencies, *args.workload_depends_on, *pools
+        ]
         pod = self._pod_template(args, secrets)
         if args.nodes_per_replica > 1:
             self.workload = self._leader_worker_set(name, args, pod, depends)
@@ -161,7 +314,7 @@ class VllmServer(pulumi.ComponentResource):
             self.workload = self._deployment(name, args, pod, depends)
         k8s.core.v1.Service(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-svc",
-            metadata=self._meta(args.name),
+            metadata=self._meta(self.object_name),
             spec={
                 "type": "ClusterIP",
                 "selector": self._leader_selector(args),
@@ -172,14 +325,14 @@ class VllmServer(pulumi.ComponentResource):
         if max(args.replicas, args.max_replicas) > 1:
             k8s.policy.v1.PodDisruptionBudget(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
                 f"{name}-pdb",
-                metadata=self._meta(args.name),
+                metadata=self._meta(self.object_name),
                 spec={"maxUnavailable": 1, "selector": {"matchLabels": self._leader_selector(args)}},
                 opts=child,
             )
         self._network_policy(name, args, child)
         self.namespace = pulumi.Output.from_input(args.namespace)
         self.service_url = pulumi.Output.concat(
-            "http://", args.name, ".", self.namespace, ".svc.cluster.local:", str(SERVING_PORT)
+            "http://", self.object_name, ".", self.namespace, ".svc.cluster.local:", str(SERVING_PORT)
         )
         self.register_outputs({"serviceUrl": self.service_url, "servedModelName": self.served_model_name})
 
@@ -205,7 +358,7 @@ class VllmServer(pulumi.ComponentResource):
                 continue
             secrets[key] = k8s.core.v1.Secret(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
                 f"{name}-{suffix}",
-                metadata=self._meta(f"{args.name}-{suffix}"),
+                metadata=self._meta(f"{self.object_name}-{suffix}"),
                 type="Opaque",
                 string_data={"token": pulumi.Output.secret(value)},
                 opts=child,
@@ -215,20 +368,16 @@ class VllmServer(pulumi.ComponentResource):
     # -- pod ----------------------------------------------------------------------------------
 
     def _pod_template(self, args: VllmServerArgs, secrets: dict[str, k8s.core.v1.Secret]) -> dict[str, Any]:
-        engine = replace(
-            args.engine,
-            model=args.weights.model_path,  # type: ignore[arg-type]  # Input[str] in workloads/weights.py; typed there
-            extra=(*args.weights.vllm_args, *args.engine.extra),
-        )
+        engine = replace(args.engine, extra=(*args.weights.vllm_args, *args.engine.extra))
         container = {
             "name": "vllm",
             "image": args.image,
             "imagePullPolicy": "IfNotPresent",
             "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
-            "args": engine_args(engine),
+            "args": engine_args(engine, model=args.weights.model_path),
             "env": self._env(args, secrets),
             "ports": [{"name": PORT_NAME, "containerPort": SERVING_PORT, "protocol": "TCP"}],
-            "resources": self._resources(args),
+            "resources": self._resources(),
             **self._probes(args),
             "lifecycle": {"preStop": {"exec": {"command": ["python3", f"{PROBE_MOUNT}/{DRAIN_SCRIPT.name}"]}}},
             "securityContext": {
@@ -250,7 +399,7 @@ class VllmServer(pulumi.ComponentResource):
         }
         annotations = {**args.weights.pod_annotations}
         spec: dict[str, Any] = {
-            "serviceAccountName": args.name,
+            "serviceAccountName": self.object_name,
             "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": self.termination_grace_seconds(args),
             "securityContext": {
@@ -260,8 +409,8 @@ class VllmServer(pulumi.ComponentResource):
                 "fsGroup": RUN_AS_USER,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
-            "nodeSelector": args.node_selector,
-            "tolerations": args.tolerations,
+            "nodeSelector": self._node_selector,
+            "tolerations": self._tolerations,
             "topologySpreadConstraints": [
                 {
                     "maxSkew": 1,
@@ -273,15 +422,15 @@ class VllmServer(pulumi.ComponentResource):
             "initContainers": list(args.weights.init_containers),
             "containers": [container],
             "volumes": [
-                {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": args.size.shm}},
+                {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": self.size.shm}},
                 {"name": "cache", "emptyDir": {"sizeLimit": args.cache_size_limit}},
                 {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
-                {"name": "probe", "configMap": {"name": f"{args.name}-probe", "defaultMode": 0o444}},
+                {"name": "probe", "configMap": {"name": f"{self.object_name}-probe", "defaultMode": 0o444}},
                 *args.weights.volumes,
             ],
         }
-        if args.preferred_pools:
-            spec["affinity"] = self._pool_affinity(args.preferred_pools)
+        if self._preferred_pools:
+            spec["affinity"] = self._pool_affinity(self._preferred_pools)
         if not spec["initContainers"]:
             del spec["initContainers"]
         metadata: dict[str, Any] = {"labels": self.labels}
@@ -324,21 +473,20 @@ class VllmServer(pulumi.ComponentResource):
             {"name": "DRAIN_MIN_SECONDS", "value": str(args.pre_stop_seconds)},
             {"name": "DRAIN_MAX_SECONDS", "value": str(args.pre_stop_seconds + args.drain_queue_seconds)},
         ]
-        if args.weights.backend != "huggingFace":
+        if args.weights.offline_hub:
             env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
         if "apiKey" in secrets:
             env.append(
                 {
                     "name": "VLLM_API_KEY",
-                    "valueFrom": {"secretKeyRef": {"name": f"{args.name}-api-key", "key": "token"}},
+                    "valueFrom": {"secretKeyRef": {"name": f"{self.object_name}-api-key", "key": "token"}},
                 }
             )
         return env + list(args.weights.env)
 
-    @staticmethod
-    def _resources(args: VllmServerArgs) -> dict[str, Any]:
-        amounts = {"cpu": args.size.cpu, "memory": args.size.memory, "ephemeral-storage": "50Gi"}
-        return {"requests": amounts, "limits": {**amounts, "nvidia.com/gpu": str(args.gpus_per_node)}}
+    def _resources(self) -> dict[str, Any]:
+        amounts = {"cpu": self.size.cpu, "memory": self.size.memory, "ephemeral-storage": "50Gi"}
+        return {"requests": amounts, "limits": {**amounts, "nvidia.com/gpu": str(self.gpus_per_node)}}
 
     @staticmethod
     def startup_failure_threshold(args: VllmServerArgs) -> int:
@@ -401,7 +549,7 @@ class VllmServer(pulumi.ComponentResource):
             spec = {"replicas": args.replicas, **spec}
         return k8s.apps.v1.Deployment(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-deployment",
-            metadata=self._meta(args.name, annotations=self._workload_annotations(args, condition=None)),
+            metadata=self._meta(self.object_name, annotations=self._workload_annotations(args, condition=None)),
             spec=spec,
             opts=child_options(self, self._opts, depends_on=depends),
         )
@@ -413,7 +561,7 @@ class VllmServer(pulumi.ComponentResource):
         self.target_api_version, self.target_kind = "leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"
         serve = pod["spec"]["containers"][0]
         ray_wait = (
-            f"ray start --head --port=6379 --num-gpus={args.gpus_per_node} && "
+            f"ray start --head --port=6379 --num-gpus={self.gpus_per_node} && "
             f"until [ $(ray status 2>/dev/null | grep -c node_) -ge {args.nodes_per_replica} ]; do sleep 5; done && "
         )
         leader_container = {
@@ -428,7 +576,7 @@ class VllmServer(pulumi.ComponentResource):
         }
         worker_container.update(
             command=["/bin/bash", "-c"],
-            args=[f"ray start --address=$(LWS_LEADER_ADDRESS):6379 --num-gpus={args.gpus_per_node} --block"],
+            args=[f"ray start --address=$(LWS_LEADER_ADDRESS):6379 --num-gpus={self.gpus_per_node} --block"],
         )
         leader = {"metadata": pod["metadata"], "spec": {**pod["spec"], "containers": [leader_container]}}
         worker = {"metadata": pod["metadata"], "spec": {**pod["spec"], "containers": [worker_container]}}
@@ -451,7 +599,7 @@ class VllmServer(pulumi.ComponentResource):
             f"{name}-lws",
             api_version=self.target_api_version,
             kind=self.target_kind,
-            metadata=self._meta(args.name, annotations=self._workload_annotations(args, LWS_READY_CONDITION)),
+            metadata=self._meta(self.object_name, annotations=self._workload_annotations(args, LWS_READY_CONDITION)),
             spec=spec,
             opts=child_options(self, self._opts, depends_on=depends),
         )
@@ -481,7 +629,7 @@ class VllmServer(pulumi.ComponentResource):
             ingress.append({"from": [{"podSelector": {"matchLabels": self.selector_labels}}]})
         k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-netpol",
-            metadata=self._meta(args.name),
+            metadata=self._meta(self.object_name),
             spec={"podSelector": {"matchLabels": self.selector_labels}, "policyTypes": ["Ingress"], "ingress": ingress},
             opts=child,
         )

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.options import inherited_depends_on
+from infra.validation import Problem, raise_if_problems, type_problems
+from workloads.arg_rules import at_least, namespace_name
 
 MODEL_ROOT = "/models"
 """Where every volume backend mounts the weights in the vLLM container."""
@@ -75,9 +77,42 @@ class WeightsMount:
     needs_bucket_read: bool = False
     """The serving GSA needs roles/storage.objectViewer on the model bucket."""
     read_only_many: bool = True
-    """The volume can back many replicas at once."""
+    """The volume can back many replicas at once (a ReadWriteOnce disk backs one)."""
     dependencies: list[pulumi.Resource] = field(default_factory=list)
     """Resources the Deployment must wait for (claims, download Jobs)."""
+    fuse_sidecar: bool = False
+    """GKE injects the gke-gcsfuse sidecar into the pod (the pod is sized to leave it room)."""
+    offline_hub: bool = True
+    """The weights are local or in the bucket: vLLM runs with ``HF_HUB_OFFLINE=1`` (False: it may reach the hub)."""
+    local_ssd_file_cache: bool = False
+    """The backend caches on node ephemeral storage and needs the pool's Local SSD (``local_ssd_mode``
+    ephemeral) behind it; the server refuses a pool without."""
+
+
+class BackendTraits(TypedDict):
+    needs_bucket_read: bool
+    fuse_sidecar: bool
+    offline_hub: bool
+
+
+BACKEND_TRAITS: dict[str, BackendTraits] = {
+    "gcsfuse": {"needs_bucket_read": True, "fuse_sidecar": True, "offline_hub": True},
+    "runaiStreamer": {"needs_bucket_read": True, "fuse_sidecar": False, "offline_hub": True},
+    "huggingFace": {"needs_bucket_read": False, "fuse_sidecar": False, "offline_hub": False},
+    "persistentDisk": {"needs_bucket_read": False, "fuse_sidecar": False, "offline_hub": True},
+    "hyperdiskMl": {"needs_bucket_read": False, "fuse_sidecar": False, "offline_hub": True},
+    "filestore": {"needs_bucket_read": False, "fuse_sidecar": False, "offline_hub": True},
+}
+"""What each backend's mount asks of the pod and its identity (the one table; the builders below use it)."""
+
+
+def weights_shape(backend: str, *, read_only_many: bool = True, local_ssd_file_cache: bool = False) -> WeightsMount:
+    """A backend's ``WeightsMount`` flags without volumes or dependencies: what a stack config checks a
+    server against before any resource exists (``validate_vllm_server_args``)."""
+    return WeightsMount(
+        backend=backend, model_path=MODEL_ROOT, read_only_many=read_only_many,
+        local_ssd_file_cache=local_ssd_file_cache, **BACKEND_TRAITS[backend],
+    )
 
 
 def default_prefix(model_id: str, revision: str) -> str:
@@ -123,11 +158,20 @@ class GcsFuseArgs:
     """``gke-gcsfuse/ephemeral-storage-limit``; "0" = unbounded. The Local SSD file cache counts
     against it, so anything smaller than the model evicts the sidecar (anchors §7 OOM/eviction issues)."""
 
-    def __post_init__(self) -> None:
-        if self.file_cache not in ("localSsd", "memory", "none"):
-            raise ValueError(f"file_cache: '{self.file_cache}' is not localSsd, memory or none")
-        if not self.prefix or self.prefix.startswith("/"):
-            raise ValueError(f"prefix: '{self.prefix}' must be a relative object prefix like models/<id>/<rev>")
+
+
+def _prefix_problems(prefix: str) -> list[Problem]:
+    if not prefix or prefix.startswith("/"):
+        return [Problem("prefix", f"'{prefix}' must be a relative object prefix like models/<id>/<rev>")]
+    return []
+
+
+def validate_gcs_fuse_args(args: GcsFuseArgs) -> list[Problem]:
+    """Problems with the gcsfuse backend's arguments (pure)."""
+    problems = type_problems(args, GcsFuseArgs)
+    if problems:
+        return problems
+    return _prefix_problems(args.prefix) + at_least("model_bytes", args.model_bytes, 1, "it sizes the file cache")
 
 
 def gcsfuse_mount_options(args: GcsFuseArgs) -> list[str]:
@@ -162,6 +206,7 @@ def gcsfuse_weights(args: GcsFuseArgs) -> WeightsMount:
     disk sized to the model (anchors §2.5 tuned manifest). Either way the sidecar requests the cache
     size, so the scheduler reserves it.
     """
+    raise_if_problems("gcsfuse_weights", args.prefix, validate_gcs_fuse_args(args))
     cache_gi = size_gi(args.model_bytes)
     attributes: dict[str, Any] = {
         "bucketName": args.bucket_name,
@@ -190,8 +235,9 @@ def gcsfuse_weights(args: GcsFuseArgs) -> WeightsMount:
         volumes=volumes,
         volume_mounts=[_weights_mount_entry()],
         pod_annotations=annotations,
-        needs_bucket_read=True,
         read_only_many=True,
+        local_ssd_file_cache=args.file_cache == "localSsd",
+        **BACKEND_TRAITS["gcsfuse"],
     )
 
 
@@ -216,11 +262,18 @@ class RunaiStreamerArgs:
     """``--model-loader-extra-config {"distributed":true}``: each tensor-parallel rank streams its share
     (ACP's llm-d path, anchors §2.5); only meaningful with more than one GPU."""
 
-    def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency: {self.concurrency} must be at least 1")
-        if self.memory_limit_bytes < -1:
-            raise ValueError(f"memory_limit_bytes: {self.memory_limit_bytes} must be -1 (unlimited) or a byte count")
+
+
+def validate_runai_streamer_args(args: RunaiStreamerArgs) -> list[Problem]:
+    """Problems with the runaiStreamer backend's arguments (pure)."""
+    problems = type_problems(args, RunaiStreamerArgs)
+    if problems:
+        return problems
+    problems = _prefix_problems(args.prefix) + at_least("concurrency", args.concurrency, 1)
+    if args.memory_limit_bytes < -1:
+        problems.append(Problem("memory_limit_bytes", f"{args.memory_limit_bytes} must be -1 (unlimited) or a byte "
+                                                      "count"))
+    return problems
 
 
 def gcs_url(bucket_name: pulumi.Input[str], prefix: str) -> pulumi.Input[str]:
@@ -237,6 +290,7 @@ def runai_streamer_weights(args: RunaiStreamerArgs) -> WeightsMount:
     (``model_executor/model_loader/runai_streamer_loader.py``); the flag is accepted by its parser
     (reference/real-vllm-on-cpu.md).
     """
+    raise_if_problems("runai_streamer_weights", args.prefix, validate_runai_streamer_args(args))
     vllm_args = ["--load-format", "runai_streamer"]
     if args.distributed:
         vllm_args += ["--model-loader-extra-config", '{"distributed":true}']
@@ -248,8 +302,8 @@ def runai_streamer_weights(args: RunaiStreamerArgs) -> WeightsMount:
             {"name": "RUNAI_STREAMER_MEMORY_LIMIT", "value": str(args.memory_limit_bytes)},
         ],
         vllm_args=vllm_args,
-        needs_bucket_read=True,
         read_only_many=True,
+        **BACKEND_TRAITS["runaiStreamer"],
     )
 
 
@@ -333,8 +387,8 @@ def hugging_face_weights(args: HuggingFaceArgs) -> WeightsMount:
         volumes=volumes,
         volume_mounts=[_weights_mount_entry()],
         init_containers=[init],
-        needs_bucket_read=False,
         read_only_many=True,
+        **BACKEND_TRAITS["huggingFace"],
     )
 
 
@@ -362,11 +416,17 @@ class ModelVolumeArgs:
     labels: dict[str, str] = field(default_factory=dict)
     """Labels on PV and PVC."""
 
-    def __post_init__(self) -> None:
-        if self.capacity_gb < 1:
-            raise ValueError(f"capacity_gb: {self.capacity_gb} must be at least 1")
-        if len(self.source) != 1:
-            raise ValueError("source: give exactly one volume source, e.g. {'csi': {...}}")
+
+
+def validate_model_volume_args(args: ModelVolumeArgs) -> list[Problem]:
+    """Problems with a ModelVolume's arguments (pure)."""
+    problems = type_problems(args, ModelVolumeArgs)
+    if problems:
+        return problems
+    problems = namespace_name("namespace", args.namespace) + at_least("capacity_gb", args.capacity_gb, 1)
+    if len(args.source) != 1:
+        problems.append(Problem("source", "give exactly one volume source, e.g. {'csi': {...}}"))
+    return problems
 
 
 class ModelVolume(pulumi.ComponentResource):
@@ -381,6 +441,7 @@ class ModelVolume(pulumi.ComponentResource):
     claim: k8s.core.v1.PersistentVolumeClaim
 
     def __init__(self, name: str, args: ModelVolumeArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("ModelVolume", name, validate_model_volume_args(args))
         super().__init__("gke-inference:workloads:ModelVolume", name, {}, opts)
         after = inherited_depends_on(opts)
         self.claim_name = name
@@ -447,9 +508,9 @@ def claim_weights(
         model_path=f"{MODEL_ROOT}/{model_subpath.strip('/')}",
         volumes=[{"name": VOLUME_NAME, "persistentVolumeClaim": {"claimName": claim_name, "readOnly": True}}],
         volume_mounts=[_weights_mount_entry()],
-        needs_bucket_read=False,
         read_only_many=read_only_many,
         dependencies=dependencies,
+        **BACKEND_TRAITS[backend],
     )
 
 

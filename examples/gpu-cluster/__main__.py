@@ -54,9 +54,7 @@ cluster = GkeCluster(
 pool = GpuNodePool(
     "gpu",
     GpuNodePoolArgs(
-        project=project,
-        cluster=cluster.cluster_id,
-        location=region,
+        cluster=cluster,  # project, location and the wait for the cluster come with it
         node_locations=(zone,),
         machine_type=machine_type,
         service_account=nodes.email,
@@ -64,7 +62,6 @@ pool = GpuNodePool(
         max_nodes=config.get_int("maxNodes") or 1,
         spot=spot,
     ),
-    opts=pulumi.ResourceOptions(depends_on=[cluster]),
 )
 
 # A one-shot GPU check: pool.scheduling carries the node selector and the tolerations for the

@@ -331,3 +331,65 @@ def test_an_output_disk_image_is_not_checked_now(recorder):
         return validate_gpu_node_pool_args(replace(BASE, secondary_boot_disks=(disk,)))
 
     assert recorder.run(program).value == []
+
+
+# -- the cluster as a component ---------------------------------------------------------------
+
+EXISTING_ID = "projects/p-test/locations/europe-west4/clusters/shared"
+
+
+def _existing_cluster(recorder):
+    from infra.cluster import ExistingClusterArgs, GkeCluster
+
+    recorder.call_results["gcp:container/getCluster:getCluster"] = {
+        "id": EXISTING_ID, "endpoint": "198.51.100.7", "masterAuths": [{"clusterCaCertificate": "Q0E="}],
+    }
+    return GkeCluster("gke", ExistingClusterArgs(project="p-test", name="shared", location="europe-west4"))
+
+
+def test_a_gke_cluster_gives_the_pool_its_project_location_and_id(recorder):
+    def program():
+        cluster = _existing_cluster(recorder)
+        return GpuNodePool("l4", GpuNodePoolArgs(cluster=cluster, node_locations=("europe-west4-a",),
+                                                 machine_type="g2-standard-8", service_account=SA))
+
+    rec = recorder.run(program)
+    pool = rec.inputs("l4-pool")
+    assert (pool["project"], pool["location"], pool["cluster"]) == ("p-test", "europe-west4", EXISTING_ID)
+    # Waiting for a component is waiting for its children: an existing cluster's handle has only its provider.
+    assert rec.named("l4-pool")["dependencies"] == ["gke-k8s"]
+
+
+def test_a_cluster_id_needs_project_and_location(recorder):
+    args = GpuNodePoolArgs(cluster=CLUSTER, node_locations=("us-central1-a",), machine_type="g2-standard-8",
+                           service_account=SA)
+    assert recorder.refused(lambda: GpuNodePool("l4", args)) == [
+        ("project", "required when cluster is an id or name (a GkeCluster carries it)"),
+        ("location", "required when cluster is an id or name (a GkeCluster carries it)"),
+    ]
+
+
+def test_a_gke_cluster_with_another_location_is_refused(recorder):
+    def program():
+        cluster = _existing_cluster(recorder)
+        GpuNodePool("l4", GpuNodePoolArgs(cluster=cluster, location="us-central1", node_locations=("us-central1-a",),
+                                          machine_type="g2-standard-8", service_account=SA))
+
+    from infra.validation import ComponentArgsError
+
+    with pytest.raises(ComponentArgsError) as caught:
+        recorder.run(program)
+    assert caught.value.problems == [
+        ("location", "'us-central1' differs from the cluster's location 'europe-west4'; leave it unset")
+    ]
+    assert "l4-pool" not in recorder.registered_by_last_run()
+
+
+def test_existing_pool_shape_matches_what_the_component_exposes(recorder):
+    from infra.gpu_node_pool import PoolShape
+
+    pool = make(recorder, replace(BASE, spot=True)).value
+    shape = PoolShape.existing("l4", "g2-standard-8", spot=True, ephemeral_local_ssd=True)
+    assert (shape.machine, shape.scheduling, shape.ephemeral_local_ssd) == (
+        pool.machine, pool.scheduling, pool.ephemeral_local_ssd
+    )

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from infra.dashboard import Panel, Series, dashboard_json
+from infra.validation import ComponentArgsError
 from workloads import metrics as M
 from workloads.autoscaling import (
     MetricGoal,
@@ -98,13 +99,13 @@ def _hpa_args(**changes):
 
 
 def test_hpa_args_validation():
-    with pytest.raises(ValueError, match="min_replicas: 0"):
+    with pytest.raises(ComponentArgsError, match="min_replicas: 0"):
         hpa_spec(_hpa_args(min_replicas=0))
-    with pytest.raises(ValueError, match="max_replicas: 1 is below"):
+    with pytest.raises(ComponentArgsError, match="max_replicas: 1 is below"):
         hpa_spec(_hpa_args(min_replicas=2, max_replicas=1))
-    with pytest.raises(ValueError, match="appears twice"):
+    with pytest.raises(ComponentArgsError, match="appears twice"):
         hpa_spec(_hpa_args(goals=[MetricGoal(M.NUM_REQUESTS_WAITING, 5), MetricGoal(M.NUM_REQUESTS_WAITING, 3)]))
-    with pytest.raises(ValueError, match="needs the cluster"):
+    with pytest.raises(ComponentArgsError, match="needs the cluster"):
         hpa_spec(_hpa_args(goals=[MetricGoal(M.DCGM_GPU_UTIL, 70)], workload_namespace="llm"))
     spec = hpa_spec(_hpa_args(goals=[MetricGoal(M.NUM_REQUESTS_RUNNING, 32)]))
     assert spec["metrics"][0]["pods"]["metric"]["name"] == "prometheus.googleapis.com|vllm:num_requests_running|gauge"
@@ -120,7 +121,7 @@ def test_scaled_object_validation():
         max_replicas=0,
         behavior=BEHAVIOR,
     )
-    with pytest.raises(ValueError, match="max_replicas: 0"):
+    with pytest.raises(ComponentArgsError, match="max_replicas: 0"):
         scaled_object_spec(args, "auth")
 
 
@@ -144,7 +145,7 @@ def test_pod_monitoring_rules():
     ]
     for change, message in cases:
         args = VllmPodMonitoringArgs(**{"namespace": "llm", "selector_labels": {"app": "vllm"}, **change})
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(ComponentArgsError, match=message):
             pod_monitoring_spec(args)
     assert duration_seconds("500ms") == 0.5 and duration_seconds("2m") == 120
 

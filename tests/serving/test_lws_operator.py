@@ -84,8 +84,11 @@ def test_chart_version_is_the_release_of_the_vendored_crd():
 
 
 def test_chart_version_must_be_a_chart_version_not_a_tag():
-    with pytest.raises(ValueError, match=r"chart_version: 'v0.10.0'"):
-        LwsOperatorArgs(chart_version="v0.10.0").validate()
+    from workloads.lws_operator import validate_lws_operator_args
+
+    assert validate_lws_operator_args(LwsOperatorArgs(chart_version="v0.10.0")) == [
+        ("chart_version", "'v0.10.0'; give the chart version without 'v' (e.g. 0.10.0)")
+    ]
 
 
 def test_operator_values_put_the_controller_on_the_system_pool_and_keep_extra_values():

@@ -322,7 +322,8 @@ def test_gcsfuse_weights_need_workload_identity(dev_raw):
     dev_raw["cluster"]["workloadIdentity"] = False
     l4(dev_raw)["workloadMetadata"] = "GCE_METADATA"
     assert errors(dev_raw) == [
-        "platform.cluster.workloadIdentity: the gcsfuse backend reads the bucket through Workload Identity"
+        "platform.cluster.workloadIdentity: the gcsfuse backend reads the bucket through Workload Identity: set "
+        "cluster.workloadIdentity"
     ]
 
 
@@ -395,7 +396,8 @@ def test_tensor_times_pipeline_parallel_equals_gpus_per_replica(dev_raw):
     dev_raw["serving"]["vllm"]["tensorParallelSize"] = 2
     assert errors(dev_raw) == [
         (
-            "platform.serving.vllm.tensorParallelSize: tensorParallelSize × pipelineParallelSize = 2 but a "
+            "platform.serving.vllm.tensorParallelSize: serving.vllm.tensorParallelSize × "
+            "serving.vllm.pipelineParallelSize = 2 but a "
             "replica gets 1 GPU(s) (1 node(s) of g2-standard-8 with 1); set them so the product is 1"
         )
     ]
@@ -406,9 +408,9 @@ def test_70b_bf16_does_not_fit_one_l4(dev_raw):
     # 70.6e9 × 2 bytes = 141 GB of weights; one L4 = 24 GB × 0.92 = 22 GB usable.
     assert errors(dev_raw) == [
         (
-            "platform.model.parametersBillions: 70.6B parameters in bfloat16 are 141 GB of weights, but a replica has "
-            "22 GB usable GPU memory (1× L4 at gpuMemoryUtilization 0.92) and needs 20% of it for KV cache; quantize "
-            "(fp8/int4), raise tensorParallelSize with a bigger machine, or pick a machine with more GPU memory"
+            "platform.model.parametersBillions: 141 GB of weights, but a replica has 22 GB usable GPU memory (1× L4 at "
+            "serving.vllm.gpuMemoryUtilization 0.92) and needs 20% of it for KV cache; quantize (fp8/int4), raise "
+            "serving.vllm.tensorParallelSize with a bigger machine, or pick a machine with more GPU memory"
         )
     ]
 
@@ -422,8 +424,8 @@ def test_read_write_once_disk_with_several_replicas(dev_raw):
     dev_raw["model"]["weights"] = {"backend": "persistentDisk", "persistentDisk": {"accessMode": "ReadWriteOnce"}}
     assert errors(dev_raw) == [
         (
-            "platform.model.weights.persistentDisk.accessMode: a ReadWriteOnce disk can back one replica, but up to 2 "
-            "may run; use ReadOnlyMany (the disk is pre-populated and mounted read-only) or hyperdiskMl"
+            "platform.model.weights.persistentDisk.accessMode: a ReadWriteOnce persistentDisk volume can back one "
+            "replica, but up to 2 may run; use a ReadOnlyMany volume (pre-populated, mounted read-only) or hyperdiskMl"
         )
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
+from infra.validation import ComponentArgsError
 from tests.weights.conftest import record
 from workloads import weights as w
 
@@ -99,13 +100,13 @@ def test_gcsfuse_parallel_downloads_off():
 @pytest.mark.parametrize(
     "extra, message",
     [
-        ({"file_cache": "disk"}, "file_cache: 'disk'"),
+        ({"file_cache": "disk"}, "file_cache: expected 'localSsd' | 'memory' | 'none', got str 'disk'"),
         ({"prefix": "/abs"}, "prefix: '/abs'"),
         ({"prefix": ""}, "prefix: ''"),
     ],
 )
 def test_gcsfuse_rejects_bad_args(extra, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ComponentArgsError, match=message):
         gcsfuse(**extra)
 
 
@@ -141,8 +142,8 @@ def test_runai_streamer_distributed_and_output_bucket():
     "extra, message", [({"concurrency": 0}, "concurrency"), ({"memory_limit_bytes": -2}, "memory_limit_bytes")]
 )
 def test_runai_rejects_bad_args(extra, message):
-    with pytest.raises(ValueError, match=message):
-        w.RunaiStreamerArgs(bucket_name="b", prefix="p", **extra)
+    with pytest.raises(ComponentArgsError, match=message):
+        w.runai_streamer_weights(w.RunaiStreamerArgs(bucket_name="b", prefix="p", **extra))
 
 
 def test_hugging_face_downloads_pinned_revision_into_empty_dir():
@@ -241,7 +242,9 @@ def test_nfs_source_and_options():
 
 
 def test_model_volume_args_validation():
-    with pytest.raises(ValueError, match="capacity_gb"):
+    assert w.validate_model_volume_args(
         w.ModelVolumeArgs(namespace="llm", capacity_gb=0, access_mode="ReadOnlyMany", source={"nfs": {}})
-    with pytest.raises(ValueError, match="exactly one volume source"):
+    ) == [("capacity_gb", "0 must be ≥ 1")]
+    assert w.validate_model_volume_args(
         w.ModelVolumeArgs(namespace="llm", capacity_gb=1, access_mode="ReadOnlyMany", source={"nfs": {}, "csi": {}})
+    ) == [("source", "give exactly one volume source, e.g. {'csi': {...}}")]

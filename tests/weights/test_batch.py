@@ -236,7 +236,8 @@ def test_batch_job_spec_single_shard_with_gcsfuse_weights():
 
 def test_batch_job_runs_hugging_face_download_after_the_check():
     hf = WeightsMount(
-        backend="huggingFace", model_path="/models/o/m", init_containers=[{"name": "download-weights", "image": IMAGE}]
+        backend="huggingFace", model_path="/models/o/m", init_containers=[{"name": "download-weights", "image": IMAGE}],
+        offline_hub=False,
     )
     spec, _ = b.batch_job_spec(batch_args(weights=hf))
     pod = spec["template"]["spec"]
