@@ -254,7 +254,7 @@ def _priority_problems(index: int, priority: Priority, args: ComputeClassArgs) -
         if not args.node_pool_auto_creation:
             problems.append(Problem(f"{path}", "a reservation rule needs {node_pool_auto_creation} (GKE creates "
                                                "the pools that consume it); for a pool you bound to a reservation "
-                                               "yourself, list it in an ExistingPools rule"))
+                                               "yourself, list that pool in a pools rule (ExistingPools)"))
         if priority.project is not None and not priority.names:
             problems.append(Problem(f"{path}.project", "a project applies to named (specific) reservations only; "
                                                        "any-matching reservations take no name or project"))

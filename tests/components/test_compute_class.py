@@ -148,7 +148,7 @@ REFUSALS = [
      "concepts/about-custom-compute-classes, 'Auto-create node pools to consume reservations')"),
     (dict(priorities=(Reservation(H100),), node_pool_auto_creation=False), "priorities.0",
      "a reservation rule needs node_pool_auto_creation (GKE creates the pools that consume it); for a pool you bound "
-     "to a reservation yourself, list it in an ExistingPools rule"),
+     "to a reservation yourself, list that pool in a pools rule (ExistingPools)"),
     (dict(priorities=(Reservation(H100, project="other"),)), "priorities.0.project",
      "a project applies to named (specific) reservations only; any-matching reservations take no name or project"),
     (dict(priorities=(Reservation(H100, names=("r", "r")),)), "priorities.0.names.1",
