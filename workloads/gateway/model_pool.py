@@ -135,6 +135,19 @@ def _gateway_problems(args: ModelPoolArgs) -> list[Problem]:
     return []
 
 
+def _object_name_clashes(pool: str, args: ModelPoolArgs) -> list[Problem]:
+    """Two different served names whose objective objects would share a name (``objective_name``)."""
+    seen: dict[str, str] = {objective_name(pool, args.served_model_name): args.served_model_name}
+    problems = []
+    for adapter in args.adapters:
+        name = objective_name(pool, adapter)
+        if name in seen and seen[name] != adapter:
+            problems.append(Problem(f"adapters.{adapter}", f"'{adapter}' and '{seen[name]}' both become the object "
+                                                           f"name '{name}'; rename one"))
+        seen.setdefault(name, adapter)
+    return problems
+
+
 def _priority_problems(args: ModelPoolArgs) -> list[Problem]:
     problems = []
     priorities = {"priority": args.priority, **{f"adapters.{n}": p for n, p in args.adapters.items()}}
@@ -173,10 +186,7 @@ def validate_model_pool_args(args: ModelPoolArgs, name: str = "model") -> list[P
     if not args.health_path.startswith("/"):
         problems.append(Problem("health_path", f"'{args.health_path}' must start with '/'"))
     problems += adapter_name_problems("adapters", args.adapters, base_name=args.served_model_name)
-    objectives = [objective_name(pool, n) for n in (args.served_model_name, *args.adapters)]
-    problems += [Problem(f"adapters.{n}", f"'{n}' and another name both become the object name '{o}'; rename one")
-                 for n, o in zip((args.served_model_name, *args.adapters), objectives, strict=True)
-                 if objectives.count(o) > 1][1:]
+    problems += _object_name_clashes(pool, args)
     if len(args.adapters) + 1 > MAX_SERVED_NAMES:
         problems.append(Problem("adapters", f"{len(args.adapters)} adapters; one route matches at most "
                                             f"{MAX_SERVED_NAMES} names including the base model"))
