@@ -28,7 +28,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pulumi_command import local
 
-from infra.images import BUILD_INTERPRETER, DIGEST, parse_image
+from infra.images import BUILD_DIR, BUILD_INTERPRETER, DIGEST, parse_image
 from infra.options import child_options
 
 BOOT_DISK_CONFIG = "images/boot-disk/cloudbuild.yaml"
@@ -142,6 +142,7 @@ class BootDiskImage(pulumi.ComponentResource):
             f"{name}-build",
             create=BOOT_DISK_SCRIPT,
             interpreter=BUILD_INTERPRETER,
+            dir=BUILD_DIR,
             environment={
                 "PROJECT": args.project,
                 "REGION": args.region,

@@ -161,7 +161,10 @@ def _ar_parts(ref: ImageRef) -> tuple[str, str, str]:
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 DOCKER_BUILD_CONFIG = "images/cloudbuild-docker.yaml"
-"""Cloud Build config of our image builds (repository-relative: Pulumi runs the program in the project root)."""
+"""Cloud Build config of our image builds, relative to ``BUILD_DIR``."""
+BUILD_DIR = str(IMAGES_DIR.parent)
+"""Where the build commands run: the folder holding ``images/`` — the checkout, or site-packages for an
+installed wheel (the user's project folder has no ``images/``). The offline render shows it as ``<package>``."""
 BUILD_INTERPRETER = ["/bin/bash", "-c"]
 BUILD_SCRIPT = """set -euo pipefail
 # Immutable tags: a tag that exists already holds this content (the tag is the content hash).
@@ -232,6 +235,7 @@ class ImageBuild(pulumi.ComponentResource):
             f"{name}-build",
             create=BUILD_SCRIPT,
             interpreter=BUILD_INTERPRETER,
+            dir=BUILD_DIR,
             environment={
                 "PROJECT": args.project,
                 "REGION": args.region,

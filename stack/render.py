@@ -111,8 +111,15 @@ class RenderResult:
         return image_record(self.resources, self.config)
 
 
+PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+"""Where the package lives on this machine; recorded as ``<package>`` so renders do not depend on it."""
+
+
 def clean_value(value: Any) -> Any:
-    """Mask secrets, turn integral floats back into ints, drop None — recursively."""
+    """Mask secrets, turn integral floats back into ints, drop None, show this machine's package folder
+    as ``<package>`` — recursively."""
+    if value == PACKAGE_DIR:
+        return "<package>"
     if isinstance(value, dict):
         if SECRET_SIG_KEY in value:
             return _mask(value.get("value"))

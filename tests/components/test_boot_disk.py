@@ -49,6 +49,7 @@ def test_build_command_inputs_are_exact_and_triggered_by_the_image(recorder):
     assert rec.inputs("cache-build") == {
         "create": BOOT_DISK_SCRIPT,
         "interpreter": BUILD_INTERPRETER,
+        "dir": "<package>",  # the folder holding images/ (checkout or site-packages), masked by the recorder
         "environment": {
             "PROJECT": "p",
             "REGION": "us-central1",

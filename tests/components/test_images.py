@@ -250,6 +250,7 @@ def test_build_runs_cloud_build_with_exact_inputs_and_yields_the_pushed_digest(r
     assert command["inputs"] == {
         "create": BUILD_SCRIPT,
         "interpreter": BUILD_INTERPRETER,
+        "dir": "<package>",  # the folder holding images/ (checkout or site-packages), masked by the recorder
         "environment": {
             "PROJECT": "p",
             "REGION": "us-central1",
