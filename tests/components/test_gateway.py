@@ -50,6 +50,7 @@ def test_internal_gateway_children_and_names(recorder):
         ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "inference-bbr-rolebinding", "inference"),
         ("kubernetes:apps/v1:Deployment", "inference-bbr", "inference"),
         ("kubernetes:core/v1:Service", "inference-bbr-svc", "inference"),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "inference-bbr-netpol", "inference"),
         ("kubernetes:networking.gke.io/v1:HealthCheckPolicy", "inference-bbr-healthcheck", "inference"),
         ("kubernetes:networking.gke.io/v1:GCPRoutingExtension", "inference-routing-extension", "inference"),
     }
@@ -113,6 +114,12 @@ def test_router_puts_the_model_in_x_gateway_model_name(recorder):
     assert deployment["spec"]["template"]["metadata"]["labels"] == ROUTER_LABELS
     assert rec.inputs("inference-bbr-svc")["spec"]["ports"] == [
         {"name": "grpc", "protocol": "TCP", "port": 9004, "targetPort": 9004, "appProtocol": "HTTP2"}]
+    assert rec.inputs("inference-bbr-netpol")["spec"] == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "payload-processor",
+                                        "app.kubernetes.io/instance": "inference-bbr"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"ports": [{"port": 9004, "protocol": "TCP"}, {"port": 9005, "protocol": "TCP"}]}],
+    }
     assert rec.inputs("inference-bbr-role")["rules"] == [
         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
 

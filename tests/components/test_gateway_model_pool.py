@@ -68,6 +68,7 @@ def test_single_model_children_and_names(recorder):
         (f"{K}core/v1:ConfigMap", "qwen-epp-config"),
         (f"{K}apps/v1:Deployment", "qwen-epp"),
         (f"{K}core/v1:Service", "qwen-epp-svc"),
+        (f"{K}networking.k8s.io/v1:NetworkPolicy", "qwen-epp-netpol"),
         (f"{K}core/v1:ServiceAccount", "qwen-metrics-reader-sa"),
         (f"{K}core/v1:Secret", "qwen-metrics-token"),
         (f"{K}{RBAC}:ClusterRole", "qwen-metrics-reader-clusterrole"),
@@ -192,6 +193,16 @@ def test_picker_runs_upstream_args_size_and_probes(recorder):
         "ports": [{"name": "grpc-ext-proc", "protocol": "TCP", "port": 9002, "targetPort": 9002,
                    "appProtocol": "kubernetes.io/h2c"},
                   {"name": "http-metrics", "protocol": "TCP", "port": 9090, "targetPort": 9090}],
+    }
+    assert rec.inputs("qwen-epp-netpol")["spec"] == {
+        "podSelector": {"matchLabels": PICKER_SELECTOR},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {"ports": [{"port": 9002, "protocol": "TCP"}, {"port": 9003, "protocol": "TCP"}]},
+            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gmp-system"}},
+                       "podSelector": {"matchLabels": {"app.kubernetes.io/name": "collector"}}}],
+             "ports": [{"port": 9090, "protocol": "TCP"}]},
+        ],
     }
     assert "qwen-epp-leader-role" not in rec.names() and "qwen-epp-pdb" not in rec.names()
 

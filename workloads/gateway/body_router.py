@@ -150,6 +150,17 @@ def router_health_check_spec(service_name: str) -> dict[str, Any]:
     }
 
 
+def router_network_policy_spec(selector: Mapping[str, str]) -> dict[str, Any]:
+    """Ingress only on the ext_proc and health ports. Callers are the load balancer's Envoy proxies (the region's
+    proxy-only subnet) and Google's health checkers, neither a pod, so the rule names ports, not peers."""
+    return {
+        "podSelector": {"matchLabels": dict(selector)},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"ports": [{"port": BBR_GRPC_PORT, "protocol": "TCP"},
+                               {"port": BBR_HEALTH_PORT, "protocol": "TCP"}]}],
+    }
+
+
 def configmap_reader_rules() -> list[dict[str, Any]]:
     """The router watches ConfigMaps in its namespace (``payload-processor/templates/rbac.yaml``, single namespace)."""
     return [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]

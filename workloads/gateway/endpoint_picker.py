@@ -17,7 +17,7 @@ the old leader being killed"). One replica is upstream's default; two buy a fast
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,7 +26,6 @@ import yaml
 from infra.validation import Problem, kubernetes_labels, one_of
 from workloads.arg_rules import at_least
 from workloads.gateway.upstream import (
-    ENGINE_LABEL,
     EPP_CONFIG_API_VERSION,
     EPP_CPU,
     EPP_EXT_PROC_PORT,
@@ -226,6 +225,21 @@ def picker_service_spec(selector: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def picker_network_policy_spec(selector: Mapping[str, str], gmp_ns: str) -> dict[str, Any]:
+    """Ingress on the ext_proc and health ports (callers: the load balancer's proxies in the proxy-only subnet and
+    Google's health checkers, not pods) and on the metrics port from the Managed Prometheus collectors only."""
+    return {
+        "podSelector": {"matchLabels": dict(selector)},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {"ports": [{"port": EPP_EXT_PROC_PORT, "protocol": "TCP"}, {"port": EPP_HEALTH_PORT, "protocol": "TCP"}]},
+            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gmp_ns}},
+                       "podSelector": {"matchLabels": {"app.kubernetes.io/name": "collector"}}}],
+             "ports": [{"port": EPP_METRICS_PORT, "protocol": "TCP"}]},
+        ],
+    }
+
+
 def picker_rules() -> list[dict[str, Any]]:
     """Namespaced read access: model server pods, its InferencePool, objectives and rewrites in both groups
     (``_rbac.yaml`` Role ``-sa`` + gateway chart ``rbac.yaml`` Role ``-non-sa``, merged)."""
@@ -280,11 +294,6 @@ def pod_monitoring_endpoint(interval: str, token_secret: str) -> dict[str, Any]:
     }
 
 
-def engine_labels(selector_labels: Mapping[str, str]) -> list[str]:
-    """Keys of ``selector_labels`` the picker reserves (none may be the engine label: vLLM pods carry the default)."""
-    return [key for key in selector_labels if key == ENGINE_LABEL]
-
-
 def subjects(service_account: str, namespace: Any) -> list[dict[str, Any]]:
     return [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]
 
@@ -292,6 +301,3 @@ def subjects(service_account: str, namespace: Any) -> list[dict[str, Any]]:
 def role_ref(kind: Literal["Role", "ClusterRole"], name: Any) -> dict[str, Any]:
     return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
 
-
-def unique_names(values: Sequence[str]) -> bool:
-    return len(set(values)) == len(values)

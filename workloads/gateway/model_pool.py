@@ -353,6 +353,9 @@ class ModelPool(pulumi.ComponentResource):
         service = k8s.core.v1.Service(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-epp-svc", metadata=self._meta(picker, labels), spec=epp.picker_service_spec(selector),
             opts=child)
+        k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
+            f"{name}-epp-netpol", metadata=self._meta(picker, labels),
+            spec=epp.picker_network_policy_spec(selector, epp.gmp_namespace(args.picker)), opts=child)
         if args.picker.replicas > 1:
             k8s.policy.v1.PodDisruptionBudget(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
                 f"{name}-epp-pdb", metadata=self._meta(picker, labels),
