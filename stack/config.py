@@ -639,6 +639,7 @@ class StackConfig(Model):
                     "use DEFAULT or drop DCGM from cluster.monitoringComponents",
                 )
         self._check_serving((info.context or {}).get("stack") or "stack")
+        self._check_replicas()
         self._check_volume_populator()
         self._check_environment()
         return self
@@ -863,11 +864,39 @@ class StackConfig(Model):
         """GPUs one replica gets: the serving pool's GPUs per node × nodes per replica."""
         return self.gpu_pools[self.serving.pool].machine().gpu_count * self.serving.nodes_per_replica
 
+    def min_replicas(self) -> int:
+        """The fewest serving replicas: the HPA's ``autoscaling.minReplicas``, KEDA's ``autoscaling.keda.minReplicas``
+        (0 scales to zero), or ``serving.replicas`` when nothing autoscales. The one answer the program (HPA, PDB,
+        alerts), the estimate and the simulator use; ``serving.replicas`` counts only in mode ``none``."""
+        mode = self.autoscaling.mode
+        if mode == "hpa":
+            return self.autoscaling.min_replicas
+        if mode == "keda":
+            return self.autoscaling.keda.min_replicas
+        return self.serving.replicas
+
     def max_replicas(self) -> int:
-        """The most replicas that can run at once."""
+        """The most replicas that can run at once: ``autoscaling.maxReplicas``, or ``serving.replicas`` when nothing
+        autoscales (see :meth:`min_replicas`)."""
         if self.autoscaling.mode == "none":
             return self.serving.replicas
-        return max(self.autoscaling.max_replicas, self.serving.replicas)
+        return self.autoscaling.max_replicas
+
+    def _check_replicas(self) -> None:
+        """``serving.replicas`` set beside an autoscaler: the autoscaler owns the count, so a value it can never run
+        is refused (the old answers drifted: the estimate priced it, the HPA ignored it)."""
+        if self.autoscaling.mode == "none" or "replicas" not in self.serving.model_fields_set:
+            return
+        low, high = self.min_replicas(), self.max_replicas()
+        if not low <= self.serving.replicas <= high:
+            owner = "autoscaling.keda.minReplicas" if self.autoscaling.mode == "keda" else "autoscaling.minReplicas"
+            raise FieldError(
+                "serving.replicas",
+                f"{self.serving.replicas} is outside the {low}–{high} replicas the {self.autoscaling.mode} autoscaler "
+                f"runs, and ignored while autoscaling.mode is {self.autoscaling.mode}; set {owner} and "
+                "autoscaling.maxReplicas instead (or autoscaling.mode: none for a fixed count), or drop "
+                "serving.replicas",
+            )
 
     def effective_weight_bytes(self) -> float:
         """Weight bytes in GPU memory (fp8 quantization on the fly halves 16-bit weights)."""
@@ -906,6 +935,16 @@ class StackConfig(Model):
                 f"{CONFIG_KEY}.cluster.minMasterVersion: unset, so the cluster runs the "
                 f"{self.cluster.release_channel.value} channel's default version, which may be older than "
                 "1.33.2-gke.4780000 (GKE Volume Populator, model.weights.hyperdiskMl); set it to \"1.33\" or newer"
+            )
+        if (
+            self.autoscaling.mode != "none"
+            and "replicas" in self.serving.model_fields_set
+            and self.serving.replicas != self.min_replicas()
+        ):
+            notes.append(
+                f"{CONFIG_KEY}.serving.replicas: {self.serving.replicas} is ignored while autoscaling.mode is "
+                f"{self.autoscaling.mode}; the autoscaler runs {self.min_replicas()}–{self.max_replicas()} replicas "
+                "(raise its minimum to keep more running)"
             )
         if self.model.weights.backend is WeightsBackend.HUGGING_FACE:
             notes.append(

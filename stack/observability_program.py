@@ -12,7 +12,6 @@ scales nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -28,7 +27,7 @@ from infra.dashboard import (
 )
 from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
 from stack.config import StackConfig
-from stack.simulate.behavior import default_behavior
+from stack.decisions import default_behavior, gsa_account_id
 from workloads import metrics as M
 from workloads.autoscaling import (
     DCGM_WORKLOAD_NAMESPACE_LABEL,
@@ -171,16 +170,6 @@ def replicas_query(matchers: Mapping[str, str]) -> str:
     return f"count(count by (pod) ({M.selector(M.NUM_REQUESTS_RUNNING, matchers)}))"
 
 
-def min_serving_replicas(config: StackConfig) -> int:
-    """Fewest replicas the stack ever runs (0 only with KEDA scale-to-zero)."""
-    mode = config.autoscaling.mode
-    if mode == "keda":
-        return config.autoscaling.keda.min_replicas
-    if mode == "hpa":
-        return config.autoscaling.min_replicas
-    return config.serving.replicas
-
-
 def alert_rules(config: StackConfig, served_model_name: str) -> list[AlertRule]:
     """Queue time, no replicas/no scrape, KV-cache saturation, GPU memory — all from the registry."""
     v = vllm_matchers(config, served_model_name)
@@ -217,7 +206,7 @@ def alert_rules(config: StackConfig, served_model_name: str) -> list[AlertRule]:
             f"{config.serving.vllm.gpu_memory_utilization:.0%}): another process or fragmentation; CUDA OOM is next.",
         ),
     ]
-    if min_serving_replicas(config) >= 1:
+    if config.min_replicas() >= 1:  # 0 only with KEDA scale-to-zero
         rules.insert(
             1,
             AlertRule(
@@ -235,14 +224,6 @@ def alert_rules(config: StackConfig, served_model_name: str) -> list[AlertRule]:
 
 
 # -- identities -------------------------------------------------------------------------------
-
-
-def account_id(prefix: str, stack: str) -> str:
-    """A valid GSA id (6–30 chars, ``[a-z][-a-z0-9]*[a-z0-9]``) from a prefix and the stack name."""
-    raw = re.sub(r"[^a-z0-9-]+", "-", f"{prefix}-{stack}".lower())[:30].strip("-")
-    if len(raw) < 6:
-        raw = (raw + "-sa00")[:30]
-    return raw
 
 
 def _identity(
@@ -263,7 +244,7 @@ def _identity(
         name,
         WorkloadIdentityArgs(
             project=config.project,
-            account_id=account_id(prefix, stack),
+            account_id=gsa_account_id(prefix, stack),
             namespace=namespace,
             ksa_name=ksa,
             project_roles=(MONITORING_VIEWER,),
@@ -293,8 +274,8 @@ def build_observability(
         provider: the cluster's explicit Kubernetes provider.
         serving: the vLLM server (``VllmServer``): namespace, selector labels, metrics port name,
             scale target (apiVersion/kind/name) and served model name.
-        cold_start_seconds: replica cold start (``stack.estimate.estimate_cold_start(config).total_seconds``),
-            from which ``stack.simulate.default_behavior`` derives the HPA/KEDA behavior.
+        cold_start_seconds: replica cold start (``stack.decisions.replica_cold_start_seconds``), from which
+            ``stack.decisions.default_behavior`` derives the HPA/KEDA behavior.
         notification_channels: Cloud Monitoring channel ids the alerts notify.
         adapter_image: the Stackdriver adapter image pinned by digest (the program passes the one
             ``stack.images_program`` looked up); None uses the upstream tag (``workloads.metrics_adapter.IMAGE``),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,8 @@ from infra.gpu_node_pool import GpuNodePool
 from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
 from infra.storage import READER_ROLE, WRITER_ROLE, ModelBucket
 from stack.config import StackConfig
-from stack.estimate import estimate_cold_start
+from stack.decisions import STARTUP_BUDGET_FACTOR as STARTUP_BUDGET_FACTOR  # re-exported (tests, callers)
+from stack.decisions import replica_cold_start_seconds, startup_budget_seconds
 from stack.images_program import StackImages
 from stack.weights_program import build_batch, build_weights
 from workloads.loadtest import InClusterLoadTest, LoadTestArgs
@@ -22,9 +22,6 @@ from workloads.lws_operator import LwsOperator, LwsOperatorArgs
 from workloads.smoke_test import SmokeTest, SmokeTestArgs, read_latency_seconds
 from workloads.vllm_server import VllmServer
 
-STARTUP_BUDGET_FACTOR = 1.5
-"""The startupProbe allows this multiple of the estimated replica cold start (image + weights + engine)."""
-MIN_STARTUP_BUDGET_SECONDS = 300
 SYSTEM_POOL_SELECTOR = {"gke-inference/role": "system"}
 """Node label of the CPU system pool (infra/cluster.py): controllers and client Jobs run there."""
 
@@ -39,23 +36,6 @@ class Serving:
     startup_budget_seconds: int
     smoke_test_latency_seconds: pulumi.Output[float | None] | None = None
     """Latency of the smoke test's chat completion (None when serving.smokeTest.enabled is false)."""
-
-
-def startup_budget_seconds(config: StackConfig, cold_start_seconds: float) -> int:
-    """The configured budget, or the cold-start estimate × STARTUP_BUDGET_FACTOR (at least 5 minutes)."""
-    if config.serving.startup_budget_seconds is not None:
-        return config.serving.startup_budget_seconds
-    return max(MIN_STARTUP_BUDGET_SECONDS, math.ceil(cold_start_seconds * STARTUP_BUDGET_FACTOR / 10) * 10)
-
-
-def min_replicas(config: StackConfig) -> int:
-    """Replicas that always run: the HPA minimum, KEDA's idle count, or the fixed count."""
-    mode = config.autoscaling.mode
-    if mode == "hpa":
-        return config.autoscaling.min_replicas
-    if mode == "keda":
-        return config.autoscaling.keda.min_replicas
-    return config.serving.replicas
 
 
 def build_serving(
@@ -119,7 +99,7 @@ def build_serving(
     if weights.needs_bucket_read:
         bucket.grant("models-vllm-reader", READER_ROLE, identity.member)
 
-    cold_start = estimate_cold_start(config).total_seconds
+    cold_start = replica_cold_start_seconds(config)
     budget = startup_budget_seconds(config, cold_start)
     vllm = serving.vllm
     # A replica spanning nodes is a LeaderWorkerSet: its CRD and controller come with the stack.
@@ -137,7 +117,7 @@ def build_serving(
             pool=pools[serving.pool],
             overflow_pool=pools[serving.spot_pool] if serving.spot_pool else None,
             google_service_account=identity.email,
-            replicas=max(1, min_replicas(config)),
+            replicas=max(1, config.min_replicas()),
             startup_budget_seconds=budget,
             api_key=secrets.get("apiKey") if serving.require_api_key else None,
             workload_depends_on=(lws,) if lws else (),

@@ -170,7 +170,7 @@ def stack_scaler(config: StackConfig, behavior: HpaBehavior, prefix: str = "stac
     return HpaScaler(
         f"{prefix}HPA {_metric_names(config)} + behavior{suffix}",
         _metrics(config),
-        max(scaling.min_replicas, 1),
+        max(config.min_replicas(), 1),
         config.max_replicas(),
         behavior,
         sim.hpa_tolerance,
