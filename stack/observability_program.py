@@ -25,9 +25,10 @@ from infra.dashboard import (
     Panel,
     Series,
 )
-from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
+from infra.identity import WorkloadIdentity
 from stack.config import StackConfig
-from stack.decisions import default_behavior, gsa_account_id
+from stack.decisions import default_behavior
+from stack.identities import stack_identity
 from workloads import metrics as M
 from workloads.autoscaling import (
     DCGM_WORKLOAD_NAMESPACE_LABEL,
@@ -240,17 +241,9 @@ def _identity(
             f"cluster.workloadIdentity: false, but {ksa} in {namespace} reads Managed Prometheus through Workload "
             "Identity; enable it, or set autoscaling.mode none"
         )
-    return WorkloadIdentity(
-        name,
-        WorkloadIdentityArgs(
-            project=config.project,
-            account_id=gsa_account_id(prefix, stack),
-            namespace=namespace,
-            ksa_name=ksa,
-            project_roles=(MONITORING_VIEWER,),
-        ),
-        opts=pulumi.ResourceOptions(depends_on=list(gcp_depends_on)),
-    )
+    return stack_identity(
+        name, config, stack, prefix, namespace, ksa, gcp_depends_on, project_roles=(MONITORING_VIEWER,)
+    ).identity
 
 
 # -- the composition --------------------------------------------------------------------------

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.gpu_node_pool import GpuNodePool
-from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
-from infra.storage import READER_ROLE, WRITER_ROLE, ModelBucket
+from infra.storage import ModelBucket
 from stack.config import StackConfig
 from stack.decisions import STARTUP_BUDGET_FACTOR as STARTUP_BUDGET_FACTOR  # re-exported (tests, callers)
 from stack.decisions import replica_cold_start_seconds, startup_budget_seconds
+from stack.identities import BucketAccess, stack_identity
 from stack.images_program import StackImages
 from stack.weights_program import build_batch, build_weights
 from workloads.loadtest import InClusterLoadTest, LoadTestArgs
@@ -76,13 +76,6 @@ def build_serving(
         spec={"podSelector": {}, "policyTypes": ["Ingress"]},
         opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace]),
     )
-    identity = WorkloadIdentity(
-        "vllm-identity",
-        WorkloadIdentityArgs(
-            project=config.project, account_id=f"vllm-{stack}", namespace=serving.namespace, ksa_name=serving.name
-        ),
-        opts=pulumi.ResourceOptions(depends_on=gcp_depends_on),
-    )
     hub_token = _hub_token_secret(serving.namespace, serving.name, secrets.get("hfToken"), provider, namespace)
     weights = build_weights(
         config,
@@ -96,8 +89,11 @@ def build_serving(
         serving_image=images.serving.ref,
         gcp_depends_on=[bucket, *gcp_depends_on],
     )
-    if weights.needs_bucket_read:
-        bucket.grant("models-vllm-reader", READER_ROLE, identity.member)
+    # The server reads the bucket itself only where the backend streams from it.
+    identity = stack_identity(
+        "vllm-identity", config, stack, "vllm", serving.namespace, serving.name, gcp_depends_on,
+        bucket=_bucket_access(bucket, "reader", "models-vllm-reader") if weights.needs_bucket_read else None,
+    )
 
     cold_start = replica_cold_start_seconds(config)
     budget = startup_budget_seconds(config, cold_start)
@@ -190,6 +186,11 @@ def _hub_token_secret(
     )
 
 
+def _bucket_access(bucket: ModelBucket, access: Literal["reader", "writer"], grant_name: str) -> BucketAccess:
+    """Bucket access under the grant name ``ModelBucket.grant`` gave it, aliased from that parent (the bucket)."""
+    return BucketAccess(bucket.bucket_name, access, grant_name, (pulumi.Alias(parent=bucket),))
+
+
 LOADTEST_DIR = Path(__file__).resolve().parent.parent / "loadtest"
 
 
@@ -209,17 +210,10 @@ def _load_test(
     namespace: k8s.core.v1.Namespace,
     gcp_depends_on: list[pulumi.Resource],
 ) -> InClusterLoadTest:
-    identity = WorkloadIdentity(
-        "loadtest-identity",
-        WorkloadIdentityArgs(
-            project=config.project,
-            account_id=f"loadtest-{stack}",
-            namespace=config.serving.namespace,
-            ksa_name="loadtest",
-        ),
-        opts=pulumi.ResourceOptions(depends_on=gcp_depends_on),
+    identity = stack_identity(
+        "loadtest-identity", config, stack, "loadtest", config.serving.namespace, "loadtest", gcp_depends_on,
+        bucket=_bucket_access(bucket, "writer", "models-loadtest-writer"),
     )
-    bucket.grant("models-loadtest-writer", WRITER_ROLE, identity.member)
     return InClusterLoadTest(
         "loadtest",
         LoadTestArgs(

@@ -28,15 +28,16 @@ import re
 from collections.abc import Sequence
 
 import pulumi
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from infra.cluster import GkeCluster
 from infra.filestore import ZONAL_TIERS, FilestoreShare, FilestoreShareArgs
 from infra.gpu_node_pool import Scheduling
-from infra.identity import WorkloadIdentity, WorkloadIdentityArgs
+from infra.identity import WorkloadIdentity
 from infra.model_disk import ModelDisk, ModelDiskArgs, TransferNodePool, TransferNodePoolArgs
+from infra.options import inherited_depends_on
 from stack.config import StackConfig
+from stack.identities import BucketAccess, stack_identity
 from stack.serving_config import WeightsBackend
 from workloads import weights as w
 from workloads.batch import BatchInference, BatchInferenceArgs
@@ -56,7 +57,6 @@ from workloads.model_downloader import (
 
 DOWNLOADER_KSA = "model-downloader"
 BATCH_KSA = "vllm-batch"
-BUCKET_WRITER_ROLE = "roles/storage.objectUser"
 SHARE_MOUNT = "/share"
 FILL_MOUNT = "/fill"
 """Where the PD fill Job mounts the disk it writes (the model lands at ``/fill/<prefix>``)."""
@@ -283,21 +283,10 @@ def _bucket_writer(
     opts: pulumi.ResourceOptions,
 ) -> WorkloadIdentity:
     """A GSA that ``namespace/ksa`` impersonates, with object read/write on the model bucket only."""
-    identity = WorkloadIdentity(
-        name,
-        WorkloadIdentityArgs(
-            project=config.project, account_id=gce_name(prefix, stack, limit=30), namespace=namespace, ksa_name=ksa
-        ),
-        opts=opts,
-    )
-    gcp.storage.BucketIAMMember(
-        f"{name}-bucket-writer",
-        bucket=bucket_name,
-        role=BUCKET_WRITER_ROLE,
-        member=identity.member,
-        opts=pulumi.ResourceOptions(parent=identity),
-    )
-    return identity
+    return stack_identity(
+        name, config, stack, prefix, namespace, ksa, inherited_depends_on(opts),
+        bucket=BucketAccess(bucket_name, "writer"),
+    ).identity
 
 
 def _model_disk(
@@ -364,8 +353,6 @@ def _model_disk(
 VOLUME_POPULATOR_KSA = "hdml-populator"
 """KSA the Volume Populator's transfer Job reads the bucket as (its own: GKE's how-to warns that any pod
 using it can read the bucket)."""
-BUCKET_READER_ROLE = "roles/storage.objectViewer"
-"""What the transfer needs on the bucket (the how-to grants roles/storage.objectViewer)."""
 
 
 def _hyperdisk_ml_populated(
@@ -383,23 +370,12 @@ def _hyperdisk_ml_populated(
     """Hyperdisk ML filled from ``gs://bucket/<prefix>/`` by GKE's Volume Populator, after the download."""
     o = config.model.weights.hyperdisk_ml
     zones = tuple(weights_zones(config))
-    identity = WorkloadIdentity(
-        "weights-populator-identity",
-        WorkloadIdentityArgs(
-            project=config.project,
-            account_id=gce_name("hdml-pop", stack, limit=30),
-            namespace=namespace,
-            ksa_name=VOLUME_POPULATOR_KSA,
-        ),
-        opts=gcp_opts,
+    populator = stack_identity(
+        "weights-populator-identity", config, stack, "hdml-pop", namespace, VOLUME_POPULATOR_KSA,
+        inherited_depends_on(gcp_opts), bucket=BucketAccess(bucket_name, "reader", "weights-populator-bucket-reader"),
     )
-    reader = gcp.storage.BucketIAMMember(
-        "weights-populator-bucket-reader",
-        bucket=bucket_name,
-        role=BUCKET_READER_ROLE,
-        member=identity.member,
-        opts=pulumi.ResourceOptions(parent=identity),
-    )
+    identity, reader = populator.identity, populator.bucket_grant
+    assert reader is not None  # stack_identity grants what ``bucket`` asks for
     after: list[pulumi.Resource] = [reader, *download]
     if o.transfer.create_node_pool:
         after.append(_transfer_pool(config, stack, zones, labels, gcp_opts, gcp_depends_on))
