@@ -47,7 +47,6 @@ from workloads.gateway.upstream import (
     GATEWAY_CLASSES,
     GATEWAY_GROUP,
     GKE_NETWORKING_API_VERSION,
-    INTERNAL_CLASS,
 )
 
 TYPE_TOKEN = "gke-inference:workloads:InferenceGateway"
@@ -98,7 +97,7 @@ class InferenceGatewayArgs:
     repository is ``upstream.PAYLOAD_PROCESSOR_IMAGE``."""
     name: str | None = None
     """Name of the Gateway object (and prefix of the router's objects); None = the component's name."""
-    gateway_class: Literal["gke-l7-rilb", "gke-l7-regional-external-managed"] = INTERNAL_CLASS
+    gateway_class: Literal["gke-l7-rilb", "gke-l7-regional-external-managed"] = "gke-l7-rilb"
     """Internal regional load balancer (default) or regional external; external needs ``tls``."""
     tls: GatewayTls | None = None
     """Terminate TLS on 443 with this certificate; required for the external class."""
@@ -206,7 +205,7 @@ class InferenceGateway(pulumi.ComponentResource):
             return {"name": object_name, "namespace": args.namespace, "labels": router_labels, **extra}
 
         child = child_options(self, opts)
-        ksa = k8s.core.v1.ServiceAccount(f"{name}-bbr-sa", metadata=meta(router), opts=child)  # type: ignore[arg-type]
+        ksa = k8s.core.v1.ServiceAccount(f"{name}-bbr-sa", metadata=meta(router), opts=child)  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
         role = k8s.rbac.v1.Role(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-bbr-role", metadata=meta(router), rules=body_router.configmap_reader_rules(), opts=child)
         binding = k8s.rbac.v1.RoleBinding(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case

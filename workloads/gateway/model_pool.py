@@ -321,7 +321,7 @@ class ModelPool(pulumi.ComponentResource):
         picker, ns = self.picker_service, args.namespace
         labels = {**selector, "app.kubernetes.io/component": "endpoint-picker"}
         child = child_options(self, opts)
-        ksa = k8s.core.v1.ServiceAccount(f"{name}-epp-sa", metadata=self._meta(picker, labels),  # type: ignore[arg-type]
+        ksa = k8s.core.v1.ServiceAccount(f"{name}-epp-sa", metadata=self._meta(picker, labels),  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
                                          opts=child)
         rbac: list[pulumi.Resource] = [ksa]
         rbac += self._role(name, "epp", picker, epp.picker_rules(), picker, labels, opts)
@@ -384,7 +384,7 @@ class ModelPool(pulumi.ComponentResource):
         """A ClusterRole (named after namespace and picker: cluster-wide unique) bound to ``account``."""
         child = child_options(self, opts)
         meta = {"name": object_name, "labels": {**self._labels, **labels}}
-        created = k8s.rbac.v1.ClusterRole(f"{name}-{role}-clusterrole", metadata=meta,  # type: ignore[arg-type]
+        created = k8s.rbac.v1.ClusterRole(f"{name}-{role}-clusterrole", metadata=meta,  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
                                           rules=rules, opts=child)
         binding = k8s.rbac.v1.ClusterRoleBinding(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-{role}-clusterrolebinding",
@@ -402,7 +402,7 @@ class ModelPool(pulumi.ComponentResource):
         (``routerlib/templates/_gke.yaml`` @v0.10.0, field-2026-12.md §1.3)."""
         reader, secret = f"{self.picker_service}-metrics-reader", f"{self.picker_service}-metrics-token"
         child = child_options(self, opts)
-        reader_sa = k8s.core.v1.ServiceAccount(f"{name}-metrics-reader-sa", metadata=self._meta(reader, labels),  # type: ignore[arg-type]
+        reader_sa = k8s.core.v1.ServiceAccount(f"{name}-metrics-reader-sa", metadata=self._meta(reader, labels),  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
                                                opts=child)
         token = k8s.core.v1.Secret(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-metrics-token",
