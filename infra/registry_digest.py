@@ -154,12 +154,16 @@ class _Answer:
 
 
 class _KeepMethodRedirects(urllib.request.HTTPRedirectHandler):
-    """urllib's redirects turn HEAD into GET; keep the method, so a redirected HEAD stays a version check."""
+    """urllib's redirects turn HEAD into GET; keep the method, so a redirected HEAD stays a version check.
+    A redirect to another host does not carry the registry's bearer token (as Go's net/http drops
+    ``Authorization`` on a redirect to a different domain)."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None:
             new.method = req.get_method()
+            if urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
+                new.remove_header("Authorization")
         return new
 
 

@@ -75,6 +75,9 @@ class FakeRegistry:
                 )
                 if url.path == "/token":
                     return self._send(200, registry.token_body, {"Content-Type": "application/json"}, body)
+                if url.path.startswith("/v2/moved/"):  # a repository that answers with a redirect
+                    location = {"Location": url.path.replace("/v2/moved/", "/v2/", 1)}
+                    return self._send(307, b"", location, body)
                 repo, _, tag = url.path.removeprefix("/v2/").partition("/manifests/")
                 if registry.basic and self.headers.get("Authorization") is None:
                     return self._send(401, b"", {"WWW-Authenticate": 'Basic realm="fake"'}, body)
@@ -165,6 +168,15 @@ def test_prints_the_digest_from_one_head_request(registry, certificate):
     assert (done.returncode, done.stdout, done.stderr) == (0, MANIFEST_DIGEST + "\n", "")
     assert registry.requests == [
         {"method": "HEAD", "path": "/v2/team/app/manifests/v1", "accept": ACCEPT, "authorization": None}
+    ]
+
+
+def test_a_redirected_head_stays_a_head(registry, certificate):
+    done = _lookup(registry, f"{_host(registry)}/moved/team/app:v1", certificate[0])
+    assert (done.returncode, done.stdout) == (0, MANIFEST_DIGEST + "\n")
+    assert [(r["method"], r["path"], r["accept"]) for r in registry.requests] == [
+        ("HEAD", "/v2/moved/team/app/manifests/v1", ACCEPT),
+        ("HEAD", "/v2/team/app/manifests/v1", ACCEPT),
     ]
 
 
