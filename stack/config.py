@@ -790,30 +790,14 @@ class StackConfig(Model):
         email) their config-side shapes stand in: a pinned stand-in image, ``weights_shape`` of the backend,
         the pools' ``PoolShape`` and ``vllm-<stack>@`` when the cluster has Workload Identity.
         """
-        serving, vllm = self.serving, self.serving.vllm
+        serving = self.serving
         if google_service_account is None and self.cluster.workload_identity:
             google_service_account = f"vllm-{stack}@{self.project}.iam.gserviceaccount.com"
         return VllmServerArgs(
             namespace=serving.namespace,
             name=serving.name,
             image=image,
-            engine=EngineSettings(
-                served_model_name=self.served_model_name(),
-                tensor_parallel_size=vllm.tensor_parallel_size,
-                pipeline_parallel_size=vllm.pipeline_parallel_size,
-                max_model_len=vllm.max_model_len,
-                gpu_memory_utilization=vllm.gpu_memory_utilization,
-                max_num_seqs=vllm.max_num_seqs,
-                max_num_batched_tokens=vllm.max_num_batched_tokens,
-                enable_prefix_caching=vllm.enable_prefix_caching,
-                enable_chunked_prefill=vllm.enable_chunked_prefill,
-                quantization=vllm.quantization,
-                kv_cache_dtype=vllm.kv_cache_dtype,
-                dtype=vllm.dtype,
-                shutdown_timeout_seconds=serving.shutdown_timeout_seconds,
-                distributed_executor_backend="ray" if serving.nodes_per_replica > 1 else None,
-                extra=tuple(vllm.extra_args),
-            ),
+            engine=self.engine_settings(),
             weights=weights if weights is not None else self.weights_shape(),
             pool=pool if pool is not None else self.pool_shape(serving.pool),
             overflow_pool=(
@@ -832,6 +816,27 @@ class StackConfig(Model):
             drain_queue_seconds=serving.drain_queue_seconds,
             api_key=api_key,
             client_label=serving.client_label,
+        )
+
+    def engine_settings(self) -> EngineSettings:
+        """The vLLM engine of ``serving.vllm``: the server's, and (on one node) the batch Job's."""
+        serving, vllm = self.serving, self.serving.vllm
+        return EngineSettings(
+            served_model_name=self.served_model_name(),
+            tensor_parallel_size=vllm.tensor_parallel_size,
+            pipeline_parallel_size=vllm.pipeline_parallel_size,
+            max_model_len=vllm.max_model_len,
+            gpu_memory_utilization=vllm.gpu_memory_utilization,
+            max_num_seqs=vllm.max_num_seqs,
+            max_num_batched_tokens=vllm.max_num_batched_tokens,
+            enable_prefix_caching=vllm.enable_prefix_caching,
+            enable_chunked_prefill=vllm.enable_chunked_prefill,
+            quantization=vllm.quantization,
+            kv_cache_dtype=vllm.kv_cache_dtype,
+            dtype=vllm.dtype,
+            shutdown_timeout_seconds=serving.shutdown_timeout_seconds,
+            distributed_executor_backend="ray" if serving.nodes_per_replica > 1 else None,
+            extra=tuple(vllm.extra_args),
         )
 
     def pool_shape(self, name: str) -> PoolShape:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -54,6 +55,7 @@ from workloads.model_downloader import (
     ModelDownloaderArgs,
     download_budget,
 )
+from workloads.vllm_args import engine_flags
 
 DOWNLOADER_KSA = "model-downloader"
 BATCH_KSA = "vllm-batch"
@@ -636,22 +638,8 @@ def build_batch(
     if not batch.enabled:
         return None
     vllm = config.serving.vllm
-    engine = [
-        "--tensor-parallel-size",
-        str(vllm.tensor_parallel_size),
-        "--pipeline-parallel-size",
-        str(vllm.pipeline_parallel_size),
-        "--gpu-memory-utilization",
-        f"{vllm.gpu_memory_utilization:g}",
-        "--max-num-seqs",
-        str(vllm.max_num_seqs),
-    ]
-    if vllm.max_model_len is not None:
-        engine += ["--max-model-len", str(vllm.max_model_len)]
-    if vllm.quantization is not None:
-        engine += ["--quantization", vllm.quantization]
-    if vllm.kv_cache_dtype != "auto":
-        engine += ["--kv-cache-dtype", vllm.kv_cache_dtype]
+    # The served engine on one node (the config checks one batch node has its GPUs): no multi-node backend.
+    engine = engine_flags(replace(config.engine_settings(), distributed_executor_backend=None))
     gcp_opts = pulumi.ResourceOptions(depends_on=list(gcp_depends_on))
     identity = _bucket_writer(
         "batch-identity", config, stack, "vllm-batch", BATCH_KSA, namespace, bucket_name, gcp_opts

@@ -63,6 +63,14 @@ def engine_args(s: EngineSettings, model: Any = None) -> list[Any]:
         "--served-model-name", s.served_model_name,
         "--host", "0.0.0.0",
         "--port", str(s.port),
+    ]  # fmt: skip
+    return args + engine_flags(s)
+
+
+def engine_flags(s: EngineSettings) -> list[str]:
+    """The engine flags alone (no model, name, host or port): what the server and the offline batch runner
+    (``vllm.entrypoints.openai.run_batch``, whose parser takes the same engine arguments) both pass."""
+    args = [
         "--tensor-parallel-size", str(s.tensor_parallel_size),
         "--pipeline-parallel-size", str(s.pipeline_parallel_size),
         "--gpu-memory-utilization", f"{s.gpu_memory_utilization:g}",

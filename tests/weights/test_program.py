@@ -386,20 +386,20 @@ def test_prod_batch_job_on_spot_pool():
         "--served-model-name",
         "llama-3.3-70b",
     ]
+    # The served engine's flags (workloads/vllm_args.engine_flags): the same as the vLLM server's.
     assert runner["args"][8:] == [
-        "--tensor-parallel-size",
-        "8",
-        "--pipeline-parallel-size",
-        "1",
-        "--gpu-memory-utilization",
-        "0.92",
-        "--max-num-seqs",
-        "256",
-        "--max-model-len",
-        "32768",
-        "--kv-cache-dtype",
-        "fp8",
-    ]
+        "--tensor-parallel-size", "8",
+        "--pipeline-parallel-size", "1",
+        "--gpu-memory-utilization", "0.92",
+        "--kv-cache-dtype", "fp8",
+        "--dtype", "auto",
+        "--enable-prefix-caching",
+        "--enable-chunked-prefill",
+        "--shutdown-timeout", "120",
+        "--max-model-len", "32768",
+        "--max-num-seqs", "256",
+        "--max-num-batched-tokens", "8192",
+    ]  # fmt: skip
     assert {
         "name": "model-weights",
         "persistentVolumeClaim": {"claimName": "model-weights-6f6073b4", "readOnly": True},
