@@ -451,9 +451,7 @@ def _gcsfuse_term(
 ) -> Term:
     options = config.model.weights.gcsfuse
     ssd_count = pool.local_ssd_count() if pool.local_ssd.mode is LocalSsdMode.EPHEMERAL else 0
-    medium = options.file_cache
-    if medium == "auto":
-        medium = "localSsd" if ssd_count else "memory"
+    medium = config.gcsfuse_file_cache()  # the choice the GCS FUSE mount is rendered with
     if medium == "none" or not options.parallel_downloads:
         fuse = _Limit(
             "GCS FUSE without cache/parallel downloads",
