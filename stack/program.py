@@ -138,7 +138,7 @@ def _gpu_pool(
     built = _built(image_cache, name) if any(d.disk_image is None for d in pool.secondary_boot_disks) else None
     return GpuNodePool(
         name,
-        config.pool_args(name, stack, cluster.cluster_id, node_sa.email, placement, built),
+        config.pool_args(name, stack, cluster, node_sa.email, placement, built),
         opts=pulumi.ResourceOptions(depends_on=[cluster, *_cache_users(pool, image_cache)]),
     )
 
