@@ -35,7 +35,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes import _utilities as k8s_utilities
 
-from infra.model_disk import TRANSFER_COMPUTE_CLASS
+from infra.model_disk import HYPERDISK_ML_MIN_THROUGHPUT_MIBPS, TRANSFER_COMPUTE_CLASS
+from infra.validation import Problem, is_plain, kubernetes_labels, raise_if_problems, type_problems, unique
+from workloads.arg_rules import at_least, namespace_name, object_name
 from workloads.model_downloader import await_timeouts
 from workloads.service_account import workload_identity_service_account
 from workloads.weights import PD_DRIVER, ZONE_LABEL, inherited_depends_on
@@ -153,15 +155,39 @@ class HyperdiskMlVolumeArgs:
     none; a labelled, tainted transfer pool serves the class instead)."""
     labels: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if isinstance(self.source_uri, str) and not (
-            self.source_uri.startswith("gs://") and self.source_uri.endswith("/")
-        ):
-            raise ValueError(f"source_uri: '{self.source_uri}' must be gs://BUCKET/PATH/ with a trailing slash")
-        if self.size_gb <= 4:
-            raise ValueError(f"size_gb: {self.size_gb} must exceed 4 (Hyperdisk ML size range)")
-        if not self.zones:
-            raise ValueError("zones: give at least one zone")
+
+HYPERDISK_ML_MIN_GB = 4
+"""A Hyperdisk ML volume must be larger than 4 GiB: the rule this component always applied and the stack config
+applies to ``model.weights.hyperdiskMl.sizeGb`` (≥ 5); no published source beyond that is vendored here."""
+
+
+def _volume_names(namespace: str, claim_name: str) -> list[Problem]:
+    return namespace_name("namespace", namespace) + object_name("claim_name", claim_name, "claim name")
+
+
+def validate_hyperdisk_ml_volume_args(args: HyperdiskMlVolumeArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): types, names, the bucket folder, zones, size, throughput, timeout."""
+    problems = type_problems(args, HyperdiskMlVolumeArgs)
+    if problems:
+        return problems
+    problems = _volume_names(args.namespace, args.claim_name)
+    problems += object_name("service_account_name", args.service_account_name, "service account name")
+    if is_plain(args.source_uri) and not (args.source_uri.startswith("gs://") and args.source_uri.endswith("/")):
+        problems.append(Problem("source_uri", f"'{args.source_uri}' must be gs://BUCKET/PATH/ with a trailing slash "
+                                              "(a folder)"))
+    if not args.zones:
+        problems.append(Problem("zones", "empty; give at least one zone (the readers' zones)"))
+    problems += unique("zones", args.zones, "zone")
+    if args.size_gb <= HYPERDISK_ML_MIN_GB:
+        problems.append(Problem("size_gb", f"{args.size_gb} must exceed {HYPERDISK_ML_MIN_GB} (Hyperdisk ML size "
+                                           "range)"))
+    problems += at_least("throughput_mibps", args.throughput_mibps, HYPERDISK_ML_MIN_THROUGHPUT_MIBPS,
+                         "the lowest Hyperdisk ML throughput this project provisions")
+    problems += at_least("timeout_seconds", args.timeout_seconds, 1)
+    if args.transfer_path.startswith("/"):
+        problems.append(Problem("transfer_path", f"'{args.transfer_path}' is a folder inside the volume; drop the "
+                                                 "leading '/'"))
+    return problems + kubernetes_labels("labels", args.labels)
 
 
 def computeclass_spec(families: tuple[str, ...], auto_create: bool) -> dict[str, Any]:
@@ -183,6 +209,7 @@ class HyperdiskMlVolume(pulumi.ComponentResource):
     data_source: k8s.apiextensions.CustomResource
 
     def __init__(self, name: str, args: HyperdiskMlVolumeArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("HyperdiskMlVolume", name, validate_hyperdisk_ml_volume_args(args))
         super().__init__("gke-inference:workloads:HyperdiskMlVolume", name, {}, opts)
         after = inherited_depends_on(opts)
         labels = {"app.kubernetes.io/component": "model-weights", **args.labels}
@@ -285,11 +312,17 @@ class SnapshotHydratedVolumeArgs:
     """How long ``up`` waits for the snapshot and for the restored claim each."""
     labels: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if self.disk_type not in ("pd-ssd", "pd-balanced"):
-            raise ValueError(f"disk_type: '{self.disk_type}' is not pd-ssd or pd-balanced")
-        if self.size_gb < 1:
-            raise ValueError(f"size_gb: {self.size_gb} must be at least 1")
+
+def validate_snapshot_hydrated_volume_args(args: SnapshotHydratedVolumeArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): types (disk type and access mode included), names, size, timeout."""
+    problems = type_problems(args, SnapshotHydratedVolumeArgs)
+    if problems:
+        return problems
+    problems = _volume_names(args.namespace, args.claim_name)
+    if not args.zone:
+        problems.append(Problem("zone", "empty; give the serving zone"))
+    problems += at_least("size_gb", args.size_gb, 1) + at_least("timeout_seconds", args.timeout_seconds, 1)
+    return problems + kubernetes_labels("labels", args.labels)
 
 
 class SnapshotHydratedVolume(pulumi.ComponentResource):
@@ -308,6 +341,7 @@ class SnapshotHydratedVolume(pulumi.ComponentResource):
         fill_job: FillJob,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        raise_if_problems("SnapshotHydratedVolume", name, validate_snapshot_hydrated_volume_args(args))
         super().__init__("gke-inference:workloads:SnapshotHydratedVolume", name, {}, opts)
         after = inherited_depends_on(opts)
         labels = {"app.kubernetes.io/component": "model-weights", **args.labels}

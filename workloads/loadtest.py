@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.options import child_options
+from infra.validation import Problem, dns_label, kubernetes_labels, raise_if_problems, type_problems
+from workloads.arg_rules import at_least, namespace_name, object_name, pinned_image
 from workloads.checkov import checkov_skip_annotations
 
 CODE_MOUNT = "/app"
@@ -56,6 +59,52 @@ class LoadTestArgs:
     """activeDeadlineSeconds of the Job."""
 
 
+CONFIGMAP_MAX_BYTES = 1024 * 1024
+"""A ConfigMap holds at most 1 MiB of data (https://kubernetes.io/docs/concepts/configuration/configmap/
+#motivation: "The data stored in a ConfigMap cannot exceed 1 MiB")."""
+_CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+"""ConfigMap data keys (https://kubernetes.io/docs/concepts/configuration/configmap/#configmap-object:
+"alphanumeric characters, -, _ or .")."""
+RUN_ID_LENGTH = 9
+"""``-<8 hex>`` the Job name adds to ``name`` (run_id)."""
+OWN_FLAGS = ("--url", "--model", "--out")
+"""Harness flags the component sets itself from its other args."""
+
+
+def validate_load_test_args(args: LoadTestArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): types, names (the Job name ``<name>-<run id>`` is a DNS label),
+    the image pin, the harness files as ConfigMap data, flags the component sets itself, the deadline."""
+    problems = type_problems(args, LoadTestArgs)
+    if problems:
+        return problems
+    problems = namespace_name("namespace", args.namespace) + pinned_image("image", args.image)
+    # The Job name labels its pods (job-name): a DNS label of at most 63 characters
+    # (https://kubernetes.io/docs/concepts/workloads/controllers/job/#writing-a-job-spec).
+    problems += dns_label("name", args.name, "name prefix")
+    if len(args.name) > 63 - RUN_ID_LENGTH:
+        problems.append(Problem("name", f"{len(args.name)} characters; the Job is named <name>-<8 hex run id>, at "
+                                        f"most 63, so keep it to {63 - RUN_ID_LENGTH}"))
+    if args.api_key_secret is not None:
+        problems += object_name("api_key_secret", args.api_key_secret, "Secret name")
+    if not args.model:
+        problems.append(Problem("model", "empty; give the served model name"))
+    if not args.files:
+        problems.append(Problem("files", "empty; pass the harness (stack.program.serving.harness_files())"))
+    for path in args.files:
+        if not _CONFIGMAP_KEY.match(configmap_key(path)):
+            problems.append(Problem(f"files.{path}", "a ConfigMap key holds only letters, digits, '-', '_' and '.' "
+                                                     "(and '/' here, mapped to '__')"))
+    size = sum(len(configmap_key(p).encode()) + len(text.encode()) for p, text in args.files.items())
+    if size > CONFIGMAP_MAX_BYTES:
+        problems.append(Problem("files", f"{size} bytes; a ConfigMap holds at most {CONFIGMAP_MAX_BYTES} (1 MiB)"))
+    for flag in OWN_FLAGS:
+        if flag in args.harness_args:
+            problems.append(Problem("harness_args", f"{flag} is set from the component's other args; remove it"))
+    problems += at_least("deadline_seconds", args.deadline_seconds, 1)
+    problems += kubernetes_labels("client_label", {args.client_label: "true"})
+    return problems + kubernetes_labels("node_selector", args.node_selector)
+
+
 def run_id(args: LoadTestArgs) -> str:
     """A short hash of what the run measures: a changed setting or harness file makes a new Job."""
     material = json.dumps({"args": args.harness_args, "model": args.model, "files": args.files}, sort_keys=True)
@@ -74,6 +123,7 @@ class InClusterLoadTest(pulumi.ComponentResource):
     report_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: LoadTestArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("InClusterLoadTest", name, validate_load_test_args(args))
         super().__init__("gke-inference:workloads:InClusterLoadTest", name, {}, opts)
         child = child_options(self, opts)
         labels = {"app.kubernetes.io/name": "loadtest", "app.kubernetes.io/instance": args.name}

@@ -33,7 +33,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.images import require_pinned
+from infra.validation import Problem, raise_if_problems, type_problems
+from workloads.arg_rules import at_least, namespace_name, object_name, pinned_image
 from workloads.checkov import checkov_skip_annotations
 from workloads.service_account import workload_identity_service_account
 from workloads.weights import HF_TOKEN_DIR, HF_TOKEN_VOLUME, inherited_depends_on, token_volume
@@ -178,29 +179,35 @@ class ModelDownloaderArgs:
     checkov_skips: tuple[tuple[str, str], ...] = ()
     """``(check id, reason)`` checkov skips declared on the Job (e.g. a capability an init container needs)."""
 
-    def __post_init__(self) -> None:
-        if not _REVISION.match(self.revision):
-            raise ValueError(f"revision: '{self.revision}' is not a 40-hex commit; pin the hub revision")
-        b = self.budget
-        if b.backoff_limit < 0:
-            raise ValueError(f"budget.backoff_limit: {b.backoff_limit} must be ≥ 0")
-        if b.active_deadline_seconds < b.attempt_seconds * (b.backoff_limit + 1):
-            raise ValueError(
-                f"budget.active_deadline_seconds: {b.active_deadline_seconds} s cannot fit "
-                f"{b.backoff_limit + 1} attempts of {b.attempt_seconds} s; use download_budget()"
-            )
-        if b.await_timeout_seconds <= b.active_deadline_seconds:
-            raise ValueError(
-                f"budget.await_timeout_seconds: {b.await_timeout_seconds} s must exceed the Job's deadline "
-                f"({b.active_deadline_seconds} s), or Pulumi gives up while the Job may still run"
-            )
-        if self.ttl_seconds_after_finished < 0:
-            raise ValueError(f"ttl_seconds_after_finished: {self.ttl_seconds_after_finished} must be ≥ 0")
-        if self.scratch_gi < 1:
-            raise ValueError(
-                f"scratch_gi: {self.scratch_gi} must be at least 1 (the model's size in GiB plus headroom)"
-            )
-        require_pinned(self.image)
+
+def validate_model_downloader_args(args: ModelDownloaderArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): types, names, the pinned revision and image, and a budget whose
+    limits nest (attempts fit the Job's deadline, Pulumi's wait outlasts it)."""
+    problems = type_problems(args, ModelDownloaderArgs)
+    if problems:
+        return problems
+    problems = namespace_name("namespace", args.namespace) + pinned_image("image", args.image)
+    problems += object_name("service_account_name", args.service_account_name, "service account name")
+    if not _REVISION.match(args.revision):
+        problems.append(Problem("revision", f"'{args.revision}' is not a 40-hex commit; pin the hub revision"))
+    b = args.budget
+    problems += at_least("budget.backoff_limit", b.backoff_limit, 0)
+    if b.active_deadline_seconds < b.attempt_seconds * (b.backoff_limit + 1):
+        problems.append(Problem("budget.active_deadline_seconds", (
+            f"{b.active_deadline_seconds} s cannot fit {b.backoff_limit + 1} attempts of {b.attempt_seconds} s; "
+            "use download_budget()")))
+    if b.await_timeout_seconds <= b.active_deadline_seconds:
+        problems.append(Problem("budget.await_timeout_seconds", (
+            f"{b.await_timeout_seconds} s must exceed the Job's deadline ({b.active_deadline_seconds} s), or Pulumi "
+            "gives up while the Job may still run")))
+    problems += at_least("ttl_seconds_after_finished", args.ttl_seconds_after_finished, 0)
+    problems += at_least("scratch_gi", args.scratch_gi, 1, "the model's size in GiB plus headroom")
+    problems += at_least("run_as_user", args.run_as_user, 1, "the pod runs as a non-root UID")
+    try:
+        checkov_skip_annotations(args.checkov_skips)
+    except ValueError as err:
+        problems.append(Problem("checkov_skips", str(err)))
+    return problems
 
 
 def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
@@ -216,7 +223,7 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
         env.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/token"})
         token_mounts.append({"name": HF_TOKEN_VOLUME, "mountPath": HF_TOKEN_DIR, "readOnly": True})
         token_volumes.append(token_volume(args.hf_token_secret, args.hf_token_key))
-    container = {
+    container: dict[str, Any] = {
         "name": "download",
         "image": args.image,
         "args": downloader_args(args.repo_id, args.revision, args.destination),
@@ -326,6 +333,7 @@ class ModelDownloader(pulumi.ComponentResource):
     marker: pulumi.Output[str]
 
     def __init__(self, name: str, args: ModelDownloaderArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("ModelDownloader", name, validate_model_downloader_args(args))
         super().__init__("gke-inference:workloads:ModelDownloader", name, {}, opts)
         depends: list[pulumi.Resource] = inherited_depends_on(opts)
         if args.gcp_service_account is not None:
@@ -339,7 +347,7 @@ class ModelDownloader(pulumi.ComponentResource):
                 )
             )
         self.job_name = job_name(args.base_name, args.repo_id, args.revision)
-        self.job = k8s.batch.v1.Job(
+        self.job = k8s.batch.v1.Job(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-job",
             metadata={
                 "name": self.job_name,
@@ -356,7 +364,7 @@ class ModelDownloader(pulumi.ComponentResource):
             ),
         )
         # Nothing talks to the downloader: deny all ingress (egress stays open for the hub and GCS).
-        k8s.networking.v1.NetworkPolicy(
+        k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-netpol",
             metadata={"name": self.job_name, "namespace": args.namespace, "labels": _labels(args)},
             spec={

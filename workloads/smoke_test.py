@@ -25,6 +25,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.options import child_options
+from infra.validation import Problem, dns_label, kubernetes_labels, raise_if_problems, type_problems
+from workloads.arg_rules import at_least, namespace_name, object_name, pinned_image
 from workloads.awaiting import await_annotations
 from workloads.checkov import checkov_skip_annotations
 from workloads.pod_security import container_security_context, pod_security_context
@@ -82,22 +84,35 @@ class SmokeTestArgs:
     rerun_on: pulumi.Input[Any] = None
     """Values whose change replaces (re-runs) the Job, e.g. the server's image and model; None runs it once."""
 
-    def validate(self) -> None:
-        """Raise ValueError naming the argument when a value is unusable."""
-        if not self.model:
-            raise ValueError("model: empty; give the served model name")
-        if not self.prompt.strip():
-            raise ValueError("prompt: empty; the smoke test needs a question")
-        for name in ("max_tokens", "request_timeout_seconds", "attempts", "deadline_seconds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: {getattr(self, name)}; must be ≥ 1")
-        if self.backoff_limit < 0:
-            raise ValueError(f"backoff_limit: {self.backoff_limit}; must be ≥ 0")
-        if self.deadline_seconds <= self.request_timeout_seconds:
-            raise ValueError(
-                f"deadline_seconds: {self.deadline_seconds} must exceed request_timeout_seconds "
-                f"{self.request_timeout_seconds} (the Job must outlive one request)"
-            )
+
+def validate_smoke_test_args(args: SmokeTestArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): types, names, the image pin, the request, counts and a deadline that
+    outlives one request."""
+    problems = type_problems(args, SmokeTestArgs)
+    if problems:
+        return problems
+    problems = namespace_name("namespace", args.namespace) + pinned_image("image", args.image)
+    # The Job is <name>-smoke-<8 hex>; its name labels the pods (job-name): at most 63 characters
+    # (https://kubernetes.io/docs/concepts/workloads/controllers/job/#writing-a-job-spec).
+    problems += dns_label("name", args.name, "name prefix")
+    if len(f"{args.name}-smoke-{'0' * 8}") > 63:
+        problems.append(Problem("name", f"{len(args.name)} characters; the Job is named <name>-smoke-<8 hex>, at "
+                                        "most 63, so keep it to 48"))
+    if args.api_key_secret is not None:
+        problems += object_name("api_key_secret", args.api_key_secret, "Secret name")
+    if not args.model:
+        problems.append(Problem("model", "empty; give the served model name"))
+    if not args.prompt.strip():
+        problems.append(Problem("prompt", "empty; the smoke test needs a question"))
+    for field_name in ("max_tokens", "request_timeout_seconds", "attempts", "deadline_seconds"):
+        problems += at_least(field_name, getattr(args, field_name), 1)
+    problems += at_least("backoff_limit", args.backoff_limit, 0)
+    if args.deadline_seconds <= args.request_timeout_seconds:
+        problems.append(Problem("deadline_seconds", (
+            f"{args.deadline_seconds} must exceed {{request_timeout_seconds}} {args.request_timeout_seconds} (the Job "
+            "must outlive one request)")))
+    problems += kubernetes_labels("client_label", {args.client_label: "true"})
+    return problems + kubernetes_labels("node_selector", args.node_selector)
 
 
 def script_hash() -> str:
@@ -139,7 +154,7 @@ class SmokeTest(pulumi.ComponentResource):
     result_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: SmokeTestArgs, opts: pulumi.ResourceOptions | None = None):
-        args.validate()
+        raise_if_problems("SmokeTest", name, validate_smoke_test_args(args))
         super().__init__("gke-inference:workloads:SmokeTest", name, {}, opts)
         child = child_options(self, opts)
         labels = {"app.kubernetes.io/name": "smoke-test", "app.kubernetes.io/instance": args.name}

@@ -23,7 +23,7 @@ from stack.config import ConfigError
 from stack.render import _make_recorder, load_stack_config, offline_secrets, record_under_mocks, render_config
 from workloads.awaiting import TIMEOUT_SECONDS, WAIT_FOR
 from workloads.pod_security import container_security_context, pod_security_context
-from workloads.smoke_test import AWAIT_MARGIN_SECONDS, SCRIPT, SmokeTestArgs
+from workloads.smoke_test import AWAIT_MARGIN_SECONDS, SCRIPT
 
 API_KEY = "sk-smoke-test"
 TOKEN = "service-account-token"
@@ -373,19 +373,3 @@ def test_a_deadline_shorter_than_one_request_is_refused_with_its_path():
         "platform.serving.smokeTest.deadlineSeconds: 100 must exceed requestTimeoutSeconds 120 "
         "(the Job must outlive one request)"
     ]
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"model": ""}, "model: empty"),
-        ({"prompt": " "}, "prompt: empty"),
-        ({"max_tokens": 0}, "max_tokens: 0; must be ≥ 1"),
-        ({"backoff_limit": -1}, "backoff_limit: -1; must be ≥ 0"),
-        ({"deadline_seconds": 60, "request_timeout_seconds": 60}, "deadline_seconds: 60 must exceed"),
-    ],
-)
-def test_component_arguments_are_validated(change, message):
-    args = SmokeTestArgs(namespace="llm", image="python@sha256:" + "0" * 64, target_url="http://x:8000", model="m")
-    with pytest.raises(ValueError, match=message):
-        SmokeTestArgs(**{**args.__dict__, **change}).validate()
