@@ -79,4 +79,4 @@ clean:
 
 ## docs: regenerate docs/configuration.md from the config models
 docs: $(STAMP)
-	$(BIN)/python -m stack.config_docs
+	$(BIN)/python -m stack.config.docs

@@ -3,8 +3,8 @@
 import pulumi
 
 from stack.config import ConfigError, StackConfig
+from stack.config.secrets import secrets_from_pulumi
 from stack.program import build
-from stack.secrets import secrets_from_pulumi
 
 config = StackConfig.from_pulumi()
 for warning in config.warnings():

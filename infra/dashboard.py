@@ -1,7 +1,7 @@
 """A Cloud Monitoring dashboard and alert policies whose every query is PromQL (Managed Prometheus).
 
 This module knows Cloud Monitoring's shapes, not what is charted: callers pass panels and rules
-(stack/observability_program.py builds them from the metric registry, workloads/metrics.py).
+(stack/program/observability.py builds them from the metric registry, workloads/metrics.py).
 
 Shapes (pulumi-gcp 10.2.0 ``gcp.monitoring.Dashboard(dashboard_json=...)`` and
 ``gcp.monitoring.AlertPolicy(conditions=[{condition_prometheus_query_language: ...}])``; Cloud

@@ -6,9 +6,9 @@ published measurement or a table row of ``stack/prices.py``) and the assumption 
 this stack.
 
 The deployed program reads it for the startupProbe budget and the HPA scale-down window
-(``stack/decisions.py``); the planner (``stack/estimate.py``, ``gke-infer estimate``) and the simulator
+(``stack/decisions.py``); the planner (``stack/plan/estimate.py``, ``gke-infer estimate``) and the simulator
 print and vary it. It creates nothing and imports no planner module. Moved here unchanged from
-``stack/estimate.py``, which re-exports every public name.
+``stack/plan/estimate.py``, which re-exports every public name.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from stack import prices
 from stack.config import GpuPoolConfig, LocalSsdMode, StackConfig
-from stack.planning_config import PlanningConfig
-from stack.serving_config import WeightsBackend
+from stack.config.planning import PlanningConfig
+from stack.config.serving import WeightsBackend
 
 Phase = Literal["node", "image", "container"]
 

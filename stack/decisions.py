@@ -1,7 +1,7 @@
 """Decisions the stack derives from its config, each made once.
 
-The deployed program (``stack/*_program.py``), the planner (``stack/estimate.py``) and the simulator
-(``stack/simulate/``) import these instead of deciding again; this module imports neither the planner
+The deployed program (``stack/*_program.py``), the planner (``stack/plan/estimate.py``) and the simulator
+(``stack/plan/simulate/``) import these instead of deciding again; this module imports neither the planner
 nor the simulator. Decisions that need nothing but the config are ``StackConfig`` methods
 (``min_replicas``, ``max_replicas``); the ones here also need a replica's cold start
 (``stack/cold_start.py``) or name things after the stack.

@@ -1,7 +1,7 @@
 """Price and throughput tables the planner uses, each row with its date and source.
 
 Everything here is a default: ``planning.prices`` / ``planning.storagePrices`` in the stack config
-override any row (see ``stack/planning_config.py``). Prices are USD list prices for us-central1;
+override any row (see ``stack/config/planning.py``). Prices are USD list prices for us-central1;
 GCP bills per second, and a month is ``HOURS_PER_MONTH`` hours.
 
 Source tags (the ``source`` of each row):

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from stack.config import CONFIG_KEY, CONFIG_NAMESPACE, ConfigError, StackConfig
-from stack.overrides import apply_overrides
+from stack.config.overrides import apply_overrides
 from stack.project import ProjectError, PulumiProject, find_project
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"

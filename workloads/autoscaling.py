@@ -1,6 +1,6 @@
 """HorizontalPodAutoscaler (autoscaling/v2) on vLLM's own metrics.
 
-The ``behavior`` block comes in as plain values: ``stack.simulate.default_behavior(config,
+The ``behavior`` block comes in as plain values: ``stack.plan.simulate.default_behavior(config,
 cold_start_seconds)`` is the one derivation (from the replica cold start), and the fleet simulator
 replays the same rules; this module only checks the block before rendering it.
 
@@ -72,7 +72,7 @@ class MetricGoal:
 
 
 def validate_behavior(behavior: Mapping[str, Any]) -> dict[str, Any]:
-    """Check an HPA ``behavior`` block (``stack.simulate.default_behavior(...).to_manifest()``) and return it.
+    """Check an HPA ``behavior`` block (``stack.plan.simulate.default_behavior(...).to_manifest()``) and return it.
 
     Rules: both directions set with at least one policy; windows within 0..3600 s and the scale-down
     window at least the HPA's 300 s; policy periods within 1..1800 s; scale-down removes at most one
@@ -159,7 +159,7 @@ class VllmAutoscalerArgs:
     goals: Sequence[MetricGoal]
     """Signals; with several, the HPA takes the largest replica proposal."""
     behavior: Mapping[str, Any]
-    """``spec.behavior`` (``stack.simulate.default_behavior(config, cold_start).to_manifest()``)."""
+    """``spec.behavior`` (``stack.plan.simulate.default_behavior(config, cold_start).to_manifest()``)."""
     cluster: str | None = None
     """Cluster name (selects DCGM series; needed only for GPU goals)."""
     workload_namespace: str | None = None

@@ -1,8 +1,8 @@
 """HPA ``behavior`` as typed values (autoscaling/v2 ``HorizontalPodAutoscalerBehavior``).
 
 The stack derives its behavior once (``stack/decisions.py:default_behavior``) and the autoscaling
-components receive ``HpaBehavior.to_manifest()``; the simulator (``stack/simulate/``) runs the same
-values through its model of the HPA controller. Moved here unchanged from ``stack/simulate/behavior.py``,
+components receive ``HpaBehavior.to_manifest()``; the simulator (``stack/plan/simulate/``) runs the same
+values through its model of the HPA controller. Moved here unchanged from ``stack/plan/simulate/behavior.py``,
 which re-exports them.
 """
 

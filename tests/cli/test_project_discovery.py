@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import stack.config_docs as config_docs
+import stack.config.docs as config_docs
 import stack.project as project
 from stack.cli import main
 from stack.config import ConfigError

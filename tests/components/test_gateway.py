@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from policy.rules import check_stack
+from stack.checks.validate import validate_manifests
 from stack.render import manifests_from
-from stack.validate import validate_manifests
 from workloads.gateway import (
     GatewayTls,
     InferenceGateway,

@@ -97,7 +97,7 @@ def test_simulate_notes_a_keda_target_stuck_at_zero(tmp_path, capsys):
 
 
 def test_estimate_prod_start_options_and_headroom_cost(capsys):
-    from stack.estimate import machine_price
+    from stack.plan.estimate import machine_price
     from stack.render import load_stack_config
 
     assert main(["estimate", "prod", "--json"]) == 0

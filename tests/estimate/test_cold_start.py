@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stack import prices
-from stack.estimate import estimate_cold_start
+from stack.plan.estimate import estimate_cold_start
 from stack.render import load_stack_config
 
 GIB = 2**30
@@ -159,7 +159,7 @@ def test_measured_node_times_replace_the_defaults():
 
 
 def test_snapshot_is_refused_for_tensor_parallel_and_gcsfuse():
-    from stack.estimate import SnapshotRefused
+    from stack.plan.estimate import SnapshotRefused
 
     tp8 = r"single-GPU pods only .* uses 8 GPUs \(serving.vllm.tensorParallelSize 8"
     with pytest.raises(SnapshotRefused, match=tp8):

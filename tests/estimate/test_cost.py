@@ -7,7 +7,7 @@ import json
 import pytest
 
 from stack import prices
-from stack.estimate import ReportError, estimate_cost, read_report, resolve_throughput
+from stack.plan.estimate import ReportError, estimate_cost, read_report, resolve_throughput
 from stack.render import load_stack_config
 
 A3 = prices.MACHINE_PRICES["a3-highgpu-8g"]

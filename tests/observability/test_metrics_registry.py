@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stack.serving_config import AutoscalingMetric
+from stack.config.serving import AutoscalingMetric
 from workloads import metrics as M
 
 

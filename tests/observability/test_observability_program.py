@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from stack.observability_program import build_observability
-from stack.validate import validate_manifests
+from stack.checks.validate import validate_manifests
+from stack.program.observability import build_observability
 from tests.observability.conftest import FakeServing, provider, record
 from workloads import metrics as M
 
 COLD_START = 240.0
-"""A replica cold start in seconds (what stack/estimate.py computes for the dev stack is of this order)."""
+"""A replica cold start in seconds (what stack/plan/estimate.py computes for the dev stack is of this order)."""
 GMP = "https://monitoring.googleapis.com/v1/projects/gke-inference-dev/location/global/prometheus"
 DEV_BEHAVIOR = {
-    # stack.simulate.default_behavior for the dev stack (maxReplicas 2) and a 240 s cold start.
+    # stack.plan.simulate.default_behavior for the dev stack (maxReplicas 2) and a 240 s cold start.
     "scaleUp": {
         "stabilizationWindowSeconds": 0,
         "selectPolicy": "Max",
@@ -277,7 +277,7 @@ def test_behavior_overrides_from_config(dev_config):
 
 
 def test_behavior_is_the_simulators_and_follows_the_cold_start(prod_config):
-    from stack.simulate.behavior import default_behavior
+    from stack.plan.simulate.behavior import default_behavior
 
     config = prod_config()
     for cold in (120.0, 900.0):

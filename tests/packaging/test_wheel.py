@@ -200,7 +200,7 @@ def test_installed_wheel_renders_the_dev_stack_like_the_checkout(venv, user_proj
 
 
 def test_installed_wheel_validate_finds_its_crd_schemas(venv, user_project, in_repo):
-    from stack.validate import schema_section
+    from stack.checks.validate import schema_section
 
     validated = gke_infer(venv, user_project, "validate", "dev", "--no-checkov", "--no-vllm", "--out", "out-validate")
     assert "Traceback" not in validated.stderr, validated.stderr

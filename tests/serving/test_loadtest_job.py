@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
+from stack.checks.validate import validate_manifests
+from stack.program.serving import harness_files
 from stack.render import load_stack_config, render_config
-from stack.serving_program import harness_files
-from stack.validate import validate_manifests
 
 
 @pytest.fixture(scope="module")

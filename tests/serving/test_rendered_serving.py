@@ -6,10 +6,10 @@ import hashlib
 
 import pytest
 
-from stack.estimate import estimate_cold_start
+from stack.checks.validate import validate_manifests
+from stack.plan.estimate import estimate_cold_start
+from stack.program.serving import STARTUP_BUDGET_FACTOR
 from stack.render import load_stack_config, render_config
-from stack.serving_program import STARTUP_BUDGET_FACTOR
-from stack.validate import validate_manifests
 from workloads.vllm_server import DRAIN_SCRIPT, LIVENESS_FAILURES, LIVENESS_PERIOD, STARTUP_PROBE_PERIOD
 
 BACKENDS = ("gcsfuse", "persistentDisk", "hyperdiskMl", "filestore", "runaiStreamer", "huggingFace")

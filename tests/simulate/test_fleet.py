@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from stack.estimate import estimate_cold_start, resolve_throughput
+from stack.plan.estimate import estimate_cold_start, resolve_throughput
+from stack.plan.simulate.behavior import KUBERNETES_DEFAULT_BEHAVIOR
+from stack.plan.simulate.fleet import Simulation
+from stack.plan.simulate.presets import compare, fleet_params, synthetic_requests, warm_replicas
+from stack.plan.simulate.scalers import FixedScaler, HpaScaler
+from stack.plan.simulate.traffic import Requests, TraceError, generate, load_trace
 from stack.render import load_stack_config
-from stack.simulate.behavior import KUBERNETES_DEFAULT_BEHAVIOR
-from stack.simulate.fleet import Simulation
-from stack.simulate.presets import compare, fleet_params, synthetic_requests, warm_replicas
-from stack.simulate.scalers import FixedScaler, HpaScaler
-from stack.simulate.traffic import Requests, TraceError, generate, load_trace
 
 
 def _requests(times, out=256, inp=1024) -> Requests:
@@ -177,8 +177,8 @@ def test_same_seed_same_numbers_and_presets_ranked():
 
 
 def _keda(signal: str):
-    from stack.simulate.behavior import default_behavior
-    from stack.simulate.scalers import KedaScaler
+    from stack.plan.simulate.behavior import default_behavior
+    from stack.plan.simulate.scalers import KedaScaler
 
     config = load_stack_config("dev")
     return KedaScaler(f"keda-{signal}", [("queue", 5.0)], 0, 2, 0.5, 900, default_behavior(config, 358), signal=signal)

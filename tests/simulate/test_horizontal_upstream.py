@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from stack.simulate.behavior import (
+from stack.plan.simulate.behavior import (
     HpaBehavior,
     ScalingPolicy,
     ScalingRules,
     generate_scale_down_rules,
     generate_scale_up_rules,
 )
-from stack.simulate.hpa import (
+from stack.plan.simulate.hpa import (
     HpaController,
     NoMetrics,
     Recommendation,

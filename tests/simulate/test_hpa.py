@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from stack.render import load_stack_config
-from stack.simulate.behavior import (
+from stack.plan.simulate.behavior import (
     KUBERNETES_DEFAULT_BEHAVIOR,
     HpaBehavior,
     ScalingPolicy,
     ScalingRules,
     default_behavior,
 )
-from stack.simulate.hpa import HpaController, PodSample, plain_metric_replicas
-from stack.simulate.keda import KedaActivation
+from stack.plan.simulate.hpa import HpaController, PodSample, plain_metric_replicas
+from stack.plan.simulate.keda import KedaActivation
+from stack.render import load_stack_config
 
 
 def test_simulator_pods_pending_count_zero_on_a_scale_up():
@@ -215,7 +215,7 @@ def test_keda_with_a_minimum_never_goes_to_zero():
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_default_behavior_passes_the_autoscaling_components_checks(stack):
-    from stack.estimate import estimate_cold_start
+    from stack.plan.estimate import estimate_cold_start
     from workloads.autoscaling import validate_behavior
 
     config = load_stack_config(stack)

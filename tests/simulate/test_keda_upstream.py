@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from stack.simulate.keda import KedaActivation
+from stack.plan.simulate.keda import KedaActivation
 from tests.simulate.upstream_cases import GO_ZERO_TIME, NOW
 
 # (name, minReplicaCount, idleReplicaCount, current replicas, active, expected replicas)

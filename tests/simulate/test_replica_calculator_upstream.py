@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from stack.simulate.hpa import (
+from stack.plan.simulate.hpa import (
     DEFAULT_TOLERANCES,
     NoMetrics,
     PodSample,

@@ -7,14 +7,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from stack.estimate import estimate_cold_start, resolve_throughput
-from stack.planning_config import CapacityBufferPlan, PlanningConfig
+from stack.config.planning import CapacityBufferPlan, PlanningConfig
+from stack.plan.estimate import estimate_cold_start, resolve_throughput
+from stack.plan.simulate.fleet import SUSPENDED, Simulation
+from stack.plan.simulate.presets import compare, fleet_params, synthetic_requests
+from stack.plan.simulate.scalers import FixedScaler, ScheduleScaler
+from stack.plan.simulate.startup import Startup, stack_startup
+from stack.plan.simulate.traffic import Requests
 from stack.render import load_stack_config
-from stack.simulate.fleet import SUSPENDED, Simulation
-from stack.simulate.presets import compare, fleet_params, synthetic_requests
-from stack.simulate.scalers import FixedScaler, ScheduleScaler
-from stack.simulate.startup import Startup, stack_startup
-from stack.simulate.traffic import Requests
 
 NO_REQUESTS = Requests(np.array([]), np.array([], dtype=np.int64), np.array([], dtype=np.int64), "none")
 

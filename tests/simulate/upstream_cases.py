@@ -7,8 +7,8 @@ kubernetes/kubernetes ``pkg/controller/podautoscaler/replica_calculator_test.go`
 
 from __future__ import annotations
 
-from stack.simulate.behavior import ScalingPolicy, ScalingRules
-from stack.simulate.hpa import PodSample, ScaleEvent
+from stack.plan.simulate.behavior import ScalingPolicy, ScalingRules
+from stack.plan.simulate.hpa import PodSample, ScaleEvent
 
 NOW = 1_700_000_000.0
 """``time.Now()`` in the upstream tests."""

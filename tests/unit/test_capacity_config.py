@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from stack.capacity_config import (
+from stack.config import format_errors
+from stack.config.capacity import (
     CapacityBufferConfig,
     ComputeClassConfig,
     PodSnapshotConfig,
     price_fallback_order,
 )
-from stack.config import format_errors
-from stack.planning_config import MachinePriceOverride
+from stack.config.planning import MachinePriceOverride
 from workloads import capacity_buffer as cb
 from workloads import compute_class as cc
 from workloads.pod_snapshot import RECIPE
@@ -134,8 +134,8 @@ def test_pod_snapshot_section():
 def test_simulator_reads_the_sections_shape():
     from types import SimpleNamespace
 
-    from stack.planning_config import PlanningConfig
-    from stack.simulate.startup import stack_startup
+    from stack.config.planning import PlanningConfig
+    from stack.plan.simulate.startup import stack_startup
 
     serving = SimpleNamespace(capacity_buffer=CapacityBufferConfig(replicas=2, strategy="standby"),
                               pod_snapshots=PodSnapshotConfig(enabled=True))

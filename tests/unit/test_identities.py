@@ -1,4 +1,4 @@
-"""One account-id scheme and one way to make a Workload Identity (stack/identities.py, stack/decisions.py)."""
+"""One account-id scheme and one way to make a Workload Identity (stack/program/identities.py, stack/decisions.py)."""
 
 from __future__ import annotations
 

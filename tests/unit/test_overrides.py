@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stack.config import ConfigError, StackConfig
-from stack.overrides import apply_overrides, parse_path
+from stack.config.overrides import apply_overrides, parse_path
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ import pytest
 
 from stack.config import ConfigError
 from stack.decisions import default_behavior
-from stack.estimate import estimate_cost
+from stack.plan.estimate import estimate_cost
+from stack.plan.simulate.presets import stack_scaler
 from stack.render import load_stack_config, render_config
-from stack.simulate.presets import stack_scaler
 
 
 def answers(stack: str, *overrides: str) -> dict[str, object]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stack.checks import crds, kube_schema
-from stack.validate import validate_manifests
+from stack.checks.validate import validate_manifests
 from tests.policy.conftest import GOOD_DEPLOYMENT, GOOD_HPA, GOOD_PDB, container
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "stack" / "schemas"

@@ -11,8 +11,8 @@ import pytest
 
 from policy.model import Violation
 from stack.checks import checkov_runner, checkov_skip_annotations, vllm_check
+from stack.checks.validate import Section, print_report
 from stack.cli import main
-from stack.validate import Section, print_report
 from tests.policy.conftest import GOOD_DEPLOYMENT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,8 +168,8 @@ def test_cli_policy_violation_exits_1(tmp_path, capsys):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_rendered_stacks_pass_the_schema_checks(stack, tmp_path):
+    from stack.checks.validate import validate_manifests
     from stack.render import render_stack
-    from stack.validate import validate_manifests
 
     result = render_stack(stack, out_dir=tmp_path)
     assert result.manifests, f"{stack} renders no Kubernetes objects"

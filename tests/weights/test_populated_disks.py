@@ -12,9 +12,9 @@ import json
 
 import pytest
 
+from stack.checks.validate import validate_manifests
 from stack.config import ConfigError
 from stack.render import load_stack_config, render_stack
-from stack.validate import validate_manifests
 
 PROD_PREFIX = "models/meta-llama/Llama-3.3-70B-Instruct/6f6073b423013f6a7d4d9f39144961bfbfbc386b"
 LABELS = {"app.kubernetes.io/component": "model-weights", "gke-inference/model-revision": "6f6073b4"}

@@ -9,8 +9,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from infra.gpu_node_pool import Scheduling
-from stack.render import load_stack_config
-from stack.weights_program import (
+from stack.program.weights import (
     build_batch,
     build_weights,
     filestore_network,
@@ -20,6 +19,7 @@ from stack.weights_program import (
     single_weights_zone,
     weights_zones,
 )
+from stack.render import load_stack_config
 from tests.weights.conftest import FILESTORE_IP, Recording, record
 
 SERVING_IMAGE = "vllm/vllm-openai:v0.32.0@sha256:" + "e" * 64

@@ -12,9 +12,9 @@ import pytest
 
 from infra.gpu_node_pool import Scheduling
 from policy.rules import check_resource
+from stack.checks.validate import validate_manifests
+from stack.program.weights import build_batch, build_weights
 from stack.render import load_stack_config
-from stack.validate import validate_manifests
-from stack.weights_program import build_batch, build_weights
 from tests.weights.conftest import record, resolve
 
 SERVING_IMAGE = "vllm/vllm-openai:v0.32.0@sha256:" + "e" * 64

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack.simulate.presets import Comparison
+from stack.plan.simulate.presets import Comparison
 
 
 def plot_comparison(comparison: Comparison, path: Path, title: str) -> Path:

@@ -57,9 +57,9 @@ def run_serve_local(args: argparse.Namespace) -> int:
     if args.manifests is not None:
         manifests = args.manifests
     else:
+        from stack.cli.render import print_config_errors
         from stack.config import ConfigError
         from stack.render import render_stack
-        from stack.render_command import print_config_errors
 
         out_dir = Path(tempfile.mkdtemp(prefix=f"serve-local-{args.stack}-"))
         try:

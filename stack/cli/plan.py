@@ -69,15 +69,15 @@ def _input_error(message: str) -> int:
 
 
 def run_estimate(args: argparse.Namespace) -> int:
-    from stack.estimate import ReportError, estimate_cold_start, estimate_cost
+    from stack.cli.render import print_config_errors
+    from stack.plan.estimate import ReportError, estimate_cold_start, estimate_cost
     from stack.render import load_stack_config
-    from stack.render_command import print_config_errors
 
     try:
         config = load_stack_config(args.stack, args.overrides)
     except ConfigError as err:
         return print_config_errors(err)
-    from stack.simulate.startup import headroom_cost, stack_startup, start_options
+    from stack.plan.simulate.startup import headroom_cost, stack_startup, start_options
 
     try:
         cold = estimate_cold_start(config)
@@ -245,12 +245,12 @@ def _print_estimate(stack: str, config, cold, cost) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from stack.estimate import ReportError, resolve_throughput
+    from stack.cli.render import print_config_errors
+    from stack.plan.estimate import ReportError, resolve_throughput
+    from stack.plan.simulate.plot import plot_comparison
+    from stack.plan.simulate.presets import compare, duration_default, notes, synthetic_requests
+    from stack.plan.simulate.traffic import TraceError, load_trace
     from stack.render import load_stack_config
-    from stack.render_command import print_config_errors
-    from stack.simulate.plot import plot_comparison
-    from stack.simulate.presets import compare, duration_default, notes, synthetic_requests
-    from stack.simulate.traffic import TraceError, load_trace
 
     try:
         config = load_stack_config(args.stack, args.overrides)

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from stack.estimate import (
+from stack.plan.estimate import (
     CAPACITY_BUFFER_DOC,
     ColdStartEstimate,
     SnapshotRefused,

@@ -48,8 +48,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from stack.simulate.hpa import PodSample
-from stack.simulate.traffic import Requests
+from stack.plan.simulate.hpa import PodSample
+from stack.plan.simulate.traffic import Requests
 
 PENDING, PULLING, STARTING, READY, TERMINATING, GONE, SUSPENDED = range(7)
 METRIC_INDEX = {"queue": 0, "running": 1, "kvCache": 2, "gpuDutyCycle": 3, "cpu": 4}

@@ -28,7 +28,7 @@ from infra.dashboard import (
 from infra.identity import WorkloadIdentity
 from stack.config import StackConfig
 from stack.decisions import default_behavior
-from stack.identities import stack_identity
+from stack.program.identities import stack_identity
 from workloads import metrics as M
 from workloads.autoscaling import (
     DCGM_WORKLOAD_NAMESPACE_LABEL,
@@ -271,7 +271,7 @@ def build_observability(
             ``stack.decisions.default_behavior`` derives the HPA/KEDA behavior.
         notification_channels: Cloud Monitoring channel ids the alerts notify.
         adapter_image: the Stackdriver adapter image pinned by digest (the program passes the one
-            ``stack.images_program`` looked up); None uses the upstream tag (``workloads.metrics_adapter.IMAGE``),
+            ``stack.program.images`` looked up); None uses the upstream tag (``workloads.metrics_adapter.IMAGE``),
             which the policy pack flags.
         gcp_depends_on: what the GCP resources here (service accounts, IAM, dashboard, alerts) wait
             for: the enabled APIs and, for Workload Identity bindings, the cluster (its identity pool).

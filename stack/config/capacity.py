@@ -1,7 +1,7 @@
 """Config sections for capacity and fast starts: ComputeClassConfig, CapacityBufferConfig, PodSnapshotConfig.
 
 They are meant as fields of a model's serving section (``serving.computeClass``, ``serving.capacityBuffer``,
-``serving.podSnapshots`` — the shape ``stack/simulate/startup.py`` already reads). Each section validates what it
+``serving.podSnapshots`` — the shape ``stack/plan/simulate/startup.py`` already reads). Each section validates what it
 can on its own by calling its component's pure validator with stand-ins for what it cannot know (the same
 functions the components run, so a rule lives once; errors name the section's camelCase fields). Rules that need
 the rest of the stack (cluster version, model size, GPUs per replica, weights backend) are in each section's
@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 from infra import catalog
 from infra.validation import Problem
 from stack import prices
-from stack.base_config import ArgPaths, FieldErrors, Model
+from stack.config.base import ArgPaths, FieldErrors, Model
 from workloads import capacity_buffer as cb
 from workloads import compute_class as cc
 from workloads import pod_snapshot as ps

@@ -13,7 +13,7 @@
    replicas, active and standby) and with replicas restored from a Pod snapshot (listed as not
    applicable, with the reason, where the model does not allow it: tensor parallel > 1, GCS FUSE).
 
-The ``stack`` preset starts its replicas as ``stack_startup(config)`` says (stack/simulate/startup.py).
+The ``stack`` preset starts its replicas as ``stack_startup(config)`` says (stack/plan/simulate/startup.py).
 Two limits are printed beside the presets, not ranked with them: *static peak* (maxReplicas all the
 time) and an *oracle* that knows the trace and starts each replica one cold start before it is needed.
 The ComputeClass fallback chain (reservation → on-demand → flex-start → Spot) is not a preset: no
@@ -33,7 +33,7 @@ from functools import cache
 import numpy as np
 
 from stack.config import StackConfig
-from stack.estimate import (
+from stack.plan.estimate import (
     Throughput,
     estimate_cold_start,
     machine_price,
@@ -43,11 +43,11 @@ from stack.estimate import (
     resolve_throughput,
     snapshot_refusal,
 )
-from stack.simulate.behavior import HpaBehavior, default_behavior
-from stack.simulate.fleet import FleetParams, PoolSpec, Scaler, SimResult, Simulation
-from stack.simulate.scalers import FixedScaler, HpaScaler, KedaScaler, ScheduleScaler
-from stack.simulate.startup import Startup, stack_startup
-from stack.simulate.traffic import Requests, generate
+from stack.plan.simulate.behavior import HpaBehavior, default_behavior
+from stack.plan.simulate.fleet import FleetParams, PoolSpec, Scaler, SimResult, Simulation
+from stack.plan.simulate.scalers import FixedScaler, HpaScaler, KedaScaler, ScheduleScaler
+from stack.plan.simulate.startup import Startup, stack_startup
+from stack.plan.simulate.traffic import Requests, generate
 
 CPU_REQUEST_SHARE = 0.8
 """The vLLM container requests this share of the node's vCPUs (assumption)."""

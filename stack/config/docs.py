@@ -1,6 +1,6 @@
 """Generate the configuration reference (docs/configuration.md) from the pydantic models' field descriptions.
 
-``python -m stack.config_docs`` rewrites the block between the markers in the checkout's
+``python -m stack.config.docs`` rewrites the block between the markers in the checkout's
 docs/configuration.md; a test fails when it is stale, so the reference can't drift from the code.
 An installed wheel has no docs/: there (or with ``--print``) the reference is printed instead.
 """
@@ -56,7 +56,7 @@ def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return " / ".join(f"`{m.value}`" for m in annotation)
     text = getattr(annotation, "__name__", None) or str(annotation)
-    return text.replace("typing.", "").replace("stack.serving_config.", "").replace("stack.config.", "")
+    return text.replace("typing.", "").replace("stack.config.serving.", "").replace("stack.config.", "")
 
 
 def rows(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -97,7 +97,7 @@ def update_readme(path: Path = README) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m stack.config_docs [--readme PATH] [--print]``: update the README, or print the reference."""
+    """``python -m stack.config.docs [--readme PATH] [--print]``: update the README, or print the reference."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", type=Path, default=None, help="README to update (default: the checkout's)")
     parser.add_argument("--print", action="store_true", help="print the reference instead of updating a README")

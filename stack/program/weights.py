@@ -38,8 +38,8 @@ from infra.identity import WorkloadIdentity
 from infra.model_disk import ModelDisk, ModelDiskArgs, TransferNodePool, TransferNodePoolArgs
 from infra.options import inherited_depends_on
 from stack.config import StackConfig
-from stack.identities import BucketAccess, stack_identity
-from stack.serving_config import WeightsBackend
+from stack.config.serving import WeightsBackend
+from stack.program.identities import BucketAccess, stack_identity
 from workloads import weights as w
 from workloads.batch import BatchInference, BatchInferenceArgs
 from workloads.disk_hydrate import (
@@ -163,7 +163,7 @@ def build_weights(
             and the hub-token Secret.
         hf_token_secret: name of the Secret with the hub token under key ``token``; None for public models.
         downloader_image: the model-downloader image pinned by digest; None creates no download Job.
-        serving_image: the resolved vLLM image (``NAME@sha256:...``, ``stack.images_program``); None = serving.image.
+        serving_image: the resolved vLLM image (``NAME@sha256:...``, ``stack.program.images``); None = serving.image.
         gcp_depends_on: what GCP resources wait for (APIs, the cluster and hence its VPC).
     """
     weights = config.model.weights

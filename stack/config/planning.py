@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from stack.base_config import FieldError, Model
+from stack.config.base import FieldError, Model
 
 
 class MachinePriceOverride(Model):

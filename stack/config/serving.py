@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from infra.images import BUILD, image_problem
-from stack.base_config import FieldError, Model
+from stack.config.base import FieldError, Model
 
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
 

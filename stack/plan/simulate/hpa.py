@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from stack.simulate.behavior import HpaBehavior, ScalingRules
+from stack.plan.simulate.behavior import HpaBehavior, ScalingRules
 
 CPU_INITIALIZATION_PERIOD_SECONDS = 300.0
 """``--horizontal-pod-autoscaler-cpu-initialization-period`` default 5 min

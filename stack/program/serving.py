@@ -14,9 +14,9 @@ from infra.storage import ModelBucket
 from stack.config import StackConfig
 from stack.decisions import STARTUP_BUDGET_FACTOR as STARTUP_BUDGET_FACTOR  # re-exported (tests, callers)
 from stack.decisions import replica_cold_start_seconds, startup_budget_seconds
-from stack.identities import BucketAccess, stack_identity
-from stack.images_program import StackImages
-from stack.weights_program import build_batch, build_weights
+from stack.program.identities import BucketAccess, stack_identity
+from stack.program.images import StackImages
+from stack.program.weights import build_batch, build_weights
 from workloads.loadtest import InClusterLoadTest, LoadTestArgs
 from workloads.lws_operator import LwsOperator, LwsOperatorArgs
 from workloads.smoke_test import SmokeTest, SmokeTestArgs, read_latency_seconds
@@ -51,7 +51,7 @@ def build_serving(
     """Namespace, identities, the weights backend, the vLLM server, batch and load-test Jobs.
 
     Args:
-        images: every workload's resolved image (``stack.images_program.resolve_images``).
+        images: every workload's resolved image (``stack.program.images.resolve_images``).
         gcp_depends_on: what new GCP resources (disks, Filestore, service accounts) wait for:
             the enabled APIs and the cluster (hence its VPC).
     """
@@ -191,7 +191,7 @@ def _bucket_access(bucket: ModelBucket, access: Literal["reader", "writer"], gra
     return BucketAccess(bucket.bucket_name, access, grant_name, (pulumi.Alias(parent=bucket),))
 
 
-LOADTEST_DIR = Path(__file__).resolve().parent.parent / "loadtest"
+LOADTEST_DIR = Path(__file__).resolve().parents[2] / "loadtest"
 
 
 def harness_files() -> dict[str, str]:

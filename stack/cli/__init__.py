@@ -11,11 +11,11 @@ import importlib
 import sys
 
 COMMANDS = [
-    "stack.render_command",
-    "stack.plan_commands",
-    "stack.validate",
-    "stack.rehearse_command",
-    "stack.local.cli_commands", "loadtest.cli",
+    "stack.cli.render",
+    "stack.cli.plan",
+    "stack.checks.validate",
+    "stack.cli.rehearse",
+    "stack.cli.local", "loadtest.cli",
 ]
 """Modules providing a ``register(subparsers)`` function, in the order shown by ``--help``."""
 

@@ -17,9 +17,9 @@ from infra.placement import CompactPlacement
 from infra.registry import ImageRegistry
 from infra.storage import ModelBucket
 from stack.config import ConfigError, GpuPoolConfig, NetworkRefs, StackConfig
-from stack.images_program import build_image_cache, resolve_images
-from stack.observability_program import build_observability
-from stack.serving_program import build_serving
+from stack.program.images import build_image_cache, resolve_images
+from stack.program.observability import build_observability
+from stack.program.serving import build_serving
 
 
 def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str, Any]:

@@ -31,9 +31,9 @@ from infra.network import PODS_RANGE, SERVICES_RANGE, NetworkArgs, validate_netw
 from infra.placement import CompactPlacementArgs, validate_compact_placement_args
 from infra.registry import ImageRegistryArgs
 from infra.storage import ModelBucketArgs, validate_model_bucket_args
-from stack.base_config import ArgPaths, FieldError, FieldErrors, Model
-from stack.planning_config import PlanningConfig
-from stack.serving_config import (
+from stack.config.base import ArgPaths, FieldError, FieldErrors, Model
+from stack.config.planning import PlanningConfig
+from stack.config.serving import (
     VOLUME_POPULATOR_MIN_GKE_VERSION,
     AutoscalingConfig,
     AutoscalingMetric,

@@ -41,7 +41,7 @@ from stack.cold_start import (
     snapshot_refusal,
 )
 from stack.config import StackConfig
-from stack.serving_config import WeightsBackend
+from stack.config.serving import WeightsBackend
 
 __all__ = [
     "CAPACITY_BUFFER_DOC", "CLUSTER_AUTOSCALER_SCAN_SECONDS", "COMPILE_COLD_LARGE", "COMPILE_COLD_SMALL",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from stack.simulate.behavior import HpaBehavior
-from stack.simulate.fleet import to_milli
-from stack.simulate.hpa import (
+from stack.plan.simulate.behavior import HpaBehavior
+from stack.plan.simulate.fleet import to_milli
+from stack.plan.simulate.hpa import (
     HpaController,
     NoMetrics,
     Tolerances,
@@ -15,7 +15,7 @@ from stack.simulate.hpa import (
     plain_metric_replicas,
     resource_replicas,
 )
-from stack.simulate.keda import KedaActivation
+from stack.plan.simulate.keda import KedaActivation
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Offline planning: cold-start and cost estimates and the autoscaling simulator (never imported by the program)."""
