@@ -49,7 +49,13 @@ def test_pod_monitoring_exact(dev_config):
     assert pm == {
         "apiVersion": "monitoring.googleapis.com/v1",
         "kind": "PodMonitoring",
-        "metadata": {"name": "vllm-metrics", "namespace": "llm", "labels": {"app.kubernetes.io/component": "metrics"}},
+        "metadata": {
+            "name": "vllm-metrics",
+            "namespace": "llm",
+            "labels": {"app.kubernetes.io/component": "metrics"},
+            # up ends only once the collector accepted it (prometheus-engine's only condition)
+            "annotations": {"pulumi.com/waitFor": "condition=ConfigurationCreateSuccess"},
+        },
         "spec": {
             "selector": {"matchLabels": {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "vllm"}},
             "endpoints": [{"port": "http", "path": "/metrics", "scheme": "http", "interval": "15s", "timeout": "10s"}],
@@ -311,6 +317,7 @@ def test_keda_mode_exact(dev_config):
         "name": "vllm",
         "namespace": "llm",
         "labels": {"app.kubernetes.io/component": "autoscaler"},
+        "annotations": {"pulumi.com/waitFor": "condition=Ready"},  # KEDA's ConditionReady
     }
     assert so["spec"] == {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "vllm"},
