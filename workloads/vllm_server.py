@@ -323,10 +323,12 @@ class VllmServer(pulumi.ComponentResource):
             opts=child,
         )
         if max(args.replicas, args.max_replicas) > 1:
+            # Every pod of the server, leaders and workers alike: evicting any pod of a multi-node replica
+            # restarts its whole group, so at most one pod at a time (one group at a time) may go.
             k8s.policy.v1.PodDisruptionBudget(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
                 f"{name}-pdb",
                 metadata=self._meta(self.object_name),
-                spec={"maxUnavailable": 1, "selector": {"matchLabels": self._leader_selector(args)}},
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": self.selector_labels}},
                 opts=child,
             )
         self._network_policy(name, args, child)

@@ -100,3 +100,18 @@ def test_operator_values_put_the_controller_on_the_system_pool_and_keep_extra_va
 def test_rollout_timeout_is_the_deployment_progress_deadline(prod):
     vllm = next(m for m in prod.manifests_of_kind("Deployment") if m["metadata"]["name"] == "vllm")
     assert vllm["spec"]["progressDeadlineSeconds"] == prod.outputs["startupBudgetSeconds"] + 600
+
+
+def test_multi_node_pdb_covers_leaders_and_workers_and_the_render_passes_policy(multi_node):
+    """The PDB selects every pod of the server (the LWS template labels, no runtime-only worker-index label):
+    evicting a worker restarts its whole group, so workers must count against the budget too."""
+    from policy.rules import check_stack
+
+    (pdb,) = multi_node.manifests_of_kind("PodDisruptionBudget")
+    (lws,) = multi_node.manifests_of_kind("LeaderWorkerSet")
+    selector = pdb["spec"]["selector"]["matchLabels"]
+    template = lws["spec"]["leaderWorkerTemplate"]
+    for pod in (template["leaderTemplate"], template["workerTemplate"]):
+        assert selector.items() <= pod["metadata"]["labels"].items()
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert check_stack(multi_node.resources) == []
