@@ -23,7 +23,9 @@ VARIANTS = {
     "prod": ("prod", []),
     **{f"prod-{b}": ("prod", [f"model.weights.backend={b}"]) for b in BACKENDS},
     "dev-keda": ("dev", ["autoscaling.mode=keda", "autoscaling.keda.wakeQuery=sum(rate(x[1m]))"]),
-    "prod-multinode": ("prod", ["serving.nodesPerReplica=2", "serving.vllm.pipelineParallelSize=2", "batch.enabled=false"]),
+    "prod-multinode": (
+        "prod", ["serving.nodesPerReplica=2", "serving.vllm.pipelineParallelSize=2", "batch.enabled=false"]
+    ),
 }
 
 
