@@ -362,7 +362,7 @@ class SnapshotHydratedVolume(pulumi.ComponentResource):
             f"{name}-class", pd_storage_class(base, args.disk_type, (args.zone,), "Immediate"), labels, child
         )
         fill_meta: Any = {"name": self.fill_claim_name, "namespace": args.namespace, "labels": labels}
-        fill_claim = k8s.core.v1.PersistentVolumeClaim(
+        fill_claim = k8s.core.v1.PersistentVolumeClaim(  # type: ignore[call-overload]  # camelCase manifest dicts
             f"{name}-fill-pvc",
             metadata=fill_meta,
             spec={
@@ -413,7 +413,7 @@ class SnapshotHydratedVolume(pulumi.ComponentResource):
             "labels": labels,
             "annotations": waited({}, BOUND, args.timeout_seconds),
         }
-        self.claim = k8s.core.v1.PersistentVolumeClaim(
+        self.claim = k8s.core.v1.PersistentVolumeClaim(  # type: ignore[call-overload]  # camelCase manifest dicts
             f"{name}-pvc",
             metadata=claim_meta,
             spec={
