@@ -25,16 +25,20 @@ from __future__ import annotations
 import inspect
 import json
 import posixpath
+import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.images import require_pinned
+from infra.validation import Problem, dns_label, raise_if_problems, type_problems
+from workloads.arg_rules import at_least, namespace_name, object_name, pinned_image
+from workloads.pod_sizing import size_pod
 from workloads.service_account import workload_identity_service_account
+from workloads.vllm_server import Pool
 from workloads.weights import GCSFUSE_DRIVER, WeightsMount, inherited_depends_on
 
 IO_ROOT = "/batch-io"
@@ -151,16 +155,27 @@ CHECK_SCRIPT = (
 """The check as a self-contained script for ``python3 -c`` in the vLLM image (one source of truth)."""
 
 
+def io_object_problems(input_object: str, output_object: str) -> list[Problem]:
+    """Problems with the input/output object names (pure): object names, not folders, and distinct."""
+    problems = [
+        Problem(label, f"'{obj}' must be an object name like batch/input.jsonl (no leading or trailing '/')")
+        for label, obj in (("input_object", input_object), ("output_object", output_object))
+        if not obj or obj.startswith("/") or obj.endswith("/")
+    ]
+    if input_object == output_object:
+        problems.append(Problem("output_object", "must differ from {input_object}"))
+    return problems
+
+
 def io_layout(input_object: str, output_object: str, parallelism: int) -> tuple[str, str, str]:
     """(``only-dir`` of the batch-io mount, input path in the pod, output path in the pod).
 
-    The mount is the deepest folder holding both objects ("" = the whole bucket).
+    The mount is the deepest folder holding both objects ("" = the whole bucket). Raises ValueError
+    on the names ``io_object_problems`` refuses.
     """
-    for label, obj in (("input_object", input_object), ("output_object", output_object)):
-        if not obj or obj.startswith("/") or obj.endswith("/"):
-            raise ValueError(f"{label}: '{obj}' must be an object name like batch/input.jsonl")
-    if input_object == output_object:
-        raise ValueError("output_object: must differ from input_object")
+    problems = io_object_problems(input_object, output_object)
+    if problems:
+        raise ValueError("; ".join(f"{p.property_path}: {p.render()}" for p in problems))
     folder = posixpath.commonpath([posixpath.dirname(input_object), posixpath.dirname(output_object)])
     rel_in = posixpath.relpath(input_object, folder or ".")
     rel_out = posixpath.relpath(output_object, folder or ".")
@@ -175,25 +190,25 @@ class BatchInferenceArgs:
     namespace: str
     """Namespace of the Job (the serving namespace: same weights claim and Secrets)."""
     image: pulumi.Input[str]
-    """The vLLM image (pinned by digest); it runs the check and the runner."""
+    """The vLLM image, pinned by digest (``NAME@sha256:...``) or a resolved image Output; it runs the check
+    and the runner."""
     weights: WeightsMount
     """How the pod reads the weights (the serving backend)."""
     bucket_name: pulumi.Input[str]
     """Bucket holding the input and output objects."""
     served_model_name: str
     """Name the requests' ``body.model`` may use."""
-    gpus: int
-    """``nvidia.com/gpu`` per pod (tensor × pipeline parallel size)."""
+    pool: Pool
+    """The (Spot) GPU pool the pods run on: node selector and tolerations follow from it, and a pod may use
+    at most its node's GPUs (a batch pod runs on one node)."""
+    gpus: int | None = None
+    """``nvidia.com/gpu`` per pod: tensor × pipeline parallel size; None = every GPU of the pool's node."""
     input_object: str = "batch/input.jsonl"
     """Object with one request per line."""
     output_object: str = "batch/output.jsonl"
     """Object the results are written to (per-shard names when parallelism > 1)."""
     engine_args: tuple[str, ...] = ()
     """Engine flags after ``--model`` (tensor parallel size, max model len, ...)."""
-    node_selector: dict[str, str] = field(default_factory=dict)
-    """The (Spot) GPU pool's node selector."""
-    tolerations: tuple[dict[str, str], ...] = ()
-    """Its tolerations (GPU and Spot taints)."""
     service_account_name: str = "vllm-batch"
     """KSA of the pods; needs object read/write on the bucket through Workload Identity."""
     gcp_service_account: pulumi.Input[str] | None = None
@@ -207,20 +222,95 @@ class BatchInferenceArgs:
     ttl_seconds_after_finished: int = 86400
     """Finished Jobs are deleted after this long."""
     cpu: str = "4"
-    """CPU request."""
+    """CPU request and limit (a Kubernetes quantity); must fit one node of the pool."""
     memory: str = "32Gi"
-    """Memory request and limit."""
+    """Memory request and limit (a Kubernetes quantity, /dev/shm included); must fit one node of the pool."""
     shm_gi: int = 16
     """/dev/shm size (tensor-parallel workers exchange through it)."""
 
-    def __post_init__(self) -> None:
-        if self.gpus < 1:
-            raise ValueError(f"gpus: {self.gpus} must be at least 1")
-        if self.parallelism < 1:
-            raise ValueError(f"parallelism: {self.parallelism} must be at least 1")
-        if self.backoff_limit < 0:
-            raise ValueError(f"backoff_limit: {self.backoff_limit} must be ≥ 0")
-        require_pinned(self.image)
+
+# --------------------------------------------------------------------------------------------
+# Argument validation
+# --------------------------------------------------------------------------------------------
+
+_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
+_MEMORY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_MEMORY_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+                 "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+"""The quantity forms these args take (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/
+quantity/: decimal SI and binary suffixes; CPU in cores or millicores)."""
+
+
+def cpu_millicores(value: str) -> int | None:
+    """``"4"`` → 4000, ``"500m"`` → 500; None when ``value`` is not a CPU quantity."""
+    match = _CPU.match(value)
+    if not match:
+        return None
+    number, milli = float(match.group(1)), match.group(2)
+    return int(number if milli else number * 1000)
+
+
+def memory_bytes(value: str) -> int | None:
+    """``"32Gi"`` → 34359738368; None when ``value`` is not a memory quantity in these forms."""
+    match = _MEMORY.match(value)
+    return int(match.group(1)) * _MEMORY_UNITS[match.group(2)] if match else None
+
+
+def pod_gpus(args: BatchInferenceArgs) -> int:
+    """``nvidia.com/gpu`` per pod: ``gpus``, or every GPU of the pool's node."""
+    return args.gpus if args.gpus is not None else args.pool.machine.gpu_count
+
+
+def _node_fit_problems(args: BatchInferenceArgs) -> list[Problem]:
+    """GPUs, CPU and memory of one pod against one node of the pool (what GKE leaves allocatable,
+    workloads/pod_sizing.py, with room for the FUSE sidecar when the weights bring one)."""
+    machine = args.pool.machine
+    problems = []
+    if args.gpus is not None:
+        problems += at_least("gpus", args.gpus, 1)
+        if args.gpus > machine.gpu_count:
+            problems.append(Problem("gpus", (
+                f"a batch pod runs on one node, but it asks for {args.gpus} GPUs and {{pool}} ({machine.name}) has "
+                f"{machine.gpu_count}; pick a pool with enough GPUs per node")))
+    cpu, memory = cpu_millicores(args.cpu), memory_bytes(args.memory)
+    if cpu is None:
+        problems.append(Problem("cpu", f"'{args.cpu}' is not a CPU quantity like 4 or 3500m"))
+    if memory is None:
+        problems.append(Problem("memory", f"'{args.memory}' is not a memory quantity like 32Gi"))
+    try:
+        room = size_pod(machine.vcpu, machine.ram_gb, machine.gpu_count, gcsfuse_sidecar=args.weights.fuse_sidecar)
+    except ValueError as err:
+        return [*problems, Problem("pool", str(err))]
+    if cpu is not None and cpu > room.cpu_millicores:
+        problems.append(Problem("cpu", f"{args.cpu} does not fit one node of {{pool}} ({machine.name}): at most "
+                                       f"{room.cpu} is left for the pod"))
+    if memory is not None and memory > room.memory_bytes:
+        problems.append(Problem("memory", f"{args.memory} does not fit one node of {{pool}} ({machine.name}): at "
+                                          f"most {room.memory} is left for the pod"))
+    if memory is not None and args.shm_gi * 2**30 >= memory:
+        problems.append(Problem("shm_gi", f"{args.shm_gi}Gi of /dev/shm counts against the memory limit and must "
+                                          f"stay below {{memory}} ({args.memory})"))
+    return problems
+
+
+def validate_batch_inference_args(args: BatchInferenceArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): types, names, the image pin, the input/output objects, counts,
+    and whether one pod fits one node of the pool."""
+    problems = type_problems(args, BatchInferenceArgs)
+    if problems:
+        return problems
+    problems = namespace_name("namespace", args.namespace) + pinned_image("image", args.image)
+    # The Job name labels its pods (job-name) and names their hosts: a DNS label of at most 63 characters
+    # (https://kubernetes.io/docs/concepts/workloads/controllers/job/#writing-a-job-spec).
+    problems += dns_label("job_name", args.job_name, "Job name")
+    problems += object_name("service_account_name", args.service_account_name, "service account name")
+    if not args.served_model_name:
+        problems.append(Problem("served_model_name", "empty; give the name requests use as body.model"))
+    problems += io_object_problems(args.input_object, args.output_object)
+    problems += at_least("parallelism", args.parallelism, 1) + at_least("backoff_limit", args.backoff_limit, 0)
+    problems += at_least("ttl_seconds_after_finished", args.ttl_seconds_after_finished, 0)
+    problems += at_least("shm_gi", args.shm_gi, 1)
+    return problems + _node_fit_problems(args)
 
 
 def _io_volume(bucket_name: pulumi.Input[str], folder: str) -> dict[str, Any]:
@@ -294,8 +384,8 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
         ],
         "env": [*env, *weights.env],
         "resources": {
-            "requests": {"cpu": args.cpu, "memory": args.memory, "nvidia.com/gpu": str(args.gpus)},
-            "limits": {"cpu": args.cpu, "memory": args.memory, "nvidia.com/gpu": str(args.gpus)},
+            "requests": {"cpu": args.cpu, "memory": args.memory, "nvidia.com/gpu": str(pod_gpus(args))},
+            "limits": {"cpu": args.cpu, "memory": args.memory, "nvidia.com/gpu": str(pod_gpus(args))},
         },
         "securityContext": hardened,
         "volumeMounts": [
@@ -329,10 +419,10 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{args.shm_gi}Gi"}},
         ],
     }
-    if args.node_selector:
-        pod["nodeSelector"] = dict(args.node_selector)
-    if args.tolerations:
-        pod["tolerations"] = list(args.tolerations)
+    scheduling = args.pool.scheduling
+    pod["nodeSelector"] = dict(scheduling.node_selector)
+    if scheduling.tolerations:
+        pod["tolerations"] = list(scheduling.tolerations)
     spec = {
         "completionMode": "Indexed",
         "completions": args.parallelism,
@@ -369,9 +459,12 @@ class BatchInference(pulumi.ComponentResource):
     job: k8s.batch.v1.Job
 
     def __init__(self, name: str, args: BatchInferenceArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("BatchInference", name, validate_batch_inference_args(args))
         super().__init__("gke-inference:workloads:BatchInference", name, {}, opts)
         after = inherited_depends_on(opts)
         depends: list[pulumi.Resource] = [*after, *args.weights.dependencies]
+        if isinstance(args.pool, pulumi.Resource) and args.pool not in depends:
+            depends.append(args.pool)  # the pods need the pool's nodes (taints, labels)
         if args.gcp_service_account is not None:
             depends.append(
                 workload_identity_service_account(
@@ -383,7 +476,7 @@ class BatchInference(pulumi.ComponentResource):
                 )
             )
         spec, _ = batch_job_spec(args)
-        self.job = k8s.batch.v1.Job(
+        self.job = k8s.batch.v1.Job(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-job",
             metadata={
                 "name": args.job_name,
@@ -395,7 +488,7 @@ class BatchInference(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
         )
         # Nothing talks to a batch pod: deny all ingress (egress stays open for GCS and the metadata server).
-        k8s.networking.v1.NetworkPolicy(
+        k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-netpol",
             metadata={"name": args.job_name, "namespace": args.namespace},
             spec={

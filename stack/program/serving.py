@@ -138,7 +138,7 @@ def build_serving(
         serving.namespace,
         [namespace, batch_pool, *([hub_token] if hub_token else [])],
         weights,
-        batch_pool.scheduling,
+        batch_pool,
         serving_image=images.serving.ref,
         gcp_depends_on=[bucket, *gcp_depends_on],
     )

@@ -33,7 +33,6 @@ import pulumi_kubernetes as k8s
 
 from infra.cluster import GkeCluster
 from infra.filestore import ZONAL_TIERS, FilestoreShare, FilestoreShareArgs
-from infra.gpu_node_pool import Scheduling
 from infra.identity import WorkloadIdentity
 from infra.model_disk import ModelDisk, ModelDiskArgs, TransferNodePool, TransferNodePoolArgs
 from infra.options import inherited_depends_on
@@ -56,6 +55,7 @@ from workloads.model_downloader import (
     download_budget,
 )
 from workloads.vllm_args import engine_flags
+from workloads.vllm_server import Pool
 
 DOWNLOADER_KSA = "model-downloader"
 BATCH_KSA = "vllm-batch"
@@ -621,7 +621,7 @@ def build_batch(
     namespace: str,
     k8s_depends_on: Sequence[pulumi.Resource],
     weights: w.WeightsMount,
-    scheduling: Scheduling,
+    pool: Pool,
     *,
     serving_image: pulumi.Input[str] | None = None,
     gcp_depends_on: Sequence[pulumi.Resource] = (),
@@ -630,7 +630,7 @@ def build_batch(
 
     Args:
         weights: the ``WeightsMount`` from ``build_weights`` (the Job reads the same weights).
-        scheduling: the batch pool's ``GpuNodePool.scheduling`` (``batch.pool`` or ``serving.pool``).
+        pool: the batch pool (``batch.pool`` or ``serving.pool``): the Job's node selector and tolerations.
         k8s_depends_on: what the Job waits for: the Namespace and the batch pool its pods need.
         Other args as ``build_weights``.
     """
@@ -645,7 +645,6 @@ def build_batch(
         "batch-identity", config, stack, "vllm-batch", BATCH_KSA, namespace, bucket_name, gcp_opts
     )
     k8s_deps = list(k8s_depends_on)
-    gpus = vllm.tensor_parallel_size * vllm.pipeline_parallel_size  # config checks one batch node has them
     return BatchInference(
         "batch",
         BatchInferenceArgs(
@@ -654,12 +653,11 @@ def build_batch(
             weights=weights,
             bucket_name=bucket_name,
             served_model_name=config.served_model_name(),
-            gpus=gpus,
+            pool=pool,
+            gpus=vllm.tensor_parallel_size * vllm.pipeline_parallel_size,
             input_object=batch.input_object,
             output_object=batch.output_object,
             engine_args=tuple(engine),
-            node_selector=dict(scheduling.node_selector),
-            tolerations=tuple(scheduling.tolerations),
             service_account_name=BATCH_KSA,
             gcp_service_account=identity.email,
             parallelism=batch.parallelism,

@@ -1,4 +1,5 @@
-"""Batch input check (function, in-pod script, CLI) and the batch Job's spec."""
+"""Batch input check (function, in-pod script, CLI) and the input/output layout; the Job itself is tested in
+tests/components/test_batch.py."""
 
 from __future__ import annotations
 
@@ -10,9 +11,6 @@ from pathlib import Path
 import pytest
 
 from workloads import batch as b
-from workloads.weights import GcsFuseArgs, WeightsMount, gcsfuse_weights
-
-IMAGE = "vllm/vllm-openai:v0.32.0@sha256:" + "a" * 64
 
 
 def chat(custom_id: str, **body) -> str:
@@ -147,113 +145,9 @@ def test_io_layout():
     assert b.io_layout("in.jsonl", "results/out.jsonl", 1) == ("", "/batch-io/in.jsonl", "/batch-io/results/out.jsonl")
     for inp, out, message in [
         ("/abs.jsonl", "o.jsonl", "input_object"),
-        ("i.jsonl", "dir/", "output_object"),
+        ("i.jsonl", "dir/", "output_object: 'dir/' must be an object name"),
         ("same.jsonl", "same.jsonl", "must differ"),
     ]:
         with pytest.raises(ValueError, match=message):
             b.io_layout(inp, out, 1)
 
-
-def gcsfuse_mount() -> WeightsMount:
-    return gcsfuse_weights(
-        GcsFuseArgs(bucket_name="bkt", prefix="models/o/m/r", file_cache="localSsd", model_bytes=16e9)
-    )
-
-
-def batch_args(**extra) -> b.BatchInferenceArgs:
-    base = {
-        "namespace": "llm",
-        "image": IMAGE,
-        "weights": gcsfuse_mount(),
-        "bucket_name": "bkt",
-        "served_model_name": "tiny",
-        "gpus": 1,
-        "node_selector": {"cloud.google.com/gke-nodepool": "l4-spot"},
-        "tolerations": (
-            {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
-        ),
-    }
-    return b.BatchInferenceArgs(**{**base, **extra})
-
-
-def test_batch_job_spec_single_shard_with_gcsfuse_weights():
-    spec, annotations = b.batch_job_spec(batch_args())
-    assert annotations == {
-        "gke-gcsfuse/cpu-limit": "0",
-        "gke-gcsfuse/memory-limit": "0",
-        "gke-gcsfuse/ephemeral-storage-limit": "0",
-        "gke-gcsfuse/volumes": "true",
-        "gke-gcsfuse/ephemeral-storage-request": "17Gi",
-    }
-    assert spec["podFailurePolicy"] == {
-        "rules": [
-            {"action": "FailJob", "onExitCodes": {"containerName": "check-input", "operator": "In", "values": [2]}},
-            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
-        ]
-    }
-    pod = spec["template"]["spec"]
-    assert pod["restartPolicy"] == "Never"
-    assert pod["tolerations"][0]["key"] == "cloud.google.com/gke-spot"
-    (check,) = pod["initContainers"]
-    assert check["command"] == ["python3", "-c", b.CHECK_SCRIPT]
-    assert check["args"] == ["/batch-io/input.jsonl", "/work/input.jsonl", "$(JOB_COMPLETION_INDEX)", "1", "tiny"]
-    (runner,) = pod["containers"]
-    assert runner["command"] == ["python3", "-m", "vllm.entrypoints.openai.run_batch"]
-    assert runner["args"] == [
-        "-i",
-        "/work/input.jsonl",
-        "-o",
-        "/batch-io/output.jsonl",
-        "--model",
-        "/models",
-        "--served-model-name",
-        "tiny",
-    ]
-    assert runner["resources"] == {
-        "requests": {"cpu": "4", "memory": "32Gi", "nvidia.com/gpu": "1"},
-        "limits": {"cpu": "4", "memory": "32Gi", "nvidia.com/gpu": "1"},
-    }
-    assert {"name": "HF_HUB_OFFLINE", "value": "1"} in runner["env"]
-    io = next(v for v in pod["volumes"] if v["name"] == "batch-io")
-    assert io == {
-        "name": "batch-io",
-        "csi": {
-            "driver": "gcsfuse.csi.storage.gke.io",
-            "readOnly": False,
-            "volumeAttributes": {
-                "bucketName": "bkt",
-                "mountOptions": "implicit-dirs,uid=10001,gid=10001,only-dir=batch",
-            },
-        },
-    }
-    assert [v["name"] for v in pod["volumes"]] == ["model-weights", "batch-io", "work", "cache", "tmp", "dshm"]
-    assert next(v for v in pod["volumes"] if v["name"] == "dshm") == {
-        "name": "dshm",
-        "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"},
-    }
-    assert pod["securityContext"]["runAsUser"] == 10001 and pod["securityContext"]["runAsNonRoot"] is True
-
-
-def test_batch_job_runs_hugging_face_download_after_the_check():
-    hf = WeightsMount(
-        backend="huggingFace", model_path="/models/o/m", init_containers=[{"name": "download-weights", "image": IMAGE}],
-        offline_hub=False,
-    )
-    spec, _ = b.batch_job_spec(batch_args(weights=hf))
-    pod = spec["template"]["spec"]
-    assert [c["name"] for c in pod["initContainers"]] == ["check-input", "download-weights"]
-    assert not any(e["name"] == "HF_HUB_OFFLINE" for e in pod["containers"][0]["env"])
-
-
-@pytest.mark.parametrize(
-    "extra, message",
-    [
-        ({"gpus": 0}, "gpus"),
-        ({"parallelism": 0}, "parallelism"),
-        ({"image": "vllm:latest"}, "pinned by digest"),
-        ({"backoff_limit": -1}, "backoff_limit"),
-    ],
-)
-def test_batch_args_validation(extra, message):
-    with pytest.raises(ValueError, match=message):
-        batch_args(**extra)

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from infra.gpu_node_pool import Scheduling
+from infra.gpu_node_pool import PoolShape
 from stack.program.weights import (
     build_batch,
     build_weights,
@@ -26,16 +26,7 @@ SERVING_IMAGE = "vllm/vllm-openai:v0.32.0@sha256:" + "e" * 64
 DOWNLOADER = "us-central1-docker.pkg.dev/gke-inference-dev/inference/model-downloader@sha256:" + "d" * 64
 DEV_PREFIX = "models/meta-llama/Llama-3.1-8B-Instruct/0e9e39f249a16976918f6564b8830bc894c89659"
 PROD_PREFIX = "models/meta-llama/Llama-3.3-70B-Instruct/6f6073b423013f6a7d4d9f39144961bfbfbc386b"
-SPOT = Scheduling(
-    node_selector={
-        "cloud.google.com/gke-nodepool": "h100-spot",
-        "cloud.google.com/gke-accelerator": "nvidia-h100-80gb",
-    },
-    tolerations=[
-        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"},
-        {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
-    ],
-)
+SPOT = PoolShape.existing("h100-spot", "a3-highgpu-8g", spot=True)
 
 
 @dataclass
@@ -372,8 +363,14 @@ def test_prod_batch_job_on_spot_pool():
         spec["ttlSecondsAfterFinished"],
     ) == ("Indexed", 2, 2, 3, 86400)
     pod = spec["template"]["spec"]
-    assert pod["nodeSelector"] == SPOT.node_selector
-    assert pod["tolerations"] == SPOT.tolerations
+    assert pod["nodeSelector"] == SPOT.scheduling.node_selector == {
+        "cloud.google.com/gke-nodepool": "h100-spot",
+        "cloud.google.com/gke-accelerator": "nvidia-h100-80gb",
+    }
+    assert pod["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"},
+        {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+    ]
     [runner] = pod["containers"]
     assert runner["resources"]["limits"]["nvidia.com/gpu"] == "8"
     assert runner["args"][:8] == [

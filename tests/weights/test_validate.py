@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from infra.gpu_node_pool import Scheduling
+from infra.gpu_node_pool import PoolShape
 from policy.rules import check_resource
 from stack.checks.validate import validate_manifests
 from stack.program.weights import build_batch, build_weights
@@ -34,10 +34,7 @@ CASES = [
 
 def render(stack: str, overrides: list[str]):
     config = load_stack_config(stack, overrides)
-    scheduling = Scheduling(
-        {"cloud.google.com/gke-nodepool": "gpu"},
-        [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}],
-    )
+    pool = PoolShape.existing("gpu", "a3-highgpu-8g")
 
     def program():
         provider = k8s.Provider("k8s", kubeconfig="{}")
@@ -60,7 +57,7 @@ def render(stack: str, overrides: list[str]):
             "llm",
             [],
             mount,
-            scheduling,
+            pool,
             serving_image=SERVING_IMAGE,
         )
         return mount
