@@ -173,15 +173,23 @@ class VllmAutoscalerArgs:
 
 
 
+def replica_limit_problems(min_replicas: int, max_replicas: int) -> list[Problem]:
+    """The HPA's replica limits (pure): min ≥ 1, max ≥ min. The stack config runs it on
+    ``autoscaling.minReplicas`` / ``maxReplicas`` (stack/config/serving.py)."""
+    problems = []
+    if min_replicas < 1:
+        problems.append(Problem("min_replicas", f"{min_replicas}; an HPA needs ≥ 1 (use KEDA to scale to zero)"))
+    if max_replicas < min_replicas:
+        problems.append(Problem("max_replicas", f"{max_replicas} is below {{min_replicas}} {min_replicas}"))
+    return problems
+
+
 def validate_vllm_autoscaler_args(args: VllmAutoscalerArgs) -> list[Problem]:
     """Every problem with ``args`` (pure): replica limits, goals, behavior, DCGM goals' selectors, names."""
     problems = type_problems(args, VllmAutoscalerArgs)
     if problems:
         return problems
-    if args.min_replicas < 1:
-        problems.append(Problem("min_replicas", f"{args.min_replicas}; an HPA needs ≥ 1 (use KEDA to scale to zero)"))
-    if args.max_replicas < args.min_replicas:
-        problems.append(Problem("max_replicas", f"{args.max_replicas} is below {{min_replicas}} {args.min_replicas}"))
+    problems += replica_limit_problems(args.min_replicas, args.max_replicas)
     if not args.goals:
         problems.append(Problem("goals", "empty; give at least one metric target"))
     names = [g.metric.name for g in args.goals]

@@ -158,15 +158,21 @@ class VllmScaledObjectArgs:
 
 
 
+def replica_limit_problems(min_replicas: int, max_replicas: int) -> list[Problem]:
+    """The ScaledObject's replica limits (pure): min ≥ 0 (0 scales to zero), max ≥ 1 and ≥ min. The stack config
+    runs it on ``autoscaling.keda.minReplicas`` / ``autoscaling.maxReplicas`` (stack/config/serving.py)."""
+    problems = at_least("min_replicas", min_replicas, 0)
+    if max_replicas < max(1, min_replicas):
+        problems.append(Problem("max_replicas", f"{max_replicas}; must be ≥ 1 and ≥ {{min_replicas}} {min_replicas}"))
+    return problems
+
+
 def validate_vllm_scaled_object_args(args: VllmScaledObjectArgs) -> list[Problem]:
     """Every problem with ``args`` (pure): replica limits, triggers, polling, cron windows, behavior, names."""
     problems = type_problems(args, VllmScaledObjectArgs)
     if problems:
         return problems
-    problems = at_least("min_replicas", args.min_replicas, 0)
-    if args.max_replicas < max(1, args.min_replicas):
-        problems.append(Problem("max_replicas", f"{args.max_replicas}; must be ≥ 1 and ≥ {{min_replicas}} "
-                                                f"{args.min_replicas}"))
+    problems = replica_limit_problems(args.min_replicas, args.max_replicas)
     if not args.triggers:
         problems.append(Problem("triggers", "empty; give at least one metric trigger"))
     problems += at_least("polling_seconds", args.polling_seconds, 1) + at_least("cooldown_seconds",

@@ -13,7 +13,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from infra.images import BUILD, image_problem
-from stack.config.base import FieldError, Model
+from stack.config.base import ArgPaths, FieldError, FieldErrors, Model
+from workloads.autoscaling import replica_limit_problems as hpa_replica_limits
+from workloads.keda import replica_limit_problems as keda_replica_limits
 
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
 
@@ -402,6 +404,13 @@ class KedaConfig(Model):
     wake_threshold: float = Field(default=1.0, gt=0, description="Per-replica target of the wake query once awake.")
 
 
+HPA_PATHS = ArgPaths("")
+"""VllmAutoscalerArgs replica limits in the autoscaling section (min_replicas → minReplicas, max_replicas →
+maxReplicas)."""
+KEDA_PATHS = ArgPaths("", {"min_replicas": "keda.minReplicas"})
+"""VllmScaledObjectArgs replica limits in the autoscaling section."""
+
+
 class AutoscalingConfig(Model):
     """Autoscaling of the vLLM replicas on vLLM's own metrics."""
 
@@ -429,10 +438,12 @@ class AutoscalingConfig(Model):
     @model_validator(mode="after")
     def _rules(self) -> AutoscalingConfig:
         _check_image("metricsAdapterImage", self.metrics_adapter_image)
-        if self.min_replicas > self.max_replicas:
-            raise FieldError(
-                "minReplicas", f"minReplicas ({self.min_replicas}) must be ≤ maxReplicas ({self.max_replicas})"
-            )
+        # The replica limits are the autoscaler components' own rules, reported under this section's fields.
+        limits = HPA_PATHS.errors(hpa_replica_limits(self.min_replicas, self.max_replicas))
+        if self.mode == "keda":
+            limits += KEDA_PATHS.errors(keda_replica_limits(self.keda.min_replicas, self.max_replicas))
+        if limits:
+            raise FieldErrors(limits)
         for index, m in enumerate(self.metrics):
             if m.metric is AutoscalingMetric.KV_CACHE and m.target >= 1:
                 raise FieldError(f"metrics.{index}.target", "kvCache is a fraction 0–1; use e.g. 0.8")
