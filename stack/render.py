@@ -62,6 +62,9 @@ class RecordedResource:
     """Name of the explicit provider resource it is created through (it waits for that provider)."""
     read: bool = False
     """A ``Resource.get`` read of an existing object (it creates nothing)."""
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """The ``customTimeouts`` option: only the operations set (``create``/``update``/``delete`` -> a
+    duration such as ``"70m"``); empty = the provider's defaults."""
 
     def as_json(self) -> dict[str, Any]:
         record = {
@@ -80,6 +83,8 @@ class RecordedResource:
             record["aliases"] = self.aliases
         if self.read:
             record["read"] = True
+        if self.custom_timeouts:
+            record["customTimeouts"] = self.custom_timeouts
         return record
 
 
@@ -225,7 +230,14 @@ def offline_secrets() -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _make_recorder():  # imports pulumi lazily so `--help` and config errors stay fast
+def make_recorder():  # imports pulumi lazily so `--help` and config errors stay fast
+    """A fresh ``(monitor, mocks)`` pair: the recording engine every render and test runs under.
+
+    ``mocks`` echo inputs as outputs and compute what the cloud would (service-account emails, a
+    Filestore IP (:data:`FILESTORE_MOCK_IP`), a cluster endpoint, command stdout, lookups);
+    ``monitor.recorded`` collects a :class:`RecordedResource` per registration or read, and
+    ``monitor.invokes`` every invoke. Pass both to :func:`record_under_mocks`.
+    """
     import pulumi
     from pulumi.runtime.mocks import MockMonitor
 
@@ -324,11 +336,17 @@ def _make_recorder():  # imports pulumi lazily so `--help` and config errors sta
                     provider=self.names_by_urn.get(request.provider.rsplit("::", 1)[0] if request.provider else ""),
                     aliases=[] if read else self._aliases(request),
                     read=read,
+                    custom_timeouts={} if read else _timeouts(request.customTimeouts),
                 )
             )
 
     mocks = RecordingMocks()
     return RecordingMonitor(mocks), mocks
+
+
+def _timeouts(custom_timeouts: Any) -> dict[str, str]:
+    """The operations a ``customTimeouts`` request field sets (unset ones are empty strings on the wire)."""
+    return {op: value for op in ("create", "update", "delete") if (value := getattr(custom_timeouts, op, ""))}
 
 
 def _urn_name(urn: str) -> str | None:
@@ -340,13 +358,13 @@ def record_under_mocks(fn: Callable[[], dict[str, Any] | None], stack: str, moni
     """Run ``fn`` (which registers resources and returns exports) under the recording engine.
 
     Settles every export and every registration still in flight; returns (monitor, resolved
-    exports with secrets masked). Pass a ``monitor``/``mocks`` pair from ``_make_recorder`` to
+    exports with secrets masked). Pass a ``monitor``/``mocks`` pair from :func:`make_recorder` to
     observe registrations yourself (tests wrap ``monitor.RegisterResource``).
     """
     import pulumi
 
     if monitor is None:
-        monitor, mocks = _make_recorder()
+        monitor, mocks = make_recorder()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.set_mocks(mocks, project="gke-inference", stack=stack, preview=False, monitor=monitor)

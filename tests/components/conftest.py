@@ -64,7 +64,7 @@ class Recorder:
     """Canned invoke results by token (unlisted tokens return ``{}``)."""
 
     def run(self, program: Callable[[], Any], project: str = "gke-inference", stack: str = "test") -> Recording:
-        monitor, mocks = render._make_recorder()
+        monitor, mocks = render.make_recorder()
         self.last_monitor = monitor
         calls: list[tuple[str, dict[str, Any]]] = []
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stack.render import _make_recorder, load_stack_config, record_under_mocks
+from stack.render import load_stack_config, make_recorder, record_under_mocks
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Recorded:
 
 
 def record(fn: Callable[[], dict[str, Any] | None], stack: str = "dev") -> Recorded:
-    monitor, mocks = _make_recorder()
+    monitor, mocks = make_recorder()
     providers: dict[str, str] = {}
     dependencies: dict[str, list[str]] = {}
     register = monitor.RegisterResource

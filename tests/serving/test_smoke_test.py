@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from stack.config import ConfigError
-from stack.render import _make_recorder, load_stack_config, offline_secrets, record_under_mocks, render_config
+from stack.render import load_stack_config, make_recorder, offline_secrets, record_under_mocks, render_config
 from workloads.awaiting import TIMEOUT_SECONDS, WAIT_FOR
 from workloads.pod_security import container_security_context, pod_security_context
 from workloads.smoke_test import AWAIT_MARGIN_SECONDS, SCRIPT
@@ -334,7 +334,7 @@ def test_the_result_is_read_back_after_the_job(prod):
 def test_the_latency_is_exported_from_the_result_configmap():
     """With a read that returns what the Job wrote, the stack exports it as a number."""
     config = load_stack_config("dev")
-    monitor, mocks = _make_recorder()
+    monitor, mocks = make_recorder()
     seen_ids = []
     plain_new_resource = mocks.new_resource
 

@@ -1,25 +1,23 @@
-"""A recording mock engine for the weight components (the pattern of ``stack.render.run_program``).
+"""The weight components' view of the one recording mock engine (``stack.render.make_recorder``).
 
-``record(fn)`` runs ``fn`` under ``pulumi.runtime.set_mocks`` with a monitor that keeps every
-registration (type, name, parent, provider, inputs) and returns them once all Outputs settled.
-The mocks echo inputs as outputs and compute what GCP would: service-account emails, and the IP of
-a Filestore instance.
+``record(fn)`` runs ``fn`` under ``stack.render.record_under_mocks`` (the engine ``gke-infer render``
+uses: it echoes inputs as outputs and computes service-account emails and a Filestore IP,
+``FILESTORE_MOCK_IP``) and returns every registration as a :class:`Recorded` once all Outputs settled.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime.mocks import MockMonitor
 
-from stack.render import clean_value, load_stack_config
+from stack.render import FILESTORE_MOCK_IP, RecordedResource, load_stack_config, make_recorder, record_under_mocks
 
-FILESTORE_IP = "10.20.0.2"
+FILESTORE_IP = FILESTORE_MOCK_IP
+"""The address a mocked Filestore instance reports (``stack.render.FILESTORE_MOCK_IP``)."""
 
 
 @dataclass
@@ -27,11 +25,27 @@ class Recorded:
     type: str
     name: str
     parent: str | None
-    provider: str
+    provider: str | None
+    """Name of the explicit provider resource it was created through (None = the default provider)."""
     depends_on: list[str]
+    """Names of the resources it waits for (sorted)."""
     inputs: dict[str, Any]
     custom_timeouts: tuple[str, str] = ("", "")
     """(create, update) of the resource's ``customTimeouts`` option; empty = the provider's default."""
+
+    @classmethod
+    def of(cls, resource: RecordedResource) -> Recorded:
+        """Adapt one record of the public recorder."""
+        timeouts = resource.custom_timeouts
+        return cls(
+            type=resource.type,
+            name=resource.name,
+            parent=resource.parent,
+            provider=resource.provider,
+            depends_on=resource.dependencies,
+            inputs=resource.inputs,
+            custom_timeouts=(timeouts.get("create", ""), timeouts.get("update", "")),
+        )
 
 
 @dataclass
@@ -57,66 +71,22 @@ class Recording:
         return found[0]
 
 
-class _Mocks(pulumi.runtime.Mocks):
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        outputs = dict(args.inputs)
-        if args.typ == "gcp:serviceaccount/account:Account":
-            outputs["email"] = f"{args.inputs['accountId']}@{args.inputs['project']}.iam.gserviceaccount.com"
-        if args.typ == "gcp:filestore/instance:Instance":
-            outputs["networks"] = [{**n, "ipAddresses": [FILESTORE_IP]} for n in args.inputs["networks"]]
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-
-class _Monitor(MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks):
-        super().__init__(mocks)
-        self.recording = Recording()
-        self.names: dict[str, str] = {}
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type == "pulumi:pulumi:Stack":
-            return response
-        self.names[response.urn] = request.name
-        inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
-        self.recording.resources.append(
-            Recorded(
-                type=request.type,
-                name=request.name,
-                parent=self.names.get(request.parent),
-                provider=request.provider,
-                depends_on=[self.names.get(urn, urn) for urn in request.dependencies],
-                inputs=clean_value(inputs or {}),
-                custom_timeouts=(request.customTimeouts.create, request.customTimeouts.update),
-            )
-        )
-        return response
-
-
 def record(fn: Callable[[], Any], settle: Callable[[Any], Any] | None = None) -> Recording:
-    """Run ``fn`` under the recording engine; ``settle(result)`` may return an Output to resolve."""
-    mocks = _Mocks()
-    monitor = _Monitor(mocks)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    pulumi.runtime.set_mocks(mocks, project="gke-inference", stack="test", preview=False, monitor=monitor)
-    result = fn()
-    monitor.recording.result = result
+    """Run ``fn`` under the recording engine; ``settle(result)`` may return an Output to resolve.
 
-    async def drain() -> Any:
-        value = None
-        if settle is not None:
-            value = await pulumi.Output.from_input(settle(result)).future()
-        while pending := [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task() and not t.done()]:
-            await asyncio.gather(*pending, return_exceptions=True)
-        return value
+    The settled value is cleaned as every render's exports are (``stack.render.clean_value``:
+    integral floats become ints, None is dropped, secrets are masked).
+    """
+    recording = Recording()
 
-    monitor.recording.settled = loop.run_until_complete(drain())
-    loop.close()
-    return monitor.recording
+    def program() -> dict[str, Any]:
+        recording.result = fn()
+        return {} if settle is None else {"settled": settle(recording.result)}
+
+    monitor, outputs = record_under_mocks(program, "test", *make_recorder())
+    recording.resources = [Recorded.of(r) for r in monitor.recorded]
+    recording.settled = outputs.get("settled")
+    return recording
 
 
 async def resolve(value: Any) -> Any:

@@ -204,4 +204,4 @@ def test_model_volume_static_pv_bound_to_one_claim_with_zone_affinity():
     # Children wait for the component's dependencies and use the cluster provider.
     assert rec.named("model-weights-6f6073b4-pv").depends_on == ["ns"]
     assert sorted(rec.named("model-weights-6f6073b4-pvc").depends_on) == ["model-weights-6f6073b4-pv", "ns"]
-    assert rec.named("model-weights-6f6073b4-pvc").provider.split("::")[-2:] == ["k8s", "k8s-id"]
+    assert rec.named("model-weights-6f6073b4-pvc").provider == "k8s"
