@@ -67,7 +67,7 @@ class RecordedResource:
     duration such as ``"70m"``); empty = the provider's defaults."""
 
     def as_json(self) -> dict[str, Any]:
-        record = {
+        record: dict[str, Any] = {
             "type": self.type,
             "name": self.name,
             "parent": self.parent,
