@@ -124,7 +124,12 @@ def test_multi_node_replica_is_a_leader_worker_set(recorder):
     worker = template["workerTemplate"]["spec"]["containers"][0]
     assert worker["args"] == ["ray start --address=$(LWS_LEADER_ADDRESS):6379 --num-gpus=8 --block"]
     assert worker["resources"]["limits"]["nvidia.com/gpu"] == "8"
-    assert rec.inputs("vllm-pdb")["spec"]["selector"]["matchLabels"]["leaderworkerset.sigs.k8s.io/worker-index"] == "0"
+    # The budget covers leaders and workers: a worker eviction restarts its group too.
+    assert rec.inputs("vllm-pdb")["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "vllm",
+        "app.kubernetes.io/instance": "vllm",
+    }
+    assert rec.inputs("vllm-svc")["spec"]["selector"]["leaderworkerset.sigs.k8s.io/worker-index"] == "0"
 
 
 # -- refusals ---------------------------------------------------------------------------------
