@@ -36,7 +36,7 @@ import pulumi_kubernetes as k8s
 from pulumi_kubernetes import _utilities as k8s_utilities
 
 from infra.model_disk import HYPERDISK_ML_MIN_THROUGHPUT_MIBPS, TRANSFER_COMPUTE_CLASS
-from infra.validation import Problem, is_plain, kubernetes_labels, raise_if_problems, type_problems, unique
+from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems, unique
 from workloads.arg_rules import at_least, namespace_name, object_name
 from workloads.model_downloader import await_timeouts
 from workloads.service_account import workload_identity_service_account
@@ -172,7 +172,7 @@ def validate_hyperdisk_ml_volume_args(args: HyperdiskMlVolumeArgs) -> list[Probl
         return problems
     problems = _volume_names(args.namespace, args.claim_name)
     problems += object_name("service_account_name", args.service_account_name, "service account name")
-    if is_plain(args.source_uri) and not (args.source_uri.startswith("gs://") and args.source_uri.endswith("/")):
+    if isinstance(args.source_uri, str) and not (args.source_uri.startswith("gs://") and args.source_uri.endswith("/")):
         problems.append(Problem("source_uri", f"'{args.source_uri}' must be gs://BUCKET/PATH/ with a trailing slash "
                                               "(a folder)"))
     if not args.zones:
