@@ -568,8 +568,21 @@ def write_outputs(result: RenderResult, out_dir: Path) -> None:
 
 
 def render_config(config: StackConfig, stack: str) -> RenderResult:
-    """Render an already-validated config (no files written)."""
-    recorded, outputs = run_program(config, stack)
+    """Render an already-validated config (no files written).
+
+    A component that refuses its arguments (a rule the config does not check itself) becomes a
+    ConfigError naming the component and each argument, like any other bad input (exit 2).
+    """
+    from infra.validation import ComponentArgsError
+
+    try:
+        recorded, outputs = run_program(config, stack)
+    except ComponentArgsError as err:
+        component = str(err).split(":", 1)[0]
+        raise ConfigError(
+            [f"{component}: {p.property_path}: {p.render()} (a component refused it; fix the config field "
+             "that sets it)" for p in err.problems]
+        ) from None
     # Registrations complete concurrently, so their order varies between runs; sort for stable output.
     resources = sorted((r.as_json() for r in recorded), key=lambda r: (r["name"], r["type"]))
     return RenderResult(stack, resources, manifests_from(resources), outputs, config=config)

@@ -42,3 +42,13 @@ def test_malformed_stack_file_exits_2_naming_it(case, tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert err.splitlines()[0].startswith(expected)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_component_refusal_is_bad_input_not_a_traceback(tmp_path, capsys):
+    """A rule only a component checks (the batch Job's default memory on a g2-standard-8 node) exits 2 too."""
+    assert main(["render", "dev", "--set", "batch.enabled=true", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0].startswith(
+        "error: BatchInference 'batch': memory: 32Gi does not fit one node of pool (g2-standard-8)"
+    )
+    assert not (tmp_path / "out").exists()
