@@ -368,7 +368,18 @@ def record_under_mocks(fn: Callable[[], dict[str, Any] | None], stack: str, moni
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.set_mocks(mocks, project="gke-inference", stack=stack, preview=False, monitor=monitor)
-    exports = fn() or {}
+    try:
+        exports = fn() or {}
+    except BaseException:
+        # A refusal mid-program (e.g. a component's ComponentArgsError) leaves registrations in flight:
+        # finish them and close the loop so the next program starts from a clean engine.
+        async def drain() -> None:
+            while pending := [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task() and not t.done()]:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+        loop.run_until_complete(drain())
+        loop.close()
+        raise
 
     async def settle() -> dict[str, Any]:
         resolved = {}
