@@ -36,6 +36,7 @@ import pulumi_kubernetes as k8s
 
 from infra.validation import Problem, dns_label, raise_if_problems, type_problems
 from workloads.arg_rules import at_least, namespace_name, object_name, pinned_image
+from workloads.pod_security import container_security_context, pod_security_context
 from workloads.pod_sizing import size_pod
 from workloads.service_account import workload_identity_service_account
 from workloads.vllm_server import Pool
@@ -338,11 +339,7 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
         **weights.pod_annotations,
         "gke-gcsfuse/volumes": "true",
     }
-    hardened = {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-    }
+    hardened = container_security_context(RUN_AS_USER)
     env = [
         {"name": "HOME", "value": CACHE_DIR},
         {"name": "HF_HOME", "value": f"{CACHE_DIR}/huggingface"},
@@ -401,13 +398,7 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
         "serviceAccountName": args.service_account_name,
         "automountServiceAccountToken": False,
         "restartPolicy": "Never",
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS_USER,
-            "runAsGroup": RUN_AS_USER,
-            "fsGroup": RUN_AS_USER,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security_context(RUN_AS_USER),
         "initContainers": [check, *weights.init_containers],
         "containers": [runner],
         "volumes": [

@@ -22,6 +22,7 @@ from infra.options import child_options
 from infra.validation import Problem, dns_label, kubernetes_labels, raise_if_problems, type_problems
 from workloads.arg_rules import at_least, namespace_name, object_name, pinned_image
 from workloads.checkov import checkov_skip_annotations
+from workloads.pod_security import container_security_context, pod_security_context
 
 CODE_MOUNT = "/app"
 REPORT_MOUNT = "/reports"
@@ -165,14 +166,7 @@ class InClusterLoadTest(pulumi.ComponentResource):
                 "requests": {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "1Gi"},
                 "limits": {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "1Gi"},
             },
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "runAsNonRoot": True,
-                "runAsUser": RUN_AS_USER,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": container_security_context(RUN_AS_USER),
             "volumeMounts": [
                 {"name": "code", "mountPath": f"{CODE_MOUNT}/loadtest", "readOnly": True},
                 {"name": "reports", "mountPath": REPORT_MOUNT},
@@ -207,12 +201,7 @@ class InClusterLoadTest(pulumi.ComponentResource):
                         "restartPolicy": "Never",
                         "serviceAccountName": args.name,
                         "automountServiceAccountToken": False,
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "runAsUser": RUN_AS_USER,
-                            "fsGroup": RUN_AS_USER,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": pod_security_context(RUN_AS_USER),
                         "nodeSelector": args.node_selector,
                         "containers": [container],
                         "volumes": [

@@ -32,6 +32,7 @@ from infra.options import child_options
 from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems
 from workloads.arg_rules import at_least, pinned_image
 from workloads.checkov import checkov_skip_annotations
+from workloads.pod_security import container_security_context, pod_security_context
 
 NAMESPACE = "custom-metrics"
 NAME = "custom-metrics-stackdriver-adapter"
@@ -259,13 +260,7 @@ class MetricsAdapter(pulumi.ComponentResource):
         resources = {"cpu": args.cpu, "memory": args.memory}
         spec: dict[str, Any] = {
             "serviceAccountName": NAME,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": RUN_AS_USER,
-                "runAsGroup": RUN_AS_USER,
-                "fsGroup": RUN_AS_USER,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": pod_security_context(RUN_AS_USER),
             "nodeSelector": {"kubernetes.io/os": "linux"},
             "containers": [
                 {
@@ -288,12 +283,7 @@ class MetricsAdapter(pulumi.ComponentResource):
                         "timeoutSeconds": 5,
                         "failureThreshold": 3,
                     },
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "readOnlyRootFilesystem": True,
-                        "privileged": False,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
+                    "securityContext": container_security_context(RUN_AS_USER),
                     "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                 }
             ],

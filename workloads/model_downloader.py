@@ -36,6 +36,7 @@ import pulumi_kubernetes as k8s
 from infra.validation import Problem, raise_if_problems, type_problems
 from workloads.arg_rules import at_least, namespace_name, object_name, pinned_image
 from workloads.checkov import checkov_skip_annotations
+from workloads.pod_security import container_security_context, pod_security_context
 from workloads.service_account import workload_identity_service_account
 from workloads.weights import HF_TOKEN_DIR, HF_TOKEN_VOLUME, inherited_depends_on, token_volume
 
@@ -232,11 +233,7 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
             "requests": {"cpu": args.cpu, "memory": args.memory, "ephemeral-storage": "1Gi"},
             "limits": {"cpu": args.cpu_limit, "memory": args.memory_limit, "ephemeral-storage": "2Gi"},
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security_context(None),
         "volumeMounts": [
             {"name": "scratch", "mountPath": "/scratch"},
             {"name": "tmp", "mountPath": "/tmp"},
@@ -254,13 +251,7 @@ def job_spec(args: ModelDownloaderArgs) -> dict[str, Any]:
         "serviceAccountName": args.service_account_name,
         "automountServiceAccountToken": False,  # Workload Identity goes through the metadata server
         "restartPolicy": "Never",
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": args.run_as_user,
-            "runAsGroup": args.run_as_user,
-            "fsGroup": args.run_as_user,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security_context(args.run_as_user),
         "containers": containers,
         "volumes": [
             {
@@ -307,11 +298,7 @@ def _flush_container(image: pulumi.Input[str], mounts: list[dict[str, Any]]) -> 
         "image": image,
         "command": ["python3", "-c", FLUSH_SCRIPT],
         "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security_context(None),
         "volumeMounts": [m for m in mounts if m["name"] not in ("scratch", "tmp", HF_TOKEN_VOLUME)],
     }
 

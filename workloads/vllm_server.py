@@ -25,6 +25,7 @@ from workloads.arg_rules import at_least, namespace_name, pinned_image, service_
 from workloads.awaiting import await_annotations
 from workloads.checkov import checkov_skip_annotations
 from workloads.lws_operator import READY_CONDITION as LWS_READY_CONDITION
+from workloads.pod_security import container_security_context, pod_security_context
 from workloads.pod_sizing import PodSize, size_pod
 from workloads.vllm_args import SERVING_PORT, EngineSettings, engine_args
 from workloads.weights import WeightsMount
@@ -382,15 +383,7 @@ class VllmServer(pulumi.ComponentResource):
             "resources": self._resources(),
             **self._probes(args),
             "lifecycle": {"preStop": {"exec": {"command": ["python3", f"{PROBE_MOUNT}/{DRAIN_SCRIPT.name}"]}}},
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "runAsNonRoot": True,
-                "runAsUser": RUN_AS_USER,
-                "runAsGroup": RUN_AS_USER,
-                "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": container_security_context(RUN_AS_USER),
             "volumeMounts": [
                 {"name": "dshm", "mountPath": "/dev/shm"},
                 {"name": "cache", "mountPath": CACHE_MOUNT},
@@ -404,13 +397,7 @@ class VllmServer(pulumi.ComponentResource):
             "serviceAccountName": self.object_name,
             "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": self.termination_grace_seconds(args),
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": RUN_AS_USER,
-                "runAsGroup": RUN_AS_USER,
-                "fsGroup": RUN_AS_USER,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": pod_security_context(RUN_AS_USER),
             "nodeSelector": self._node_selector,
             "tolerations": self._tolerations,
             "topologySpreadConstraints": [

@@ -30,6 +30,7 @@ import pulumi_kubernetes as k8s
 from infra.options import inherited_depends_on
 from infra.validation import Problem, raise_if_problems, type_problems
 from workloads.arg_rules import at_least, namespace_name
+from workloads.pod_security import container_security_context
 
 MODEL_ROOT = "/models"
 """Where every volume backend mounts the weights in the vLLM container."""
@@ -375,11 +376,7 @@ def hugging_face_weights(args: HuggingFaceArgs) -> WeightsMount:
             "requests": {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "1Gi"},
             "limits": {"cpu": "4", "memory": "8Gi"},
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security_context(None),
     }
     return WeightsMount(
         backend="huggingFace",

@@ -54,6 +54,7 @@ from workloads.model_downloader import (
     ModelDownloaderArgs,
     download_budget,
 )
+from workloads.pod_security import root_init_security_context
 from workloads.vllm_args import engine_flags
 from workloads.vllm_server import Pool
 
@@ -574,13 +575,8 @@ def _populate_share(
             destination,
             str(DOWNLOADER_UID),
         ],
-        "securityContext": {
-            "runAsUser": 0,
-            "runAsNonRoot": False,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
-        },
+        # Root with CHOWN only: a new Filestore share is root-owned and the downloader is not.
+        "securityContext": root_init_security_context(["CHOWN"]),
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "volumeMounts": [{"name": "share", "mountPath": SHARE_MOUNT}],
     }

@@ -17,7 +17,9 @@ H100_SPOT = PoolShape.existing("h100-spot", "a3-highgpu-8g", spot=True, ephemera
 L4 = PoolShape.existing("l4", "g2-standard-8", ephemeral_local_ssd=True)
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
 SPOT_TOLERATION = {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
-HARDENED = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+HARDENED = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+            "runAsUser": 10001, "runAsGroup": 10001, "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def gcsfuse_mount() -> WeightsMount:

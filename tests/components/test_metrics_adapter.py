@@ -61,8 +61,10 @@ def test_the_deployment_is_hardened_and_sized_by_the_args(recorder):
                                      "--cert-dir=/tmp/certs", "--external-metric-cache-ttl=30s"]
     amounts = {"cpu": "500m", "memory": "400Mi"}
     assert container["resources"] == {"requests": amounts, "limits": amounts}
-    assert container["securityContext"] == {"privileged": False, "allowPrivilegeEscalation": False,
-                                            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                            "runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+                                            "capabilities": {"drop": ["ALL"]},
+                                            "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def test_refusals(recorder):

@@ -20,7 +20,9 @@ LABELS = {
     "app.kubernetes.io/component": "model-weights",
     "gke-inference/model-revision": "0e9e39f2",
 }
-HARDENED = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+# The restricted profile without a user: the container runs as its pod's user.
+HARDENED = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def args(**change) -> ModelDownloaderArgs:
