@@ -195,6 +195,9 @@ def print_summary(report: dict, out: Path) -> None:
               f"median {s[f'median_{name}_ms']:.1f} {pcts}")
     if s["request_goodput"] is not None:
         print(f"  goodput {s['request_goodput']:.2f} req/s against {report['slos_ms']}")
+    if report["connection_retries"]:
+        print(f"  {report['connection_retries']} requests resent on a fresh connection (a reused "
+              "one closed before any response byte)")
     for error, count in report["errors"].items():
         print(f"  error x{count}: {error}")
     print(f"wrote {', '.join(str(out / f) for f in report['files'])}")

@@ -212,6 +212,11 @@ def make_user_class(plan: Plan, host: str, pool: SharedConnectionPool) -> type[F
                             if not data:
                                 break
                             timer.feed(data, time.monotonic())
+                        if not raw.message_complete:
+                            # EOF inside the chunked body: the server cut the stream (vLLM's
+                            # aiohttp client fails such a request with ClientPayloadError).
+                            record.error = ("connection closed before the end of the response "
+                                            f"({len(timer.text)} token messages received)")
                         timer.finish()
                         if record.success:
                             resp.success()
@@ -221,6 +226,7 @@ def make_user_class(plan: Plan, host: str, pool: SharedConnectionPool) -> type[F
                 record.error = f"{type(exc).__name__}: {exc}"
                 record.success = False
             finally:
+                record.retries = pool.take_retries()
                 if not record.success and not record.latency:
                     record.latency = time.monotonic() - t_send
                 plan.in_flight -= 1

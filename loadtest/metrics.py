@@ -49,6 +49,7 @@ class RequestRecord:
     finish_reason: str | None = None
     endpoint: str = ""
     expected_output_len: int | None = None
+    retries: int = 0  # resends on a fresh connection (loadtest/connections.py)
 
     @property
     def end(self) -> float:

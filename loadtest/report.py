@@ -1,8 +1,9 @@
 """Write a load test's results: `report.json`, `requests.jsonl` and PNG plots.
 
 report.json = {"config": run settings, "summary": vLLM-shaped metrics (loadtest.metrics),
-"slos_ms": the goodput SLOs, "errors": {message: count}, "time_series": per-second buckets,
-"files": the other files written}. Secrets (the API key) are never written.
+"slos_ms": the goodput SLOs, "errors": {message: count}, "connection_retries": requests resent
+on a fresh connection, "time_series": per-second buckets, "files": the other files written}.
+Secrets (the API key) are never written.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def build_report(records: list[RequestRecord], duration: float, config: dict[str
         "summary": compute_metrics(records, duration, percentiles, slos_ms),
         "slos_ms": slos_ms or {},
         "errors": dict(errors),
+        # Requests resent once on a fresh connection after a reused one closed before any
+        # response byte (loadtest/connections.py); each is counted once in `summary`.
+        "connection_retries": sum(r.retries for r in records),
         "time_series": time_series(records),
     }
 

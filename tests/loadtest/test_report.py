@@ -18,6 +18,7 @@ def make_records():
         out.append(RequestRecord(start=50.0 + 0.25 * i, success=True, ttft=0.05 + 0.01 * (i % 5),
                                  itl=itl, latency=0.05 + 0.01 * (i % 5) + sum(itl),
                                  output_tokens=16, prompt_len=32, endpoint="/v1/completions"))
+    out[3].retries = 1  # resent once on a fresh connection, then answered
     out.append(RequestRecord(start=56.0, error="HTTP 500: b'cannot schedule new futures'\nmore",
                              latency=0.002))
     return out
@@ -36,6 +37,7 @@ def test_write_report(tmp_path):
     assert s["request_goodput"] == pytest.approx(16 / 6.0)
     assert s["p50_ttft_ms"] <= s["p90_ttft_ms"] <= s["p99_ttft_ms"]
     assert on_disk["errors"] == {"HTTP 500: b'cannot schedule new futures'": 1}
+    assert on_disk["connection_retries"] == 1
     assert "api_key_env" not in on_disk["config"]  # nothing key-related is written
     assert on_disk["files"] == ["report.json", "requests.jsonl", LATENCY_PLOT, TIMELINE_PLOT]
     lines = (tmp_path / "requests.jsonl").read_text().splitlines()
