@@ -25,6 +25,28 @@ from infra.validation import (
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
 SPOT_TAINT = {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NO_SCHEDULE"}
+SPOT_SHUTDOWN_GRACE_SECONDS = 30
+"""A preempted Spot VM's graceful node shutdown by default: 30 s, the first 15 s for ordinary pods, the last
+15 s for system-critical ones (https://cloud.google.com/kubernetes-engine/docs/concepts/spot-vms, "Termination
+and graceful shutdown of Spot VMs")."""
+SPOT_CRITICAL_PODS_SECONDS = 15
+"""The share of that shutdown kept for system-critical pods (same page); ordinary pods get the rest."""
+SPOT_SHUTDOWN_GRACE_MAX_SECONDS = 120
+"""Longer Spot graceful termination: up to 120 s on a Standard node pool whose control plane runs GKE
+1.35.0-gke.1171000 or later, set in the node system configuration (same page) — kubeletConfig
+``shutdownGracePeriodSeconds`` with ``shutdownGracePeriodCriticalPodsSeconds`` (pulumi-gcp 10.2.0
+``NodePoolNodeConfigKubeletConfigArgs``: "can only be configured if the node pool uses Spot VMs")."""
+SPOT_SHUTDOWN_GRACE_MIN_GKE = "1.35.0-gke.1171000"
+"""The control-plane version a longer Spot graceful termination needs (same page)."""
+
+
+def spot_pod_grace_seconds(spot: bool, shutdown_grace_seconds: int | None = None) -> int | None:
+    """Seconds a preempted node gives ordinary pods (None on-demand): the shutdown minus the critical share."""
+    if not spot:
+        return None
+    return (shutdown_grace_seconds or SPOT_SHUTDOWN_GRACE_SECONDS) - SPOT_CRITICAL_PODS_SECONDS
+
+
 _K8S_EFFECT = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSchedule", "NO_EXECUTE": "NoExecute"}
 
 
@@ -64,6 +86,9 @@ class GpuNodePoolArgs:
     """ANY or BALANCED."""
     spot: bool = False
     """Spot VMs; adds the `cloud.google.com/gke-spot` taint so only tolerating pods land."""
+    spot_shutdown_grace_seconds: int | None = None
+    """Spot only: the node's graceful shutdown on preemption, 30–120 s (default 30, of which pods get 15); the
+    last 15 s stay for system-critical pods. Needs GKE 1.35.0-gke.1171000+ (``SPOT_SHUTDOWN_GRACE_MAX_SECONDS``)."""
     image_type: str = "COS_CONTAINERD"
     """Node image."""
     image_streaming: bool = True
@@ -142,15 +167,18 @@ class PoolShape:
     """Node selector and tolerations that land a pod on the pool."""
     ephemeral_local_ssd: bool = False
     """Node ephemeral storage (emptyDirs, the GCS FUSE file cache) sits on Local SSD."""
+    spot_pod_grace_seconds: int | None = None
+    """Seconds a preempted node gives ordinary pods; None = on-demand (or, with a Spot toleration, GKE's default)."""
 
     @classmethod
     def existing(
         cls, pool_name: str, machine_type: str, *, gpu_count: int | None = None, spot: bool = False,
-        ephemeral_local_ssd: bool = False,
+        ephemeral_local_ssd: bool = False, spot_shutdown_grace_seconds: int | None = None,
     ) -> PoolShape:
         """A pool created elsewhere, with the taints this project's pools carry (GPU, and Spot when ``spot``)."""
         machine = catalog.lookup(machine_type, gpu_count)
-        return cls(machine, pool_scheduling(pool_name, machine, spot), ephemeral_local_ssd)
+        return cls(machine, pool_scheduling(pool_name, machine, spot), ephemeral_local_ssd,
+                   spot_pod_grace_seconds(spot, spot_shutdown_grace_seconds))
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -162,6 +190,8 @@ class GpuNodePool(pulumi.ComponentResource):
     ephemeral_local_ssd: bool
     """Node ephemeral storage sits on Local SSD (``local_ssd_mode`` ephemeral with at least one)."""
     scheduling: Scheduling
+    spot_pod_grace_seconds: int | None
+    """Seconds a preempted node gives ordinary pods (None on-demand)."""
     pool_name: pulumi.Output[str]
     node_pool: gcp.container.NodePool
 
@@ -174,6 +204,7 @@ class GpuNodePool(pulumi.ComponentResource):
         taints = [GPU_TAINT] + ([SPOT_TAINT] if args.spot else [])
         labels = {"gke-inference/pool": name, **args.labels}
         self.scheduling = pool_scheduling(name, self.machine, args.spot)
+        self.spot_pod_grace_seconds = spot_pod_grace_seconds(args.spot, args.spot_shutdown_grace_seconds)
         project, location = cluster_facts(args)
         self.node_pool = gcp.container.NodePool(
             f"{name}-pool",
@@ -292,6 +323,14 @@ class GpuNodePool(pulumi.ComponentResource):
             ),
             metadata={"disable-legacy-endpoints": "true"},
             taints=[C.NodePoolNodeConfigTaintArgs(**t) for t in taints],
+            kubelet_config=(
+                C.NodePoolNodeConfigKubeletConfigArgs(
+                    shutdown_grace_period_seconds=args.spot_shutdown_grace_seconds,
+                    shutdown_grace_period_critical_pods_seconds=SPOT_CRITICAL_PODS_SECONDS,
+                )
+                if args.spot_shutdown_grace_seconds is not None
+                else None
+            ),
             labels=labels,
             resource_labels=args.resource_labels or None,
         )
@@ -395,6 +434,14 @@ def _provisioning_problems(args: GpuNodePoolArgs) -> list[Problem]:
     if args.reservation_type != "SPECIFIC_RESERVATION" and args.reservation_name:
         problems.append(Problem("reservation_name", "applies only to SPECIFIC_RESERVATION, not "
                                                     f"{args.reservation_type}"))
+    if args.spot_shutdown_grace_seconds is not None and not args.spot:
+        problems.append(Problem("spot_shutdown_grace_seconds", "only Spot pools take it; set {spot} or drop it"))
+    elif args.spot_shutdown_grace_seconds is not None and not (
+        SPOT_SHUTDOWN_GRACE_SECONDS <= args.spot_shutdown_grace_seconds <= SPOT_SHUTDOWN_GRACE_MAX_SECONDS
+    ):
+        problems.append(Problem("spot_shutdown_grace_seconds", (
+            f"{{spot_shutdown_grace_seconds}} is {args.spot_shutdown_grace_seconds}; GKE allows "
+            f"{SPOT_SHUTDOWN_GRACE_SECONDS}-{SPOT_SHUTDOWN_GRACE_MAX_SECONDS} s (GKE {SPOT_SHUTDOWN_GRACE_MIN_GKE}+)")))
     if args.spot and args.reservation_type != "NO_RESERVATION":
         problems.append(Problem("reservation_type", "Spot pools cannot consume reservations; set "
                                                     "{reservation_type} to NO_RESERVATION"))

@@ -3,7 +3,8 @@ multi-node replicas), Service, PodDisruptionBudget and NetworkPolicy — correct
 
 What the reference deployments get wrong and this component does not (see the README):
 startup budget from the cold-start estimate, liveness that sees a hung engine, a drain that
-loses no request (preStop: delay, then wait for the queue → SIGTERM → ``--shutdown-timeout``),
+loses no request on a rollout or scale-in (preStop: leave the endpoints, serve until the traffic has
+stopped and nothing is in flight → SIGTERM → ``--shutdown-timeout``; fitted to a Spot pool's notice, docs/drain.md),
 hardened security context, read-only root filesystem with writable paths on volumes, and
 volumes that can back every replica.
 """
@@ -18,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.gpu_node_pool import POOL_LABEL, GpuNodePool, PoolShape
+from infra.gpu_node_pool import POOL_LABEL, SPOT_TAINT, GpuNodePool, PoolShape, spot_pod_grace_seconds
 from infra.options import child_options
 from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems
 from workloads.arg_rules import at_least, namespace_name, pinned_image, service_name
@@ -33,6 +34,9 @@ from workloads.weights import WeightsMount
 PORT_NAME = "http"
 PROBE_SCRIPT = Path(__file__).parent / "probes" / "engine_liveness.py"
 DRAIN_SCRIPT = Path(__file__).parent / "probes" / "drain_wait.py"
+READINESS_SCRIPT = Path(__file__).parent / "probes" / "readiness.py"
+PROBE_SCRIPTS = (PROBE_SCRIPT, DRAIN_SCRIPT, READINESS_SCRIPT)
+"""The probe ConfigMap's files (the scripts import each other from that one directory)."""
 PROBE_MOUNT = "/etc/vllm-probe"
 CACHE_MOUNT = "/cache"
 RUN_AS_USER = 10001
@@ -46,6 +50,20 @@ LIVENESS_FAILURES = 3
 LIVENESS_TIMEOUT = 10
 PROBE_REQUEST_TIMEOUT = 5
 """The liveness script's own HTTP timeout; below LIVENESS_TIMEOUT so the kubelet sees its verdict."""
+READINESS_PERIOD = 2
+"""Readiness runs every 2 s with failureThreshold 1: a draining pod leaves the endpoints within ~2 s of its
+preStop hook starting (readiness.py tolerates short /health failures itself)."""
+
+SERVER_LOAD_FLAG = "--enable-server-load-tracking"
+"""vLLM counts requests from arrival to last byte and serves the count at ``/load`` (vLLM 0.32
+``entrypoints/serve/utils/api_utils.py`` ``load_aware_call``); the drain reads it to see pre-processing."""
+DRAIN_QUIET_SECONDS = 5
+"""The drain lets SIGTERM through after this long with nothing in flight and nothing arriving: longer than
+the gap between a client's requests under load, so quiet means the endpoint removal has reached the clients
+(a project choice; docs/drain.md)."""
+DRAIN_EXIT_RESERVE_SECONDS = 3
+"""On a Spot pool the drain ends this long before the node's notice runs out, so vLLM gets SIGTERM and the
+hook's count of cut requests reaches the log before the kubelet's SIGKILL."""
 
 CHECKOV_SKIPS = (
     (
@@ -106,10 +124,12 @@ class VllmServerArgs:
     startup_budget_seconds: int = 600
     """Cold-start budget the startupProbe allows (failureThreshold × period covers it)."""
     pre_stop_seconds: int = 15
-    """Delay before SIGTERM so the pod leaves Service endpoints before vLLM stops accepting."""
+    """The longest the endpoint removal may take to reach every client (kube-proxy, the gateway): the preStop
+    hook keeps serving at least this long before SIGTERM, and longer while traffic still arrives or requests
+    are in flight (probes/drain_wait.py). Not a sleep: it ends early on a Spot pool's shorter notice."""
     drain_queue_seconds: int = 60
-    """After that delay, wait up to this long more for vLLM's queue to empty before SIGTERM
-    (vLLM refuses requests still waiting at SIGTERM); the preStop hook is probes/drain_wait.py."""
+    """How much longer than ``pre_stop_seconds`` the hook may wait for the traffic to stop and the requests in
+    flight to finish (vLLM refuses at SIGTERM what is still waiting or in pre-processing)."""
     api_key: pulumi.Input[str] | None = None
     """API key (a Pulumi secret); stored in a Secret and passed as VLLM_API_KEY."""
     cache_size_limit: str = "100Gi"
@@ -209,6 +229,44 @@ def _lifecycle_problems(args: VllmServerArgs) -> list[Problem]:
     return problems
 
 
+@dataclass(frozen=True)
+class DrainBudget:
+    """The preStop hook's timings in seconds (probes/drain_wait.py; docs/drain.md)."""
+
+    minimum: int
+    """Serve at least this long after leaving the endpoints (endpoint propagation, for sparse traffic)."""
+    quiet: int
+    """Then return after this long with nothing in flight and nothing arriving."""
+    maximum: int
+    """Return at this deadline regardless, counting what is still in flight."""
+    spot_notice: int | None
+    """Seconds a preempted node gives the pod (the shortest of its pools); None when no pool is Spot."""
+
+
+def pool_spot_notice(pool: Pool) -> int | None:
+    """Seconds a preempted node of ``pool`` gives ordinary pods; None on-demand. A pool shape with a Spot
+    toleration but no notice gets GKE's default."""
+    if pool.spot_pod_grace_seconds is not None:
+        return pool.spot_pod_grace_seconds
+    spot = any(t.get("key") == SPOT_TAINT["key"] for t in pool.scheduling.tolerations)
+    return spot_pod_grace_seconds(spot)
+
+
+def drain_budget(args: VllmServerArgs) -> DrainBudget:
+    """On-demand: serve at least ``pre_stop_seconds``, at most ``pre_stop_seconds + drain_queue_seconds``. When
+    a replica may run on Spot (``pool`` or ``overflow_pool``), the deadline fits the node's notice less
+    ``DRAIN_EXIT_RESERVE_SECONDS``, and the minimum leaves room for the quiet period before it: one pod template
+    serves both pools, and a preemption gives no more time than its notice."""
+    notices = [n for n in (pool_spot_notice(p) for p in (args.pool, args.overflow_pool) if p is not None)
+               if n is not None]
+    minimum, maximum = args.pre_stop_seconds, args.pre_stop_seconds + args.drain_queue_seconds
+    notice = min(notices) if notices else None
+    if notice is not None:
+        maximum = min(maximum, notice - DRAIN_EXIT_RESERVE_SECONDS)
+        minimum = max(0, min(minimum, maximum - DRAIN_QUIET_SECONDS))
+    return DrainBudget(minimum, DRAIN_QUIET_SECONDS, maximum, notice)
+
+
 def validate_vllm_server_args(args: VllmServerArgs, name: str = "vllm") -> list[Problem]:
     """Every problem with ``args`` (pure): types, GPUs vs parallelism, memory fit, pools, weights vs replicas,
     identity, lifecycle timings, names and the image pin. ``name`` is the component name (``args.name``'s
@@ -302,7 +360,7 @@ class VllmServer(pulumi.ComponentResource):
         probe = k8s.core.v1.ConfigMap(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-probe",
             metadata=self._meta(f"{self.object_name}-probe"),
-            data={script.name: script.read_text() for script in (PROBE_SCRIPT, DRAIN_SCRIPT)},
+            data={script.name: script.read_text() for script in PROBE_SCRIPTS},
             opts=child,
         )
         depends = [
@@ -371,7 +429,8 @@ class VllmServer(pulumi.ComponentResource):
     # -- pod ----------------------------------------------------------------------------------
 
     def _pod_template(self, args: VllmServerArgs, secrets: dict[str, k8s.core.v1.Secret]) -> dict[str, Any]:
-        engine = replace(args.engine, extra=(*args.weights.vllm_args, *args.engine.extra))
+        load_flag = () if SERVER_LOAD_FLAG in args.engine.extra else (SERVER_LOAD_FLAG,)  # the drain reads /load
+        engine = replace(args.engine, extra=(*load_flag, *args.weights.vllm_args, *args.engine.extra))
         container = {
             "name": "vllm",
             "image": args.image,
@@ -459,8 +518,7 @@ class VllmServer(pulumi.ComponentResource):
             {"name": "PROBE_MODEL", "value": args.engine.served_model_name},
             {"name": "PROBE_STATE_DIR", "value": "/tmp"},
             {"name": "PROBE_TIMEOUT_SECONDS", "value": str(PROBE_REQUEST_TIMEOUT)},
-            {"name": "DRAIN_MIN_SECONDS", "value": str(args.pre_stop_seconds)},
-            {"name": "DRAIN_MAX_SECONDS", "value": str(args.pre_stop_seconds + args.drain_queue_seconds)},
+            *self._drain_env(args),
         ]
         if args.weights.offline_hub:
             env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
@@ -499,8 +557,18 @@ class VllmServer(pulumi.ComponentResource):
 
     @staticmethod
     def termination_grace_seconds(args: VllmServerArgs) -> int:
-        """preStop (delay + queue wait) + vLLM's drain + 15 s to exit: the kubelet never SIGKILLs a draining server."""
-        return args.pre_stop_seconds + args.drain_queue_seconds + args.engine.shutdown_timeout_seconds + 15
+        """The preStop hook's deadline + vLLM's drain + 15 s to exit: a deletion never SIGKILLs a draining server.
+        (A Spot preemption cuts it to the node's notice, which the hook's deadline fits: ``drain_budget``.)"""
+        return drain_budget(args).maximum + args.engine.shutdown_timeout_seconds + 15
+
+    @staticmethod
+    def _drain_env(args: VllmServerArgs) -> list[dict[str, str]]:
+        budget = drain_budget(args)
+        return [
+            {"name": "DRAIN_MIN_SECONDS", "value": str(budget.minimum)},
+            {"name": "DRAIN_QUIET_SECONDS", "value": str(budget.quiet)},
+            {"name": "DRAIN_MAX_SECONDS", "value": str(budget.maximum)},
+        ]
 
     def _probes(self, args: VllmServerArgs) -> dict[str, Any]:
         health = {"path": "/health", "port": PORT_NAME}
@@ -511,7 +579,12 @@ class VllmServer(pulumi.ComponentResource):
                 "timeoutSeconds": 5,
                 "failureThreshold": self.startup_failure_threshold(args),
             },
-            "readinessProbe": {"httpGet": health, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
+            "readinessProbe": {
+                "exec": {"command": ["python3", f"{PROBE_MOUNT}/{READINESS_SCRIPT.name}"]},
+                "periodSeconds": READINESS_PERIOD,
+                "timeoutSeconds": 3,
+                "failureThreshold": 1,
+            },
             "livenessProbe": {
                 "exec": {"command": ["python3", f"{PROBE_MOUNT}/engine_liveness.py"]},
                 "periodSeconds": LIVENESS_PERIOD,

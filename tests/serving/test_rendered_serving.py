@@ -10,7 +10,15 @@ from stack.checks.validate import validate_manifests
 from stack.plan.estimate import estimate_cold_start
 from stack.program.serving import STARTUP_BUDGET_FACTOR
 from stack.render import load_stack_config, render_config
-from workloads.vllm_server import DRAIN_SCRIPT, LIVENESS_FAILURES, LIVENESS_PERIOD, STARTUP_PROBE_PERIOD
+from workloads.vllm_server import (
+    DRAIN_EXIT_RESERVE_SECONDS,
+    DRAIN_QUIET_SECONDS,
+    DRAIN_SCRIPT,
+    LIVENESS_FAILURES,
+    LIVENESS_PERIOD,
+    READINESS_SCRIPT,
+    STARTUP_PROBE_PERIOD,
+)
 
 BACKENDS = ("gcsfuse", "persistentDisk", "hyperdiskMl", "filestore", "runaiStreamer", "huggingFace")
 
@@ -67,7 +75,10 @@ def test_probes_cover_the_cold_start_and_catch_a_hung_engine(stack, dev, prod):
     assert budget >= cold_start * STARTUP_BUDGET_FACTOR
     assert budget == result.outputs["startupBudgetSeconds"]
     assert startup["httpGet"] == {"path": "/health", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    # /health stays 200 while vLLM drains: readiness also fails on the preStop hook's drain marker.
+    readiness = container["readinessProbe"]
+    assert readiness["exec"]["command"] == ["python3", "/etc/vllm-probe/readiness.py"]
+    assert (readiness["periodSeconds"], readiness["failureThreshold"]) == (2, 1)
     liveness = container["livenessProbe"]
     # /health stays 200 while the engine is hung: liveness runs the engine-aware script instead.
     assert liveness["exec"]["command"] == ["python3", "/etc/vllm-probe/engine_liveness.py"]
@@ -86,18 +97,22 @@ def test_drain_prestop_then_shutdown_timeout_within_grace_period(stack, dev, pro
     pod = deployment["spec"]["template"]["spec"]
     container = vllm_container(deployment)
     serving = result.config.serving
-    # preStop: the endpoint-propagation delay, then up to drainQueueSeconds for the queue.
+    # preStop: serve until the traffic stopped and nothing is in flight; both stacks may run on Spot
+    # (dev's only pool, prod's overflow pool), so its deadline fits GKE's default 15 s notice.
     assert container["lifecycle"]["preStop"] == {
         "exec": {"command": ["python3", "/etc/vllm-probe/drain_wait.py"]}}
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["DRAIN_MIN_SECONDS"] == str(serving.pre_stop_seconds)
-    assert env["DRAIN_MAX_SECONDS"] == str(serving.pre_stop_seconds + serving.drain_queue_seconds)
+    deadline = 15 - DRAIN_EXIT_RESERVE_SECONDS
+    assert env["DRAIN_MAX_SECONDS"] == str(deadline)
+    assert env["DRAIN_QUIET_SECONDS"] == str(DRAIN_QUIET_SECONDS)
+    assert env["DRAIN_MIN_SECONDS"] == str(min(serving.pre_stop_seconds, deadline - DRAIN_QUIET_SECONDS))
     probe_config = only(result, "ConfigMap", "vllm-probe")
     assert probe_config["data"]["drain_wait.py"] == DRAIN_SCRIPT.read_text()
+    assert probe_config["data"]["readiness.py"] == READINESS_SCRIPT.read_text()
     assert flag(container["args"], "--shutdown-timeout") == str(serving.shutdown_timeout_seconds)
-    # The whole preStop, then vLLM's drain, then 15 s to exit: never SIGKILLed mid-drain.
-    assert pod["terminationGracePeriodSeconds"] == (
-        serving.pre_stop_seconds + serving.drain_queue_seconds + serving.shutdown_timeout_seconds + 15)
+    assert "--enable-server-load-tracking" in container["args"]  # the hook reads /load
+    # The whole preStop, then vLLM's drain, then 15 s to exit: a deletion never SIGKILLs mid-drain.
+    assert pod["terminationGracePeriodSeconds"] == deadline + serving.shutdown_timeout_seconds + 15
     assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
 
 

@@ -1,69 +1,158 @@
 #!/usr/bin/env python3
-"""preStop hook for the vLLM container: leave the endpoints, then let the queue empty.
+"""preStop hook for the vLLM container: leave the endpoints, serve until the traffic has stopped
+and nothing is in flight, then let SIGTERM through. No fixed sleep.
 
-Why more than a sleep: on SIGTERM vLLM (0.32, `--shutdown-timeout`) finishes the requests its
-engine is running but refuses the ones still waiting to be scheduled (HTTP 500 "cannot schedule
-new futures after shutdown"; measured in tests/integration/test_drain.py). A saturated server
-(the moment an autoscaler or a rollout removes a pod) has a queue, so a fixed sleep loses it.
+Why: on SIGTERM vLLM (0.32, `--shutdown-timeout`) finishes what its engine runs but refuses
+everything else with HTTP 500 "cannot schedule new futures after shutdown", nothing streamed:
+requests still waiting for the engine, requests still in the API server's pre-processing, and
+every request that still arrives (measured: tests/integration/test_drain.py). So SIGTERM may come
+only once nothing reaches the server any more and nothing it accepted is short of a response.
 
-What it does (stdlib only; runs as `python3 /etc/vllm-probe/drain_wait.py` from the probe
-ConfigMap, with the container's environment):
-1. Sleep `$DRAIN_MIN_SECONDS`: the pod is already out of the Service's endpoints (it is
-   terminating), and this covers the time the load balancers take to notice.
-2. Poll `/metrics` every `$DRAIN_POLL_SECONDS` until `vllm:num_requests_waiting` is 0 on two
-   polls in a row, or until `$DRAIN_MAX_SECONDS` after the hook started. Nothing new arrives
-   by now, so the queue only shrinks as running requests finish and waiting ones start.
-3. Exit 0 (the kubelet sends SIGTERM next; vLLM then drains what is running). Unreachable
-   metrics end the wait at once: there is nothing to measure, and the grace period is finite.
+What it does (stdlib only; `python3 /etc/vllm-probe/drain_wait.py` from the probe ConfigMap,
+with the container's environment):
+1. Write the drain marker: the readiness probe (readiness.py) fails from its next run, so the
+   pod leaves the Service's endpoints even when it is not deleted (Spot preemption: the kubelet's
+   graceful node shutdown). A deleted pod has left them already.
+2. Every `$DRAIN_POLL_SECONDS`, read what is in flight: the API server's own count of requests
+   between arrival and last byte (`/load`, with `--enable-server-load-tracking`; it counts the
+   pre-processing that vLLM's engine gauges do not see) and `vllm:num_requests_running` +
+   `vllm:num_requests_waiting`; and an activity signature (`vllm:prompt_tokens_total` +
+   `vllm:request_success_total`) that moves whenever a request is prefilled or finishes, so a
+   short request between two polls is seen too.
+3. Return once, for `$DRAIN_QUIET_SECONDS`, nothing was in flight and nothing moved (the clients
+   have stopped sending here: the endpoint removal has reached them), and at least
+   `$DRAIN_MIN_SECONDS` have passed (the slowest endpoint propagation expected, for sparse
+   traffic where quiet alone proves little). The kubelet sends SIGTERM next; vLLM has nothing left
+   to refuse, and finishes anything still running within `--shutdown-timeout`.
+4. At `$DRAIN_MAX_SECONDS` return regardless. What is in flight then is counted: on a Spot
+   preemption this deadline sits a few seconds before the kubelet's SIGKILL, so those requests are
+   the ones the preemption cuts (unless they finish in those seconds).
+   Unreachable metrics end the wait at once: there is nothing left to measure.
 
-One line on stdout says how it ended. Environment: PROBE_PORT (8000), PROBE_HOST (127.0.0.1),
-DRAIN_MIN_SECONDS (15), DRAIN_MAX_SECONDS (75), DRAIN_POLL_SECONDS (1).
+The outcome is one line, `drain outcome=<quiet|deadline|unreachable> elapsed_s=.. in_flight=..
+running=.. waiting=.. : ...`, printed on stdout and, in the pod, appended to the container's log
+(`/proc/1/fd/1`, when PID 1 is the vLLM server) so Cloud Logging keeps it (a preStop hook's own
+output is not logged). Environment: PROBE_PORT (8000), PROBE_HOST (127.0.0.1), PROBE_STATE_DIR,
+DRAIN_MIN_SECONDS (15), DRAIN_QUIET_SECONDS (5), DRAIN_MAX_SECONDS (75), DRAIN_POLL_SECONDS (0.5).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from engine_liveness import parse_metrics  # same ConfigMap directory
+from readiness import mark_draining
 
 WAITING = "vllm:num_requests_waiting"
 RUNNING = "vllm:num_requests_running"
+ACTIVITY = ("vllm:prompt_tokens_total", "vllm:request_success_total")
+CONTAINER_LOG = "/proc/1/fd/1"
 
 
-def queue(base: str) -> tuple[float, float]:
-    """(waiting, running) from the server's metrics; raises OSError when unreachable."""
+@dataclass(frozen=True)
+class Snapshot:
+    """What the server holds at one poll."""
+
+    api_load: float | None
+    """Requests between arrival and last byte at the API server (`/load`); None without load tracking."""
+    running: float
+    waiting: float
+    activity: float
+    """Moves whenever a request is prefilled or finishes."""
+
+    @property
+    def in_flight(self) -> float:
+        return max(self.api_load or 0.0, self.running + self.waiting)
+
+
+def read_snapshot(base: str) -> Snapshot:
+    """Poll `/metrics` and `/load`; raises OSError when the server is unreachable."""
     with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
-        values = parse_metrics(response.read().decode(), (WAITING, RUNNING))
-    return values[WAITING], values[RUNNING]
+        values = parse_metrics(response.read().decode(), (WAITING, RUNNING, *ACTIVITY))
+    api_load: float | None = None
+    try:
+        with urllib.request.urlopen(f"{base}/load", timeout=5) as response:
+            api_load = float(json.loads(response.read()).get("server_load", 0))
+    except urllib.error.HTTPError:
+        api_load = None  # no /load on this server: the engine gauges alone
+    except ValueError:
+        api_load = None
+    return Snapshot(api_load, values[RUNNING], values[WAITING], sum(values[name] for name in ACTIVITY))
 
 
-def drain_wait(env: dict[str, str], clock=time.monotonic, sleep=time.sleep) -> str:
-    """Run the hook; return the line it prints."""
+@dataclass(frozen=True)
+class Budget:
+    """The hook's timings (seconds), from the environment the pod spec renders."""
+
+    minimum: float
+    quiet: float
+    maximum: float
+    poll: float
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Budget:
+        minimum = float(env.get("DRAIN_MIN_SECONDS", "15"))
+        return cls(minimum, float(env.get("DRAIN_QUIET_SECONDS", "5")),
+                   max(minimum, float(env.get("DRAIN_MAX_SECONDS", "75"))),
+                   float(env.get("DRAIN_POLL_SECONDS", "0.5")))
+
+
+def outcome_line(outcome: str, elapsed: float, snap: Snapshot | None, detail: str) -> str:
+    """The one line the hook reports (key=value first, for log-based metrics)."""
+    counts = (f" in_flight={snap.in_flight:g} running={snap.running:g} waiting={snap.waiting:g}"
+              if snap is not None else "")
+    return f"drain outcome={outcome} elapsed_s={elapsed:.1f}{counts}: {detail}"
+
+
+def drain_wait(env: dict[str, str], clock: Callable[[], float] = time.monotonic,
+               sleep: Callable[[float], None] = time.sleep,
+               read: Callable[[str], Snapshot] = read_snapshot) -> str:
+    """Run the hook (module docstring); return the line it reports."""
     start = clock()
     base = f"http://{env.get('PROBE_HOST', '127.0.0.1')}:{int(env.get('PROBE_PORT', '8000'))}"
-    minimum = float(env.get("DRAIN_MIN_SECONDS", "15"))
-    maximum = max(minimum, float(env.get("DRAIN_MAX_SECONDS", "75")))
-    poll = float(env.get("DRAIN_POLL_SECONDS", "1"))
-    sleep(minimum)
-    empty_polls = 0
+    budget = Budget.from_env(env)
+    mark_draining(env)
+    quiet_since: float | None = None
+    last_activity: float | None = None
     while True:
         try:
-            waiting, running = queue(base)
+            snap = read(base)
         except OSError as err:
-            return f"drain: metrics unreachable ({err}); stop waiting"
+            return outcome_line("unreachable", clock() - start, None, f"metrics unreachable ({err}); stop waiting")
         elapsed = clock() - start
-        empty_polls = empty_polls + 1 if waiting == 0 else 0
-        if empty_polls >= 2:
-            return f"drain: queue empty after {elapsed:.1f}s ({running:g} running)"
-        if elapsed + poll > maximum:
-            return (f"drain: {waiting:g} still waiting after {elapsed:.1f}s "
-                    f"(DRAIN_MAX_SECONDS={maximum:g}); SIGTERM refuses them")
-        sleep(poll)
+        idle = snap.in_flight <= 0 and snap.activity == last_activity
+        last_activity = snap.activity
+        quiet_since = (quiet_since if quiet_since is not None else elapsed) if idle else None
+        if quiet_since is not None and elapsed - quiet_since >= budget.quiet and elapsed >= budget.minimum:
+            return outcome_line("quiet", elapsed, snap, (
+                f"nothing in flight or arriving for {elapsed - quiet_since:.1f}s; SIGTERM next"))
+        if elapsed + budget.poll > budget.maximum:
+            return outcome_line("deadline", elapsed, snap, (
+                f"DRAIN_MAX_SECONDS={budget.maximum:g} reached; the requests in flight are cut unless "
+                "they finish before the grace period ends"))
+        sleep(budget.poll)
+
+
+def report(line: str, log_path: str = CONTAINER_LOG, pid1_cmdline: str = "/proc/1/cmdline") -> None:
+    """Print the line, and append it to the container's log when PID 1 is the vLLM server (in the pod)."""
+    print(line, flush=True)
+    try:
+        if b"vllm" not in Path(pid1_cmdline).read_bytes():
+            return  # not in the serving container (a local run): PID 1 is someone else's
+        with open(log_path, "a") as log:
+            log.write(line + "\n")
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
-    print(drain_wait(dict(os.environ)), flush=True)
+    report(drain_wait(dict(os.environ)))
     sys.exit(0)

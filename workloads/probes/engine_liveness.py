@@ -16,10 +16,12 @@ How (one run = one kubelet probe; stdlib only, runs as
    The previous run's signature is kept in `$PROBE_STATE_DIR/vllm-liveness-<port>.json`. A
    busy engine runs many steps per second, so one probe period without a single step means it
    is stuck. The first busy run (no previous state) passes and records its signature.
-3. Idle (nothing in flight): the counters cannot move by themselves, so send a 1-token
+3. Idle and draining (the preStop hook's marker, readiness.py): healthy without a request; the
+   hook is waiting for traffic to stop, and a ping would look like traffic.
+4. Idle (nothing in flight): the counters cannot move by themselves, so send a 1-token
    `/v1/completions` request (Bearer `$VLLM_API_KEY` if set) and require an answer within
    `$PROBE_TIMEOUT_SECONDS`. That request is tiny and counted in the metrics like any other.
-4. Anything else (metrics unreachable, a non-200, a timeout) is unhealthy.
+5. Anything else (metrics unreachable, a non-200, a timeout) is unhealthy.
 
 Exit 0 healthy, 1 not; one line on stdout says why (the kubelet puts it in the pod events).
 The kubelet's `failureThreshold` x `periodSeconds` sets how long a hang lasts before a restart;
@@ -39,6 +41,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+
+from readiness import draining  # same ConfigMap directory
 
 INFLIGHT_GAUGES = ("vllm:num_requests_running", "vllm:num_requests_waiting")
 PROGRESS_COUNTERS = (
@@ -74,6 +78,7 @@ class Probe:
     """One probe run against `http://host:port` (configured from the environment)."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
         self.port = int(env.get("PROBE_PORT", "8000"))
         self.base = f"http://{env.get('PROBE_HOST', '127.0.0.1')}:{self.port}"
         self.model = env.get("PROBE_MODEL") or None
@@ -137,6 +142,9 @@ class Probe:
                 return True, f"busy ({inflight:.0f} in flight): counters reset, re-baselined"
             return False, (f"busy ({inflight:.0f} in flight) but no engine progress since "
                            "the previous probe: engine hung")
+        if draining(self.env):
+            # The preStop hook waits for traffic to stop; a ping would look like traffic.
+            return True, "idle and draining: no 1-token ping"
         try:
             return self._ping_engine()
         except (OSError, urllib.error.URLError, ValueError, KeyError, IndexError) as exc:
