@@ -1,0 +1,298 @@
+"""The multi-language component package (package/): the schema Pulumi's analyzer infers, offline, and the facades.
+
+The schema is generated in-process by ``pulumi.provider.experimental.component.ComponentProvider`` (the
+provider ``component_provider_host`` serves; its ``schema`` is what the GetSchema RPC returns and what
+``pulumi package add`` generates every language's SDK from). The facades run under the recording mock engine
+(``stack.render.make_recorder`` / ``record_under_mocks``) and must refuse what the Python components refuse,
+with the same message, before registering anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import subprocess
+import sys
+import typing
+from typing import Any
+
+import pytest
+import yaml
+from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.provider.experimental.util import camel_case
+
+from infra import gpu_node_pool, storage
+from infra.gpu_node_pool import PoolShape
+from infra.validation import ComponentArgsError
+from package.gke_inference_components import COMPONENTS, PACKAGE_NAME, gcp, package_version, serving
+from stack.render import make_recorder, record_under_mocks
+from tests.conftest import REPO_ROOT
+from workloads import autoscaling, metrics, vllm_server, weights
+from workloads.vllm_args import EngineSettings
+
+PACKAGE_DIR = REPO_ROOT / "package"
+EXPOSED = {"GpuNodePool", "ModelBucket", "VllmServer", "VllmAutoscaler"}
+IMAGE = "vllm/vllm-openai@sha256:" + "a" * 64
+GSA = "vllm@p.iam.gserviceaccount.com"
+BEHAVIOR = {
+    "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
+    "scaleDown": {"stabilizationWindowSeconds": 600, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}]},
+}
+
+ARGS: dict[str, tuple[type, type]] = {
+    "GpuNodePool": (gcp.GpuNodePoolArgs, gpu_node_pool.GpuNodePoolArgs),
+    "ModelBucket": (gcp.ModelBucketArgs, storage.ModelBucketArgs),
+    "VllmServer": (serving.VllmServerArgs, vllm_server.VllmServerArgs),
+    "VllmAutoscaler": (serving.VllmAutoscalerArgs, autoscaling.VllmAutoscalerArgs),
+}
+"""Each facade's TypedDict and the validated args dataclass of the component behind it."""
+NOT_EXPOSED = {
+    # Python objects with no cross-language form: the cluster is given by id/name, pools by name and machine.
+    "GpuNodePool": set(),
+    "ModelBucket": set(),
+    # A replica over several nodes needs the LeaderWorkerSet controller given as a resource to wait for.
+    "VllmServer": {"nodes_per_replica", "workload_depends_on"},
+    "VllmAutoscaler": set(),
+}
+"""Dataclass fields a facade leaves out on purpose (the component's default applies)."""
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    provider = ComponentProvider(COMPONENTS, PACKAGE_NAME, version=package_version())
+    return json.loads(provider.schema)
+
+
+def token(component: str) -> str:
+    return f"{PACKAGE_NAME}:index:{component}"
+
+
+def test_schema_lists_every_exposed_component(schema):
+    assert schema["name"] == "gke-inference"
+    assert schema["version"] == package_version()
+    assert set(schema["resources"]) == {token(c) for c in EXPOSED}
+    assert {c.__name__ for c in COMPONENTS} == EXPOSED
+    for name in EXPOSED:
+        assert schema["resources"][token(name)]["isComponent"] is True
+        assert schema["resources"][token(name)]["description"].strip(), name
+
+
+def test_every_argument_is_in_the_schema_with_required_ones_marked(schema):
+    for name, (typed_dict, _) in ARGS.items():
+        resource = schema["resources"][token(name)]
+        assert set(resource["inputProperties"]) == {camel_case(k) for k in typed_dict.__annotations__}, name
+        assert set(resource.get("requiredInputs", [])) == {camel_case(k) for k in typed_dict.__required_keys__}
+
+
+def test_every_property_type_and_enum_value_has_a_description(schema):
+    undocumented = []
+    for tok, resource in schema["resources"].items():
+        for kind in ("inputProperties", "properties"):
+            undocumented += [f"{tok}.{kind}.{k}" for k, p in resource[kind].items() if not p.get("description")]
+    for tok, typ in schema["types"].items():
+        if not typ.get("description"):
+            undocumented.append(tok)
+        undocumented += [f"{tok}.{k}" for k, p in typ.get("properties", {}).items() if not p.get("description")]
+        undocumented += [f"{tok}.{e['name']}" for e in typ.get("enum", []) if not e.get("description")]
+    assert undocumented == []
+    backends = [e["value"] for e in schema["types"][token("WeightsBackend")]["enum"]]
+    assert sorted(backends) == sorted(weights.BACKENDS)  # every backend the components know, and no other
+
+
+def test_outputs_are_the_facades_annotated_attributes(schema):
+    for component in COMPONENTS:
+        outputs = schema["resources"][token(component.__name__)]["properties"]
+        assert set(outputs) == {camel_case(k) for k in component.__annotations__}
+    assert set(schema["resources"][token("VllmServer")]["properties"]) >= {
+        "serviceUrl", "targetApiVersion", "targetKind", "targetName"}
+
+
+def test_facade_arguments_are_the_component_arguments(schema):
+    """Same names as the dataclass fields (so refusals name the facade's argument), none invented, none
+    dropped except on purpose."""
+    renamed = {"VllmServer": {"engine", "weights", "pool", "overflow_pool"}}  # blocks converted, not copied
+    for name, (typed_dict, dataclass) in ARGS.items():
+        fields = {f.name for f in dataclasses.fields(dataclass)}
+        facade = set(typed_dict.__annotations__)
+        assert facade <= fields | renamed.get(name, set()), name
+        assert fields - facade == NOT_EXPOSED[name], name
+
+
+def test_serving_pool_is_what_an_existing_pool_shape_takes():
+    parameters = set(inspect.signature(PoolShape.existing).parameters) - {"cls"}
+    assert set(serving.ServingPool.__annotations__) == (parameters - {"pool_name"}) | {"name"}
+
+
+def test_engine_settings_are_exposed_except_what_the_server_sets():
+    fields = {f.name for f in dataclasses.fields(EngineSettings)}
+    assert fields - set(serving.Engine.__annotations__) == {"model", "port"}  # --model from weights; port fixed
+
+
+def test_plugin_manifest_and_entry_point():
+    manifest = yaml.safe_load((PACKAGE_DIR / "PulumiPlugin.yaml").read_text())
+    assert manifest["runtime"]["name"] == "python"
+    # Pulumi runs the plugin from its folder (sys.path[0] = package/): the facades import from there.
+    result = subprocess.run(
+        [sys.executable, "-c", "import gke_inference_components as p; print(sorted(c.__name__ for c in p.COMPONENTS))"],
+        cwd=PACKAGE_DIR, capture_output=True, text=True, check=True,
+    )
+    assert result.stdout.strip() == str(sorted(EXPOSED))
+
+
+# --------------------------------------------------------------------------------------------
+# Facades under the mock engine
+# --------------------------------------------------------------------------------------------
+
+
+def record(program) -> tuple[list[Any], BaseException | None]:
+    """(what ``program`` registered, what it raised)."""
+    monitor, mocks = make_recorder()
+
+    def run() -> None:
+        program()
+
+    try:
+        record_under_mocks(run, "test", monitor, mocks)
+    except ComponentArgsError as err:
+        return monitor.recorded, err
+    return monitor.recorded, None
+
+
+def refusal(program) -> str:
+    recorded, err = record(program)
+    assert err is not None, "accepted"
+    assert recorded == [], "registered before refusing"
+    return str(err)
+
+
+POOL: gcp.GpuNodePoolArgs = {
+    "cluster": "projects/p-test/locations/us-central1/clusters/c1", "project": "p-test", "location": "us-central1",
+    "node_locations": ["us-central1-a"], "machine_type": "g2-standard-8",
+    "service_account": "nodes@p-test.iam.gserviceaccount.com",
+}
+SERVER: serving.VllmServerArgs = {
+    "namespace": "llm", "image": IMAGE, "engine": {"served_model_name": "m"},
+    "weights": {"backend": serving.WeightsBackend.GCSFUSE, "gcsfuse": {
+        "bucket_name": "b", "prefix": "models/m/r", "file_cache": serving.GcsFuseFileCache.LOCAL_SSD,
+        "model_bytes": 16e9}},
+    "pool": {"name": "l4", "machine_type": "g2-standard-8", "ephemeral_local_ssd": True},
+    "google_service_account": GSA, "weight_bytes": 16e9,
+}
+
+
+def direct_server_args(**change: Any) -> vllm_server.VllmServerArgs:
+    """What SERVER means for the Python component."""
+    mount = weights.gcsfuse_weights(weights.GcsFuseArgs("b", "models/m/r", "localSsd", 16e9))
+    base = vllm_server.VllmServerArgs(
+        namespace="llm", image=IMAGE, engine=EngineSettings(served_model_name="m"), weights=mount,
+        pool=PoolShape.existing("l4", "g2-standard-8", ephemeral_local_ssd=True), google_service_account=GSA,
+        weight_bytes=16e9,
+    )
+    return dataclasses.replace(base, **change)
+
+
+def test_gpu_node_pool_refuses_like_the_component():
+    facade = refusal(lambda: gcp.GpuNodePool("p", {**POOL, "machine_type": "n2-standard-8", "max_nodes": 0}))
+    direct = refusal(lambda: gpu_node_pool.GpuNodePool("p", gcp.gpu_node_pool_args("p", {
+        **POOL, "machine_type": "n2-standard-8", "max_nodes": 0})))
+    assert facade == direct
+    assert "machine_type" in facade
+
+
+def test_model_bucket_refuses_like_the_component():
+    bad: gcp.ModelBucketArgs = {"project": "p-test", "name": "google-models", "location": "us-central1",
+                                "versioning": True}
+    facade = refusal(lambda: gcp.ModelBucket("m", bad))
+    direct = refusal(lambda: storage.ModelBucket("m", storage.ModelBucketArgs(
+        "p-test", "google-models", "us-central1", versioning=True)))
+    assert facade == direct
+    assert "ModelBucket 'm': 2 invalid arguments" in facade
+
+
+def test_vllm_server_refuses_like_the_component():
+    engine: serving.Engine = {"served_model_name": "m", "tensor_parallel_size": 2}
+    facade = refusal(lambda: serving.VllmServer("s", {**SERVER, "engine": engine, "replicas": 0}))
+    direct = refusal(lambda: vllm_server.VllmServer("s", direct_server_args(
+        engine=EngineSettings(served_model_name="m", tensor_parallel_size=2), replicas=0)))
+    assert facade == direct
+    assert "engine.tensor_parallel_size" in facade and "replicas" in facade
+
+
+def test_vllm_autoscaler_refuses_like_the_component():
+    bad: serving.VllmAutoscalerArgs = {
+        "namespace": "llm", "target": {"api_version": "apps/v1", "kind": "Deployment", "name": "s"},
+        "min_replicas": 0, "max_replicas": 2, "goals": [{"metric": "vllm:num_requests_waiting", "target": 5.0}],
+        "behavior": BEHAVIOR,
+    }
+    facade = refusal(lambda: serving.VllmAutoscaler("a", bad))
+    direct = refusal(lambda: autoscaling.VllmAutoscaler("a", autoscaling.VllmAutoscalerArgs(
+        "llm", autoscaling.ScaleTarget("apps/v1", "Deployment", "s"), 0, 2,
+        (autoscaling.MetricGoal(metrics.lookup("vllm:num_requests_waiting"), 5.0),), BEHAVIOR)))
+    assert facade == direct
+    assert "min_replicas" in facade
+
+
+def test_weights_blocks_are_refused_by_their_path():
+    no_block = {**SERVER, "weights": {"backend": serving.WeightsBackend.RUNAI_STREAMER}}
+    assert refusal(lambda: serving.VllmServer("s", no_block)) == (  # type: ignore[arg-type]
+        "VllmServer 's': 1 invalid argument, nothing was created:\n"
+        "  weights.runai_streamer: required with the runaiStreamer backend")
+    bad_prefix = {**SERVER, "weights": {**SERVER["weights"], "gcsfuse": {**SERVER["weights"]["gcsfuse"],
+                                                                         "prefix": "/abs"}}}
+    message = refusal(lambda: serving.VllmServer("s", bad_prefix))  # type: ignore[arg-type]
+    assert "weights.gcsfuse.prefix: '/abs' must be a relative object prefix" in message
+    unknown_metric = {"namespace": "llm", "target": {"api_version": "apps/v1", "kind": "Deployment", "name": "s"},
+                      "min_replicas": 1, "max_replicas": 2, "goals": [{"metric": "vllm:nope", "target": 1.0}],
+                      "behavior": BEHAVIOR}
+    assert "goals.0.metric: 'vllm:nope' is not a registered metric" in refusal(
+        lambda: serving.VllmAutoscaler("a", unknown_metric))  # type: ignore[arg-type]
+
+
+def test_missing_required_arguments_are_named():
+    args = {k: v for k, v in POOL.items() if k != "machine_type"}
+    assert refusal(lambda: gcp.GpuNodePool("p", args)) == (  # type: ignore[arg-type]
+        "GpuNodePool 'p': 1 invalid argument, nothing was created:\n  machine_type: required; set it")
+
+
+def test_vllm_server_facade_renders_what_the_component_renders():
+    """The facade registers under its own token with the Python component as its only child, whose objects
+    are exactly the ones the component registers when called directly with the equivalent args."""
+    via_facade, err = record(lambda: serving.VllmServer("s", SERVER))
+    assert err is None
+    direct, err = record(lambda: vllm_server.VllmServer("s", direct_server_args()))
+    assert err is None
+    roots = [(r.type, r.name, r.parent) for r in via_facade if r.parent in (None, "s") and r.type.startswith(
+        "gke-inference:")]
+    assert roots == [("gke-inference:index:VllmServer", "s", None), ("gke-inference:workloads:VllmServer", "s", "s")]
+
+    def objects(recorded):
+        return sorted((r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in recorded
+                      if not r.type.startswith("gke-inference:"))
+
+    assert objects(via_facade) == objects(direct)
+    assert len(objects(direct)) >= 5  # service account, probe ConfigMap, Deployment, Service, NetworkPolicy
+
+
+def test_gpu_node_pool_facade_passes_every_argument_through():
+    disk: gcp.SecondaryBootDisk = {"disk_image": "global/images/vllm-cache"}
+    given: gcp.GpuNodePoolArgs = {**POOL, "spot": True, "max_nodes": 3, "local_ssd_mode": gcp.LocalSsdMode.NONE,
+                                  "secondary_boot_disks": [disk], "labels": {"team": "ml"}}
+    assert gcp.gpu_node_pool_args("p", given) == dataclasses.replace(
+        gpu_node_pool.GpuNodePoolArgs(
+            cluster=POOL["cluster"], node_locations=("us-central1-a",), machine_type="g2-standard-8",
+            service_account=POOL["service_account"], project="p-test", location="us-central1"),
+        spot=True, max_nodes=3, local_ssd_mode="none", labels={"team": "ml"},
+        secondary_boot_disks=(gpu_node_pool.SecondaryBootDiskArgs("global/images/vllm-cache"),),
+    )
+    recorded, err = record(lambda: gcp.GpuNodePool("p", given))
+    assert err is None
+    assert [(r.type, r.name, r.parent) for r in recorded if r.type.startswith("gke-inference:")] == [
+        ("gke-inference:index:GpuNodePool", "p", None), ("gke-inference:infra:GpuNodePool", "p", "p")]
+
+
+def test_typed_dicts_use_only_types_the_analyzer_accepts():
+    """No ``from __future__ import annotations`` in the facades: the analyzer reads ``__init__``'s raw
+    annotations, and a string would not be a TypedDict."""
+    for component in COMPONENTS:
+        assert typing.is_typeddict(component.__init__.__annotations__["args"]), component.__name__
