@@ -29,6 +29,15 @@ rounds), one per line:
 
 Target 0.9-1.1. Run: `.venv/bin/python bench/harness_fidelity.py [--mode sequential]
 [--rounds 4] [--rate 4] [--wire]`. A measurement, not a test: numbers vary with the machine.
+
+`--grid` runs a grid of cells instead (bench/grid.py), side by side, `--rounds` (default 3)
+each: per shape (`--cell INxOUT@RATES`, default 128/32 and 1024/128) it warms the server,
+measures its closed-loop capacity (our harness alone, 32 users) when a rate is given as a
+fraction of it (`0.2x`: light, `0.6x`, `1.5x`: saturating), then runs each rate. Per cell:
+each metric's median per-round ratio and its spread (lowest-highest), both tools' figures,
+failed requests, the load average before and after. Cells are merged into
+`bench/results/grid.json` (a re-run replaces a cell and keeps the earlier run under it) and
+the table of all cells is printed (the one in bench/README.md).
 """
 
 from __future__ import annotations
@@ -52,15 +61,33 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.grid import (  # noqa: E402
+    KEYS,
+    GridSpecError,
+    RateSpec,
+    Shape,
+    cell_key,
+    fidelity_ratio,
+    grid_table,
+    load_results,
+    merge_cell,
+    off_target,
+    parse_cell_spec,
+    prompts_per_tool,
+    save_results,
+    summarize_cell,
+)
 from bench.wire import Capture, summarize, wire_requests  # noqa: E402
 from loadtest.cli import READY_LINE  # noqa: E402
 from stack.local.serve import free_port  # noqa: E402
 from stack.local.serve_env import ensure_serve_env  # noqa: E402
 from stack.local.tiny_model import make_tiny_model  # noqa: E402
 from stack.local.vllm_cli import vllm_command  # noqa: E402
-from workloads.probes.engine_liveness import parse_metrics  # noqa: E402
 
-KEYS = ("median_ttft_ms", "median_tpot_ms", "output_throughput")
+# The probe scripts import each other as siblings (they run from one ConfigMap directory).
+sys.path.insert(0, str(REPO / "workloads" / "probes"))
+from engine_liveness import parse_metrics  # noqa: E402
+
 DETAIL_KEYS = ("mean_ttft_ms", "mean_itl_ms", "server_mean_ttft_ms", "server_mean_itl_ms",
                "client_cpu_pct", "wire_median_ttft_ms", "wire_median_tpot_ms")
 # Who sent a request on the wire, by User-Agent: geventhttpclient (ours) or aiohttp (vLLM's).
@@ -131,12 +158,13 @@ def prioritized() -> None:
 
 
 def ours_client(url: str, model: str, model_dir: Path, args, rate: float, out: Path, *,
-                seed: int, gated: bool = False) -> Client:
-    """`gke-infer loadtest`; `gated`: it loads, says READY_LINE and waits for a stdin line."""
+                seed: int, gated: bool = False, load: list[str] | None = None) -> Client:
+    """`gke-infer loadtest`; `gated`: it loads, says READY_LINE and waits for a stdin line;
+    `load`: other load flags instead of `--request-rate RATE` (e.g. a closed loop)."""
     cmd = [str(REPO / ".venv" / "bin" / "python"), "-m", "stack.cli", "loadtest", "--url", url,
            "--model", model, "--tokenizer", str(model_dir), "--dataset", "random",
            "--num-prompts", str(args.num_prompts), "--input-len", str(args.input_len),
-           "--output-len", str(args.output_len), "--request-rate", str(rate),
+           "--output-len", str(args.output_len), *(load or ["--request-rate", str(rate)]),
            "--seed", str(seed), "--out", str(out), "--no-plots", "--quiet",
            *(["--start-on-stdin"] if gated else [])]
     # Exit 1 = some requests failed (the report counts them, as vLLM's result does).
@@ -268,23 +296,6 @@ def run_side_by_side(url: str, ours: Client, theirs: Client) -> dict[str, dict]:
     return watch(url, [ours, theirs], start_due)
 
 
-def fidelity_ratio(key: str, ours: list[dict], theirs: list[dict], *,
-                   paired: bool) -> tuple[float, list[float]]:
-    """Ours/theirs for `key` over the rounds: (the ratio, each round's ratio if `paired`).
-
-    Side by side (`paired`), each round's two figures come from one server at the same
-    moments, so the ratio is taken per round and the median over rounds returned; the
-    server's speed moves several-fold between rounds here, and a ratio of medians over rounds
-    would compare different rounds' servers. Sequential rounds are not paired: the ratio of
-    the per-tool medians over rounds.
-    """
-    if paired:
-        per_round = [o[key] / t[key] for o, t in zip(ours, theirs, strict=True)]
-        return statistics.median(per_round), per_round
-    return (statistics.median(r[key] for r in ours) / statistics.median(r[key] for r in theirs),
-            [])
-
-
 def print_ratio(key: str, ours: list[dict], theirs: list[dict], *, paired: bool) -> None:
     """Print `ratio <name> <value>` (and `rounds <name> ...` when paired)."""
     name = key.removesuffix("_ms")
@@ -294,14 +305,191 @@ def print_ratio(key: str, ours: list[dict], theirs: list[dict], *, paired: bool)
     print(f"ratio {name} {value:.3f}")
 
 
+@dataclass
+class Bench:
+    """The running server and what every round needs."""
+
+    url: str
+    port: int
+    model: str
+    model_dir: Path
+    python: Path
+    work: Path
+
+
+@contextlib.contextmanager
+def vllm_server():
+    """Start the bench's vLLM server (tiny model, prefix caching off); stop it on exit."""
+    python = ensure_serve_env()
+    work = Path(tempfile.mkdtemp(prefix="harness-fidelity-"))
+    model_dir = make_tiny_model(work / "model", python=python)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
+    log = open(work / "vllm.log", "wb")  # noqa: SIM115 - the server writes to it until stopped
+    server = subprocess.Popen(
+        [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+         "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
+         "--gpu-memory-utilization", "0.3",
+         # Both tools send the same prompts: without this the later one gets cache hits.
+         "--no-enable-prefix-caching"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        print(f"vLLM healthy in {wait_healthy(url, server):.1f}s (work dir {work})", flush=True)
+        yield Bench(url, port, "tiny", model_dir, python, work)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def warm_up(bench: Bench, args: argparse.Namespace) -> None:
+    """The first requests compile kernels: send a few before measuring anything."""
+    warm = argparse.Namespace(**{**vars(args), "num_prompts": 8})
+    run_sequential(bench.url, [ours_client(bench.url, bench.model, bench.model_dir, warm, 4.0,
+                                           bench.work / f"warmup-{args.input_len}", seed=0)])
+
+
+def run_round(bench: Bench, args: argparse.Namespace, total_rate: float, i: int, tag: str, *,
+              side_by_side: bool = True, wire: bool = False) -> tuple[dict, dict, str]:
+    """One round of both tools (`args`: num_prompts, input_len, output_len, seed).
+
+    Side by side each tool sends at half `total_rate`; the tools swap seeds SEED and SEED+1
+    every round (on one seed each request would have its twin from the other tool at the same
+    instant). Returns ours' and theirs' figures and how the round ran.
+    """
+    rate = total_rate / 2 if side_by_side else total_rate
+    ours_seed, theirs_seed = ((args.seed + i % 2, args.seed + 1 - i % 2) if side_by_side
+                              else (args.seed, args.seed))
+    work = bench.work / tag
+    ours = ours_client(bench.url, bench.model, bench.model_dir, args, rate, work / f"ours-{i}",
+                       seed=ours_seed, gated=side_by_side)
+    theirs = theirs_client(bench.url, bench.model, bench.model_dir, args, rate,
+                           work / f"theirs-{i}", bench.python, seed=theirs_seed)
+    capture = Capture(work / f"round-{i}.pcap", bench.port) if wire else None
+    if capture:
+        capture.start()
+    if side_by_side:
+        results = run_side_by_side(bench.url, ours, theirs)
+        how = f"side by side, seeds ours {ours_seed} theirs {theirs_seed}"
+    else:  # alternate who goes first, so drift in the server's speed favours no one
+        order = [ours, theirs] if i % 2 == 0 else [theirs, ours]
+        results, how = run_sequential(bench.url, order), f"{order[0].name} first"
+    if capture:
+        capture.stop()
+        add_wire_view(results, wire_requests(capture.path, bench.port))
+    o, t = results["ours"], results["theirs"]
+    retries = json.loads((work / f"ours-{i}" / "report.json").read_text())["connection_retries"]
+    o["connection_retries"] = retries
+    print(f"round {i + 1} ({how}): " + "  ".join(
+        f"{k} ours {o[k]:.2f} theirs {t[k]:.2f}" for k in KEYS)
+        + f"  failed ours {o['failed']} theirs {t['failed']}  retries ours {retries}", flush=True)
+    print("  " + "  ".join(f"{k} ours {o[k]:.2f} theirs {t[k]:.2f}"
+                           for k in DETAIL_KEYS if k in o), flush=True)
+    return o, t, how
+
+
+def print_checks(ours_all: list[dict], theirs_all: list[dict], *, wire: bool,
+                 paired: bool) -> None:
+    for name, rounds in (("ours", ours_all), ("theirs", theirs_all)):
+        # Each client against the server's own histograms: the client's measurement
+        # error, whatever the server's speed was.
+        itl = statistics.median(r["mean_itl_ms"] / r["server_mean_itl_ms"] for r in rounds)
+        ttft = statistics.median(r["mean_ttft_ms"] - r["server_mean_ttft_ms"] for r in rounds)
+        print(f"check {name} client/server mean ITL {itl:.3f}, "
+              f"client-server mean TTFT {ttft:+.2f} ms")
+    if wire:
+        for name, rounds in (("ours", ours_all), ("theirs", theirs_all)):
+            delay = statistics.median(r["median_ttft_ms"] - r["wire_median_ttft_ms"]
+                                      for r in rounds)
+            print(f"wire {name} median TTFT reported - on the wire {delay:+.2f} ms")
+        for key in ("wire_median_ttft_ms", "wire_median_tpot_ms"):
+            print_ratio(key, ours_all, theirs_all, paired=paired)
+    for key in KEYS:
+        print_ratio(key, ours_all, theirs_all, paired=paired)
+
+
+def capacity(bench: Bench, args: argparse.Namespace, shape: Shape, *, users: int,
+             seconds: float) -> float:
+    """Closed-loop request throughput of the server for `shape` with `users` back to back
+    (our harness alone): the scale for rates given as a fraction of capacity."""
+    probe = argparse.Namespace(**{**vars(args), "num_prompts": 100_000,
+                                  "input_len": shape.input_len, "output_len": shape.output_len})
+    out = bench.work / f"capacity-{shape.input_len}x{shape.output_len}"
+    client = ours_client(bench.url, bench.model, bench.model_dir, probe, 0.0, out, seed=args.seed,
+                         load=["--users", str(users), "--duration", str(seconds)])
+    summary = run_sequential(bench.url, [client])["ours"]
+    print(f"capacity {shape.label}: {summary['request_throughput']:.2f} req/s "
+          f"({summary['output_throughput']:.0f} output tok/s) closed loop, {users} users",
+          flush=True)
+    return float(summary["request_throughput"])
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def run_grid(bench: Bench, args: argparse.Namespace,
+             specs: list[tuple[Shape, list[RateSpec]]]) -> dict:
+    """Every cell of `specs` for `args.rounds` rounds, merged into `args.results` (JSON)."""
+    results = load_results(args.results)
+    results.setdefault("runs", []).append({"uptime_start": uptime(), "cells": []})
+    for shape, rates in specs:
+        warm_up(bench, argparse.Namespace(**{**vars(args), "input_len": shape.input_len,
+                                             "output_len": shape.output_len}))
+        cap = None
+        if any(r.of_capacity for r in rates):
+            cap = capacity(bench, args, shape, users=args.capacity_users,
+                           seconds=args.capacity_seconds)
+            results.setdefault("capacity", {})[shape.label] = {
+                "req_s": cap, "users": args.capacity_users, "uptime": uptime()}
+        for spec in rates:
+            rate = spec.resolve(cap)
+            cell_args = argparse.Namespace(**{
+                **vars(args), "input_len": shape.input_len, "output_len": shape.output_len,
+                "num_prompts": prompts_per_tool(rate, args.round_seconds)})
+            print(f"cell {shape.label} at {rate:g} req/s ({cell_args.num_prompts} prompts per "
+                  f"tool, {args.rounds} rounds; {uptime()})", flush=True)
+            load_before = os.getloadavg()[0]
+            ours_all, theirs_all = [], []
+            for i in range(args.rounds):
+                o, t, _ = run_round(bench, cell_args, rate, i, cell_key(shape.label, rate)
+                                    .replace("/", "x"), wire=args.wire)
+                ours_all.append(o)
+                theirs_all.append(t)
+            cell = {"shape": shape.label, "rate": rate, "num_prompts": cell_args.num_prompts,
+                    "rate_spec": f"{spec.value:g}{'x' if spec.of_capacity else ''}",
+                    **summarize_cell(ours_all, theirs_all),
+                    "load_before": load_before, "load_after": os.getloadavg()[0],
+                    "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                    "connection_retries": sum(o["connection_retries"] for o in ours_all),
+                    "rounds_ours": ours_all, "rounds_theirs": theirs_all}
+            print_checks(ours_all, theirs_all, wire=args.wire, paired=True)
+            off = off_target(cell)
+            print(f"cell {cell_key(shape.label, rate)}: "
+                  + ("within 0.9-1.1" if not off else "OFF TARGET: " + ", ".join(off)), flush=True)
+            merge_cell(results, cell)
+            results["runs"][-1]["cells"].append(cell_key(shape.label, rate))
+            save_results(args.results, results)  # after every cell: a crash keeps what ran
+    results["runs"][-1]["uptime_end"] = uptime()
+    save_results(args.results, results)
+    return results
+
+
+DEFAULT_CELLS = ("128x32@0.2x,0.6x,1.5x", "1024x128@0.2x,0.6x,1.5x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=["side-by-side", "sequential"], default="side-by-side",
                         help="both tools at once at half the rate each (default), or one "
-                             "after the other at the full rate")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="rounds (default 4; side by side, an even number gives each tool "
-                             "each of the two seeds equally often)")
+                             "after the other at the full rate (not with --grid)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds (default 4, grid 3; side by side, an even number gives "
+                             "each tool each of the two seeds equally often)")
     # 4 req/s of 1024-token prompts keeps the tiny model on 2 cores well short of saturation;
     # at 8 the server's TTFT and TPOT swing several-fold between rounds (bench/README.md).
     parser.add_argument("--rate", type=float, default=4.0,
@@ -316,88 +504,51 @@ def main() -> int:
     parser.add_argument("--wire", action="store_true",
                         help="also capture the traffic (tcpdump on lo) and report TTFT and TPOT "
                              "as the network saw them, per tool (bench/wire.py)")
+    grid = parser.add_argument_group("grid (--grid)")
+    grid.add_argument("--grid", action="store_true",
+                      help="run the cells of --cell side by side, --rounds each, and print "
+                           "and store the table (bench/grid.py)")
+    grid.add_argument("--cell", action="append", default=None, metavar="INxOUT@RATES",
+                      help="a shape and its total rates, repeatable; a rate ending in x is a "
+                           "fraction of the shape's closed-loop capacity measured first "
+                           f"(default {' '.join(DEFAULT_CELLS)})")
+    grid.add_argument("--round-seconds", type=float, default=15.0,
+                      help="a round's arrival schedule length; sets prompts per tool (16-400)")
+    grid.add_argument("--capacity-users", type=int, default=32,
+                      help="closed-loop users for the capacity probe (default 32)")
+    grid.add_argument("--capacity-seconds", type=float, default=15.0)
+    grid.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "grid.json",
+                      help="JSON the cells are merged into (a re-run cell replaces its entry, "
+                           "the earlier one is kept under it)")
     args = parser.parse_args()
     if args.wire and (why := Capture.available()):
         parser.error(f"--wire: {why}")
-
-    python = ensure_serve_env()
-    work = Path(tempfile.mkdtemp(prefix="harness-fidelity-"))
-    model_dir = make_tiny_model(work / "model", python=python)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    model = "tiny"
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
-    log = open(work / "vllm.log", "wb")  # noqa: SIM115 - the server writes to it until stopped
-    server = subprocess.Popen(
-        [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
-         "--served-model-name", model, "--host", "127.0.0.1", "--port", str(port),
-         "--gpu-memory-utilization", "0.3",
-         # Both tools send the same prompts: without this the later one gets cache hits.
-         "--no-enable-prefix-caching"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    side_by_side = args.mode == "side-by-side"
-    rate = args.rate / 2 if side_by_side else args.rate
+    if args.grid and args.mode != "side-by-side":
+        parser.error("--grid runs side by side only (paired per-round ratios)")
     try:
-        print(f"vLLM healthy in {wait_healthy(url, server):.1f}s; {args.mode}: "
-              f"{args.num_prompts} prompts per tool, in {args.input_len} / out "
-              f"{args.output_len} tokens, {rate:g} req/s Poisson per tool, seed {args.seed}",
-              flush=True)
-        # Warm the server (first requests compile kernels) before measuring.
-        run_sequential(url, [ours_client(url, model, model_dir, argparse.Namespace(
-            **{**vars(args), "num_prompts": 8}), args.rate, work / "warmup", seed=args.seed)])
+        specs = [parse_cell_spec(c) for c in (args.cell or DEFAULT_CELLS)] if args.grid else []
+    except GridSpecError as err:
+        parser.error(str(err))
+    args.rounds = args.rounds or (3 if args.grid else 4)
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
+
+    with vllm_server() as bench:
+        if args.grid:
+            print(grid_table(run_grid(bench, args, specs)))
+            return 0
+        side_by_side = args.mode == "side-by-side"
+        print(f"{args.mode}: {args.num_prompts} prompts per tool, in {args.input_len} / out "
+              f"{args.output_len} tokens, {args.rate:g} req/s Poisson in total, seed "
+              f"{args.seed}", flush=True)
+        warm_up(bench, args)
         ours_all, theirs_all = [], []
         for i in range(args.rounds):
-            # Side by side on one seed, each request would have its twin from the other tool
-            # at the same instant; so the tools take SEED and SEED+1, swapping every round.
-            ours_seed, theirs_seed = ((args.seed + i % 2, args.seed + 1 - i % 2) if side_by_side
-                                      else (args.seed, args.seed))
-            ours = ours_client(url, model, model_dir, args, rate, work / f"ours-{i}",
-                               seed=ours_seed, gated=side_by_side)
-            theirs = theirs_client(url, model, model_dir, args, rate, work / f"theirs-{i}",
-                                   python, seed=theirs_seed)
-            capture = Capture(work / f"round-{i}.pcap", port) if args.wire else None
-            if capture:
-                capture.start()
-            if side_by_side:
-                results = run_side_by_side(url, ours, theirs)
-                how = f"side by side, seeds ours {ours_seed} theirs {theirs_seed}"
-            else:  # alternate who goes first, so drift in the server's speed favours no one
-                order = [ours, theirs] if i % 2 == 0 else [theirs, ours]
-                results, how = run_sequential(url, order), f"{order[0].name} first"
-            if capture:
-                capture.stop()
-                add_wire_view(results, wire_requests(capture.path, port))
-            o, t = results["ours"], results["theirs"]
+            o, t, _ = run_round(bench, args, args.rate, i, "rounds", side_by_side=side_by_side,
+                                wire=args.wire)
             ours_all.append(o)
             theirs_all.append(t)
-            print(f"round {i + 1} ({how}): " + "  ".join(
-                f"{k} ours {o[k]:.2f} theirs {t[k]:.2f}" for k in KEYS)
-                + f"  failed ours {o['failed']} theirs {t['failed']}", flush=True)
-            print("  " + "  ".join(f"{k} ours {o[k]:.2f} theirs {t[k]:.2f}"
-                                   for k in DETAIL_KEYS if k in o), flush=True)
-        for name, rounds in (("ours", ours_all), ("theirs", theirs_all)):
-            # Each client against the server's own histograms: the client's measurement
-            # error, whatever the server's speed was.
-            itl = statistics.median(r["mean_itl_ms"] / r["server_mean_itl_ms"] for r in rounds)
-            ttft = statistics.median(r["mean_ttft_ms"] - r["server_mean_ttft_ms"] for r in rounds)
-            print(f"check {name} client/server mean ITL {itl:.3f}, "
-                  f"client-server mean TTFT {ttft:+.2f} ms")
-        if args.wire:
-            for name, rounds in (("ours", ours_all), ("theirs", theirs_all)):
-                delay = statistics.median(r["median_ttft_ms"] - r["wire_median_ttft_ms"]
-                                          for r in rounds)
-                print(f"wire {name} median TTFT reported - on the wire {delay:+.2f} ms")
-            for key in ("wire_median_ttft_ms", "wire_median_tpot_ms"):
-                print_ratio(key, ours_all, theirs_all, paired=side_by_side)
-        for key in KEYS:
-            print_ratio(key, ours_all, theirs_all, paired=side_by_side)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        print_checks(ours_all, theirs_all, wire=args.wire, paired=side_by_side)
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.harness_fidelity import fidelity_ratio
+from bench.grid import fidelity_ratio
 
 OURS = [{"median_tpot_ms": v} for v in (11.63, 16.77, 29.63, 65.80)]
 THEIRS = [{"median_tpot_ms": v} for v in (12.15, 11.59, 27.94, 72.80)]
