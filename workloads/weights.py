@@ -511,7 +511,7 @@ def claim_weights(
     )
 
 
-def pd_source(volume_handle: str, fs_type: str = "ext4") -> dict[str, Any]:
+def pd_source(volume_handle: pulumi.Input[str], fs_type: str = "ext4") -> dict[str, Any]:
     """A read-only PD CSI source. ``readOnly`` makes the driver attach the disk READ_ONLY, which lets
     many nodes attach it at once (anchors §5.4)."""
     return {"csi": {"driver": PD_DRIVER, "volumeHandle": volume_handle, "fsType": fs_type, "readOnly": True}}

@@ -178,7 +178,7 @@ def check_cluster_dependencies(graph: DependencyGraph, *_: Any) -> Iterator[Viol
     for record in _kubernetes_objects(graph):
         name = record["name"]
         provider = record.get("provider")
-        if provider not in providers:
+        if provider is None or provider not in providers:
             yield Violation("cluster-dependency", name, "provider",
                             "created through the default provider (whatever kubeconfig is ambient); pass the "
                             "cluster's provider")

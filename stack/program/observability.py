@@ -76,7 +76,7 @@ DCGM_NAMESPACE_LABEL = DCGM_WORKLOAD_NAMESPACE_LABEL.removeprefix("metric.labels
 class ServingTarget(Protocol):
     """What the vLLM server exposes for observability (``workloads.vllm_server.VllmServer`` has these)."""
 
-    namespace: pulumi.Input[str]
+    namespace: pulumi.Output[str]
     selector_labels: dict[str, str]
     metrics_port_name: str
     target_api_version: str

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from stack.plan.estimate import (
     CAPACITY_BUFFER_DOC,
     ColdStartEstimate,
+    NodeSource,
     SnapshotRefused,
     estimate_cold_start,
     machine_price,
@@ -156,7 +157,9 @@ def start_options(config: Any) -> list[StartOption]:
         StartOption("active buffer node", estimate_cold_start(config, node="activeBuffer")),
         StartOption("standby buffer node", estimate_cold_start(config, node="standbyBuffer")),
     ]
-    for label, node in (("Pod snapshot, new node", "new"), ("Pod snapshot, active buffer node", "activeBuffer")):
+    snapshot_starts: tuple[tuple[str, NodeSource], ...] = (
+        ("Pod snapshot, new node", "new"), ("Pod snapshot, active buffer node", "activeBuffer"))
+    for label, node in snapshot_starts:
         try:
             options.append(StartOption(label, estimate_cold_start(config, node=node, snapshot=True)))
         except SnapshotRefused as refused:
