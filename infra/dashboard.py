@@ -19,6 +19,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.options import child_options
+from infra.validation import Problem, project_id, raise_if_problems, type_problems
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,10 @@ def _data_set(series: Series, unit: str) -> dict[str, Any]:
 
 
 def dashboard_json(display_name: str, panels: Sequence[Panel], columns: int = 2) -> str:
-    """The ``dashboard_json`` of a grid of PromQL line charts."""
-    if not panels:
-        raise ValueError("panels: empty; a dashboard needs at least one chart")
+    """The ``dashboard_json`` of a grid of PromQL line charts (``panels`` as ``validate_observability_dashboard_args``
+    accepts them)."""
     widgets = []
     for panel in panels:
-        if not panel.series:
-            raise ValueError(f"panel {panel.title!r}: no series")
         widgets.append(
             {
                 "title": panel.title,
@@ -117,6 +115,39 @@ class ObservabilityDashboardArgs:
     """User labels on the alert policies."""
 
 
+EVALUATION_STEP_SECONDS = 30
+"""``PrometheusQueryLanguageCondition.evaluationInterval``: "Must be a positive multiple of 30 seconds"
+(Cloud Monitoring API v3 discovery document, vendored in infra/discovery/monitoring.v3.json)."""
+
+
+def validate_observability_dashboard_args(args: ObservabilityDashboardArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): types, a dashboard with charts that all have series, unique alert
+    names, and an evaluation interval Cloud Monitoring accepts."""
+    problems = type_problems(args, ObservabilityDashboardArgs)
+    if problems:
+        return problems
+    problems += project_id("project", args.project)
+    if not args.display_name.strip():
+        problems.append(Problem("display_name", "empty; give the dashboard a title"))
+    if not args.panels:
+        problems.append(Problem("panels", "empty; a dashboard needs at least one chart"))
+    for index, panel in enumerate(args.panels):
+        if not panel.series:
+            problems.append(Problem(f"panels.{index}.series", f"panel {panel.title!r} has no series; give it a query"))
+    names = [rule.name for rule in args.alerts]
+    for index, rule in enumerate(args.alerts):
+        if names.count(rule.name) > 1 and names.index(rule.name) < index:
+            problems.append(Problem(f"alerts.{index}.name", f"{rule.name!r} is used twice; it names a resource"))
+    interval = args.evaluation_interval_seconds
+    if interval < EVALUATION_STEP_SECONDS or interval % EVALUATION_STEP_SECONDS:
+        problems.append(Problem("evaluation_interval_seconds", (
+            f"{interval} must be a positive multiple of {EVALUATION_STEP_SECONDS} seconds (Cloud Monitoring refuses "
+            "other PromQL evaluation intervals)")))
+    if args.auto_close_seconds < 1:
+        problems.append(Problem("auto_close_seconds", f"{args.auto_close_seconds} must be ≥ 1"))
+    return problems
+
+
 class ObservabilityDashboard(pulumi.ComponentResource):
     """A Cloud Monitoring dashboard plus PromQL alert policies."""
 
@@ -124,6 +155,7 @@ class ObservabilityDashboard(pulumi.ComponentResource):
     alert_policies: list[gcp.monitoring.AlertPolicy]
 
     def __init__(self, name: str, args: ObservabilityDashboardArgs, opts: pulumi.ResourceOptions | None = None):
+        raise_if_problems("ObservabilityDashboard", name, validate_observability_dashboard_args(args))
         body = dashboard_json(args.display_name, args.panels)
         super().__init__("gke-inference:infra:ObservabilityDashboard", name, {}, opts)
         child = child_options(self, opts)

@@ -37,7 +37,7 @@ import pulumi_kubernetes as k8s
 from infra.validation import Problem, dns_label, raise_if_problems, type_problems
 from workloads.arg_rules import at_least, namespace_name, object_name, pinned_image
 from workloads.pod_security import container_security_context, pod_security_context
-from workloads.pod_sizing import size_pod
+from workloads.pod_sizing import PodSize, size_pod
 from workloads.service_account import workload_identity_service_account
 from workloads.vllm_server import Pool
 from workloads.weights import GCSFUSE_DRIVER, WeightsMount, inherited_depends_on
@@ -222,10 +222,12 @@ class BatchInferenceArgs:
     """Retries of failed pods (preemptions excluded)."""
     ttl_seconds_after_finished: int = 86400
     """Finished Jobs are deleted after this long."""
-    cpu: str = "4"
-    """CPU request and limit (a Kubernetes quantity); must fit one node of the pool."""
-    memory: str = "32Gi"
-    """Memory request and limit (a Kubernetes quantity, /dev/shm included); must fit one node of the pool."""
+    cpu: str | None = None
+    """CPU request and limit (a Kubernetes quantity) within one node of the pool; None takes what the node
+    leaves for a pod (``workloads/pod_sizing.py``, as ``VllmServer`` does)."""
+    memory: str | None = None
+    """Memory request and limit (a Kubernetes quantity, /dev/shm included) within one node of the pool; None
+    takes what the node leaves for a pod."""
     shm_gi: int = 16
     """/dev/shm size (tensor-parallel workers exchange through it)."""
 
@@ -273,15 +275,16 @@ def _node_fit_problems(args: BatchInferenceArgs) -> list[Problem]:
             problems.append(Problem("gpus", (
                 f"a batch pod runs on one node, but it asks for {args.gpus} GPUs and {{pool}} ({machine.name}) has "
                 f"{machine.gpu_count}; pick a pool with enough GPUs per node")))
-    cpu, memory = cpu_millicores(args.cpu), memory_bytes(args.memory)
+    try:
+        room = _room(args)
+    except ValueError as err:
+        return [*problems, Problem("pool", str(err))]
+    requested_cpu, requested_memory = args.cpu or room.cpu, args.memory or room.memory
+    cpu, memory = cpu_millicores(requested_cpu), memory_bytes(requested_memory)
     if cpu is None:
         problems.append(Problem("cpu", f"'{args.cpu}' is not a CPU quantity like 4 or 3500m"))
     if memory is None:
         problems.append(Problem("memory", f"'{args.memory}' is not a memory quantity like 32Gi"))
-    try:
-        room = size_pod(machine.vcpu, machine.ram_gb, machine.gpu_count, gcsfuse_sidecar=args.weights.fuse_sidecar)
-    except ValueError as err:
-        return [*problems, Problem("pool", str(err))]
     if cpu is not None and cpu > room.cpu_millicores:
         problems.append(Problem("cpu", f"{args.cpu} does not fit one node of {{pool}} ({machine.name}): at most "
                                        f"{room.cpu} is left for the pod"))
@@ -290,8 +293,20 @@ def _node_fit_problems(args: BatchInferenceArgs) -> list[Problem]:
                                           f"most {room.memory} is left for the pod"))
     if memory is not None and args.shm_gi * 2**30 >= memory:
         problems.append(Problem("shm_gi", f"{args.shm_gi}Gi of /dev/shm counts against the memory limit and must "
-                                          f"stay below {{memory}} ({args.memory})"))
+                                          f"stay below {{memory}} ({requested_memory})"))
     return problems
+
+
+def _room(args: BatchInferenceArgs) -> PodSize:
+    """What one node of the pool leaves for the batch pod (room kept for the FUSE sidecar if the weights bring one)."""
+    machine = args.pool.machine
+    return size_pod(machine.vcpu, machine.ram_gb, machine.gpu_count, gcsfuse_sidecar=args.weights.fuse_sidecar)
+
+
+def pod_resources(args: BatchInferenceArgs) -> dict[str, str]:
+    """CPU and memory of the runner container: the args' values, else what one node of the pool leaves."""
+    room = _room(args)
+    return {"cpu": args.cpu or room.cpu, "memory": args.memory or room.memory}
 
 
 def validate_batch_inference_args(args: BatchInferenceArgs) -> list[Problem]:
@@ -381,8 +396,8 @@ def batch_job_spec(args: BatchInferenceArgs) -> tuple[dict[str, Any], dict[str, 
         ],
         "env": [*env, *weights.env],
         "resources": {
-            "requests": {"cpu": args.cpu, "memory": args.memory, "nvidia.com/gpu": str(pod_gpus(args))},
-            "limits": {"cpu": args.cpu, "memory": args.memory, "nvidia.com/gpu": str(pod_gpus(args))},
+            "requests": {**pod_resources(args), "nvidia.com/gpu": str(pod_gpus(args))},
+            "limits": {**pod_resources(args), "nvidia.com/gpu": str(pod_gpus(args))},
         },
         "securityContext": hardened,
         "volumeMounts": [

@@ -45,6 +45,7 @@ FIELDS: dict[str, list[str]] = {
     "iam.v1": ["CreateServiceAccountRequest.accountId", "ServiceAccount.displayName"],
     "artifactregistry.v1": ["Repository.labels", "Repository.format", "Repository.mode"],
     "cloudresourcemanager.v3": ["Project.projectId"],
+    "monitoring.v3": ["PrometheusQueryLanguageCondition.evaluationInterval", "AlertStrategy.autoClose"],
 }
 KEEP = ("description", "pattern", "enum", "type", "items", "format", "annotations", "additionalProperties")
 

@@ -10,6 +10,7 @@ part of this object.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -44,7 +45,8 @@ from stack.config.serving import (
     WeightsBackend,
 )
 from workloads import weights as w
-from workloads.vllm_args import EngineSettings
+from workloads.batch import BatchInferenceArgs, validate_batch_inference_args
+from workloads.vllm_args import EngineSettings, engine_flags
 from workloads.vllm_server import Pool, VllmServerArgs, validate_vllm_server_args
 
 CONFIG_NAMESPACE = "gke-inference"
@@ -492,6 +494,15 @@ SERVER_PATHS = ArgPaths("serving", {
     "max_replicas": "autoscaling.maxReplicas",
 })
 """VllmServerArgs paths in the stack YAML."""
+BATCH_PATHS = ArgPaths("batch", {
+    "pool": "batch.pool", "gpus": "batch.pool", "cpu": "batch.pool", "memory": "batch.pool",
+    "image": "serving.image", "weights": "model.weights", "engine_args": "serving.vllm",
+    "served_model_name": "serving.vllm.servedModelName", "namespace": "serving.namespace",
+    "bucket_name": "modelStorage.name", "gcp_service_account": "cluster.workloadIdentity",
+})
+"""BatchInferenceArgs paths in the stack YAML."""
+BATCH_KSA = "vllm-batch"
+"""Kubernetes service account of the batch Job."""
 STAND_IN_IMAGE = "stand-in/resolved-at-preview@sha256:" + "0" * 64
 """Stands in for the serving image (resolved or built at preview) when the config's server rules run."""
 
@@ -667,7 +678,7 @@ class StackConfig(Model):
         return list(dict.fromkeys(errors))  # shared arguments (labels) are reported once
 
     def cluster_args(
-        self, stack: str, network: NetworkRefs | None = None, node_service_account: str | None = None
+        self, stack: str, network: NetworkRefs | None = None, node_service_account: Any = None
     ) -> GkeClusterArgs | ExistingClusterArgs:
         """The cluster's arguments; without ``network``/``node_service_account`` (Outputs at deploy time) their
         config-side names stand in."""
@@ -758,18 +769,12 @@ class StackConfig(Model):
         errors = SERVER_PATHS.errors(validate_vllm_server_args(self.server_args(stack), serving.name))
         if errors:
             raise FieldErrors(errors)
-        gpus = self.gpus_per_replica()
         if self.batch.enabled:
-            batch_pool = self.batch.pool or serving.pool
-            if batch_pool not in self.gpu_pools:
-                raise FieldError("batch.pool", f"'{batch_pool}' is not a gpuPools key")
-            batch_gpus = self.gpu_pools[batch_pool].machine().gpu_count
-            if vllm.tensor_parallel_size * vllm.pipeline_parallel_size > batch_gpus:
-                raise FieldError(
-                    "batch.pool",
-                    f"a batch pod runs on one node, but the model needs {gpus} GPUs and {batch_pool} has {batch_gpus}; "
-                    "pick a pool with enough GPUs or set batch.enabled: false",
-                )
+            if self.batch_pool_name() not in self.gpu_pools:
+                raise FieldError("batch.pool", f"'{self.batch_pool_name()}' is not a gpuPools key")
+            errors = BATCH_PATHS.errors(validate_batch_inference_args(self.batch_args(stack)))
+            if errors:
+                raise FieldErrors(errors)
         for index, target in enumerate(self.autoscaling.metrics):
             if target.metric is AutoscalingMetric.RUNNING and target.target >= vllm.max_num_seqs:
                 raise FieldError(
@@ -816,6 +821,42 @@ class StackConfig(Model):
             drain_queue_seconds=serving.drain_queue_seconds,
             api_key=api_key,
             client_label=serving.client_label,
+        )
+
+    def batch_pool_name(self) -> str:
+        """The pool of the batch Job: ``batch.pool``, else the serving pool."""
+        return self.batch.pool or self.serving.pool
+
+    def batch_args(
+        self, stack: str, *, image: Any = STAND_IN_IMAGE, weights: w.WeightsMount | None = None,
+        pool: Pool | None = None, bucket_name: Any = None, gcp_service_account: Any = None,
+        service_account_name: str = BATCH_KSA,
+    ) -> BatchInferenceArgs:
+        """The BatchInference arguments of ``batch`` (its rules live in ``validate_batch_inference_args``).
+
+        The Job runs the served engine on one node (no multi-node executor). Without the deploy-time
+        objects their config-side shapes stand in, as in ``server_args``.
+        """
+        batch, vllm = self.batch, self.serving.vllm
+        if gcp_service_account is None and self.cluster.workload_identity:
+            gcp_service_account = f"vllm-batch-{stack}@{self.project}.iam.gserviceaccount.com"
+        engine = replace(self.engine_settings(), distributed_executor_backend=None)
+        return BatchInferenceArgs(
+            namespace=self.serving.namespace,
+            image=image,
+            weights=weights if weights is not None else self.weights_shape(),
+            bucket_name=bucket_name if bucket_name is not None else self.bucket_name(stack),
+            served_model_name=self.served_model_name(),
+            pool=pool if pool is not None else self.pool_shape(self.batch_pool_name()),
+            gpus=vllm.tensor_parallel_size * vllm.pipeline_parallel_size,
+            input_object=batch.input_object,
+            output_object=batch.output_object,
+            engine_args=tuple(engine_flags(engine)),
+            service_account_name=service_account_name,
+            gcp_service_account=gcp_service_account,
+            parallelism=batch.parallelism,
+            backoff_limit=batch.backoff_limit,
+            ttl_seconds_after_finished=batch.ttl_seconds_after_finished,
         )
 
     def engine_settings(self) -> EngineSettings:

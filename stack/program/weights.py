@@ -36,11 +36,11 @@ from infra.filestore import ZONAL_TIERS, FilestoreShare, FilestoreShareArgs
 from infra.identity import WorkloadIdentity
 from infra.model_disk import ModelDisk, ModelDiskArgs, TransferNodePool, TransferNodePoolArgs
 from infra.options import inherited_depends_on
-from stack.config import StackConfig
+from stack.config import BATCH_KSA, StackConfig
 from stack.config.serving import WeightsBackend
 from stack.program.identities import BucketAccess, stack_identity
 from workloads import weights as w
-from workloads.batch import BatchInference, BatchInferenceArgs
+from workloads.batch import BatchInference
 from workloads.disk_hydrate import (
     HyperdiskMlVolume,
     HyperdiskMlVolumeArgs,
@@ -55,11 +55,9 @@ from workloads.model_downloader import (
     download_budget,
 )
 from workloads.pod_security import root_init_security_context
-from workloads.vllm_args import engine_flags
 from workloads.vllm_server import Pool
 
 DOWNLOADER_KSA = "model-downloader"
-BATCH_KSA = "vllm-batch"
 SHARE_MOUNT = "/share"
 FILL_MOUNT = "/fill"
 """Where the PD fill Job mounts the disk it writes (the model lands at ``/fill/<prefix>``)."""
@@ -264,7 +262,6 @@ def build_weights(
 def _with_dependencies(mount: w.WeightsMount, extra: list[pulumi.Resource]) -> w.WeightsMount:
     if not extra:
         return mount
-    from dataclasses import replace
 
     return replace(mount, dependencies=[*mount.dependencies, *extra])
 
@@ -633,9 +630,6 @@ def build_batch(
     batch = config.batch
     if not batch.enabled:
         return None
-    vllm = config.serving.vllm
-    # The served engine on one node (the config checks one batch node has its GPUs): no multi-node backend.
-    engine = engine_flags(replace(config.engine_settings(), distributed_executor_backend=None))
     gcp_opts = pulumi.ResourceOptions(depends_on=list(gcp_depends_on))
     identity = _bucket_writer(
         "batch-identity", config, stack, "vllm-batch", BATCH_KSA, namespace, bucket_name, gcp_opts
@@ -643,22 +637,13 @@ def build_batch(
     k8s_deps = list(k8s_depends_on)
     return BatchInference(
         "batch",
-        BatchInferenceArgs(
-            namespace=namespace,
+        config.batch_args(
+            stack,
             image=serving_image if serving_image is not None else config.serving.image,
             weights=weights,
-            bucket_name=bucket_name,
-            served_model_name=config.served_model_name(),
             pool=pool,
-            gpus=vllm.tensor_parallel_size * vllm.pipeline_parallel_size,
-            input_object=batch.input_object,
-            output_object=batch.output_object,
-            engine_args=tuple(engine),
-            service_account_name=BATCH_KSA,
+            bucket_name=bucket_name,
             gcp_service_account=identity.email,
-            parallelism=batch.parallelism,
-            backoff_limit=batch.backoff_limit,
-            ttl_seconds_after_finished=batch.ttl_seconds_after_finished,
         ),
         opts=pulumi.ResourceOptions(providers=[provider], depends_on=k8s_deps),
     )

@@ -77,7 +77,9 @@ def test_scheduling_and_gpus_come_from_the_pool(recorder):
     assert spec["nodeSelector"] == {"cloud.google.com/gke-nodepool": "h100-spot",
                                     "cloud.google.com/gke-accelerator": "nvidia-h100-80gb"}
     assert spec["tolerations"] == [GPU_TOLERATION, SPOT_TOLERATION]
-    amounts = {"cpu": "4", "memory": "32Gi", "nvidia.com/gpu": "8"}  # gpus unset: every GPU of the node
+    # gpus, cpu and memory unset: every GPU of the node and what a3-highgpu-8g leaves for a pod
+    # (workloads/pod_sizing.py), as the server takes.
+    amounts = {"cpu": "205900m", "memory": "1868288Mi", "nvidia.com/gpu": "8"}
     assert spec["containers"][0]["resources"] == {"requests": amounts, "limits": amounts}
     two = pod(recorder.run(lambda: b.BatchInference("batch", args(gpus=2))))
     assert two["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
@@ -185,8 +187,8 @@ def test_a_pod_gets_at_most_one_nodes_gpus(recorder):
 
 def test_cpu_and_memory_must_fit_one_node(recorder):
     # g2-standard-8 (8 vCPU, 32 GB) less GKE's reservations, system DaemonSets and the FUSE sidecar
-    # leaves 6400m and 25856Mi (workloads/pod_sizing.py): the default 32Gi never schedules there.
-    assert refused(recorder, pool=L4, cpu="7") == [
+    # leaves 6400m and 25856Mi (workloads/pod_sizing.py): 32Gi never schedules there.
+    assert refused(recorder, pool=L4, cpu="7", memory="32Gi") == [
         ("cpu", "7 does not fit one node of pool (g2-standard-8): at most 6400m is left for the pod"),
         ("memory", "32Gi does not fit one node of pool (g2-standard-8): at most 25856Mi is left for the pod"),
     ]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from infra.dashboard import AlertRule, ObservabilityDashboard, ObservabilityDashboardArgs, Panel, Series
 
 QUEUE = Panel("Queue", (Series("", "sum (vllm:num_requests_waiting)"),))
@@ -56,6 +54,38 @@ def test_no_rules_no_policies(recorder):
 
 
 def test_a_dashboard_without_panels_is_refused_before_anything_is_created(recorder):
-    with pytest.raises(ValueError, match=r"^panels: empty; a dashboard needs at least one chart$"):
-        recorder.run(lambda: ObservabilityDashboard("obs", args(panels=[])))
-    assert recorder.registered_by_last_run() == []
+    assert recorder.refused(lambda: ObservabilityDashboard("obs", args(panels=[]))) == [
+        ("panels", "empty; a dashboard needs at least one chart"),
+    ]
+
+
+def test_every_problem_is_named_at_once(recorder):
+    empty = Panel("Empty", ())
+    assert recorder.refused(lambda: ObservabilityDashboard("obs", args(
+        project="Bad_Project", display_name=" ", panels=[QUEUE, empty], alerts=[RULE, RULE],
+        evaluation_interval_seconds=45, auto_close_seconds=0,
+    ))) == [
+        ("project", "'Bad_Project' is not a GCP project id: 6–30 characters, lowercase letters, digits and hyphens, "
+                    "starting with a letter"),
+        ("display_name", "empty; give the dashboard a title"),
+        ("panels.1.series", "panel 'Empty' has no series; give it a query"),
+        ("alerts.1.name", "'queue-high' is used twice; it names a resource"),
+        # monitoring.v3 discovery: evaluationInterval "Must be a positive multiple of 30 seconds".
+        ("evaluation_interval_seconds", "45 must be a positive multiple of 30 seconds (Cloud Monitoring refuses "
+                                        "other PromQL evaluation intervals)"),
+        ("auto_close_seconds", "0 must be ≥ 1"),
+    ]
+
+
+def test_the_evaluation_step_is_the_one_the_api_documents():
+    from infra import discovery
+    from infra.dashboard import EVALUATION_STEP_SECONDS
+
+    text = discovery.field("monitoring.v3", "PrometheusQueryLanguageCondition.evaluationInterval")["description"]
+    assert f"positive multiple of {EVALUATION_STEP_SECONDS} seconds" in text
+
+
+def test_a_wrong_argument_type_is_named(recorder):
+    assert recorder.refused(lambda: ObservabilityDashboard("obs", args(evaluation_interval_seconds="60s"))) == [
+        ("evaluation_interval_seconds", "expected int, got str '60s'"),
+    ]

@@ -481,6 +481,23 @@ def test_batch_pool_exists(prod_raw):
     assert errors(prod_raw) == ["platform.batch.pool: 'a100' is not a gpuPools key"]
 
 
+def test_the_batch_job_runs_the_components_rules_with_yaml_paths(prod_raw):
+    # BatchInference's own rule (validate_batch_inference_args): one pod gets at most one node's GPUs.
+    prod_raw["gpuPools"]["l4"] = {"machineType": "g2-standard-8", "autoscaling": {"minNodes": 0, "maxNodes": 2}}
+    prod_raw["batch"]["pool"] = "l4"
+    assert errors(prod_raw) == [
+        "platform.batch.pool: a batch pod runs on one node, but it asks for 8 GPUs and batch.pool (g2-standard-8) "
+        "has 1; pick a pool with enough GPUs per node"
+    ]
+
+
+def test_the_batch_pod_takes_what_its_node_leaves(dev_raw):
+    dev_raw["batch"] = {"enabled": True}
+    args = StackConfig.parse(dev_raw).batch_args("dev")
+    assert args.cpu is None and args.memory is None  # sized from the pool by the component
+    assert args.pool.machine.name == "g2-standard-8" and args.gpus == 1
+
+
 # -- the model itself ------------------------------------------------------------------------
 
 
