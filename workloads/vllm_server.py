@@ -62,8 +62,8 @@ DRAIN_QUIET_SECONDS = 5
 the gap between a client's requests under load, so quiet means the endpoint removal has reached the clients
 (a project choice; docs/drain.md)."""
 DRAIN_EXIT_RESERVE_SECONDS = 3
-"""On a Spot pool the drain ends this long before the node's notice runs out, so vLLM gets SIGTERM and the
-hook's count of cut requests reaches the log before the kubelet's SIGKILL."""
+"""On a Spot pool the hook's minimum leaves this long of the node's notice (after the quiet period) for vLLM to
+exit on SIGTERM before the kubelet's SIGKILL."""
 
 CHECKOV_SKIPS = (
     (
@@ -126,7 +126,7 @@ class VllmServerArgs:
     pre_stop_seconds: int = 15
     """The longest the endpoint removal may take to reach every client (kube-proxy, the gateway): the preStop
     hook keeps serving at least this long before SIGTERM, and longer while traffic still arrives or requests
-    are in flight (probes/drain_wait.py). Not a sleep: it ends early on a Spot pool's shorter notice."""
+    are in flight (probes/drain_wait.py). Not a sleep; capped to fit a Spot pool's notice (``drain_budget``)."""
     drain_queue_seconds: int = 60
     """How much longer than ``pre_stop_seconds`` the hook may wait for the traffic to stop and the requests in
     flight to finish (vLLM refuses at SIGTERM what is still waiting or in pre-processing)."""
@@ -238,7 +238,8 @@ class DrainBudget:
     quiet: int
     """Then return after this long with nothing in flight and nothing arriving."""
     maximum: int
-    """Return at this deadline regardless, counting what is still in flight."""
+    """Return at this deadline regardless, counting what is still in flight. A preemption ends the hook
+    earlier (the node's notice); its last progress line then counts the requests cut."""
     spot_notice: int | None
     """Seconds a preempted node gives the pod (the shortest of its pools); None when no pool is Spot."""
 
@@ -253,17 +254,18 @@ def pool_spot_notice(pool: Pool) -> int | None:
 
 
 def drain_budget(args: VllmServerArgs) -> DrainBudget:
-    """On-demand: serve at least ``pre_stop_seconds``, at most ``pre_stop_seconds + drain_queue_seconds``. When
-    a replica may run on Spot (``pool`` or ``overflow_pool``), the deadline fits the node's notice less
-    ``DRAIN_EXIT_RESERVE_SECONDS``, and the minimum leaves room for the quiet period before it: one pod template
-    serves both pools, and a preemption gives no more time than its notice."""
+    """Serve at least ``pre_stop_seconds``, at most ``pre_stop_seconds + drain_queue_seconds`` (a deletion's
+    budget). When a replica may run on Spot (``pool`` or ``overflow_pool``; one pod template serves both) the
+    minimum shrinks so that minimum + quiet period + ``DRAIN_EXIT_RESERVE_SECONDS`` fit the node's notice: a
+    preempted pod whose traffic stopped and whose requests finished exits cleanly within it. The deadline stays:
+    a preemption's loss is what is still running when the notice ends, whatever the hook does, and a deletion
+    on the on-demand pool keeps its full budget."""
     notices = [n for n in (pool_spot_notice(p) for p in (args.pool, args.overflow_pool) if p is not None)
                if n is not None]
     minimum, maximum = args.pre_stop_seconds, args.pre_stop_seconds + args.drain_queue_seconds
     notice = min(notices) if notices else None
     if notice is not None:
-        maximum = min(maximum, notice - DRAIN_EXIT_RESERVE_SECONDS)
-        minimum = max(0, min(minimum, maximum - DRAIN_QUIET_SECONDS))
+        minimum = max(0, min(minimum, notice - DRAIN_EXIT_RESERVE_SECONDS - DRAIN_QUIET_SECONDS))
     return DrainBudget(minimum, DRAIN_QUIET_SECONDS, maximum, notice)
 
 
@@ -558,7 +560,7 @@ class VllmServer(pulumi.ComponentResource):
     @staticmethod
     def termination_grace_seconds(args: VllmServerArgs) -> int:
         """The preStop hook's deadline + vLLM's drain + 15 s to exit: a deletion never SIGKILLs a draining server.
-        (A Spot preemption cuts it to the node's notice, which the hook's deadline fits: ``drain_budget``.)"""
+        (A Spot preemption cuts it to the node's notice; ``drain_budget`` fits the hook's minimum into that.)"""
         return drain_budget(args).maximum + args.engine.shutdown_timeout_seconds + 15
 
     @staticmethod

@@ -17,7 +17,7 @@ import pytest
 from workloads.vllm_server import DRAIN_SCRIPT, READINESS_SCRIPT
 
 sys.path.insert(0, str(DRAIN_SCRIPT.parent))
-import drain_wait  # noqa: E402  (the ConfigMap directory, as in the pod)
+import drain_wait
 
 
 class FakeServer(ThreadingHTTPServer):
@@ -81,15 +81,17 @@ def hook_env(port: int, state_dir: Path, **env: str) -> dict[str, str]:
 
 
 def run_script(script: Path, env: dict[str, str]) -> tuple[int, str, float]:
+    """Run a probe script; return its exit code, its last output line (what the kubelet shows) and seconds."""
     t0 = time.monotonic()
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
-    return done.returncode, (done.stdout + done.stderr).strip(), time.monotonic() - t0
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    return done.returncode, lines[-1] if lines else "", time.monotonic() - t0
 
 
 def fields(line: str) -> dict[str, str]:
     head = line.split(":", 1)[0].split()
     assert head[0] == "drain", line
-    return dict(word.split("=", 1) for word in head[1:])
+    return dict(word.split("=", 1) if "=" in word else ("kind", word) for word in head[1:])
 
 
 BUSY_THEN_IDLE = [(3, 2, 1, 10), (2, 2, 0, 20), (1, 1, 0, 30), (0, 0, 0, 40)]
@@ -135,7 +137,7 @@ def test_a_request_between_polls_restarts_the_quiet_period(server, tmp_path):
 def test_serves_at_least_the_minimum_even_when_idle(server, tmp_path):
     code, line, took = run_script(DRAIN_SCRIPT, hook_env(server.server_address[1], tmp_path, DRAIN_MIN_SECONDS="2"))
     assert code == 0 and fields(line)["outcome"] == "quiet", line
-    assert 2.0 <= float(fields(line)["elapsed_s"]) and took >= 2.0
+    assert float(fields(line)["elapsed_s"]) >= 2.0 and took >= 2.0
 
 
 @pytest.mark.parametrize("server", [[(None, 2, 1, 7)]], indirect=True)
@@ -148,6 +150,16 @@ def test_the_deadline_counts_what_is_still_in_flight(server, tmp_path):
                             "running": "2", "waiting": "1"}, line
     assert "DRAIN_MAX_SECONDS=1.5" in line
     assert 1.0 <= took < 10
+
+
+@pytest.mark.parametrize("server", [BUSY_THEN_IDLE], indirect=True)
+def test_every_change_in_flight_is_logged_so_a_preemption_cut_is_counted(server, tmp_path):
+    """A preemption ends the hook early; the last progress line before that counts what was cut."""
+    env = hook_env(server.server_address[1], tmp_path)
+    done = subprocess.run([sys.executable, str(DRAIN_SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    progress = [fields(line) for line in done.stdout.splitlines() if line.startswith("drain progress")]
+    assert [(p["in_flight"], p["running"], p["waiting"]) for p in progress] == [
+        ("3", "2", "1"), ("2", "2", "0"), ("1", "1", "0"), ("0", "0", "0")]
 
 
 def test_unreachable_metrics_end_the_wait_at_once(tmp_path):

@@ -97,15 +97,16 @@ def test_drain_prestop_then_shutdown_timeout_within_grace_period(stack, dev, pro
     pod = deployment["spec"]["template"]["spec"]
     container = vllm_container(deployment)
     serving = result.config.serving
-    # preStop: serve until the traffic stopped and nothing is in flight; both stacks may run on Spot
-    # (dev's only pool, prod's overflow pool), so its deadline fits GKE's default 15 s notice.
+    # preStop: serve until the traffic stopped and nothing is in flight. Both stacks may run on Spot (dev's
+    # only pool, prod's overflow pool), so minimum + quiet period + exit reserve fit GKE's default 15 s notice.
     assert container["lifecycle"]["preStop"] == {
         "exec": {"command": ["python3", "/etc/vllm-probe/drain_wait.py"]}}
     env = {e["name"]: e.get("value") for e in container["env"]}
-    deadline = 15 - DRAIN_EXIT_RESERVE_SECONDS
+    deadline = serving.pre_stop_seconds + serving.drain_queue_seconds
     assert env["DRAIN_MAX_SECONDS"] == str(deadline)
     assert env["DRAIN_QUIET_SECONDS"] == str(DRAIN_QUIET_SECONDS)
-    assert env["DRAIN_MIN_SECONDS"] == str(min(serving.pre_stop_seconds, deadline - DRAIN_QUIET_SECONDS))
+    minimum = min(serving.pre_stop_seconds, 15 - DRAIN_EXIT_RESERVE_SECONDS - DRAIN_QUIET_SECONDS)
+    assert env["DRAIN_MIN_SECONDS"] == str(minimum) == "7"
     probe_config = only(result, "ConfigMap", "vllm-probe")
     assert probe_config["data"]["drain_wait.py"] == DRAIN_SCRIPT.read_text()
     assert probe_config["data"]["readiness.py"] == READINESS_SCRIPT.read_text()

@@ -24,15 +24,18 @@ with the container's environment):
    `$DRAIN_MIN_SECONDS` have passed (the slowest endpoint propagation expected, for sparse
    traffic where quiet alone proves little). The kubelet sends SIGTERM next; vLLM has nothing left
    to refuse, and finishes anything still running within `--shutdown-timeout`.
-4. At `$DRAIN_MAX_SECONDS` return regardless. What is in flight then is counted: on a Spot
-   preemption this deadline sits a few seconds before the kubelet's SIGKILL, so those requests are
-   the ones the preemption cuts (unless they finish in those seconds).
+4. At `$DRAIN_MAX_SECONDS` return regardless, counting what is still in flight.
    Unreachable metrics end the wait at once: there is nothing left to measure.
 
-The outcome is one line, `drain outcome=<quiet|deadline|unreachable> elapsed_s=.. in_flight=..
-running=.. waiting=.. : ...`, printed on stdout and, in the pod, appended to the container's log
-(`/proc/1/fd/1`, when PID 1 is the vLLM server) so Cloud Logging keeps it (a preStop hook's own
-output is not logged). Environment: PROBE_PORT (8000), PROBE_HOST (127.0.0.1), PROBE_STATE_DIR,
+Counting what a preemption cuts: a Spot node's shutdown ends the hook early (15 s by default) and
+the kubelet SIGKILLs what still runs. So every change of the in-flight counts is logged as
+`drain progress elapsed_s=.. in_flight=.. running=.. waiting=..`; the last such line before the
+container's end counts the requests the preemption cut (0 when it ended with `outcome=quiet`).
+The outcome is `drain outcome=<quiet|deadline|unreachable> elapsed_s=.. [counts]: ...`. Lines go
+to stdout and, in the pod, to the container's log (`/proc/1/fd/1`, when PID 1 is the vLLM
+server) so that Cloud Logging keeps them (a preStop hook's own output is not logged).
+
+Environment: PROBE_PORT (8000), PROBE_HOST (127.0.0.1), PROBE_STATE_DIR,
 DRAIN_MIN_SECONDS (15), DRAIN_QUIET_SECONDS (5), DRAIN_MAX_SECONDS (75), DRAIN_POLL_SECONDS (0.5).
 """
 
@@ -105,40 +108,16 @@ class Budget:
                    float(env.get("DRAIN_POLL_SECONDS", "0.5")))
 
 
+def counts_text(snap: Snapshot | None) -> str:
+    """` in_flight=N running=N waiting=N` (key=value, for log-based metrics); empty without a snapshot."""
+    if snap is None:
+        return ""
+    return f" in_flight={snap.in_flight:g} running={snap.running:g} waiting={snap.waiting:g}"
+
+
 def outcome_line(outcome: str, elapsed: float, snap: Snapshot | None, detail: str) -> str:
-    """The one line the hook reports (key=value first, for log-based metrics)."""
-    counts = (f" in_flight={snap.in_flight:g} running={snap.running:g} waiting={snap.waiting:g}"
-              if snap is not None else "")
-    return f"drain outcome={outcome} elapsed_s={elapsed:.1f}{counts}: {detail}"
-
-
-def drain_wait(env: dict[str, str], clock: Callable[[], float] = time.monotonic,
-               sleep: Callable[[float], None] = time.sleep,
-               read: Callable[[str], Snapshot] = read_snapshot) -> str:
-    """Run the hook (module docstring); return the line it reports."""
-    start = clock()
-    base = f"http://{env.get('PROBE_HOST', '127.0.0.1')}:{int(env.get('PROBE_PORT', '8000'))}"
-    budget = Budget.from_env(env)
-    mark_draining(env)
-    quiet_since: float | None = None
-    last_activity: float | None = None
-    while True:
-        try:
-            snap = read(base)
-        except OSError as err:
-            return outcome_line("unreachable", clock() - start, None, f"metrics unreachable ({err}); stop waiting")
-        elapsed = clock() - start
-        idle = snap.in_flight <= 0 and snap.activity == last_activity
-        last_activity = snap.activity
-        quiet_since = (quiet_since if quiet_since is not None else elapsed) if idle else None
-        if quiet_since is not None and elapsed - quiet_since >= budget.quiet and elapsed >= budget.minimum:
-            return outcome_line("quiet", elapsed, snap, (
-                f"nothing in flight or arriving for {elapsed - quiet_since:.1f}s; SIGTERM next"))
-        if elapsed + budget.poll > budget.maximum:
-            return outcome_line("deadline", elapsed, snap, (
-                f"DRAIN_MAX_SECONDS={budget.maximum:g} reached; the requests in flight are cut unless "
-                "they finish before the grace period ends"))
-        sleep(budget.poll)
+    """The line that ends the hook."""
+    return f"drain outcome={outcome} elapsed_s={elapsed:.1f}{counts_text(snap)}: {detail}"
 
 
 def report(line: str, log_path: str = CONTAINER_LOG, pid1_cmdline: str = "/proc/1/cmdline") -> None:
@@ -151,6 +130,42 @@ def report(line: str, log_path: str = CONTAINER_LOG, pid1_cmdline: str = "/proc/
             log.write(line + "\n")
     except OSError:
         pass
+
+
+def drain_wait(env: dict[str, str], clock: Callable[[], float] = time.monotonic,
+               sleep: Callable[[float], None] = time.sleep,
+               read: Callable[[str], Snapshot] = read_snapshot,
+               progress: Callable[[str], None] = report) -> str:
+    """Run the hook (module docstring); report each change of the in-flight counts through ``progress``;
+    return the outcome line."""
+    start = clock()
+    base = f"http://{env.get('PROBE_HOST', '127.0.0.1')}:{int(env.get('PROBE_PORT', '8000'))}"
+    budget = Budget.from_env(env)
+    mark_draining(env)
+    quiet_since: float | None = None
+    last_activity: float | None = None
+    last_counts: tuple[float, float, float] | None = None
+    while True:
+        try:
+            snap = read(base)
+        except OSError as err:
+            return outcome_line("unreachable", clock() - start, None, f"metrics unreachable ({err}); stop waiting")
+        elapsed = clock() - start
+        counts = (snap.in_flight, snap.running, snap.waiting)
+        if counts != last_counts:
+            progress(f"drain progress elapsed_s={elapsed:.1f}{counts_text(snap)}")
+            last_counts = counts
+        idle = snap.in_flight <= 0 and snap.activity == last_activity
+        last_activity = snap.activity
+        quiet_since = (quiet_since if quiet_since is not None else elapsed) if idle else None
+        if quiet_since is not None and elapsed - quiet_since >= budget.quiet and elapsed >= budget.minimum:
+            return outcome_line("quiet", elapsed, snap, (
+                f"nothing in flight or arriving for {elapsed - quiet_since:.1f}s; SIGTERM next"))
+        if elapsed + budget.poll > budget.maximum:
+            return outcome_line("deadline", elapsed, snap, (
+                f"DRAIN_MAX_SECONDS={budget.maximum:g} reached; the requests in flight are cut unless "
+                "they finish before the grace period ends"))
+        sleep(budget.poll)
 
 
 if __name__ == "__main__":
