@@ -11,6 +11,11 @@ Checks, in order, each printing its counts:
 6. the deploy rehearsal (``stack.checks.rehearsal``): every external reference created or looked up
    in the stack, every resource after the APIs, cluster, pools and controllers it needs.
 
+Then, when there are any: the configuration's warnings (legal but suspicious settings, the same
+``StackConfig.warnings()`` that ``render`` prints), and every part of the render no check read, one
+"not checked: <what> — <why>" line each (a skipped check, a Helm chart the mock engine never
+renders, CRD CEL rules, a vLLM launch that cannot be read offline). Neither fails the run.
+
 Exit 0 only if all pass; 1 on any violation (one line each: rule, resource, field, how to fix);
 2 on a bad configuration.
 """
@@ -50,12 +55,21 @@ def validate_manifests(manifests: Sequence[Mapping[str, Any]], minor: str = DEFA
 
 @dataclass
 class Section:
-    """The outcome of one check: a summary and its violations."""
+    """The outcome of one check: a summary, its violations, what it looked at, and what it could not check.
+
+    Attributes:
+        details: extra lines printed under the summary (e.g. each container vLLM's parser read).
+        not_checked: ``<what> — <why>`` for each part of the render this check could not read.
+        status: the status word to print instead of ok/FAIL/SKIP (the warnings and not-checked sections).
+    """
 
     name: str
     summary: str
     violations: list[Violation] = field(default_factory=list)
     skipped: bool = False
+    details: list[str] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+    status: str = ""
 
 
 def schema_section(manifests: Sequence[Mapping[str, Any]], minor: str) -> tuple[Section, Section]:
@@ -73,7 +87,9 @@ def schema_section(manifests: Sequence[Mapping[str, Any]], minor: str) -> tuple[
         Section("kubernetes", f"{len(builtin)} objects against Kubernetes {kube_schema.kv.major_minor(version)} "
                 f"(strict): {len(b)} errors", b),
         Section("crds", f"{len(custom)} custom resources against vendored CRDs: {len(c)} errors"
-                + (f" ({cel} CEL rules not evaluated offline)" if cel else ""), c),
+                + (f" ({cel} CEL rules not evaluated offline)" if cel else ""), c,
+                not_checked=[f"{cel} CEL rules (x-kubernetes-validations) of the vendored CRDs — no CEL evaluator "
+                             "offline; the API server enforces them when the objects are applied"] if cel else []),
     )
 
 
@@ -95,8 +111,10 @@ def checkov_section(manifests: Sequence[Mapping[str, Any]], required: bool) -> S
             return Section("checkov", message, [Violation("checkov", "manifests", "(environment)", message)])
         return Section("checkov", message + " (skipped by --no-checkov)", skipped=True)
     report = checkov_runner.run_checkov(manifests, binary)
+    templates = f" + {len(report.templates)} pod templates checked as Deployments" if report.templates else ""
     return Section("checkov", f"{report.passed} passed, {report.failed} failed, {report.skipped} skipped "
-                   f"(each with an annotated reason) on {len(manifests)} manifests", report.violations)
+                   f"(each with an annotated reason) on {len(manifests)} manifests{templates}", report.violations,
+                   details=[f"as a Deployment: {template}" for template in report.templates])
 
 
 def vllm_section(manifests: Sequence[Mapping[str, Any]]) -> Section:
@@ -105,8 +123,52 @@ def vllm_section(manifests: Sequence[Mapping[str, Any]]) -> Section:
     report = vllm_check.check_manifests(manifests)
     if report.skipped_reason:
         return Section("vllm-args", f"skipped: {report.skipped_reason}", skipped=True)
-    return Section("vllm-args", f"{report.checked} vLLM containers parsed by vLLM: {len(report.violations)} errors",
-                   report.violations)
+    others, unread = report.of_status("not vLLM"), report.of_status("not parsed")
+    return Section(
+        "vllm-args",
+        f"{report.checked} vLLM containers parsed by vLLM: {len(report.violations)} errors"
+        + (f"; {len(others)} beside them run no vLLM server" if others else "")
+        + (f"; {len(unread)} not parsed" if unread else ""),
+        report.violations,
+        details=[f"{c.launch.status}: {c.describe()}" for c in report.containers],
+        not_checked=[f"vLLM arguments of {c.object} {c.path} — {c.launch.how}" for c in unread],
+    )
+
+
+UNRENDERED_TYPES = ("kubernetes:helm.sh/", "kubernetes:yaml/", "kubernetes:kustomize:")
+"""Resource types whose Kubernetes objects pulumi-kubernetes expands in its provider (Helm charts, remote YAML,
+kustomizations): the mock engine records only the component, never the objects inside it."""
+
+
+def unrendered_sources(resources: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``<what> — <why>`` for each recorded resource whose objects the render does not contain (a Helm chart)."""
+    lines = []
+    for resource in resources:
+        if not str(resource.get("type", "")).startswith(UNRENDERED_TYPES):
+            continue
+        inputs = resource.get("inputs") or {}
+        repo = (inputs.get("repositoryOpts") or {}).get("repo")
+        what = (f"Helm chart {inputs['chart']} {inputs.get('version', '(unpinned)')}"
+                + (f" from {repo}" if repo else "") if inputs.get("chart") else str(resource["type"]))
+        lines.append(f"{what} (resource {resource.get('name')}) — its objects are expanded by the Kubernetes "
+                     "provider at deploy time; the mock engine records only the chart and no chart is vendored, so no "
+                     "schema, policy or checkov check reads them")
+    return lines
+
+
+def warnings_section(warnings: Sequence[str]) -> Section:
+    """The configuration's warnings (legal but suspicious settings); they do not fail the run."""
+    return Section("warnings", f"{len(warnings)} warnings on the configuration (legal, but review them)",
+                   details=[f"warning: {w}" for w in warnings], status="WARN")
+
+
+def not_checked_section(sections: Sequence[Section], resources: Sequence[Mapping[str, Any]]) -> Section:
+    """Every part of the render no check read: skipped checks, the sections' own gaps, unrendered charts."""
+    gaps = [f"{s.name} — {s.summary}" for s in sections if s.skipped]
+    gaps += [gap for s in sections for gap in s.not_checked]
+    gaps += unrendered_sources(resources)
+    return Section("not-checked", f"{len(gaps)} parts of the render no check here read",
+                   details=[f"not checked: {gap}" for gap in gaps], status="NOTE")
 
 
 def rehearsal_section(render_dir: Path) -> Section:
@@ -118,10 +180,13 @@ def rehearsal_section(render_dir: Path) -> Section:
 
 
 def run_checks(resources: Sequence[Mapping[str, Any]], manifests: Sequence[Mapping[str, Any]], minor: str,
-               checkov: bool = True, vllm: bool = True, render_dir: Path | None = None) -> list[Section]:
+               checkov: bool = True, vllm: bool = True, render_dir: Path | None = None,
+               warnings: Sequence[str] = ()) -> list[Section]:
     """Every check on one render; ``checkov=False`` / ``vllm=False`` skip those checks explicitly.
 
     ``render_dir``: where the render was written; the deploy rehearsal reads it (skipped without it).
+    ``warnings``: the configuration's warnings (``StackConfig.warnings()``), reported in their own section.
+    Ends with a "warnings" section when there are any and a "not-checked" section when anything went unread.
     """
     kubernetes, custom = schema_section(manifests, minor)
     sections = [kubernetes, custom, policy_section(resources)]
@@ -130,6 +195,11 @@ def run_checks(resources: Sequence[Mapping[str, Any]], manifests: Sequence[Mappi
     sections.append(vllm_section(manifests) if vllm else Section("vllm-args", "skipped (--no-vllm)", skipped=True))
     sections.append(rehearsal_section(render_dir) if render_dir is not None else
                     Section("rehearsal", "skipped (no render directory)", skipped=True))
+    gaps = not_checked_section(sections, resources)
+    if warnings:
+        sections.append(warnings_section(warnings))
+    if gaps.details:
+        sections.append(gaps)
     return sections
 
 
@@ -138,14 +208,16 @@ def print_report(stack: str, sections: Sequence[Section], out: TextIO | None = N
     out = out or sys.stdout
     failures = 0
     for section in sections:
-        status = "SKIP" if section.skipped else ("FAIL" if section.violations else "ok")
+        status = section.status or ("SKIP" if section.skipped else ("FAIL" if section.violations else "ok"))
         print(f"{section.name:<11} {status:<4} {section.summary}", file=out)
-        for violation in section.violations:
-            print(f"  {violation}", file=out)
+        for line in [*section.details, *map(str, section.violations)]:
+            print(f"  {line}", file=out)
         failures += len(section.violations)
-    ran = [s for s in sections if not s.skipped]
+    ran = [s for s in sections if not s.skipped and not s.status]
     skipped = [s.name for s in sections if s.skipped]
+    counts = {s.name: len(s.details) for s in sections if s.status}
     print(f"validate {stack}: {'PASS' if not failures else 'FAIL'}: {len(ran)} checks run, {failures} violations"
+          + "".join(f", {n} {'not checked' if name == 'not-checked' else name}" for name, n in counts.items())
           + (f", skipped: {', '.join(skipped)}" if skipped else ""), file=out)
     return 1 if failures else 0
 
@@ -180,5 +252,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: platform.{err}", file=sys.stderr)
         return 2
     sections = run_checks(result.resources, result.manifests, minor, checkov=not args.no_checkov,
-                          vllm=not args.no_vllm, render_dir=out_dir)
+                          vllm=not args.no_vllm, render_dir=out_dir,
+                          warnings=result.config.warnings() if result.config else [])
     return print_report(args.stack, sections)
