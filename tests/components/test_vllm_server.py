@@ -236,3 +236,36 @@ def test_engine_model_comes_from_the_weights(recorder):
 @pytest.mark.parametrize("change", [{}, {"overflow_pool": L4_SPOT, "weights": gcsfuse("memory")}])
 def test_accepted_args_have_no_problems(change):
     assert validate_vllm_server_args(args(**change)) == []
+
+
+# -- drain budget (docs/drain.md) ------------------------------------------------------------
+
+
+def drain_env(rec) -> dict[str, str]:
+    container = pod_spec(rec)["containers"][0]
+    return {e["name"]: e["value"] for e in container["env"] if e["name"].startswith("DRAIN_")}
+
+
+def test_on_demand_drain_keeps_the_deletion_budget(recorder):
+    rec = recorder.run(lambda: VllmServer("vllm", args(pre_stop_seconds=20, drain_queue_seconds=60)))
+    assert drain_env(rec) == {"DRAIN_MIN_SECONDS": "20", "DRAIN_QUIET_SECONDS": "5", "DRAIN_MAX_SECONDS": "80"}
+    assert pod_spec(rec)["terminationGracePeriodSeconds"] == 80 + args().engine.shutdown_timeout_seconds + 15
+
+
+@pytest.mark.parametrize(("spot_pool", "minimum"), [
+    (L4_SPOT, "7"),  # GKE default: pods get 15 s; 15 - 3 (exit) - 5 (quiet)
+    (PoolShape.existing("l4-spot", "g2-standard-8", spot=True, spot_shutdown_grace_seconds=120), "20"),
+    (PoolShape.existing("l4-spot", "g2-standard-8", spot=True, spot_shutdown_grace_seconds=30), "7"),
+])
+def test_a_spot_pool_fits_the_minimum_into_its_notice(recorder, spot_pool, minimum):
+    rec = recorder.run(lambda: VllmServer("vllm", args(overflow_pool=spot_pool, weights=gcsfuse("memory"),
+                                                       pre_stop_seconds=20)))
+    assert drain_env(rec) == {"DRAIN_MIN_SECONDS": minimum, "DRAIN_QUIET_SECONDS": "5", "DRAIN_MAX_SECONDS": "80"}
+
+
+def test_readiness_is_the_drain_aware_script_and_the_server_counts_its_load(recorder):
+    container = pod_spec(recorder.run(lambda: VllmServer("vllm", args())))["containers"][0]
+    assert container["readinessProbe"] == {
+        "exec": {"command": ["python3", "/etc/vllm-probe/readiness.py"]},
+        "periodSeconds": 2, "timeoutSeconds": 3, "failureThreshold": 1}
+    assert container["args"].count("--enable-server-load-tracking") == 1

@@ -4,8 +4,9 @@ vLLM refuses requests still waiting to be scheduled at SIGTERM (HTTP 500, see te
 and a pod is usually removed exactly when it is saturated (scale-down after a peak, rollout).
 Here a server from the rendered spec, with `--max-num-seqs 2` so that requests queue, is
 deleted like a pod while six users keep it busy; the load stops when the endpoints would stop
-routing to it (`DRAIN_MIN_SECONDS` into the deletion). No request may be refused by the
-shutdown: the queue is empty at SIGTERM and everything still running then completes in full.
+routing to it (test_drain.py's `ServiceModel`: readiness false + propagation). No request may be
+refused by the shutdown: the hook waits until nothing is queued, running or arriving, so the
+queue is empty at SIGTERM.
 
 Open finding: under this queueing (2 slots, 6 users, 2 cores) 0-6 of ~50 requests per run fail
 with the connection closed before any response byte, 3-4 s after the harness began them, also
@@ -25,14 +26,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import signal
-import threading
 import time
 
 import pytest
 
 from tests.integration.conftest import start_server, wait_until
 from tests.integration.loadgen import read_records, server_counters, start_loadtest
+from tests.integration.test_drain import ServiceModel
 
 pytestmark = [pytest.mark.integration, pytest.mark.own_server]
 
@@ -63,7 +63,6 @@ def queueing_server(spec, tiny_model_dir, serve_python, tmp_path_factory):
 def test_prestop_waits_for_the_queue_so_nothing_is_refused(queueing_server, tmp_path):
     server = queueing_server
     env = {e["name"]: e.get("value") for e in server.spec.container["env"]}
-    endpoints_gone_after = float(env["DRAIN_MIN_SECONDS"])
     harness = start_loadtest(server, tmp_path, "--dataset", "random", "--num-prompts", "5000",
                              "--input-len", "32", "--output-len", str(OUTPUT_LEN),
                              "--users", str(USERS), "--duration", "300", "--no-plots")
@@ -80,10 +79,8 @@ def test_prestop_waits_for_the_queue_so_nothing_is_refused(queueing_server, tmp_
             "the queue ran dry"
         queued_at_deletion = waiting[-1]
         server.say = said.append
-        # The load balancer stops sending when the endpoint removal has propagated.
-        stop_load = threading.Timer(endpoints_gone_after - 1.0, harness.send_signal,
-                                    args=(signal.SIGTERM,))
-        stop_load.start()
+        # The Service stops sending when the endpoint removal has propagated.
+        service = ServiceModel(server, harness)
         deletion_began = time.time()
         result = server.drain(on_sigterm=lambda: marks.setdefault("sigterm", time.time()))
         harness.communicate(timeout=300)
@@ -95,7 +92,8 @@ def test_prestop_waits_for_the_queue_so_nothing_is_refused(queueing_server, tmp_
     t_sig = marks["sigterm"]
     # A CPU-starved harness can still send after it was told to stop; the endpoints no longer
     # route to this pod then, so those requests are only required to be refused cleanly.
-    load_stopped = deletion_began + endpoints_gone_after - 1.0
+    assert service.stopped_at is not None
+    load_stopped = service.stopped_at
     late = [r for r in records if r["start"] >= load_stopped]
     assert all(r["success"] or r["ttft"] == 0 for r in late), late[:2]
     records = [r for r in records if r["start"] < load_stopped]
@@ -110,10 +108,10 @@ def test_prestop_waits_for_the_queue_so_nothing_is_refused(queueing_server, tmp_
           f"{result.prestop_seconds:.1f}s, grace {result.grace_period_seconds:g}s; failed: "
           f"{[(round(r['start'] - deletion_began, 1), r['error']) for r in failed]}")
     assert queued_at_deletion >= 1
-    assert hook_line.startswith("preStop exit 0: drain: queue empty after "), hook_line
-    # The hook outlasted the fixed delay only as long as the queue needed, within its bound
-    # (plus the kubelet-style wait for a liveness probe in progress to end).
-    assert endpoints_gone_after <= result.prestop_seconds <= float(env["DRAIN_MAX_SECONDS"]) + 60
+    assert hook_line.startswith("preStop exit 0: drain outcome=quiet "), hook_line
+    # The hook served at least its minimum and no longer than its bound (plus the kubelet-style
+    # wait for a liveness probe in progress to end).
+    assert float(env["DRAIN_MIN_SECONDS"]) <= result.prestop_seconds <= float(env["DRAIN_MAX_SECONDS"]) + 60
     # Nothing open at SIGTERM failed or was cut off, and no request was refused by the
     # shutdown (vLLM's refusal is an HTTP 500 "... after shutdown", or a connection closed
     # at SIGTERM), queued ones included.
