@@ -109,6 +109,8 @@ class GpuNodePoolArgs(TypedDict):
     """Extra Kubernetes node labels."""
     resource_labels: NotRequired[dict[str, str]]
     """GCP labels."""
+    compute_class: NotRequired[str]
+    """A custom ComputeClass whose `pools` rule lists this pool: its nodes carry the class's label and taint."""
 
 
 _POOL_KEYS = tuple(key for key in GpuNodePoolArgs.__annotations__ if key != "secondary_boot_disks")

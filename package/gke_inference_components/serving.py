@@ -4,13 +4,14 @@ Pass the Kubernetes provider of the cluster in the resource options (``providers
 components create every Kubernetes object through it.
 """
 
+import dataclasses
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any, NotRequired, TypedDict, cast
 
 import pulumi
 
-from infra.gpu_node_pool import PoolShape
+from infra.gpu_node_pool import PoolShape, spot_pod_grace_seconds
 from infra.options import child_options
 from infra.validation import Problem, raise_if_problems
 from workloads import autoscaling, metrics, vllm_server, weights
@@ -200,6 +201,9 @@ class VllmServerArgs(TypedDict):
     """The GPU pool replicas run on."""
     overflow_pool: NotRequired[ServingPool]
     """A second pool with the same GPUs (e.g. Spot) replicas may also use; `pool` stays preferred."""
+    compute_class: NotRequired[str]
+    """A custom ComputeClass the replicas select instead of `pool` (GKE places them by its fallback order; `pool`
+    still sizes the pod, so the class's shapes must carry its GPUs)."""
     name: NotRequired[str]
     """Name of the Deployment/Service and prefix of every object; default the component's name."""
     google_service_account: NotRequired[pulumi.Input[str]]
@@ -228,11 +232,9 @@ class VllmServerArgs(TypedDict):
     """Extra labels on every object."""
 
 
-_SERVER_KEYS = (
-    "namespace", "image", "name", "google_service_account", "weight_bytes", "replicas", "max_replicas",
-    "autoscaled", "startup_budget_seconds", "pre_stop_seconds", "drain_queue_seconds", "api_key",
-    "cache_size_limit", "client_label", "labels",
-)
+_SERVER_BLOCKS = ("engine", "weights", "pool", "overflow_pool")
+"""Arguments converted into the objects the component takes; every other argument is passed as it is."""
+_SERVER_KEYS = tuple(key for key in VllmServerArgs.__annotations__ if key not in _SERVER_BLOCKS)
 _BACKEND_BLOCK = {
     WeightsBackend.GCSFUSE: "gcsfuse",
     WeightsBackend.RUNAI_STREAMER: "runai_streamer",
@@ -248,10 +250,15 @@ _BLOCK_TYPE: dict[str, Any] = {
 
 
 def _pool_shape(pool: ServingPool) -> PoolShape:
-    return PoolShape.existing(pool["name"], pool["machine_type"], **picked(pool, *_POOL_SHAPE_KEYS))
+    shape = PoolShape.existing(pool["name"], pool["machine_type"], **picked(pool, *_POOL_SHAPE_KEYS))
+    if pool.get("spot_shutdown_grace_seconds") is None:
+        return shape
+    grace = spot_pod_grace_seconds(pool.get("spot", False), pool["spot_shutdown_grace_seconds"])
+    return dataclasses.replace(shape, spot_pod_grace_seconds=grace)
 
 
-_POOL_SHAPE_KEYS = tuple(key for key in ServingPool.__annotations__ if key not in ("name", "machine_type"))
+_POOL_SHAPE_KEYS = ("gpu_count", "spot", "ephemeral_local_ssd")
+"""``PoolShape.existing``'s keyword arguments; the Spot shutdown grace is set on the shape after."""
 
 
 def _block_problems(spec: Mapping[str, Any]) -> tuple[str | None, list[Problem]]:

@@ -120,8 +120,13 @@ def test_facade_arguments_are_the_component_arguments(schema):
 
 
 def test_serving_pool_is_what_an_existing_pool_shape_takes():
-    parameters = set(inspect.signature(PoolShape.existing).parameters) - {"cls"}
-    assert set(serving.ServingPool.__annotations__) == (parameters - {"pool_name"}) | {"name"}
+    parameters = set(inspect.signature(PoolShape.existing).parameters) - {"cls", "pool_name"}
+    assert set(serving.ServingPool.__annotations__) == parameters | {"name", "spot_shutdown_grace_seconds"}
+    spot: serving.ServingPool = {"name": "l4-spot", "machine_type": "g2-standard-8", "spot": True,
+                                 "spot_shutdown_grace_seconds": 120}
+    assert serving._pool_shape(spot) == dataclasses.replace(
+        PoolShape.existing("l4-spot", "g2-standard-8", spot=True),
+        spot_pod_grace_seconds=gpu_node_pool.spot_pod_grace_seconds(True, 120))
 
 
 def test_engine_settings_are_exposed_except_what_the_server_sets():
