@@ -173,12 +173,13 @@ class PoolShape:
     @classmethod
     def existing(
         cls, pool_name: str, machine_type: str, *, gpu_count: int | None = None, spot: bool = False,
-        ephemeral_local_ssd: bool = False, spot_shutdown_grace_seconds: int | None = None,
+        ephemeral_local_ssd: bool = False,
     ) -> PoolShape:
-        """A pool created elsewhere, with the taints this project's pools carry (GPU, and Spot when ``spot``)."""
+        """A pool created elsewhere, with the taints this project's pools carry (GPU, and Spot when ``spot``; a
+        longer Spot shutdown: ``dataclasses.replace(shape, spot_pod_grace_seconds=...)``)."""
         machine = catalog.lookup(machine_type, gpu_count)
         return cls(machine, pool_scheduling(pool_name, machine, spot), ephemeral_local_ssd,
-                   spot_pod_grace_seconds(spot, spot_shutdown_grace_seconds))
+                   spot_pod_grace_seconds(spot))
 
 
 class GpuNodePool(pulumi.ComponentResource):

@@ -254,8 +254,8 @@ def test_on_demand_drain_keeps_the_deletion_budget(recorder):
 
 @pytest.mark.parametrize(("spot_pool", "minimum"), [
     (L4_SPOT, "7"),  # GKE default: pods get 15 s; 15 - 3 (exit) - 5 (quiet)
-    (PoolShape.existing("l4-spot", "g2-standard-8", spot=True, spot_shutdown_grace_seconds=120), "20"),
-    (PoolShape.existing("l4-spot", "g2-standard-8", spot=True, spot_shutdown_grace_seconds=30), "7"),
+    (dataclasses.replace(L4_SPOT, spot_pod_grace_seconds=105), "20"),  # a 120 s node shutdown: 20 fits
+    (dataclasses.replace(L4_SPOT, spot_pod_grace_seconds=20), "12"),  # a 35 s one: 20 - 3 - 5
 ])
 def test_a_spot_pool_fits_the_minimum_into_its_notice(recorder, spot_pool, minimum):
     rec = recorder.run(lambda: VllmServer("vllm", args(overflow_pool=spot_pool, weights=gcsfuse("memory"),
