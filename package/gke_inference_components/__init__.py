@@ -9,12 +9,15 @@ from importlib.metadata import PackageNotFoundError, version
 import pulumi
 
 from .gcp import GpuNodePool, ModelBucket
+from .operations import MetricsAdapter, SmokeTest, VllmPodMonitoring
 from .serving import VllmAutoscaler, VllmServer
 
 PACKAGE_NAME = "gke-inference"
 """The package name: type tokens are ``gke-inference:index:<Component>``."""
 
-COMPONENTS: list[type[pulumi.ComponentResource]] = [GpuNodePool, ModelBucket, VllmServer, VllmAutoscaler]
+COMPONENTS: list[type[pulumi.ComponentResource]] = [
+    GpuNodePool, ModelBucket, VllmServer, VllmAutoscaler, VllmPodMonitoring, MetricsAdapter, SmokeTest,
+]
 """Every component the package exposes (``component_provider_host`` takes the list explicitly)."""
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from infra.validation import Problem
+from infra.validation import Problem, raise_if_problems
 
 
 def plain(value: Any) -> Any:
@@ -46,3 +46,13 @@ def missing(values: Mapping[str, Any], typed_dict: Any, path: str = "") -> list[
         for key in sorted(typed_dict.__required_keys__)
         if values.get(key) is None
     ]
+
+
+def flat_args(component: str, name: str, args: Mapping[str, Any], typed_dict: Any, dataclass: Any,
+              validate: Any) -> Any:
+    """A flat facade's dataclass (every TypedDict key is a dataclass field), refused as the component refuses
+    it: missing required keys first, then the component's own validator."""
+    raise_if_problems(component, name, missing(args, typed_dict))
+    real = dataclass(**picked(args, *typed_dict.__annotations__))
+    raise_if_problems(component, name, validate(real))
+    return real

@@ -25,14 +25,15 @@ from pulumi.provider.experimental.util import camel_case
 from infra import gpu_node_pool, storage
 from infra.gpu_node_pool import PoolShape
 from infra.validation import ComponentArgsError
-from package.gke_inference_components import COMPONENTS, PACKAGE_NAME, gcp, package_version, serving
+from package.gke_inference_components import COMPONENTS, PACKAGE_NAME, gcp, operations, package_version, serving
 from stack.render import make_recorder, record_under_mocks
 from tests.conftest import REPO_ROOT
-from workloads import autoscaling, metrics, vllm_server, weights
+from workloads import autoscaling, metrics, metrics_adapter, monitoring, smoke_test, vllm_server, weights
 from workloads.vllm_args import EngineSettings
 
 PACKAGE_DIR = REPO_ROOT / "package"
-EXPOSED = {"GpuNodePool", "ModelBucket", "VllmServer", "VllmAutoscaler"}
+EXPOSED = {"GpuNodePool", "ModelBucket", "VllmServer", "VllmAutoscaler", "VllmPodMonitoring", "MetricsAdapter",
+           "SmokeTest"}
 IMAGE = "vllm/vllm-openai@sha256:" + "a" * 64
 GSA = "vllm@p.iam.gserviceaccount.com"
 BEHAVIOR = {
@@ -45,6 +46,9 @@ ARGS: dict[str, tuple[type, type]] = {
     "ModelBucket": (gcp.ModelBucketArgs, storage.ModelBucketArgs),
     "VllmServer": (serving.VllmServerArgs, vllm_server.VllmServerArgs),
     "VllmAutoscaler": (serving.VllmAutoscalerArgs, autoscaling.VllmAutoscalerArgs),
+    "VllmPodMonitoring": (operations.VllmPodMonitoringArgs, monitoring.VllmPodMonitoringArgs),
+    "MetricsAdapter": (operations.MetricsAdapterArgs, metrics_adapter.MetricsAdapterArgs),
+    "SmokeTest": (operations.SmokeTestArgs, smoke_test.SmokeTestArgs),
 }
 """Each facade's TypedDict and the validated args dataclass of the component behind it."""
 NOT_EXPOSED = {
@@ -54,6 +58,9 @@ NOT_EXPOSED = {
     # A replica over several nodes needs the LeaderWorkerSet controller given as a resource to wait for.
     "VllmServer": {"nodes_per_replica", "workload_depends_on"},
     "VllmAutoscaler": set(),
+    "VllmPodMonitoring": set(),
+    "MetricsAdapter": set(),
+    "SmokeTest": set(),
 }
 """Dataclass fields a facade leaves out on purpose (the component's default applies)."""
 
@@ -236,6 +243,27 @@ def test_vllm_autoscaler_refuses_like_the_component():
         (autoscaling.MetricGoal(metrics.lookup("vllm:num_requests_waiting"), 5.0),), BEHAVIOR)))
     assert facade == direct
     assert "min_replicas" in facade
+
+
+FLAT_REFUSALS = [
+    pytest.param(operations.VllmPodMonitoring, monitoring.VllmPodMonitoring, monitoring.VllmPodMonitoringArgs,
+                 {"namespace": "llm", "selector_labels": {"app": "vllm"}, "interval": "10s", "timeout": "30s",
+                  "target_labels": ["container"]}, id="VllmPodMonitoring"),
+    pytest.param(operations.MetricsAdapter, metrics_adapter.MetricsAdapter, metrics_adapter.MetricsAdapterArgs,
+                 {"google_service_account": GSA, "image": "example.com/adapter:latest", "replicas": 0},
+                 id="MetricsAdapter"),
+    pytest.param(operations.SmokeTest, smoke_test.SmokeTest, smoke_test.SmokeTestArgs,
+                 {"namespace": "llm", "image": "python:3.12", "target_url": "http://s.llm.svc.cluster.local:8000",
+                  "model": "m", "attempts": 0}, id="SmokeTest"),
+]
+
+
+@pytest.mark.parametrize(("facade", "component", "dataclass", "bad"), FLAT_REFUSALS)
+def test_flat_facades_refuse_like_their_component(facade, component, dataclass, bad):
+    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in bad.items()}
+    message = refusal(lambda: facade("x", bad))
+    assert message == refusal(lambda: component("x", dataclass(**converted)))
+    assert message.startswith(f"{component.__name__} 'x': ")
 
 
 def test_weights_blocks_are_refused_by_their_path():
