@@ -17,6 +17,8 @@ import sys
 import typing
 from typing import Any
 
+import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 import yaml
 from pulumi.provider.experimental.component import ComponentProvider
@@ -305,6 +307,19 @@ def test_vllm_server_facade_renders_what_the_component_renders():
 
     assert objects(via_facade) == objects(direct)
     assert len(objects(direct)) >= 5  # service account, probe ConfigMap, Deployment, Service, NetworkPolicy
+
+
+def test_kubernetes_provider_given_to_a_facade_reaches_every_object():
+    """What a consumer in another language passes as `providers` (the construct request's options)."""
+
+    def program() -> None:
+        provider = k8s.Provider("cluster-k8s", kubeconfig="{}")
+        serving.VllmServer("s", SERVER, opts=pulumi.ResourceOptions(providers=[provider]))
+
+    recorded, err = record(program)
+    assert err is None
+    objects = [r for r in recorded if r.custom and r.type.startswith("kubernetes:")]
+    assert objects and {r.provider for r in objects} == {"cluster-k8s"}
 
 
 def test_gpu_node_pool_facade_passes_every_argument_through():
