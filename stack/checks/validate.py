@@ -156,9 +156,13 @@ def unrendered_sources(resources: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def warnings_section(warnings: Sequence[str]) -> Section:
     """The configuration's warnings (legal but suspicious settings); they do not fail the run."""
-    return Section("warnings", f"{len(warnings)} warnings on the configuration (legal, but review them)",
+    return Section("warnings", f"{_count(len(warnings), 'warning')} on the configuration (legal, but review them)",
                    details=[f"warning: {w}" for w in warnings], status="WARN")
 
 
@@ -167,7 +171,7 @@ def not_checked_section(sections: Sequence[Section], resources: Sequence[Mapping
     gaps = [f"{s.name} — {s.summary}" for s in sections if s.skipped]
     gaps += [gap for s in sections for gap in s.not_checked]
     gaps += unrendered_sources(resources)
-    return Section("not-checked", f"{len(gaps)} parts of the render no check here read",
+    return Section("not-checked", f"{_count(len(gaps), 'part')} of the render no check here read",
                    details=[f"not checked: {gap}" for gap in gaps], status="NOTE")
 
 
@@ -217,7 +221,8 @@ def print_report(stack: str, sections: Sequence[Section], out: TextIO | None = N
     skipped = [s.name for s in sections if s.skipped]
     counts = {s.name: len(s.details) for s in sections if s.status}
     print(f"validate {stack}: {'PASS' if not failures else 'FAIL'}: {len(ran)} checks run, {failures} violations"
-          + "".join(f", {n} {'not checked' if name == 'not-checked' else name}" for name, n in counts.items())
+          + "".join(f", {n} not checked" if name == "not-checked" else f", {_count(n, name.removesuffix('s'))}"
+                    for name, n in counts.items())
           + (f", skipped: {', '.join(skipped)}" if skipped else ""), file=out)
     return 1 if failures else 0
 

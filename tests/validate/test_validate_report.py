@@ -38,7 +38,7 @@ def test_warnings_and_gaps_print_under_their_own_sections_and_in_the_summary():
         "kubernetes  ok   2 objects: 0 errors",
         "crds        ok   1 custom resources: 0 errors",
         "checkov     SKIP skipped (--no-checkov)",
-        "warnings    WARN 1 warnings on the configuration (legal, but review them)",
+        "warnings    WARN 1 warning on the configuration (legal, but review them)",
         "  warning: platform.x: suspicious",
         "not-checked NOTE 3 parts of the render no check here read",
         "  not checked: checkov — skipped (--no-checkov)",
@@ -46,7 +46,7 @@ def test_warnings_and_gaps_print_under_their_own_sections_and_in_the_summary():
         "  not checked: Helm chart keda 2.20.2 from https://charts.example (resource keda-chart) — its objects are "
         "expanded by the Kubernetes provider at deploy time; the mock engine records only the chart and no chart is "
         "vendored, so no schema, policy or checkov check reads them",
-        "validate dev: PASS: 2 checks run, 0 violations, 1 warnings, 3 not checked, skipped: checkov",
+        "validate dev: PASS: 2 checks run, 0 violations, 1 warning, 3 not checked, skipped: checkov",
     ]
 
 
@@ -54,7 +54,7 @@ def test_warnings_do_not_turn_a_failure_into_a_pass():
     out = io.StringIO()
     sections = [Section("policy", "1 violations", [Violation("r", "x", "f", "fix it")]), warnings_section(["w"])]
     assert print_report("dev", sections, out=out) == 1
-    assert out.getvalue().splitlines()[-1] == "validate dev: FAIL: 1 checks run, 1 violations, 1 warnings"
+    assert out.getvalue().splitlines()[-1] == "validate dev: FAIL: 1 checks run, 1 violations, 1 warning"
 
 
 @pytest.mark.parametrize("resource,what", [
@@ -84,7 +84,8 @@ def test_validate_prints_render_s_warnings_and_names_the_keda_chart(tmp_path, ca
 
     assert code == 0, "\n".join(lines)
     assert rendered == expected
-    start = lines.index(f"warnings    WARN {len(expected)} warnings on the configuration (legal, but review them)")
+    warnings = f"{len(expected)} warning{'' if len(expected) == 1 else 's'}"
+    start = lines.index(f"warnings    WARN {warnings} on the configuration (legal, but review them)")
     assert lines[start + 1:start + 1 + len(expected)] == [f"  warning: {w}" for w in expected]
     gaps = [line.removeprefix("  not checked: ") for line in lines if line.startswith("  not checked: ")]
     assert gaps[:2] == ["checkov — skipped (--no-checkov)", "vllm-args — skipped (--no-vllm)"]
@@ -92,7 +93,7 @@ def test_validate_prints_render_s_warnings_and_names_the_keda_chart(tmp_path, ca
         "Helm chart keda 2.20.2 from https://kedacore.github.io/charts (resource keda-chart) — its objects are "
         "expanded by the Kubernetes provider at deploy time; the mock engine records only the chart and no chart is "
         "vendored, so no schema, policy or checkov check reads them"]
-    assert lines[-1] == (f"validate dev: PASS: 4 checks run, 0 violations, {len(expected)} warnings, "
+    assert lines[-1] == (f"validate dev: PASS: 4 checks run, 0 violations, {warnings}, "
                          f"{len(gaps)} not checked, skipped: checkov, vllm-args")
 
 
