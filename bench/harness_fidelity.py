@@ -184,8 +184,11 @@ def theirs_client(url: str, model: str, model_dir: Path, args, rate: float, out:
         "--result-filename", "theirs.json", python=python)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING",
            "PYTHONUNBUFFERED": "1"}
+    out.mkdir(parents=True, exist_ok=True)
+    # Its progress bar and triton's exit-time noise go to a file, not the bench's output.
+    stderr = open(out / "stderr.log", "wb")  # noqa: SIM115 - the child writes to it until exit
     return Client("theirs", cmd, lambda: json.loads((out / "theirs.json").read_text()),
-                  popen={"env": env, "stdout": subprocess.DEVNULL})
+                  popen={"env": env, "stdout": subprocess.DEVNULL, "stderr": stderr})
 
 
 def watch(url: str, clients: list[Client], started: Callable[[], None]) -> dict[str, dict]:
@@ -416,7 +419,10 @@ def capacity(bench: Bench, args: argparse.Namespace, shape: Shape, *, users: int
              seconds: float) -> float:
     """Closed-loop request throughput of the server for `shape` with `users` back to back
     (our harness alone): the scale for rates given as a fraction of capacity."""
-    probe = argparse.Namespace(**{**vars(args), "num_prompts": 100_000,
+    # Enough prompts for the duration at any capacity seen here (47 req/s at 128/32), few
+    # enough to build quickly: the random dataset costs seconds of CPU per thousand 1024-token
+    # prompts (100 000 kept the 1024/128 probe building its dataset for over 5 minutes).
+    probe = argparse.Namespace(**{**vars(args), "num_prompts": max(64, users * 30),
                                   "input_len": shape.input_len, "output_len": shape.output_len})
     out = bench.work / f"capacity-{shape.input_len}x{shape.output_len}"
     client = ours_client(bench.url, bench.model, bench.model_dir, probe, 0.0, out, seed=args.seed,
@@ -517,10 +523,15 @@ def main() -> int:
     grid.add_argument("--capacity-users", type=int, default=32,
                       help="closed-loop users for the capacity probe (default 32)")
     grid.add_argument("--capacity-seconds", type=float, default=15.0)
+    grid.add_argument("--table", action="store_true",
+                      help="only print the table of the cells in --results (runs nothing)")
     grid.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "grid.json",
                       help="JSON the cells are merged into (a re-run cell replaces its entry, "
                            "the earlier one is kept under it)")
     args = parser.parse_args()
+    if args.table:
+        print(grid_table(load_results(args.results)))
+        return 0
     if args.wire and (why := Capture.available()):
         parser.error(f"--wire: {why}")
     if args.grid and args.mode != "side-by-side":
