@@ -91,3 +91,34 @@ def engine_flags(s: EngineSettings) -> list[str]:
         if value is not None:
             args += [flag, str(value)]
     return args + list(s.extra)
+
+
+def typed_flags() -> frozenset[str]:
+    """Every flag ``engine_args`` spells from a typed setting (both spellings of the boolean ones), derived from
+    the functions themselves so a new typed setting is covered without a hand list."""
+    probe = EngineSettings(served_model_name="name", max_model_len=1, max_num_seqs=1, max_num_batched_tokens=1,
+                           quantization="q", distributed_executor_backend="b")
+    negated = EngineSettings(served_model_name="name", enable_prefix_caching=False, enable_chunked_prefill=False)
+    spelled = engine_args(probe, model="model") + engine_flags(negated)
+    return frozenset(a for a in spelled if isinstance(a, str) and a.startswith("--"))
+
+
+def redefined_flags(extra: tuple[str, ...] | list[str]) -> list[tuple[int, str]]:
+    """``(index, flag)`` for each of ``extra`` that redefines a typed flag (``--max-num-seqs 8`` or
+    ``--max-num-seqs=8``): vLLM takes the last occurrence, so such an extra argument would silently override the
+    typed setting every other rule (memory, autoscaling targets) reads. Pure; VllmServer and the config run it."""
+    typed = typed_flags()
+    found = ((index, _canonical(arg.split("=", 1)[0])) for index, arg in enumerate(extra))
+    return [(index, flag) for index, flag in found if flag in typed]
+
+
+SHORT_FLAGS = {"-tp": "--tensor-parallel-size", "-pp": "--pipeline-parallel-size"}
+"""vLLM's short spellings of typed flags (vllm/engine/arg_utils.py EngineArgs.add_cli_args)."""
+
+
+def _canonical(flag: str) -> str:
+    """``--max_num_seqs`` → ``--max-num-seqs`` (vLLM's FlexibleArgumentParser takes both), ``-tp`` → its long
+    form."""
+    if flag.startswith("--"):
+        return "--" + flag[2:].replace("_", "-")
+    return SHORT_FLAGS.get(flag, flag)

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from pulumi.errors import InputPropertiesError
 
+from infra import catalog, zones
 from infra.gpu_node_pool import GpuNodePool, GpuNodePoolArgs, SecondaryBootDiskArgs, validate_gpu_node_pool_args
 from infra.validation import ComponentArgsError
 
@@ -202,6 +203,11 @@ def test_n1_pool_attaches_the_chosen_t4_count(recorder):
     assert rec.value.machine.gpu_count == 4
 
 
+def offering(machine: str) -> tuple[str, ...]:
+    """The first zone of us-central1 that offers ``machine``'s GPU (infra/zones.py)."""
+    return zones.gpu_zones(catalog.lookup(machine).accelerator, "us-central1")[:1]
+
+
 @pytest.mark.parametrize(
     ("machine", "mode", "count"),
     [
@@ -212,7 +218,7 @@ def test_n1_pool_attaches_the_chosen_t4_count(recorder):
     ],
 )
 def test_local_ssd_count_defaults_to_the_machine(recorder, machine, mode, count):
-    rec = make(recorder, replace(BASE, machine_type=machine, local_ssd_mode=mode))
+    rec = make(recorder, replace(BASE, machine_type=machine, local_ssd_mode=mode, node_locations=offering(machine)))
     key = "ephemeralStorageLocalSsdConfig" if mode == "ephemeral" else "localNvmeSsdBlockConfig"
     assert rec.inputs("l4-pool")["nodeConfig"][key] == {"localSsdCount": count}
     assert rec.value.local_ssd_count == count
@@ -232,7 +238,8 @@ def test_local_ssd_count_defaults_to_the_machine(recorder, machine, mode, count)
     ],
 )
 def test_local_ssd_count_checked_against_the_machine(recorder, machine, mode, count, problem):
-    args = replace(BASE, machine_type=machine, local_ssd_mode=mode, local_ssd_count=count)
+    args = replace(BASE, machine_type=machine, local_ssd_mode=mode, local_ssd_count=count,
+                   node_locations=offering(machine))
     assert recorder.refused(lambda: GpuNodePool("l4", args)) == [problem]
 
 

@@ -145,7 +145,7 @@ def test_zero_local_ssds_with_a_mode_on_g2(dev_raw):
 
 
 def test_nolssd_machine_refuses_a_local_ssd_mode(prod_raw):
-    prod_raw["gpuPools"]["h100"]["machineType"] = "a3-ultragpu-8g-nolssd"
+    prod_raw["gpuPools"]["h100"].update(machineType="a3-ultragpu-8g-nolssd", zones=["us-central1-b"])  # H200's zone
     assert errors(prod_raw) == [
         "platform.gpuPools.h100.localSsd.mode: a3-ultragpu-8g-nolssd has no Local SSD; set "
         "gpuPools.h100.localSsd.mode to none"
@@ -160,7 +160,7 @@ def test_nolssd_machine_refuses_a_local_ssd_mode(prod_raw):
     [("g2-standard-8", 2, 1), ("a2-highgpu-2g", 4, 2), ("a3-highgpu-8g", 4, 8), ("a4-highgpu-8g", 1, 8)],
 )
 def test_fixed_gpu_count_of_accelerator_optimized_shapes(dev_raw, machine, gpu_count, fixed):
-    l4(dev_raw).update(machineType=machine, gpuCount=gpu_count, localSsd={"mode": "none"})
+    l4(dev_raw).update(machineType=machine, gpuCount=gpu_count, localSsd={"mode": "none"}, zones=["us-central1-b"])
     assert errors(dev_raw) == [
         f"{POOL}.gpuCount: {machine} carries exactly {fixed} GPU(s); remove gpuPools.l4-spot.gpuCount or pick "
         "another machine type"

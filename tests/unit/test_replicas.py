@@ -79,7 +79,7 @@ def test_keda_scale_to_zero():
 
 
 def test_fixed_count_without_autoscaler():
-    got = answers("dev", "autoscaling.mode=none", "serving.replicas=3")
+    got = answers("dev", "autoscaling.mode=none", "serving.replicas=3", "gpuPools.l4-spot.autoscaling.maxNodes=3")
     assert (got["config"], got["estimate"], got["deployment"], got["simulator"]) == ((3, 3), (3, 3), 3, (3, 3))
     assert (got["hpa"], got["keda"], got["warnings"]) == (None, None, [])
 
