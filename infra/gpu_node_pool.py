@@ -11,10 +11,12 @@ import pulumi_gcp as gcp
 
 from infra import catalog, zones
 from infra.cluster import GkeCluster
+from infra.model_disk import COMPUTE_CLASS_LABEL
 from infra.options import child_options, inherited_depends_on
 from infra.validation import (
     K8S_LABELS_TOTAL_CHARACTERS,
     Problem,
+    dns_subdomain,
     gcp_labels,
     kubernetes_labels,
     one_of,
@@ -127,6 +129,9 @@ class GpuNodePoolArgs:
     """Extra Kubernetes node labels."""
     resource_labels: dict[str, str] = field(default_factory=dict)
     """GCP labels."""
+    compute_class: str | None = None
+    """A custom ComputeClass whose ``pools`` rule lists this pool: its nodes carry the class's label and taint
+    (workloads that select the pool directly tolerate it through ``scheduling``)."""
 
 
 @dataclass(frozen=True)
@@ -141,9 +146,31 @@ POOL_LABEL = "cloud.google.com/gke-nodepool"
 """Node label GKE sets to the node pool's name."""
 
 
-def pool_scheduling(pool_name: str, machine: catalog.MachineType, spot: bool) -> Scheduling:
-    """Node selector (pool name + accelerator) and tolerations for the pool's taints (GPU, and Spot)."""
-    taints = [GPU_TAINT] + ([SPOT_TAINT] if spot else [])
+def compute_class_taint(class_name: str) -> dict[str, str]:
+    """The taint (node pool API form) a pool serving ComputeClass ``class_name`` carries."""
+    return {"key": COMPUTE_CLASS_LABEL, "value": class_name, "effect": "NO_SCHEDULE"}
+
+
+def compute_class_scheduling(class_name: str) -> Scheduling:
+    """Node selector and toleration of a pod that runs on ComputeClass ``class_name``'s nodes (the toleration
+    matches the taint GKE requires on manually created pools of the class)."""
+    return Scheduling(
+        node_selector={COMPUTE_CLASS_LABEL: class_name},
+        tolerations=[{"key": COMPUTE_CLASS_LABEL, "operator": "Equal", "value": class_name, "effect": "NoSchedule"}],
+    )
+
+
+def pool_taints(spot: bool, compute_class: str | None = None) -> list[dict[str, str]]:
+    """The taints of a pool of this project: GPU, Spot, and its ComputeClass's."""
+    class_taint = [compute_class_taint(compute_class)] if compute_class else []
+    return [GPU_TAINT] + ([SPOT_TAINT] if spot else []) + class_taint
+
+
+def pool_scheduling(
+    pool_name: str, machine: catalog.MachineType, spot: bool, compute_class: str | None = None
+) -> Scheduling:
+    """Node selector (pool name + accelerator) and tolerations for the pool's taints (GPU, Spot, ComputeClass)."""
+    taints = pool_taints(spot, compute_class)
     return Scheduling(
         node_selector={POOL_LABEL: pool_name, "cloud.google.com/gke-accelerator": machine.accelerator},
         tolerations=[
@@ -202,9 +229,10 @@ class GpuNodePool(pulumi.ComponentResource):
         self.machine = catalog.lookup(args.machine_type, args.gpu_count)
         self.local_ssd_count = self._local_ssd_count(args, self.machine)
         self.ephemeral_local_ssd = args.local_ssd_mode == "ephemeral" and self.local_ssd_count > 0
-        taints = [GPU_TAINT] + ([SPOT_TAINT] if args.spot else [])
-        labels = {"gke-inference/pool": name, **args.labels}
-        self.scheduling = pool_scheduling(name, self.machine, args.spot)
+        taints = pool_taints(args.spot, args.compute_class)
+        class_label = {COMPUTE_CLASS_LABEL: args.compute_class} if args.compute_class else {}
+        labels = {"gke-inference/pool": name, **args.labels, **class_label}
+        self.scheduling = pool_scheduling(name, self.machine, args.spot, args.compute_class)
         self.spot_pod_grace_seconds = spot_pod_grace_seconds(args.spot, args.spot_shutdown_grace_seconds)
         project, location = cluster_facts(args)
         self.node_pool = gcp.container.NodePool(
@@ -534,6 +562,8 @@ def validate_gpu_node_pool_args(args: GpuNodePoolArgs) -> list[Problem]:
         problems.append(Problem("disk_size_gb", f"{args.disk_size_gb} GB: GKE boot disks are at least "
                                                 f"{MIN_BOOT_DISK_GB} GB"))
     problems += kubernetes_labels("labels", args.labels) + gcp_labels("resource_labels", args.resource_labels)
+    if args.compute_class is not None:
+        problems += dns_subdomain("compute_class", args.compute_class, "ComputeClass name")
     total = sum(len(k) + len(v) for k, v in args.labels.items()) + len("gke-inference/pool") + 40
     if total > K8S_LABELS_TOTAL_CHARACTERS:
         problems.append(Problem("labels", f"about {total} characters of node labels; GKE takes at most "

@@ -30,6 +30,7 @@ import pulumi_kubernetes as k8s
 
 from infra.options import child_options
 from infra.validation import Problem, dns_label, dns_subdomain, raise_if_problems, type_problems
+from workloads.checkov import checkov_skip_annotations
 from workloads.compute_class import pod_scheduling
 from workloads.gke_versions import GkeFeature, version_problems
 from workloads.pod_security import container_security_context, pod_security_context
@@ -150,7 +151,9 @@ def pod_template_manifest(args: CapacityBufferArgs) -> dict[str, Any]:
             "securityContext": container_security_context(),
         }],
     }
-    meta = {"name": args.name, "namespace": args.namespace, "labels": dict(args.labels)}
+    never_runs = "the cluster autoscaler only simulates a buffer chunk (CRD reference); it is never started or probed"
+    meta = {"name": args.name, "namespace": args.namespace, "labels": dict(args.labels),
+            "annotations": checkov_skip_annotations([("CKV_K8S_8", never_runs), ("CKV_K8S_9", never_runs)])}
     return {"apiVersion": "v1", "kind": "PodTemplate", "metadata": meta,
             "template": {"metadata": {"labels": dict(args.labels)}, "spec": spec}}
 

@@ -29,6 +29,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import catalog
+from infra.gpu_node_pool import compute_class_scheduling, compute_class_taint
 from infra.model_disk import COMPUTE_CLASS_LABEL
 from infra.options import child_options
 from infra.validation import Problem, dns_subdomain, raise_if_problems, type_problems, unique
@@ -155,12 +156,8 @@ class ComputeClassArgs:
 def pod_scheduling(class_name: str) -> dict[str, Any]:
     """``nodeSelector`` and ``tolerations`` of a pod that runs on the class's nodes (the toleration matches the
     taint GKE requires on manually created pools; ABOUT, "Configure manually-created node pools")."""
-    return {
-        "nodeSelector": {COMPUTE_CLASS_LABEL: class_name},
-        "tolerations": [
-            {"key": COMPUTE_CLASS_LABEL, "operator": "Equal", "value": class_name, "effect": "NoSchedule"}
-        ],
-    }
+    placement = compute_class_scheduling(class_name)
+    return {"nodeSelector": placement.node_selector, "tolerations": placement.tolerations}
 
 
 def pool_node_labels(class_name: str) -> dict[str, str]:
@@ -169,8 +166,8 @@ def pool_node_labels(class_name: str) -> dict[str, str]:
 
 
 def pool_node_taint(class_name: str) -> dict[str, str]:
-    """The taint (GKE node pool API form) such a pool needs."""
-    return {"key": COMPUTE_CLASS_LABEL, "value": class_name, "effect": "NO_SCHEDULE"}
+    """The taint (GKE node pool API form) such a pool needs (``GpuNodePool(compute_class=...)`` sets it)."""
+    return compute_class_taint(class_name)
 
 
 # --------------------------------------------------------------------------------------------

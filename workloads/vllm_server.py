@@ -19,9 +19,17 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.gpu_node_pool import POOL_LABEL, SPOT_TAINT, GpuNodePool, PoolShape, spot_pod_grace_seconds
+from infra.gpu_node_pool import (
+    POOL_LABEL,
+    SPOT_TAINT,
+    GpuNodePool,
+    PoolShape,
+    compute_class_scheduling,
+    spot_pod_grace_seconds,
+)
+from infra.model_disk import COMPUTE_CLASS_LABEL
 from infra.options import child_options
-from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems
+from infra.validation import Problem, dns_subdomain, kubernetes_labels, raise_if_problems, type_problems
 from workloads.arg_rules import at_least, namespace_name, pinned_image, service_name
 from workloads.awaiting import await_annotations
 from workloads.checkov import checkov_skip_annotations
@@ -102,6 +110,9 @@ class VllmServerArgs:
     follow from it."""
     overflow_pool: Pool | None = None
     """A second pool with the same GPUs (e.g. Spot) that replicas may also use; ``pool`` stays preferred."""
+    compute_class: str | None = None
+    """A custom ComputeClass the replicas select instead of ``pool`` (GKE places them by its fallback order;
+    ``pool`` still sizes the pod, so the class's shapes must carry its GPUs)."""
     name: str | None = None
     """Name of the Deployment/Service and prefix of every Kubernetes object; None = the component's name."""
     google_service_account: pulumi.Input[str] | None = None
@@ -186,6 +197,11 @@ def _memory_problems(args: VllmServerArgs) -> list[Problem]:
 def _pool_problems(args: VllmServerArgs) -> list[Problem]:
     problems = []
     machine, overflow = args.pool.machine, args.overflow_pool
+    if args.compute_class is not None:
+        problems += dns_subdomain("compute_class", args.compute_class, "ComputeClass name")
+        if overflow is not None:
+            problems.append(Problem("overflow_pool", "a ComputeClass orders the capacity itself; list the overflow "
+                                                     "pool in one of its rules ({compute_class}) instead"))
     if overflow is not None:
         if (overflow.machine.accelerator, overflow.machine.gpu_count) != (machine.accelerator, machine.gpu_count):
             problems.append(Problem("overflow_pool", f"{overflow.machine.name} differs from {machine.name} in GPUs; "
@@ -297,9 +313,15 @@ def pod_size(args: VllmServerArgs) -> PodSize:
 def scheduling(args: VllmServerArgs) -> tuple[dict[str, str], list[dict[str, str]], tuple[str, ...]]:
     """(node selector, tolerations, preferred pool names) from the pool and the overflow pool.
 
-    One pool: its own selector. With an overflow pool: the accelerator only, the union of both pools'
+    With a ComputeClass: the class and the accelerator, the pool's tolerations and the class's. One pool: its own
+    selector. With an overflow pool: the accelerator only, the union of both pools'
     tolerations, and a node affinity preferring ``pool`` (``_pool_affinity``)."""
     pool, overflow = args.pool.scheduling, args.overflow_pool
+    if args.compute_class is not None:
+        placement = compute_class_scheduling(args.compute_class)
+        selector = {**placement.node_selector, "cloud.google.com/gke-accelerator": args.pool.machine.accelerator}
+        tolerations = [t for t in pool.tolerations if t["key"] != COMPUTE_CLASS_LABEL]
+        return selector, [*tolerations, *placement.tolerations], ()
     if overflow is None:
         return dict(pool.node_selector), list(pool.tolerations), ()
     tolerations = list(pool.tolerations)

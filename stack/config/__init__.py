@@ -47,8 +47,10 @@ from stack.config.serving import (
 )
 from workloads import weights as w
 from workloads.batch import BatchInferenceArgs, validate_batch_inference_args
+from workloads.capacity_buffer import BufferChunk, CapacityBufferArgs, ScalableRef, validate_capacity_buffer_args
+from workloads.compute_class import ComputeClassArgs
 from workloads.vllm_args import EngineSettings, engine_flags
-from workloads.vllm_server import Pool, VllmServerArgs, validate_vllm_server_args
+from workloads.vllm_server import Pool, VllmServerArgs, pod_size, validate_vllm_server_args
 
 CONFIG_NAMESPACE = "gke-inference"
 CONFIG_KEY = "platform"
@@ -493,6 +495,7 @@ SERVER_PATHS = ArgPaths("serving", {
     "weights.read_only_many": "model.weights.persistentDisk.accessMode",
     "weights.local_ssd_file_cache": "model.weights.gcsfuse.fileCache",
     "google_service_account": "cluster.workloadIdentity", "overflow_pool": "serving.spotPool",
+    "compute_class": "serving.computeClass.name",
     "max_replicas": "autoscaling.maxReplicas",
 })
 """VllmServerArgs paths in the stack YAML."""
@@ -503,6 +506,12 @@ BATCH_PATHS = ArgPaths("batch", {
     "bucket_name": "modelStorage.name", "gcp_service_account": "cluster.workloadIdentity",
 })
 """BatchInferenceArgs paths in the stack YAML."""
+CAPACITY_CONTEXT = {
+    "gke_version": "cluster.minMasterVersion", "model_bytes": "model.parametersBillions",
+    "gpus_per_replica": "serving.vllm.tensorParallelSize", "weights_backend": "model.weights.backend",
+    "gpu_memory_utilization": "serving.vllm.gpuMemoryUtilization",
+}
+"""Arguments of the capacity components that come from elsewhere in the stack, and their YAML paths."""
 BATCH_KSA = "vllm-batch"
 """Kubernetes service account of the batch Job."""
 STAND_IN_IMAGE = "stand-in/resolved-at-preview@sha256:" + "0" * 64
@@ -653,6 +662,7 @@ class StackConfig(Model):
                     "use DEFAULT or drop DCGM from cluster.monitoringComponents",
                 )
         self._check_serving((info.context or {}).get("stack") or "stack")
+        self._check_capacity()
         self._check_replicas()
         self._check_volume_populator()
         self._check_environment()
@@ -707,11 +717,19 @@ class StackConfig(Model):
         pool = self.gpu_pools[name]
         if placement_policy is None and pool.compact_placement:
             placement_policy = self.placement_policy_name(name)
-        return pool.to_args(
+        args = pool.to_args(
             self.project, cluster or self.cluster.name, self.cluster_location(), self.pool_zones(name),
             service_account or f"gke-{stack}-nodes@{self.project}.iam.gserviceaccount.com", placement_policy,
             self.resource_labels(stack), built_disk_image,
         )
+        return replace(args, compute_class=self.pool_compute_class(name))
+
+    def pool_compute_class(self, pool: str) -> str | None:
+        """The ComputeClass whose ``pools`` rule lists ``pool`` (its nodes then carry the class's label and taint)."""
+        section = self.serving.compute_class
+        if section is not None and any(pool in rule.pools for rule in section.priorities):
+            return section.name
+        return None
 
     def placement_policy_name(self, pool: str) -> str:
         """Name of pool ``pool``'s compact placement resource policy: ``<pool>-compact``."""
@@ -814,6 +832,7 @@ class StackConfig(Model):
                 overflow_pool if overflow_pool is not None or serving.spot_pool is None
                 else self.pool_shape(serving.spot_pool)
             ),
+            compute_class=serving.compute_class.name if serving.compute_class else None,
             google_service_account=google_service_account,
             weight_bytes=self.effective_weight_bytes(),
             replicas=replicas,
@@ -827,6 +846,66 @@ class StackConfig(Model):
             api_key=api_key,
             client_label=serving.client_label,
         )
+
+    def _check_capacity(self) -> None:
+        """The ComputeClass, CapacityBuffer and Pod-snapshot components' rules with this stack's values."""
+        serving = self.serving
+        errors: list[tuple[str, str]] = []
+        if serving.compute_class is not None:
+            for index, rule in enumerate(serving.compute_class.priorities):
+                errors += [(f"serving.computeClass.priorities.{index}.pools", f"'{pool}' is not a gpuPools key")
+                           for pool in rule.pools if pool not in self.gpu_pools]
+            errors += serving.compute_class.component_errors(
+                "serving.computeClass", CAPACITY_CONTEXT, **self._compute_class_stack_values())
+        if serving.capacity_buffer.replicas:
+            errors += ArgPaths("serving.capacityBuffer", CAPACITY_CONTEXT).errors(
+                validate_capacity_buffer_args(self.buffer_args()))
+        errors += serving.pod_snapshots.component_errors(
+            "serving.podSnapshots", CAPACITY_CONTEXT, namespace=serving.namespace, name=serving.name,
+            bucket="stand-in", selector={"app": "stand-in"}, weights_backend=self.model.weights.backend.value,
+            gpus_per_replica=self.gpus_per_replica(), gke_version=self.cluster.min_master_version,
+        )
+        if errors:
+            raise FieldErrors(errors)
+
+    def _compute_class_stack_values(self) -> dict[str, Any]:
+        """What ``ComputeClassConfig.to_args`` takes from the rest of the stack."""
+        return {
+            "gke_version": self.cluster.min_master_version, "model_bytes": self.effective_weight_bytes(),
+            "gpus_per_replica": self.gpus_per_replica(),
+            "gpu_memory_utilization": self.serving.vllm.gpu_memory_utilization,
+        }
+
+    def compute_class_args(self, labels: dict[str, str] | None = None) -> ComputeClassArgs | None:
+        """The ComputeClass of ``serving.computeClass`` (None when unset)."""
+        section = self.serving.compute_class
+        if section is None:
+            return None
+        return section.to_args(**self._compute_class_stack_values(), labels=labels)
+
+    def buffer_args(self, *, image: Any = STAND_IN_IMAGE, labels: dict[str, str] | None = None) -> CapacityBufferArgs:
+        """The serving replicas' CapacityBuffer (``serving.capacityBuffer``).
+
+        One replica on one node: chunks are the serving Deployment's pod (``scalableRef``), exact by construction.
+        A replica spanning nodes is a LeaderWorkerSet, which the cluster autoscaler may not read without an RBAC
+        grant, so its chunks are PodTemplates of one pod's requests on the serving pool, ``nodesPerReplica`` per
+        replica.
+        """
+        serving = self.serving
+        section = serving.capacity_buffer
+        common = {"namespace": serving.namespace, "name": f"{serving.name}-headroom",
+                  "gke_version": self.cluster.min_master_version, "labels": labels}
+        if serving.nodes_per_replica == 1:
+            return section.to_args(**common, scalable_ref=ScalableRef(kind="Deployment", name=serving.name))
+        shape = self.pool_shape(serving.pool)
+        size = pod_size(self.server_args("stack"))
+        chunk = BufferChunk(
+            requests={"cpu": size.cpu, "memory": size.memory, "nvidia.com/gpu": str(shape.machine.gpu_count)},
+            image=image, node_selector=dict(shape.scheduling.node_selector),
+            tolerations=tuple(shape.scheduling.tolerations),
+        )
+        args = section.to_args(**common, chunk=chunk)
+        return replace(args, replicas=section.replicas * serving.nodes_per_replica)
 
     def batch_pool_name(self) -> str:
         """The pool of the batch Job: ``batch.pool``, else the serving pool."""
@@ -889,7 +968,8 @@ class StackConfig(Model):
         """What a workload sees of pool ``name`` before it exists (``GpuNodePool`` yields the same)."""
         pool = self.gpu_pools[name]
         ephemeral = pool.local_ssd.mode is LocalSsdMode.EPHEMERAL and pool.local_ssd_count() > 0
-        return PoolShape(pool.machine(), pool_scheduling(name, pool.machine(), pool.spot), ephemeral)
+        scheduling = pool_scheduling(name, pool.machine(), pool.spot, self.pool_compute_class(name))
+        return PoolShape(pool.machine(), scheduling, ephemeral)
 
     def gcsfuse_file_cache(self) -> Literal["localSsd", "memory", "none"]:
         """``gcsfuse.fileCache``, with ``auto`` resolved: Local SSD when the serving pool backs ephemeral

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from infra.images import BUILD, image_problem
 from stack.config.base import ArgPaths, FieldError, FieldErrors, Model
+from stack.config.capacity import CapacityBufferConfig, ComputeClassConfig, PodSnapshotConfig
 from workloads.autoscaling import replica_limit_problems as hpa_replica_limits
 from workloads.keda import replica_limit_problems as keda_replica_limits
 
@@ -338,6 +339,19 @@ class ServingConfig(Model):
     smoke_test: SmokeTestConfig = Field(
         default_factory=SmokeTestConfig,
         description="Smoke test at the end of `pulumi up`: one chat completion through the Service.",
+    )
+    compute_class: ComputeClassConfig | None = Field(
+        default=None,
+        description="A ComputeClass the replicas select: the GPU fallback order (reservation, on-demand, flex-start, "
+        "Spot, this stack's pools); unset = the replicas select `pool` (docs/capacity.md).",
+    )
+    capacity_buffer: CapacityBufferConfig = Field(
+        default_factory=CapacityBufferConfig,
+        description="Spare nodes for the next replicas (GKE CapacityBuffer; active ≥ 1.35.2-gke.1842000).",
+    )
+    pod_snapshots: PodSnapshotConfig = Field(
+        default_factory=PodSnapshotConfig,
+        description="Restore new replicas from a GKE Pod snapshot (gVisor; single-GPU replicas, no GCS FUSE).",
     )
 
     @model_validator(mode="after")

@@ -450,6 +450,7 @@ def estimate_cost(config: StackConfig, report: str | None = None) -> CostEstimat
     if config.cluster.mode == "create":
         fee = prices.GKE_CLUSTER_FEE_HOURLY
         lines.append(CostLine("GKE cluster fee", "one cluster", fee, fee, "[Mem] kubernetes-engine/pricing"))
+    lines += _buffer_lines(config)
     lines += _storage_lines(config)
     price = machine_price(config, config.gpu_pools[config.serving.pool].machine_type)
     share = config.serving.nodes_per_replica / replicas_per_node(config)
@@ -458,6 +459,29 @@ def estimate_cost(config: StackConfig, report: str | None = None) -> CostEstimat
         "spot": None if price.spot is None else price.spot * share,
     }
     return CostEstimate(lines, (low, high), resolve_throughput(config, report), per_replica, missing)
+
+
+def buffer_nodes(config: StackConfig, replicas: int) -> int:
+    """Nodes that hold ``replicas`` replicas of the serving pool."""
+    return math.ceil(replicas / replicas_per_node(config)) * config.serving.nodes_per_replica
+
+
+def _buffer_lines(config: StackConfig) -> list[CostLine]:
+    """The idle nodes of ``serving.capacityBuffer``: an active buffer's nodes run and bill as any node of the
+    serving pool; standby (suspended) VMs bill no compute, only the storage of their memory (not priced;
+    Compute Engine instances.suspend)."""
+    buffer = config.serving.capacity_buffer
+    if not buffer.replicas:
+        return []
+    pool = config.gpu_pools[config.serving.pool]
+    price = machine_price(config, pool.machine_type)
+    nodes = buffer_nodes(config, buffer.replicas)
+    billed = price.billed(pool.spot)
+    hourly = 0.0 if buffer.strategy == "standby" else None if billed is None else billed * nodes
+    source = (f"{CAPACITY_BUFFER_DOC}; suspended VMs bill no cores/RAM/GPUs" if buffer.strategy == "standby"
+              else price.source)
+    return [CostLine("capacity buffer", f"{buffer.replicas} replica(s), {buffer.strategy}: {nodes} × "
+                     f"{pool.machine_type} kept idle", hourly, hourly, source, nodes, nodes)]
 
 
 def _storage_lines(config: StackConfig) -> list[CostLine]:

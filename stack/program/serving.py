@@ -14,6 +14,7 @@ from infra.storage import ModelBucket
 from stack.config import StackConfig
 from stack.decisions import STARTUP_BUDGET_FACTOR as STARTUP_BUDGET_FACTOR  # re-exported (tests, callers)
 from stack.decisions import replica_cold_start_seconds, startup_budget_seconds
+from stack.program.capacity import build_capacity_buffer, build_compute_class
 from stack.program.identities import BucketAccess, stack_identity
 from stack.program.images import StackImages
 from stack.program.weights import build_batch, build_weights
@@ -104,6 +105,7 @@ def build_serving(
         if serving.nodes_per_replica > 1
         else None
     )
+    compute_class = build_compute_class(config, stack, provider, list(pools.values()))
     server = VllmServer(
         "vllm",
         config.server_args(
@@ -126,9 +128,11 @@ def build_serving(
                 pools[serving.pool],
                 *([pools[serving.spot_pool]] if serving.spot_pool else []),
                 *([hub_token] if hub_token else []),
+                *([compute_class] if compute_class else []),
             ],
         ),
     )
+    build_capacity_buffer(config, provider, server, images.serving.ref)
     batch_pool = pools[config.batch.pool or serving.pool]
     build_batch(
         config,

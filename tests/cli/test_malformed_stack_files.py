@@ -44,11 +44,17 @@ def test_malformed_stack_file_exits_2_naming_it(case, tmp_path, monkeypatch, cap
     assert not (tmp_path / "out").exists()
 
 
-def test_a_component_refusal_is_bad_input_not_a_traceback(tmp_path, capsys):
-    """A rule only a component checks (the batch Job's default memory on a g2-standard-8 node) exits 2 too."""
-    assert main(["render", "dev", "--set", "batch.enabled=true", "--out", str(tmp_path / "out")]) == 2
+def test_a_component_refusal_is_bad_input_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """A refusal only a component raises at render time (the config does not run the dashboard's validator; one
+    is planted here) exits 2 naming the component and argument, and writes nothing."""
+    from infra import dashboard
+    from infra.validation import Problem
+
+    monkeypatch.setattr(dashboard, "validate_observability_dashboard_args",
+                        lambda args: [Problem("evaluation_interval_seconds", "planted refusal")])
+    assert main(["render", "dev", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.splitlines()[0].startswith(
-        "error: BatchInference 'batch': memory: 32Gi does not fit one node of pool (g2-standard-8)"
+        "error: ObservabilityDashboard 'observability': evaluation_interval_seconds: planted refusal"
     )
     assert not (tmp_path / "out").exists()

@@ -45,7 +45,12 @@ def test_exact_children(recorder):
                  "podTemplateRef": {"name": "qwen-buffer"}},
     }
     template = rec.inputs("qwen-pod-template")
-    assert template["metadata"] == {"name": "qwen-buffer", "namespace": "serving", "labels": {"app": "vllm"}}
+    never_runs = "the cluster autoscaler only simulates a buffer chunk (CRD reference); it is never started or probed"
+    assert template["metadata"] == {
+        "name": "qwen-buffer", "namespace": "serving", "labels": {"app": "vllm"},
+        # checkov's probe checks do not apply to pods that never run
+        "annotations": {"checkov.io/skip1": f"CKV_K8S_8={never_runs}", "checkov.io/skip2": f"CKV_K8S_9={never_runs}"},
+    }
     assert template["template"] == {
         "metadata": {"labels": {"app": "vllm"}},
         "spec": {

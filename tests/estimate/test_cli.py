@@ -17,7 +17,7 @@ def test_estimate_prod_json(capsys):
     assert all(t["source"] and t["assumption"] for t in terms)
     assert document["coldStart"]["totalSeconds"] == pytest.approx(sum(t["seconds"] for t in terms), abs=0.1)
     cost = document["cost"]
-    assert cost["replicas"] == {"min": 2, "max": 10}
+    assert cost["replicas"] == {"min": 6, "max": 10}
     assert set(cost["total"]["hourly"]) == {"min", "max"} and set(cost["total"]["monthly"]) == {"min", "max"}
     assert cost["total"]["monthly"]["max"] == pytest.approx(cost["total"]["hourly"]["max"] * 730, abs=0.01)
     pool = next(line for line in cost["lines"] if line["item"] == "pool h100")
@@ -86,7 +86,8 @@ def test_simulate_bad_trace_exits_2(tmp_path, capsys):
 
 
 def test_simulate_notes_a_keda_target_stuck_at_zero(tmp_path, capsys):
-    argv = ["simulate", "dev", "--set", "autoscaling.mode=keda", "--pattern", "poisson", "--duration", "1800"]
+    argv = ["simulate", "dev", "--set", "autoscaling.mode=keda", "--set",
+            "autoscaling.metrics=[{metric: queue, target: 5}]", "--pattern", "poisson", "--duration", "1800"]
     assert main([*argv, "--json", "--out", str(tmp_path)]) == 0
     document = json.loads(capsys.readouterr().out)
     stuck = [n for n in document["notes"] if "ended at 0 replicas" in n]
@@ -108,9 +109,13 @@ def test_estimate_prod_start_options_and_headroom_cost(capsys):
     assert buffer["totalSeconds"] == pytest.approx(new["totalSeconds"] - node_seconds, abs=0.1)
     assert all(t["source"] for option in starts.values() if "terms" in option for t in option["terms"])
     assert starts["Pod snapshot, new node"]["refused"].startswith("Pod snapshots restore single-GPU pods only")
-    # no buffer configured: what headroomReplicas (2) would cost, active (2 × node price) and standby (no compute)
+    # prod's own buffer (serving.capacityBuffer: 1 replica, active): one idle on-demand a3-highgpu-8g
     price = machine_price(load_stack_config("prod"), "a3-highgpu-8g").on_demand
-    active, standby = document["headroom"]
+    (active,) = document["headroom"]
+    assert (active["strategy"], active["nodes"], active["hourly"]) == ("active", 1, pytest.approx(price))
+    # without it: what headroomReplicas (2) would cost, active (2 × node price) and standby (no compute)
+    assert main(["estimate", "prod", "--json", "--set", "serving.capacityBuffer.replicas=0"]) == 0
+    active, standby = json.loads(capsys.readouterr().out)["headroom"]
     assert (active["strategy"], active["nodes"], active["hourly"]) == ("active", 2, pytest.approx(2 * price))
     assert (standby["strategy"], standby["hourly"]) == ("standby", 0.0)
 

@@ -20,6 +20,8 @@ def _acp_a2(*extra: str):
             "gpuPools.h100.localSsd.mode=none",
             "gpuPools.h100.secondaryBootDisks=[]",
             "serving.spotPool=null",
+            "autoscaling.minReplicas=2",
+            "autoscaling.maxReplicas=5",  # 5 replicas + the buffer's node fit the on-demand pool's 6
             "model.weights.backend=gcsfuse",
             "model.weights.gcsfuse.fileCache=memory",
             *extra,

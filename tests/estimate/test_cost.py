@@ -19,11 +19,11 @@ def _line(cost, item):
 
 def test_prod_pools_at_min_and_max_replicas():
     cost = estimate_cost(load_stack_config("prod"))
-    assert cost.replicas == (2, 10)
+    assert cost.replicas == (6, 10)
     main, spot = _line(cost, "pool h100"), _line(cost, "pool h100-spot")
-    # 2 replicas on the on-demand pool's 2-node minimum; 10 = 2 + 6 Spot (preferred) + 2 more on-demand.
+    # 6 replicas: the on-demand pool's 2-node minimum + 4 Spot (preferred); 10 = 2 + 6 Spot + 2 more on-demand.
     assert (main.nodes_at_min, main.nodes_at_max) == (2, 4)
-    assert (spot.nodes_at_min, spot.nodes_at_max) == (0, 6)
+    assert (spot.nodes_at_min, spot.nodes_at_max) == (4, 6)
     assert main.hourly_at_min == pytest.approx(2 * A3.on_demand)
     assert main.hourly_at_max == pytest.approx(4 * A3.on_demand)
     assert spot.hourly_at_max == pytest.approx(6 * A3.spot)
@@ -40,7 +40,10 @@ def test_prod_storage_and_totals():
     assert bucket.monthly(bucket.hourly_at_min) == pytest.approx(141.2e9 / 2**30 * 0.020)
     system = _line(cost, "system pool")
     assert system.hourly_at_min == pytest.approx(3 * 0.2681) and system.hourly_at_max == pytest.approx(9 * 0.2681)
-    expected_min = 2 * A3.on_demand + 3 * 0.2681 + 0.10 + (624 + 141.2e9 / 2**30 * 0.02) / 730
+    # serving at 6 replicas (2 on-demand + 4 Spot nodes) and the active buffer's one idle on-demand node
+    buffer = _line(cost, "capacity buffer")
+    assert (buffer.nodes_at_min, buffer.hourly_at_min) == (1, pytest.approx(A3.on_demand))
+    expected_min = 3 * A3.on_demand + 4 * A3.spot + 3 * 0.2681 + 0.10 + (624 + 141.2e9 / 2**30 * 0.02) / 730
     assert cost.total("min") == pytest.approx(expected_min)
     document = cost.as_dict()
     assert document["total"]["monthly"]["min"] == pytest.approx(expected_min * 730, abs=0.01)

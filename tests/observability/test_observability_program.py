@@ -64,8 +64,12 @@ def test_pod_monitoring_exact(dev_config):
     }
 
 
+QUEUE_METRIC = "autoscaling.metrics=[{metric: queue, target: 5}]"
+"""The metric these exact-shape tests render (the shipped stacks pick theirs by simulation, docs/capacity.md)."""
+
+
 def test_hpa_mode_renders_adapter_and_one_hpa(dev_config):
-    rec = render(dev_config())
+    rec = render(dev_config(QUEUE_METRIC))
     (hpa,) = rec.kind("HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["metadata"] == {
@@ -209,7 +213,13 @@ def test_every_kubernetes_object_uses_the_explicit_provider(dev_config):
 
 
 def test_combined_metrics_prod(prod_config):
-    rec = render(prod_config(), FakeServing(served_model_name="llama-3.3-70b"), stack="prod")
+    rec = render(
+        prod_config(
+            "autoscaling.minReplicas=2",
+            "autoscaling.metrics=[{metric: queue, target: 5}, {metric: kvCache, target: 0.85}]",
+        ),
+        FakeServing(served_model_name="llama-3.3-70b"), stack="prod",
+    )
     (hpa,) = rec.kind("HorizontalPodAutoscaler")
     assert hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["maxReplicas"] == 10
     assert hpa["spec"]["metrics"] == [
@@ -303,6 +313,7 @@ def test_keda_mode_exact(dev_config):
     rec = render(
         dev_config(
             "autoscaling.mode=keda",
+            QUEUE_METRIC,
             "autoscaling.keda.cron=[{start: '0 8 * * 1-5', end: '0 18 * * 1-5', replicas: 1, timezone: Europe/Paris}]",
         )
     )
@@ -429,7 +440,7 @@ def test_adapter_and_keda_never_together(dev_config):
 
 
 def test_workload_identity_required(dev_config):
-    with pytest.raises(ValueError, match=r"cluster\.workloadIdentity: false, but custom-metrics-stackdriver-adapter"):
+    with pytest.raises(ValueError, match=r"cluster\.workloadIdentity: false, but the metrics adapter"):
         render(
             dev_config(
                 "cluster.workloadIdentity=false",

@@ -20,10 +20,11 @@ from workloads.lws_operator import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-LWS_OVERRIDES = ("serving.nodesPerReplica=2", "serving.vllm.pipelineParallelSize=2", "batch.enabled=false")
+LWS_OVERRIDES = ("serving.nodesPerReplica=2", "serving.vllm.pipelineParallelSize=2", "batch.enabled=false",
+                 "autoscaling.minReplicas=2", "autoscaling.maxReplicas=5")
 """prod with each replica on two a3-highgpu-8g nodes: TP 8 within a node × PP 2 across = 16 GPUs
 (stack/config.py: TP × PP must equal the replica's GPUs); the batch Job runs on one node, so it
-cannot hold a 16-GPU model and is switched off."""
+cannot hold a 16-GPU model and is switched off; 2–5 replicas (plus the buffer's one) fit the pools' 12 nodes."""
 
 
 def render(stack: str, *overrides: str):

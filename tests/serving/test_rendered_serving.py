@@ -10,6 +10,7 @@ from stack.checks.validate import validate_manifests
 from stack.plan.estimate import estimate_cold_start
 from stack.program.serving import STARTUP_BUDGET_FACTOR
 from stack.render import load_stack_config, render_config
+from tests.serving.test_lws_operator import LWS_OVERRIDES
 from workloads.vllm_server import (
     DRAIN_EXIT_RESERVE_SECONDS,
     DRAIN_QUIET_SECONDS,
@@ -217,8 +218,8 @@ def test_prod_takes_the_api_key_from_a_secret_dev_has_none(dev, prod):
 def test_autoscaled_deployment_leaves_replicas_to_the_autoscaler(dev, prod):
     for result in (dev, prod):
         assert "replicas" not in only(result, "Deployment", "vllm")["spec"]
-    fixed = render("dev", "autoscaling.mode=none", "serving.replicas=3")
-    assert only(fixed, "Deployment", "vllm")["spec"]["replicas"] == 3
+    fixed = render("dev", "autoscaling.mode=none", "serving.replicas=2")
+    assert only(fixed, "Deployment", "vllm")["spec"]["replicas"] == 2
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -256,7 +257,7 @@ def test_each_backend_renders_its_volume_or_load_format_and_valid_manifests(back
 
 
 def test_multi_node_replicas_render_a_valid_leader_worker_set():
-    result = render("prod", "serving.nodesPerReplica=2", "serving.vllm.pipelineParallelSize=2", "batch.enabled=false")
+    result = render("prod", *LWS_OVERRIDES)
     assert result.manifests_of_kind("Deployment") and all(
         d["metadata"]["name"] != "vllm" for d in result.manifests_of_kind("Deployment")
     )

@@ -46,7 +46,8 @@ def test_batch_flags_are_the_served_engine_flags(prod):
 def test_multi_node_backend_stays_off_the_single_node_batch(prod):
     # Replicas of two 4-GPU nodes (tensor 4 × pipeline 2) served by ray; the batch runs them on one 8-GPU node.
     config = load_stack_config("prod", [
-        "gpuPools.h100-4={machineType: a3-highgpu-4g, autoscaling: {minNodes: 0, maxNodes: 20}, zones: [us-central1-a]}",
+        "gpuPools.h100-4={machineType: a3-highgpu-4g, autoscaling: {minNodes: 0, maxNodes: 20}, "
+        "zones: [us-central1-a]}",
         "serving.pool=h100-4", "serving.spotPool=null", "serving.nodesPerReplica=2",
         "serving.vllm.tensorParallelSize=4", "serving.vllm.pipelineParallelSize=2", "batch.pool=h100-spot",
     ])

@@ -64,7 +64,7 @@ def test_dev_replicas_inside_the_hpa_range_get_one_answer_and_a_warning():
 def test_committed_stacks_answer_as_before():
     assert answers("dev")["config"] == answers("dev")["hpa"] == (1, 2)
     prod = answers("prod")
-    assert prod["config"] == prod["estimate"] == prod["hpa"] == prod["simulator"] == (2, 10)
+    assert prod["config"] == prod["estimate"] == prod["hpa"] == prod["simulator"] == (6, 10)
     assert prod["warnings"] == []
 
 

@@ -16,6 +16,7 @@ from stack.checks.dependency_graph import DependencyGraph
 from stack.checks.rehearsal import rehearse, required_apis
 from stack.cli import main
 from stack.render import render_stack, write_outputs
+from tests.serving.test_lws_operator import LWS_OVERRIDES
 
 BACKENDS = ["gcsfuse", "persistentDisk", "hyperdiskMl", "filestore", "runaiStreamer", "huggingFace"]
 VARIANTS = {
@@ -23,9 +24,7 @@ VARIANTS = {
     "prod": ("prod", []),
     **{f"prod-{b}": ("prod", [f"model.weights.backend={b}"]) for b in BACKENDS},
     "dev-keda": ("dev", ["autoscaling.mode=keda", "autoscaling.keda.wakeQuery=sum(rate(x[1m]))"]),
-    "prod-multinode": (
-        "prod", ["serving.nodesPerReplica=2", "serving.vllm.pipelineParallelSize=2", "batch.enabled=false"]
-    ),
+    "prod-multinode": ("prod", list(LWS_OVERRIDES)),
 }
 
 

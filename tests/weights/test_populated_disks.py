@@ -228,15 +228,18 @@ def test_filestore_populate_job_is_awaited_before_the_server():
 
 
 def test_volume_populator_refuses_an_older_gke_version():
+    no_buffer = "serving.capacityBuffer.replicas=0"  # prod's active buffer needs 1.35.2 (its own rule)
     with pytest.raises(ConfigError) as err:
-        load_stack_config("prod", ["cluster.minMasterVersion='1.33.1'"])
+        load_stack_config("prod", ["cluster.minMasterVersion='1.33.1'", no_buffer])
     assert err.value.lines == [
         "platform.cluster.minMasterVersion: '1.33.1' is older than 1.33.2-gke.4780000, which the GKE Volume "
         "Populator filling model.weights.hyperdiskMl needs; raise it, or give model.weights.hyperdiskMl.sourceSnapshot"
     ]
     # An explicit snapshot needs no populator; "1.33" is an alias for the newest 1.33 patch.
-    load_stack_config("prod", ["cluster.minMasterVersion='1.33.1'", "model.weights.hyperdiskMl.sourceSnapshot=s"])
-    assert load_stack_config("prod").cluster.min_master_version == "1.33"
+    load_stack_config("prod", ["cluster.minMasterVersion='1.33.1'", "model.weights.hyperdiskMl.sourceSnapshot=s",
+                               no_buffer])
+    alias = load_stack_config("prod", ["cluster.minMasterVersion='1.33'", no_buffer])
+    assert alias.cluster.min_master_version == "1.33"
 
 
 def test_volume_populator_warns_when_the_version_is_unset():

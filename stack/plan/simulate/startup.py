@@ -1,8 +1,8 @@
 """How replicas start: capacity-buffer headroom and Pod snapshots, as the simulator and the estimate use them.
 
-``stack_startup(config)`` is what the ``stack`` preset simulates: the stack config's own setting once it
-has one (``serving.capacityBuffer {replicas, strategy}`` and ``serving.podSnapshots`` — the shape proposed
-to the stack config), else ``planning.simulation.capacityBuffer`` / ``planning.simulation.podSnapshots``.
+``stack_startup(config)`` is what the ``stack`` preset simulates: the stack's own ``serving.capacityBuffer`` and
+``serving.podSnapshots`` where set, else the what-if of ``planning.simulation.capacityBuffer`` /
+``planning.simulation.podSnapshots``.
 
 ``start_options(config)`` is a replica's cold start under each option (``gke-infer estimate``);
 ``headroom_cost(config, replicas, strategy)`` prices the idle buffer: buffer nodes × the serving pool's machine price
@@ -11,7 +11,6 @@ to the stack config), else ``planning.simulation.capacityBuffer`` / ``planning.s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,10 +19,10 @@ from stack.plan.estimate import (
     ColdStartEstimate,
     NodeSource,
     SnapshotRefused,
+    buffer_nodes,
     estimate_cold_start,
     machine_price,
     planning_of,
-    replicas_per_node,
 )
 
 Strategy = Literal["active", "standby"]
@@ -59,20 +58,13 @@ class Startup:
         }
 
 
-def _stack_setting(config: Any, name: str) -> Any:
-    """``config.serving.<name>`` when the stack config defines it, else None."""
-    return getattr(getattr(config, "serving", None), name, None)
-
-
 def stack_startup(config: Any) -> Startup:
-    """The stack's own start-up options (see the module docstring for where they are read)."""
+    """The stack's own start-up options: ``serving.capacityBuffer`` and ``serving.podSnapshots`` where the stack
+    sets them, else the what-if of ``planning.simulation`` (capacityBuffer, podSnapshots)."""
     sim = planning_of(config).simulation
-    buffer = _stack_setting(config, "capacity_buffer") or sim.capacity_buffer
-    snapshots = _stack_setting(config, "pod_snapshots")
-    if snapshots is None:
-        snapshots = sim.pod_snapshots
-    if not isinstance(snapshots, bool):  # an object such as {enabled: true}
-        snapshots = bool(getattr(snapshots, "enabled", False))
+    serving = config.serving
+    buffer = serving.capacity_buffer if serving.capacity_buffer.replicas else sim.capacity_buffer
+    snapshots = serving.pod_snapshots.enabled or bool(sim.pod_snapshots)
     return Startup(int(buffer.replicas), buffer.strategy, snapshots)
 
 
@@ -96,11 +88,6 @@ class HeadroomCost:
             "hourly": None if self.hourly is None else round(self.hourly, 4),
             "source": self.source,
         }
-
-
-def buffer_nodes(config: Any, replicas: int) -> int:
-    """Nodes that hold ``replicas`` replicas of the serving pool."""
-    return math.ceil(replicas / replicas_per_node(config)) * config.serving.nodes_per_replica
 
 
 def headroom_cost(config: Any, replicas: int, strategy: Strategy) -> HeadroomCost:
