@@ -12,6 +12,7 @@ volumes that can back every replica.
 from __future__ import annotations
 
 import math
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from workloads.checkov import checkov_skip_annotations
 from workloads.lws_operator import READY_CONDITION as LWS_READY_CONDITION
 from workloads.pod_security import container_security_context, pod_security_context
 from workloads.pod_sizing import PodSize, size_pod
-from workloads.vllm_args import SERVING_PORT, EngineSettings, engine_args
+from workloads.vllm_args import SERVING_PORT, EngineSettings, engine_args, redefined_flags
 from workloads.weights import WeightsMount
 
 PORT_NAME = "http"
@@ -48,6 +49,8 @@ PROBE_SCRIPTS = (PROBE_SCRIPT, DRAIN_SCRIPT, READINESS_SCRIPT)
 PROBE_MOUNT = "/etc/vllm-probe"
 CACHE_MOUNT = "/cache"
 RUN_AS_USER = 10001
+API_KEY_ENV = "VLLM_API_KEY"
+"""vLLM's OpenAI server reads its API key from this variable (vllm/entrypoints/openai/cli_args.py, --api-key)."""
 GMP_COLLECTOR_SELECTOR = {"app.kubernetes.io/name": "collector"}
 """Managed Prometheus collector pods (namespace gmp-system) that scrape /metrics."""
 GMP_NAMESPACE = "gmp-system"
@@ -176,6 +179,10 @@ def _parallelism_problems(args: VllmServerArgs) -> list[Problem]:
     if args.nodes_per_replica > 1 and engine.tensor_parallel_size > machine.gpu_count:
         problems.append(Problem("engine.tensor_parallel_size", (
             f"multi-node replicas split tensors within a node ({machine.gpu_count} GPUs) and pipeline across nodes")))
+    for index, flag in redefined_flags(engine.extra):
+        problems.append(Problem(f"engine.extra.{index}", (
+            f"{engine.extra[index]!r} redefines {flag}, which the server sets from a typed setting; set that "
+            "EngineSettings field instead (the memory and autoscaling rules read it)")))
     return problems
 
 
@@ -549,7 +556,7 @@ class VllmServer(pulumi.ComponentResource):
         if "apiKey" in secrets:
             env.append(
                 {
-                    "name": "VLLM_API_KEY",
+                    "name": API_KEY_ENV,
                     "valueFrom": {"secretKeyRef": {"name": f"{self.object_name}-api-key", "key": "token"}},
                 }
             )
@@ -653,7 +660,7 @@ class VllmServer(pulumi.ComponentResource):
         leader_container = {
             **serve,
             "command": ["/bin/bash", "-c"],
-            "args": [ray_wait + "exec python3 -m vllm.entrypoints.openai.api_server " + " ".join(serve["args"])],
+            "args": [ray_wait + "exec python3 -m vllm.entrypoints.openai.api_server " + shlex.join(serve["args"])],
         }
         worker_container = {
             key: value
@@ -663,6 +670,8 @@ class VllmServer(pulumi.ComponentResource):
         worker_container.update(
             command=["/bin/bash", "-c"],
             args=[f"ray start --address=$(LWS_LEADER_ADDRESS):6379 --num-gpus={self.gpus_per_node} --block"],
+            # Workers run Ray only: the API key is the leader's (the API server) and stays out of their env.
+            env=[e for e in serve.get("env", []) if e["name"] != API_KEY_ENV],
         )
         leader = {"metadata": pod["metadata"], "spec": {**pod["spec"], "containers": [leader_container]}}
         worker = {"metadata": pod["metadata"], "spec": {**pod["spec"], "containers": [worker_container]}}

@@ -491,6 +491,7 @@ def pool_paths(name: str, own_zones: bool = True) -> ArgPaths:
 
 SERVER_PATHS = ArgPaths("serving", {
     "engine": "serving.vllm", "engine.shutdown_timeout_seconds": "serving.shutdownTimeoutSeconds",
+    "engine.extra": "serving.vllm.extraArgs",
     "engine.model": "model.id", "weight_bytes": "model.parametersBillions", "weights": "model.weights",
     "weights.read_only_many": "model.weights.persistentDisk.accessMode",
     "weights.local_ssd_file_cache": "model.weights.gcsfuse.fileCache",
@@ -661,6 +662,7 @@ class StackConfig(Model):
                     "INSTALLATION_DISABLED: managed DCGM needs GKE-managed drivers; "
                     "use DEFAULT or drop DCGM from cluster.monitoringComponents",
                 )
+        bounds.check(bounds.engine_errors(self))  # before the server's own rule, for the YAML field to set
         self._check_serving((info.context or {}).get("stack") or "stack")
         self._check_capacity()
         self._check_replicas()

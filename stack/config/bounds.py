@@ -288,6 +288,7 @@ def wiring_errors(config: StackConfig) -> Errors:
 
 
 def bound_errors(config: StackConfig) -> Errors:
-    """Every rule of this module but the stack zones (``stack_zone_errors`` runs before the components)."""
-    return (model_errors(config) + node_errors(config) + time_errors(config) + engine_errors(config)
-            + pool_errors(config) + wiring_errors(config))
+    """Every rule of this module but the stack zones and the engine (``stack_zone_errors`` and ``engine_errors``
+    run before the components)."""
+    return (model_errors(config) + node_errors(config) + time_errors(config) + pool_errors(config)
+            + wiring_errors(config))

@@ -115,15 +115,22 @@ def test_hub_access_follows_the_weights_mount(recorder):
 
 
 def test_multi_node_replica_is_a_leader_worker_set(recorder):
-    engine = EngineSettings(served_model_name="m", tensor_parallel_size=8, pipeline_parallel_size=2)
+    engine = EngineSettings(served_model_name="m", tensor_parallel_size=8, pipeline_parallel_size=2,
+                            extra=("--override-generation-config", '{"temperature": 0.5}'))
     rec = recorder.run(lambda: VllmServer("vllm", args(pool=H100, engine=engine, nodes_per_replica=2,
-                                                       replicas=2, max_replicas=2)))
+                                                       replicas=2, max_replicas=2, api_key="k")))
     lws = rec.inputs("vllm-lws")
     template = lws["spec"]["leaderWorkerTemplate"]
     assert template["size"] == 2
     worker = template["workerTemplate"]["spec"]["containers"][0]
     assert worker["args"] == ["ray start --address=$(LWS_LEADER_ADDRESS):6379 --num-gpus=8 --block"]
     assert worker["resources"]["limits"]["nvidia.com/gpu"] == "8"
+    # Only the leader serves the API: the key stays out of the Ray workers' env.
+    leader = template["leaderTemplate"]["spec"]["containers"][0]
+    assert "VLLM_API_KEY" in [e["name"] for e in leader["env"]]
+    assert "VLLM_API_KEY" not in [e["name"] for e in worker["env"]]
+    # bash re-splits the leader's script: an argument with spaces (JSON) is quoted as one word.
+    assert leader["args"][0].endswith(""" --override-generation-config '{"temperature": 0.5}'""")
     # The budget covers leaders and workers: a worker eviction restarts its group too.
     assert rec.inputs("vllm-pdb")["spec"]["selector"]["matchLabels"] == {
         "app.kubernetes.io/name": "vllm",
@@ -157,6 +164,15 @@ def test_tensor_times_pipeline_must_equal_the_replicas_gpus(recorder):
         ("engine.tensor_parallel_size", "engine.tensor_parallel_size × engine.pipeline_parallel_size = 2 but a "
                                         "replica gets 1 GPU(s) (1 node(s) of g2-standard-8 with 1); set them so the "
                                         "product is 1"),
+    ]
+
+
+def test_extra_args_may_not_redefine_a_typed_flag(recorder):
+    engine = EngineSettings(served_model_name="m", extra=("--max-num-seqs=8", "--seed", "1"))
+    assert refused(recorder, engine=engine) == [
+        ("engine.extra.0", "'--max-num-seqs=8' redefines --max-num-seqs, which the server sets from a typed "
+                           "setting; set that EngineSettings field instead (the memory and autoscaling rules read "
+                           "it)"),
     ]
 
 
