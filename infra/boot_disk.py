@@ -28,7 +28,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pulumi_command import local
 
-from infra.images import BUILD_DIR, BUILD_INTERPRETER, DIGEST, parse_image
+from infra.images import DIGEST, cloud_build_command, parse_image
 from infra.options import child_options
 
 BOOT_DISK_CONFIG = "images/boot-disk/cloudbuild.yaml"
@@ -138,12 +138,10 @@ class BootDiskImage(pulumi.ComponentResource):
                 )
             )
         image_name = pulumi.Output.from_input(args.container_image).apply(disk_image_name)
-        self.command = local.Command(
-            f"{name}-build",
-            create=BOOT_DISK_SCRIPT,
-            interpreter=BUILD_INTERPRETER,
-            dir=BUILD_DIR,
-            environment={
+        self.command = cloud_build_command(
+            name,
+            BOOT_DISK_SCRIPT,
+            {
                 "PROJECT": args.project,
                 "REGION": args.region,
                 "ZONE": args.zone,
@@ -153,8 +151,8 @@ class BootDiskImage(pulumi.ComponentResource):
                 "DISK_SIZE_GB": str(args.disk_size_gb),
                 "BUILD_CONFIG": BOOT_DISK_CONFIG,
             },
-            triggers=[args.container_image],
-            opts=child_options(self, opts, depends_on=[*args.depends_on, logs, *grants]),
+            [args.container_image],
+            child_options(self, opts, depends_on=[*args.depends_on, logs, *grants]),
         )
         self.disk_image = self.command.stdout.apply(str.strip)
         self.register_outputs({"diskImage": self.disk_image})

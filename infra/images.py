@@ -176,6 +176,23 @@ gcloud artifacts docker images describe "$IMAGE" --project "$PROJECT" --format='
 """
 """Builds (unless the content-hash tag exists) and prints the pushed digest: the Command's stdout.
 Cloud Build's log goes to stderr so that stdout is the digest alone."""
+
+
+def cloud_build_command(
+    name: str,
+    script: str,
+    environment: dict[str, pulumi.Input[str]],
+    triggers: list[pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
+) -> local.Command:
+    """A build ``script`` (``gcloud builds submit`` …) run by pulumi-command in ``BUILD_DIR``, re-run only when a
+    trigger changes; its stdout is the script's answer (a digest, a disk image name)."""
+    return local.Command(
+        f"{name}-build", create=script, interpreter=BUILD_INTERPRETER, dir=BUILD_DIR, environment=environment,
+        triggers=triggers, opts=opts,
+    )
+
+
 _BASE_ARG = re.compile(r"^\s*ARG\s+BASE_IMAGE=(\S+)\s*$", re.MULTILINE)
 _IGNORED = {"__pycache__", ".pytest_cache"}
 
@@ -231,12 +248,10 @@ class ImageBuild(pulumi.ComponentResource):
         super().__init__("gke-inference:infra:ImageBuild", name, {}, opts)
         content = context_hash(args.root / args.context)
         self.tag = f"{args.repository_url}/{args.image}:{content[:16]}"
-        self.command = local.Command(
-            f"{name}-build",
-            create=BUILD_SCRIPT,
-            interpreter=BUILD_INTERPRETER,
-            dir=BUILD_DIR,
-            environment={
+        self.command = cloud_build_command(
+            name,
+            BUILD_SCRIPT,
+            {
                 "PROJECT": args.project,
                 "REGION": args.region,
                 "IMAGE": self.tag,
@@ -244,8 +259,8 @@ class ImageBuild(pulumi.ComponentResource):
                 "BUILD_CONFIG": DOCKER_BUILD_CONFIG,
                 "BASE_IMAGE": args.base_image,
             },
-            triggers=[content, args.base_image],
-            opts=child_options(self, opts),
+            [content, args.base_image],
+            child_options(self, opts),
         )
         self.digest = self.command.stdout.apply(str.strip)
         self.register_outputs({"tag": self.tag, "digest": self.digest})

@@ -28,11 +28,11 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.gke_versions import GkeFeature, version_problems
 from infra.options import child_options
 from infra.validation import Problem, dns_label, dns_subdomain, raise_if_problems, type_problems
 from workloads.checkov import checkov_skip_annotations
 from workloads.compute_class import pod_scheduling
-from workloads.gke_versions import GkeFeature, version_problems
 from workloads.pod_security import container_security_context, pod_security_context
 
 TYPE = "gke-inference:workloads:CapacityBuffer"

@@ -29,11 +29,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra import catalog
+from infra.gke_versions import GkeFeature, at_least, parse, version_problems
 from infra.gpu_node_pool import compute_class_scheduling, compute_class_taint
 from infra.model_disk import COMPUTE_CLASS_LABEL
 from infra.options import child_options
 from infra.validation import Problem, dns_subdomain, raise_if_problems, type_problems, unique
-from workloads.gke_versions import GkeFeature, at_least, parse, version_problems
 from workloads.vllm_server import WEIGHT_SHARE_OF_GPU_MEMORY
 
 TYPE = "gke-inference:workloads:ComputeClass"

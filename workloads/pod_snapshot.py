@@ -44,9 +44,9 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from infra.gke_versions import GkeFeature, version_problems
 from infra.options import child_options
 from infra.validation import Problem, dns_label, dns_subdomain, kubernetes_labels, raise_if_problems, type_problems
-from workloads.gke_versions import GkeFeature, version_problems
 
 TYPE = "gke-inference:workloads:PodSnapshots"
 API_VERSION = "podsnapshot.gke.io/v1"

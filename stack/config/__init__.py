@@ -9,14 +9,13 @@ part of this object.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from infra import catalog
+from infra import catalog, gke_versions
 from infra.cluster import AuthorizedNetwork as AuthorizedNetworkArgs
 from infra.cluster import ExistingClusterArgs, GkeClusterArgs, SystemPoolArgs, validate_gke_cluster_args
 from infra.gpu_node_pool import (
@@ -57,13 +56,12 @@ CONFIG_KEY = "platform"
 SECRET_KEYS = ("apiKey", "hfToken")
 """Secret config keys read beside the platform object (``pulumi config set --secret gke-inference:apiKey``)."""
 
-SBD_MIN_GKE_VERSION = (1, 28, 3, 1067000)
+SBD_MIN_GKE_VERSION = "1.28.3-gke.1067000"
 """Secondary boot disks on Standard need GKE 1.28.3-gke.1067000+ (data-container-image-preloading doc)."""
 
 QUEUE_TARGET_SANE = (1, 50)
 """Waiting requests per replica outside this range get a warning (not an error)."""
 
-_GKE_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-gke\.(\d+))?$")
 
 
 class ConfigError(ValueError):
@@ -72,25 +70,6 @@ class ConfigError(ValueError):
     def __init__(self, lines: list[str]):
         super().__init__("\n".join(lines))
         self.lines = lines
-
-
-def parse_gke_version(version: str) -> tuple[int, int, int, int]:
-    """Parse ``1.30.5-gke.1014000`` (or a prefix such as ``1.30``) into a comparable tuple."""
-    match = _GKE_VERSION.match(version)
-    if not match:
-        raise ValueError(f"'{version}' is not a GKE version like 1.31 or 1.31.5-gke.1014000")
-    return tuple(int(g) if g else 0 for g in match.groups())  # type: ignore[return-value]
-
-
-def version_at_least(version: str, minimum: tuple[int, ...]) -> bool:
-    """Whether a (possibly partial) GKE version can satisfy ``minimum``.
-
-    Only the parts the version spells are compared, so ``1.28`` passes a 1.28.3 minimum (a 1.28
-    patch release satisfies it) while ``1.28.2`` does not.
-    """
-    given = [g for g in _GKE_VERSION.match(version).groups() if g is not None]  # type: ignore[union-attr]
-    parsed = tuple(int(g) for g in given)
-    return parsed >= minimum[: len(parsed)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,8 +219,8 @@ class ClusterConfig(Model):
 
     @model_validator(mode="after")
     def _rules(self) -> ClusterConfig:
-        if self.min_master_version is not None:
-            parse_gke_version(self.min_master_version)
+        if self.min_master_version is not None and gke_versions.parse(self.min_master_version) is None:
+            raise ValueError(f"'{self.min_master_version}' is not a GKE version like 1.31 or 1.31.5-gke.1014000")
         return self
 
     def to_args(
@@ -648,7 +627,7 @@ class StackConfig(Model):
                     f"gpuPools.{name}.workloadMetadata", "GKE_METADATA needs cluster.workloadIdentity: true"
                 )
             version = self.cluster.min_master_version
-            if pool.secondary_boot_disks and version and not version_at_least(version, SBD_MIN_GKE_VERSION):
+            if pool.secondary_boot_disks and version and not gke_versions.at_least(version, SBD_MIN_GKE_VERSION):
                 raise FieldError(
                     f"gpuPools.{name}.secondaryBootDisks",
                     "need GKE 1.28.3-gke.1067000+; raise cluster.minMasterVersion",
@@ -761,7 +740,8 @@ class StackConfig(Model):
         A version alias like "1.33" passes: GKE picks the highest patch of that minor (Cluster.initialClusterVersion,
         container v1 discovery document)."""
         version = self.cluster.min_master_version
-        if self.uses_volume_populator() and version and not version_at_least(version, VOLUME_POPULATOR_MIN_GKE_VERSION):
+        minimum = VOLUME_POPULATOR_MIN_GKE_VERSION
+        if self.uses_volume_populator() and version and not gke_versions.at_least(version, minimum):
             raise FieldError(
                 "cluster.minMasterVersion",
                 f"'{version}' is older than 1.33.2-gke.4780000, which the GKE Volume Populator filling "

@@ -52,7 +52,7 @@ _OVERRIDE = (
     "({fill}); unset = the stack fills it."
 )
 
-VOLUME_POPULATOR_MIN_GKE_VERSION = (1, 33, 2, 4780000)
+VOLUME_POPULATOR_MIN_GKE_VERSION = "1.33.2-gke.4780000"
 """GKE Volume Populator (Cloud Storage → Hyperdisk ML) needs GKE 1.33.2-gke.4780000+ (GKE how-to "Automate
 data transfer from Cloud Storage to a Hyperdisk ML volume using GKE Volume Populator", Requirements)."""
 

@@ -3,8 +3,8 @@
 A :class:`GkeFeature` is a feature, the oldest GKE version that serves it and the page that says so.
 :func:`version_problems` refuses a cluster version that is older than a feature in use. A version may be
 partial (``1.35``): GKE then picks the newest patch of that minor (container v1 discovery document,
-``Cluster.initialClusterVersion``), so only the parts the version spells are compared — the same rule
-``stack/config.py`` ``version_at_least`` applies to the cluster config.
+``Cluster.initialClusterVersion``), so only the parts the version spells are compared. The cluster component,
+the stack config and the capacity components all compare versions here.
 """
 
 from __future__ import annotations
