@@ -30,7 +30,14 @@ from infra.gpu_node_pool import (
 )
 from infra.model_disk import COMPUTE_CLASS_LABEL
 from infra.options import child_options
-from infra.validation import Problem, dns_subdomain, kubernetes_labels, raise_if_problems, type_problems
+from infra.validation import (
+    Problem,
+    dns_subdomain,
+    ipv4_network,
+    kubernetes_labels,
+    raise_if_problems,
+    type_problems,
+)
 from workloads.arg_rules import at_least, namespace_name, pinned_image, service_name
 from workloads.awaiting import await_annotations
 from workloads.checkov import checkov_skip_annotations
@@ -152,6 +159,9 @@ class VllmServerArgs:
     """Pods labelled `<client_label>: "true"` may call the server."""
     labels: dict[str, str] = field(default_factory=dict)
     """Extra labels on every object."""
+    ingress_ip_blocks: tuple[str, ...] = ()
+    """IPv4 CIDRs admitted on the serving port besides labelled pods: a load balancer's proxy-only subnet and
+    Google's health-check ranges when an InferencePool fronts the server (its endpoints are the pods)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,6 +317,8 @@ def validate_vllm_server_args(args: VllmServerArgs, name: str = "vllm") -> list[
     problems += _parallelism_problems(args) + _memory_problems(args) + _pool_problems(args)
     problems += _lifecycle_problems(args)
     problems += kubernetes_labels("labels", args.labels)
+    for index, block in enumerate(args.ingress_ip_blocks):
+        problems += ipv4_network(f"ingress_ip_blocks.{index}", block, "block")[1]
     return problems
 
 
@@ -722,6 +734,8 @@ class VllmServer(pulumi.ComponentResource):
         ]
         if args.nodes_per_replica > 1:
             ingress.append({"from": [{"podSelector": {"matchLabels": self.selector_labels}}]})
+        if args.ingress_ip_blocks:
+            ingress.append({"from": [{"ipBlock": {"cidr": block}} for block in args.ingress_ip_blocks], "ports": port})
         k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]  # camelCase manifest dicts; the SDK's TypedDicts are snake_case
             f"{name}-netpol",
             metadata=self._meta(self.object_name),
