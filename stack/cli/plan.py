@@ -86,19 +86,40 @@ def run_estimate(args: argparse.Namespace) -> int:
         return _input_error(str(err))
     starts = start_options(config)
     headroom = _headroom_lines(config, stack_startup(config), headroom_cost)
+    fallback = fallback_prices(config)
     if args.json:
         document = {
             "stack": args.stack,
             "coldStart": cold.as_dict(),
             "startOptions": [option.as_dict() for option in starts],
             "headroom": [line.as_dict() for line in headroom],
+            "fallbackOrder": [rule.as_dict() for rule in fallback],
             "cost": cost.as_dict(),
         }
         print(json.dumps(document, indent=2))
         return 0
     _print_estimate(args.stack, config, cold, cost)
     _print_start_options(cold, starts, headroom)
+    _print_fallback(fallback)
     return 0
+
+
+def fallback_prices(config) -> list:
+    """Hourly node price of each rule of ``serving.computeClass`` (empty without one), in the class's order."""
+    from stack.config.capacity import price_fallback_order
+
+    args = config.compute_class_args()
+    if args is None:
+        return []
+    pools = {name: (pool.machine_type, pool.spot) for name, pool in config.gpu_pools.items()}
+    return price_fallback_order(args.priorities, pools, config.planning.prices)
+
+
+def _print_fallback(rules: list) -> None:
+    for rule in rules:
+        low, high = _money(rule.low_hourly), _money(rule.hourly)
+        price = high if low == high else f"{low}–{high}"
+        print(f"Fallback {rule.index + 1}: {rule.rule}: {price}/h per node ({rule.source})")
 
 
 def _headroom_lines(config, own, price) -> list:

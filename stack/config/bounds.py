@@ -116,6 +116,11 @@ def node_errors(config: StackConfig) -> Errors:
     if serving.pool not in config.gpu_pools or (serving.spot_pool and serving.spot_pool not in config.gpu_pools):
         return errors  # the serving checks name the missing pool
     pools = [serving.pool, *([serving.spot_pool] if serving.spot_pool else [])]
+    if serving.compute_class is not None:
+        listed = [p for rule in serving.compute_class.priorities for p in rule.pools if p in config.gpu_pools]
+        if any(rule.type != "pools" for rule in serving.compute_class.priorities):
+            return errors  # GKE creates nodes for the other rules: no fixed maximum to check against
+        pools = list(dict.fromkeys(listed))
     capacity = sum(pool_max_nodes(config, p) for p in pools)
     replicas = config.max_replicas()
     needed = replicas * serving.nodes_per_replica

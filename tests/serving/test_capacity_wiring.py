@@ -97,3 +97,23 @@ def test_pod_snapshots_are_refused_for_gcs_fuse_weights(tmp_path, capsys):
     code = main(["render", "dev", "--set", "serving.podSnapshots.enabled=true", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and "platform.model.weights.backend:" in err and "GCS FUSE" in err, err
+
+
+def test_estimate_prices_the_fallback_order(capsys):
+    import json
+
+    from stack.prices import MACHINE_PRICES
+
+    class_with_fallbacks = (
+        "serving.computeClass={name: h100-serving, nodePoolAutoCreation: true, priorities: ["
+        "{type: onDemand, machineType: a3-highgpu-8g}, {type: spot, machineType: a3-highgpu-8g}, "
+        "{type: pools, pools: [h100-spot]}]}"
+    )
+    assert main(["estimate", "prod", "--json", "--set", class_with_fallbacks, "--set", "serving.spotPool=null"]) == 0
+    rules = json.loads(capsys.readouterr().out)["fallbackOrder"]
+    a3 = MACHINE_PRICES["a3-highgpu-8g"]
+    assert [(r["rule"], r["hourly"]) for r in rules] == [
+        ("on-demand a3-highgpu-8g", a3.on_demand), ("spot a3-highgpu-8g", a3.spot), ("pools h100-spot", a3.spot),
+    ]
+    assert main(["estimate", "prod", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["fallbackOrder"] == []  # no ComputeClass, no order to price
