@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 import pulumi
@@ -20,6 +21,16 @@ from infra.validation import (
 
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"
+PROXY_ONLY_PURPOSE = "REGIONAL_MANAGED_PROXY"
+PROXY_ONLY_ROLE = "ACTIVE"
+"""compute.v1 discovery ``Subnetwork.purpose`` ("Subnetwork used for Regional Envoy-based Load Balancing") and
+``Subnetwork.role`` (ACTIVE: "currently being used for Envoy-based load balancers in a region"). One ACTIVE
+REGIONAL_MANAGED_PROXY subnet per VPC and region serves every regional Envoy-based load balancer, GKE's
+``gke-l7-rilb`` and ``gke-l7-regional-external-managed`` Gateways included
+(https://cloud.google.com/load-balancing/docs/proxy-only-subnets)."""
+PROXY_ONLY_MAX_PREFIX = 26
+"""A proxy-only subnet needs at least 64 addresses, a /26 (same page, "Plan the size of your proxy-only subnet";
+its example range is 10.129.0.0/23)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,9 @@ class NetworkArgs:
     """Secondary range for Services."""
     nat: bool = True
     """Create Cloud Router + NAT (needed for egress from private nodes)."""
+    proxy_only_subnet_cidr: str | None = None
+    """Range of a proxy-only subnet (REGIONAL_MANAGED_PROXY, ACTIVE) for regional Envoy-based load balancers such as
+    GKE Gateways; None creates none. At least a /26."""
 
 
 class Network(pulumi.ComponentResource):
@@ -97,6 +111,20 @@ class Network(pulumi.ComponentResource):
                 log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
                 opts=child,
             )
+        if args.proxy_only_subnet_cidr is not None:
+            # No flow logs or Private Google Access: neither applies to a proxy-only subnet (its addresses are the
+            # load balancer's proxies, never VMs).
+            gcp.compute.Subnetwork(
+                f"{name}-proxy-only",
+                project=args.project,
+                name=proxy_only_subnet_name(args),
+                region=args.region,
+                network=vpc.id,
+                ip_cidr_range=args.proxy_only_subnet_cidr,
+                purpose=PROXY_ONLY_PURPOSE,
+                role=PROXY_ONLY_ROLE,
+                opts=child,
+            )
         self.network_id = vpc.id
         self.subnetwork_id = subnet.id
         self.register_outputs({"networkId": self.network_id, "subnetworkId": self.subnetwork_id})
@@ -105,6 +133,20 @@ class Network(pulumi.ComponentResource):
 def subnet_name(args: NetworkArgs) -> str:
     """The subnet's name: ``<network_name>-<region>``."""
     return f"{args.network_name}-{args.region}"
+
+
+def proxy_only_subnet_name(args: NetworkArgs) -> str:
+    """The proxy-only subnet's name: ``<network_name>-proxy-<region>``."""
+    return f"{args.network_name}-proxy-{args.region}"
+
+
+def proxy_only_range(path: str, value: str) -> tuple[ipaddress.IPv4Network | None, list[Problem]]:
+    """A proxy-only subnet range: an IPv4 CIDR of at least 64 addresses."""
+    network, problems = ipv4_network(path, value, "range")
+    if network is not None and network.prefixlen > PROXY_ONLY_MAX_PREFIX:
+        problems.append(Problem(path, f"{network} is a /{network.prefixlen}; a proxy-only subnet needs at least 64 "
+                                      f"addresses (/{PROXY_ONLY_MAX_PREFIX} or larger)"))
+    return network, problems
 
 
 def validate_network_args(args: NetworkArgs) -> list[Problem]:
@@ -123,6 +165,8 @@ def validate_network_args(args: NetworkArgs) -> list[Problem]:
         problems.append(Problem("region", "required: the subnet's region, e.g. us-central1"))
     problems += rfc1035_name("network_name", args.network_name, "VPC name")
     derived = {"subnet": subnet_name(args)}
+    if args.proxy_only_subnet_cidr is not None:
+        derived["proxy-only subnet"] = proxy_only_subnet_name(args)
     if args.nat:
         derived |= {"router": f"{args.network_name}-router", "NAT": f"{args.network_name}-nat"}
     for what, derived_name in derived.items():
@@ -132,6 +176,10 @@ def validate_network_args(args: NetworkArgs) -> list[Problem]:
     ranges = {}
     for field in ("subnet_cidr", "pods_cidr", "services_cidr"):
         ranges[field], found = ipv4_network(field, getattr(args, field), "range")
+        problems += found
+    if args.proxy_only_subnet_cidr is not None:
+        path = "proxy_only_subnet_cidr"
+        ranges[path], found = proxy_only_range(path, args.proxy_only_subnet_cidr)
         problems += found
     problems += no_overlaps(ranges, "a subnet's primary and secondary ranges")
     return problems

@@ -34,6 +34,7 @@ FIELDS: dict[str, list[str]] = {
         "GPUDriverInstallationConfig.gpuDriverVersion", "WorkloadMetadataConfig.mode", "SecondaryBootDisk.mode",
         "SecondaryBootDisk.diskImage", "PlacementPolicy.type", "NodeTaint.effect", "UpgradeSettings.strategy",
         "EphemeralStorageLocalSsdConfig.localSsdCount", "QueuedProvisioning.enabled",
+        "GatewayAPIConfig.channel",
     ],
     "compute.v1": [
         "Network.name", "NetworkRoutingConfig.routingMode", "Subnetwork.name", "Subnetwork.ipCidrRange",
@@ -41,6 +42,7 @@ FIELDS: dict[str, list[str]] = {
         "SubnetworkLogConfig.aggregationInterval", "SubnetworkLogConfig.flowSampling", "SubnetworkLogConfig.metadata",
         "Router.name", "RouterNat.name", "RouterNat.natIpAllocateOption", "RouterNat.sourceSubnetworkIpRangesToNat",
         "RouterNatLogConfig.filter", "ResourcePolicy.name", "ResourcePolicyGroupPlacementPolicy.collocation",
+        "Subnetwork.purpose", "Subnetwork.role",
     ],
     "iam.v1": ["CreateServiceAccountRequest.accountId", "ServiceAccount.displayName"],
     "artifactregistry.v1": ["Repository.labels", "Repository.format", "Repository.mode"],

@@ -33,6 +33,7 @@ from infra.registry import ImageRegistryArgs
 from infra.storage import ModelBucketArgs, validate_model_bucket_args
 from stack.config import bounds
 from stack.config.base import ArgPaths, FieldError, FieldErrors, Model
+from stack.config.gateway import GatewayConfig
 from stack.config.planning import PlanningConfig
 from stack.config.serving import (
     VOLUME_POPULATOR_MIN_GKE_VERSION,
@@ -607,6 +608,7 @@ class StackConfig(Model):
     )
     batch: BatchConfig = Field(default_factory=BatchConfig, description="Offline batch inference Job.")
     loadtest: LoadTestConfig = Field(default_factory=LoadTestConfig, description="In-cluster load test Job.")
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig, description="GKE Inference Gateway (off by default).")
     planning: PlanningConfig = Field(
         default_factory=PlanningConfig,
         description="Cost, cold-start and autoscaling-simulation inputs (estimate/simulate only; creates nothing).",
@@ -641,12 +643,14 @@ class StackConfig(Model):
                     "INSTALLATION_DISABLED: managed DCGM needs GKE-managed drivers; "
                     "use DEFAULT or drop DCGM from cluster.monitoringComponents",
                 )
-        bounds.check(bounds.engine_errors(self))  # before the server's own rule, for the YAML field to set
+        # before the server's own rules, for messages in YAML terms
+        bounds.check(bounds.engine_errors(self) + bounds.time_errors(self))
         self._check_serving((info.context or {}).get("stack") or "stack")
         self._check_capacity()
         self._check_replicas()
         self._check_volume_populator()
         self._check_environment()
+        bounds.check(self.gateway.stack_errors(self))
         bounds.check(bounds.bound_errors(self))
         return self
 
@@ -687,7 +691,10 @@ class StackConfig(Model):
             )
         account = node_service_account or f"gke-{stack}-nodes@{self.project}.iam.gserviceaccount.com"
         labels = self.resource_labels(stack)
-        return self.cluster.to_args(self.project, self.cluster_location(), network, account, labels)
+        args = self.cluster.to_args(self.project, self.cluster_location(), network, account, labels)
+        if isinstance(args, GkeClusterArgs) and self.serving.pod_snapshots.enabled:
+            args = replace(args, pod_snapshots=True)
+        return args
 
     def pool_args(
         self, name: str, stack: str, cluster: Any = None, service_account: Any = None, placement_policy: Any = None,
@@ -703,7 +710,16 @@ class StackConfig(Model):
             service_account or f"gke-{stack}-nodes@{self.project}.iam.gserviceaccount.com", placement_policy,
             self.resource_labels(stack), built_disk_image,
         )
-        return replace(args, compute_class=self.pool_compute_class(name))
+        return replace(args, compute_class=self.pool_compute_class(name), gvisor=name in self.sandbox_pools())
+
+    def sandbox_pools(self) -> list[str]:
+        """Pools that run GKE Sandbox (gVisor) for ``serving.podSnapshots``: every pool a serving replica may land on
+        (``pool``, ``spotPool``, the pools a ComputeClass lists); none without Pod snapshots."""
+        serving = self.serving
+        if not serving.pod_snapshots.enabled:
+            return []
+        listed = [p for rule in serving.compute_class.priorities for p in rule.pools] if serving.compute_class else []
+        return list(dict.fromkeys([serving.pool, *([serving.spot_pool] if serving.spot_pool else []), *listed]))
 
     def pool_compute_class(self, pool: str) -> str | None:
         """The ComputeClass whose ``pools`` rule lists ``pool`` (its nodes then carry the class's label and taint)."""
@@ -827,6 +843,8 @@ class StackConfig(Model):
             drain_queue_seconds=serving.drain_queue_seconds,
             api_key=api_key,
             client_label=serving.client_label,
+            ingress_ip_blocks=self.gateway.ingress_ip_blocks(),
+            pod_snapshots=serving.pod_snapshots.enabled,
         )
 
     def _check_capacity(self) -> None:
@@ -847,6 +865,13 @@ class StackConfig(Model):
             bucket="stand-in", selector={"app": "stand-in"}, weights_backend=self.model.weights.backend.value,
             gpus_per_replica=self.gpus_per_replica(), gke_version=self.cluster.min_master_version,
         )
+        if self.batch.enabled and (self.batch.pool or serving.pool) in self.sandbox_pools():
+            errors.append(("batch.pool", "the pool runs GKE Sandbox (gVisor) for serving.podSnapshots, and GKE's "
+                                         "sandbox taint keeps the batch Job's pods off it: set batch.pool to another "
+                                         "GPU pool"))
+        if serving.pod_snapshots.enabled and not self.cluster.workload_identity:
+            errors.append(("cluster.workloadIdentity", "Pod snapshots reach their bucket through Workload Identity "
+                                                       f"({ps.HOW_TO}): set it true"))
         if errors:
             raise FieldErrors(errors)
 

@@ -103,13 +103,15 @@ def _cluster(
     if config.cluster.mode == "create" and config.network.create:
         network = Network(
             "network",
-            config.network.to_args(config.project, config.region, nat=config.cluster.private_nodes),
+            config.gateway.network_args(
+                config.network.to_args(config.project, config.region, nat=config.cluster.private_nodes)
+            ),
             opts=opts,
         )
         refs = NetworkRefs(
             network.network_id, network.subnetwork_id, network.pods_range_name, network.services_range_name
         )
-    return GkeCluster("gke", config.cluster_args(stack, refs, node_sa.email), opts=opts)
+    return GkeCluster("gke", config.gateway.cluster_args(config.cluster_args(stack, refs, node_sa.email)), opts=opts)
 
 
 def _gpu_pool(

@@ -41,6 +41,10 @@ class StackImages:
     downloader: ContainerImage | None
     loadtest: ContainerImage | None
     metrics_adapter: ContainerImage | None
+    picker: ContainerImage | None = None
+    """The endpoint picker (``gateway.pickerImage``), when the gateway is on."""
+    router: ContainerImage | None = None
+    """The body-based router (``gateway.routerImage``), when the gateway routes by body."""
 
 
 def resolve_images(
@@ -87,6 +91,10 @@ def resolve_images(
         else None,
         metrics_adapter=resolver.public("metrics-adapter", a.metrics_adapter_image)
         if a.mode == "hpa" and a.install_metrics_adapter
+        else None,
+        picker=resolver.public("endpoint-picker", config.gateway.picker_image) if config.gateway.enabled else None,
+        router=resolver.public("body-based-router", config.gateway.router_image)
+        if config.gateway.enabled and config.gateway.body_based_routing
         else None,
     )
 

@@ -92,9 +92,13 @@ class GatewayRef:
 class InferenceGatewayArgs:
     namespace: pulumi.Input[str]
     """Namespace of the Gateway and its router (created by the caller)."""
-    payload_processor_image: pulumi.Input[str]
+    payload_processor_image: pulumi.Input[str] | None = None
     """The body-based router image pinned by digest (``NAME@sha256:...``) or a resolved image Output; the
-    repository is ``upstream.PAYLOAD_PROCESSOR_IMAGE``."""
+    repository is ``upstream.PAYLOAD_PROCESSOR_IMAGE``. Required with ``body_based_routing``."""
+    body_based_routing: bool = True
+    """Run the body-based router and its ``GCPRoutingExtension`` (routes then match ``X-Gateway-Model-Name``). False
+    renders the Gateway alone, for one model whose route matches every request (``ModelPoolArgs.match_model_header``
+    False)."""
     name: str | None = None
     """Name of the Gateway object (and prefix of the router's objects); None = the component's name."""
     gateway_class: Literal["gke-l7-rilb", "gke-l7-regional-external-managed"] = "gke-l7-rilb"
@@ -130,7 +134,10 @@ def validate_inference_gateway_args(args: InferenceGatewayArgs, name: str = "gat
         problems.append(Problem("name", f"'{object_name}' is too long: the router Service '{object_name}-bbr' must "
                                         "be ≤ 63 characters"))
     problems += namespace_name("namespace", args.namespace)
-    problems += pinned_image("payload_processor_image", args.payload_processor_image)
+    if args.body_based_routing and args.payload_processor_image is None:
+        problems.append(Problem("payload_processor_image", "required with {body_based_routing}: the router's image"))
+    elif args.body_based_routing:
+        problems += pinned_image("payload_processor_image", args.payload_processor_image)
     problems += one_of("gateway_class", args.gateway_class, GATEWAY_CLASSES)
     if args.gateway_class == EXTERNAL_CLASS and args.tls is None:
         problems.append(Problem("tls", f"the external class {EXTERNAL_CLASS} serves the internet: set {{tls}} (a "
@@ -191,9 +198,10 @@ class InferenceGateway(pulumi.ComponentResource):
             opts=child,
         )
         self.ref = GatewayRef(self.object_name, args.namespace, args.allowed_routes == "All")
-        self._router(name, args, labels, opts)
+        if args.body_based_routing:
+            self._router(name, args, labels, opts)
         self.register_outputs({"gatewayName": self.object_name, "gatewayClass": args.gateway_class,
-                               "routerService": self.router_service})
+                               "routerService": self.router_service if args.body_based_routing else None})
 
     def _router(self, name: str, args: InferenceGatewayArgs, labels: dict[str, str],
                 opts: pulumi.ResourceOptions | None) -> None:

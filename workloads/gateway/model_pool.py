@@ -122,6 +122,9 @@ class ModelPoolArgs:
     """Labels on the picker's pods so the model servers' NetworkPolicy lets it in."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on every object."""
+    match_model_header: bool = True
+    """Match ``X-Gateway-Model-Name`` per served name (needs the Gateway's body-based router). False: the route sends
+    every request on the Gateway to this pool — one model per Gateway, and no per-adapter priority."""
 
 
 def _gateway_problems(args: ModelPoolArgs) -> list[Problem]:
@@ -155,6 +158,10 @@ def _priority_problems(args: ModelPoolArgs) -> list[Problem]:
         if priority is not None and not INT32[0] <= priority <= INT32[1]:
             problems.append(Problem(path, f"{priority} is outside int32 (InferenceObjective spec.priority)"))
     prioritized = [p for p in priorities.values() if p is not None]
+    if not args.match_model_header:
+        problems += [Problem(f"adapters.{n}", "a priority per adapter needs the route to match the model name: set "
+                                              "{match_model_header} (body-based routing on the Gateway)")
+                     for n, p in args.adapters.items() if p is not None]
     if prioritized and args.objective_crd is None:
         problems.append(Problem("objective_crd", "a priority is set but no InferenceObjectiveCrd is given: GKE "
                                                  "installs only GA CRDs, so pass the InferenceObjectiveCrd component"))
@@ -210,10 +217,18 @@ def objective_name(pool: str, served_name: str) -> str:
     return f"{pool}-{slug}"[:253].rstrip("-")
 
 
-def route_rules(pool: str, served: Mapping[str, str | None]) -> list[dict[str, Any]]:
+def route_rules(pool: str, served: Mapping[str, str | None], match_header: bool = True) -> list[dict[str, Any]]:
     """HTTPRoute rules: one per name with an objective (setting the objective header), one for the rest
-    (removing it); every rule matches ``X-Gateway-Model-Name`` exactly and forwards to the pool."""
+    (removing it); every rule matches ``X-Gateway-Model-Name`` exactly and forwards to the pool. Without
+    ``match_header`` one rule matches every path (the first name's objective, if any, applies to all)."""
     backend = [{"group": INFERENCE_GROUP, "kind": "InferencePool", "name": pool}]
+    if not match_header:
+        objective = next(iter(served.values()), None)
+        modifier: dict[str, Any] = {"remove": [OBJECTIVE_HEADER, LEGACY_OBJECTIVE_HEADER]} if objective is None else {
+            "set": [{"name": OBJECTIVE_HEADER, "value": objective}], "remove": [LEGACY_OBJECTIVE_HEADER]}
+        return [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                 "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier": modifier}],
+                 "backendRefs": backend}]
 
     def match(served_name: str) -> dict[str, Any]:
         return {"path": {"type": "PathPrefix", "value": "/"},
@@ -454,7 +469,7 @@ class ModelPool(pulumi.ComponentResource):
             spec={
                 "parentRefs": [{"group": GATEWAY_GROUP, "kind": "Gateway", "name": ref.name,
                                 "namespace": ref.namespace}],
-                "rules": route_rules(self.pool_name, served),
+                "rules": route_rules(self.pool_name, served, args.match_model_header),
             },
             opts=child_options(self, opts, depends_on=depends),
         )
