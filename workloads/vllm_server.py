@@ -56,6 +56,9 @@ PROBE_SCRIPTS = (PROBE_SCRIPT, DRAIN_SCRIPT, READINESS_SCRIPT)
 PROBE_MOUNT = "/etc/vllm-probe"
 CACHE_MOUNT = "/cache"
 RUN_AS_USER = 10001
+GRACE_LIMIT_SECONDS = 3600
+"""GKE honours a pod's terminationGracePeriodSeconds for at most one hour when it drains a node for an upgrade
+(https://cloud.google.com/kubernetes-engine/docs/concepts/node-pool-upgrade-strategies)."""
 API_KEY_ENV = "VLLM_API_KEY"
 """vLLM's OpenAI server reads its API key from this variable (vllm/entrypoints/openai/cli_args.py, --api-key)."""
 GMP_COLLECTOR_SELECTOR = {"app.kubernetes.io/name": "collector"}
@@ -189,6 +192,12 @@ def _parallelism_problems(args: VllmServerArgs) -> list[Problem]:
     if args.nodes_per_replica > 1 and engine.tensor_parallel_size > machine.gpu_count:
         problems.append(Problem("engine.tensor_parallel_size", (
             f"multi-node replicas split tensors within a node ({machine.gpu_count} GPUs) and pipeline across nodes")))
+    budget, context = engine.max_num_batched_tokens, engine.max_model_len
+    if not engine.enable_chunked_prefill and budget is not None and context is not None and budget < context:
+        problems.append(Problem("engine.max_num_batched_tokens", (
+            f"{budget} is below {{engine.max_model_len}} ({context}) with chunked prefill off: vLLM refuses to start "
+            "(vllm/config/scheduler.py SchedulerConfig._verify_args); raise it, lower the context, or turn chunked "
+            "prefill on")))
     for index, flag in redefined_flags(engine.extra):
         problems.append(Problem(f"engine.extra.{index}", (
             f"{engine.extra[index]!r} redefines {flag}, which the server sets from a typed setting; set that "
@@ -259,6 +268,11 @@ def _lifecycle_problems(args: VllmServerArgs) -> list[Problem]:
     problems += at_least("drain_queue_seconds", args.drain_queue_seconds, 0)
     problems += at_least("engine.shutdown_timeout_seconds", args.engine.shutdown_timeout_seconds, 1,
                          "without it vLLM aborts in-flight requests")
+    if not problems and VllmServer.termination_grace_seconds(args) > GRACE_LIMIT_SECONDS:
+        problems.append(Problem("engine.shutdown_timeout_seconds", (
+            f"{{pre_stop_seconds}}, {{drain_queue_seconds}} and {{engine.shutdown_timeout_seconds}} make "
+            f"{VllmServer.termination_grace_seconds(args)} s of termination grace; GKE honours at most "
+            f"{GRACE_LIMIT_SECONDS} s when it drains a node, so keep the sum within it")))
     return problems
 
 

@@ -15,6 +15,7 @@ from stack.config.base import FieldErrors
 from stack.config.serving import AutoscalingConfig, WeightsBackend
 from workloads.model_downloader import HUB_SUSTAINED_GBPS
 from workloads.vllm_args import redefined_flags
+from workloads.vllm_server import GRACE_LIMIT_SECONDS
 
 if TYPE_CHECKING:
     from stack.config import StackConfig
@@ -136,11 +137,6 @@ def node_errors(config: StackConfig) -> Errors:
 
 # -- time budgets -----------------------------------------------------------------------------------
 
-GRACE_LIMIT_SECONDS = 3600
-"""GKE honours a pod's terminationGracePeriodSeconds for at most one hour when it drains a node for an upgrade
-(https://cloud.google.com/kubernetes-engine/docs/concepts/node-pool-upgrade-strategies: "GKE respects ... the
-graceful termination period ... up to 60 minutes"); a longer drain is cut there anyway, and a rollout or scale-in
-holds the old pod's GPUs for that long."""
 TERMINATION_MARGIN_SECONDS = 15
 """VllmServer.termination_grace_seconds adds 15 s to the drain deadline and --shutdown-timeout."""
 STARTUP_LIMIT_SECONDS = 14400
@@ -293,7 +289,6 @@ def wiring_errors(config: StackConfig) -> Errors:
 
 
 def bound_errors(config: StackConfig) -> Errors:
-    """Every rule of this module but the stack zones and the engine (``stack_zone_errors`` and ``engine_errors``
-    run before the components)."""
-    return (model_errors(config) + node_errors(config) + time_errors(config) + pool_errors(config)
-            + wiring_errors(config))
+    """Every rule of this module but the stack zones, the engine and the time budgets (``stack_zone_errors``,
+    ``engine_errors`` and ``time_errors`` run before the components, for messages in YAML terms)."""
+    return model_errors(config) + node_errors(config) + pool_errors(config) + wiring_errors(config)

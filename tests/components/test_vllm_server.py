@@ -167,6 +167,24 @@ def test_tensor_times_pipeline_must_equal_the_replicas_gpus(recorder):
     ]
 
 
+def test_chunked_prefill_off_needs_a_token_budget_of_the_whole_context(recorder):
+    engine = EngineSettings(served_model_name="m", max_model_len=8192, max_num_batched_tokens=2048,
+                            enable_chunked_prefill=False)
+    assert refused(recorder, engine=engine) == [
+        ("engine.max_num_batched_tokens", "2048 is below engine.max_model_len (8192) with chunked prefill off: vLLM "
+                                          "refuses to start (vllm/config/scheduler.py SchedulerConfig._verify_args); "
+                                          "raise it, lower the context, or turn chunked prefill on"),
+    ]
+
+
+def test_termination_grace_stays_within_what_gke_honours_on_a_node_drain(recorder):
+    engine = EngineSettings(served_model_name="m", shutdown_timeout_seconds=3600)
+    (problem,) = refused(recorder, engine=engine)
+    assert problem[0] == "engine.shutdown_timeout_seconds"
+    assert problem[1].endswith("s of termination grace; GKE honours at most 3600 s when it drains a node, so keep "
+                               "the sum within it")
+
+
 def test_extra_args_may_not_redefine_a_typed_flag(recorder):
     engine = EngineSettings(served_model_name="m", extra=("--max-num-seqs=8", "--seed", "1"))
     assert refused(recorder, engine=engine) == [
