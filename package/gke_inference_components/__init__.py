@@ -8,15 +8,47 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pulumi
 
+from .capacity import CapacityBuffer, ComputeClass, KedaOperator, LwsOperator, PodSnapshots, VllmScaledObject
+from .gateway import InferenceGateway, ModelPool
 from .gcp import GpuNodePool, ModelBucket
+from .jobs import BatchInference, InClusterLoadTest, ModelDownloader
 from .operations import MetricsAdapter, SmokeTest, VllmPodMonitoring
+from .platform import (
+    CompactPlacement,
+    ExistingGkeCluster,
+    GkeCluster,
+    ImageRegistry,
+    Network,
+    NodeServiceAccount,
+    ObservabilityDashboard,
+    ProjectApis,
+    WorkloadIdentity,
+)
 from .serving import VllmAutoscaler, VllmServer
+from .volumes import (
+    FilestoreShare,
+    HyperdiskMlVolume,
+    ModelDisk,
+    ModelVolume,
+    RapidCache,
+    TransferNodePool,
+)
 
 PACKAGE_NAME = "gke-inference"
 """The package name: type tokens are ``gke-inference:index:<Component>``."""
 
 COMPONENTS: list[type[pulumi.ComponentResource]] = [
-    GpuNodePool, ModelBucket, VllmServer, VllmAutoscaler, VllmPodMonitoring, MetricsAdapter, SmokeTest,
+    # platform
+    ProjectApis, Network, NodeServiceAccount, WorkloadIdentity, ImageRegistry, GkeCluster, ExistingGkeCluster,
+    GpuNodePool, CompactPlacement, ObservabilityDashboard,
+    # model storage
+    ModelBucket, RapidCache, FilestoreShare, ModelDisk, TransferNodePool, HyperdiskMlVolume,
+    ModelVolume, ModelDownloader,
+    # serving and scaling
+    VllmServer, VllmAutoscaler, VllmPodMonitoring, MetricsAdapter, SmokeTest, KedaOperator, VllmScaledObject,
+    LwsOperator, ComputeClass, CapacityBuffer, PodSnapshots,
+    # gateway, jobs
+    InferenceGateway, ModelPool, BatchInference, InClusterLoadTest,
 ]
 """Every component the package exposes (``component_provider_host`` takes the list explicitly)."""
 

@@ -111,6 +111,9 @@ class GpuNodePoolArgs(TypedDict):
     """GCP labels."""
     compute_class: NotRequired[str]
     """A custom ComputeClass whose `pools` rule lists this pool: its nodes carry the class's label and taint."""
+    gvisor: NotRequired[bool]
+    """Run the nodes in GKE Sandbox (gVisor), as GKE Pod snapshots need; only pods with `runtimeClassName: gvisor`
+    land there. Default false."""
 
 
 _POOL_KEYS = tuple(key for key in GpuNodePoolArgs.__annotations__ if key != "secondary_boot_disks")

@@ -228,6 +228,12 @@ class VllmServerArgs(TypedDict):
     """Size limit of the cache emptyDir. Default 100Gi."""
     client_label: NotRequired[str]
     """Pods labelled `<clientLabel>: "true"` may call the server. Default gke-inference/client."""
+    ingress_ip_blocks: NotRequired[list[str]]
+    """IPv4 CIDRs admitted on the serving port besides labelled pods: a load balancer's proxy-only subnet and
+    Google's health-check ranges when an InferencePool (a `ModelPool`) fronts the server."""
+    pod_snapshots: NotRequired[bool]
+    """Pods GKE can checkpoint and restore (see `PodSnapshots`): gVisor runtime, vLLM sleep mode, the service
+    account token mounted. The pools must run gVisor; one GPU per replica, no gcsfuse weights. Default false."""
     labels: NotRequired[dict[str, str]]
     """Extra labels on every object."""
 
