@@ -254,9 +254,8 @@ class GatewayConfig(Model):
         network = config.network
         if config.cluster.mode == "create" and network.create:
             base = network.to_args(config.project, config.region, nat=config.cluster.private_nodes)
-            before = {(p.property_path, p.message) for p in validate_network_args(base)}
-            added = [p for p in validate_network_args(self.network_args(base))
-                     if (p.property_path, p.message) not in before]
+            before = set(validate_network_args(base))
+            added = [p for p in validate_network_args(self.network_args(base)) if p not in before]
             errors = paths.errors(added)
         else:
             errors = paths.errors(proxy_only_range("proxy_only_subnet_cidr", self.proxy_only_subnet_cidr)[1])
