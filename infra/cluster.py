@@ -10,6 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from infra import gke_versions
 from infra.options import child_options
 from infra.validation import (
     Problem,
@@ -83,6 +84,14 @@ class GkeClusterArgs:
     """Enforce NetworkPolicy through Dataplane V2."""
     hpa_profile: str = "PERFORMANCE"
     """Cluster HPA profile (PERFORMANCE or NONE)."""
+    gateway_api: bool = False
+    """Enable the Gateway API (``gatewayApiConfig.channel: CHANNEL_STANDARD``): GKE then installs the standard Gateway
+    API CRDs and runs its Gateway controller (GKE Inference Gateway needs it)."""
+    pod_snapshots: bool = False
+    """Enable GKE Pod snapshots (``addons_config.pod_snapshot_config``; GKE 1.34.1-gke.3084001+, "Restore from a Pod
+    snapshot", https://cloud.google.com/kubernetes-engine/docs/how-to/pod-snapshots): GKE installs the
+    ``podsnapshot.gke.io`` CRDs and its snapshot agent. Snapshots also need a gVisor pool
+    (``GpuNodePoolArgs.gvisor``)."""
     system_pool: SystemPoolArgs = field(default_factory=SystemPoolArgs)
     """The CPU pool for system workloads."""
     labels: dict[str, str] = field(default_factory=dict)
@@ -243,6 +252,10 @@ class GkeCluster(pulumi.ComponentResource):
                 gce_persistent_disk_csi_driver_config=C.ClusterAddonsConfigGcePersistentDiskCsiDriverConfigArgs(
                     enabled=True
                 ),
+                # = workloads.pod_snapshot.cluster_addon() (pulumi-gcp 10.2.0 ClusterAddonsConfigArgs)
+                pod_snapshot_config=(
+                    C.ClusterAddonsConfigPodSnapshotConfigArgs(enabled=True) if args.pod_snapshots else None
+                ),
             ),
             monitoring_config=C.ClusterMonitoringConfigArgs(
                 enable_components=list(args.monitoring_components),
@@ -255,6 +268,7 @@ class GkeCluster(pulumi.ComponentResource):
                 )
             ),
             pod_autoscaling=C.ClusterPodAutoscalingArgs(hpa_profile=args.hpa_profile),
+            gateway_api_config=C.ClusterGatewayApiConfigArgs(channel=GATEWAY_API_CHANNEL) if args.gateway_api else None,
             resource_labels=args.labels or None,
             opts=child,
         )
@@ -299,9 +313,11 @@ MONITORING_COMPONENTS = (
 """container.v1 ``MonitoringComponentConfig.enableComponents`` without COMPONENT_UNSPECIFIED."""
 HPA_PROFILES = ("PERFORMANCE", "NONE")
 """container.v1 ``PodAutoscaling.hpaProfile`` without HPA_PROFILE_UNSPECIFIED."""
+GATEWAY_API_CHANNEL = "CHANNEL_STANDARD"
+"""container.v1 ``GatewayAPIConfig.channel``: "Gateway API support is enabled, standard CRDs are installed"
+(CHANNEL_EXPERIMENTAL is deprecated there)."""
 MASTER_CIDR_PREFIX = 28
 """The control plane's private range "must be a /28" (pulumi_gcp ``ClusterPrivateClusterConfigArgs``)."""
-_GKE_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?(-gke\.\d+)?$")
 
 
 def _cluster_name_problems(name: str) -> list[Problem]:
@@ -323,7 +339,7 @@ def validate_gke_cluster_args(args: GkeClusterArgs | ExistingClusterArgs) -> lis
     if not args.location:
         problems.append(Problem("location", "required: a region (regional cluster) or a zone"))
     problems += one_of("release_channel", args.release_channel, RELEASE_CHANNELS)
-    if args.min_master_version is not None and not _GKE_VERSION.match(args.min_master_version):
+    if args.min_master_version is not None and gke_versions.parse(args.min_master_version) is None:
         problems.append(Problem("min_master_version", f"'{args.min_master_version}' is not a GKE version like 1.33 "
                                                       "or 1.33.5-gke.1014000"))
     problems += rfc1035_name("pods_range_name", args.pods_range_name, "secondary range name")

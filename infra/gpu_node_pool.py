@@ -40,6 +40,14 @@ SPOT_SHUTDOWN_GRACE_MAX_SECONDS = 120
 ``NodePoolNodeConfigKubeletConfigArgs``: "can only be configured if the node pool uses Spot VMs")."""
 SPOT_SHUTDOWN_GRACE_MIN_GKE = "1.35.0-gke.1171000"
 """The control-plane version a longer Spot graceful termination needs (same page)."""
+SANDBOX_IMAGE_TYPE = "COS_CONTAINERD"
+"""GKE Sandbox nodes run Container-Optimized OS with containerd (llm-d guides/gke-pod-snapshots README @1057311a:
+``--sandbox type=gvisor`` with ``--image-type=cos_containerd``; https://cloud.google.com/kubernetes-engine/docs/how-to/
+sandbox-pods)."""
+SANDBOX_TAINT = {"key": "sandbox.gke.io/runtime", "value": "gvisor", "effect": "NO_SCHEDULE"}
+"""The taint GKE puts on GKE Sandbox nodes (with the label of the same key); the GKE-managed ``gvisor`` RuntimeClass
+adds the matching toleration and node selector to pods that name it (GKE "Isolate workloads in dedicated node pools":
+"Workloads running in GKE Sandbox are automatically scheduled onto separate nodes"). Not sent: GKE sets it."""
 
 
 def spot_pod_grace_seconds(spot: bool, shutdown_grace_seconds: int | None = None) -> int | None:
@@ -132,6 +140,10 @@ class GpuNodePoolArgs:
     compute_class: str | None = None
     """A custom ComputeClass whose ``pools`` rule lists this pool: its nodes carry the class's label and taint
     (workloads that select the pool directly tolerate it through ``scheduling``)."""
+    gvisor: bool = False
+    """Run the nodes in GKE Sandbox (gVisor; ``node_config.sandbox_config.type`` GVISOR), as GKE Pod snapshots need.
+    GKE labels and taints such nodes ``sandbox.gke.io/runtime=gvisor`` itself, so only pods with
+    ``runtimeClassName: gvisor`` land there (``SANDBOX_TAINT``)."""
 
 
 @dataclass(frozen=True)
@@ -360,6 +372,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 if args.spot_shutdown_grace_seconds is not None
                 else None
             ),
+            sandbox_config=C.NodePoolNodeConfigSandboxConfigArgs(type="GVISOR") if args.gvisor else None,
             labels=labels,
             resource_labels=args.resource_labels or None,
         )
@@ -446,6 +459,9 @@ def _image_problems(args: GpuNodePoolArgs) -> list[Problem]:
                                                    "streaming)"))
     if args.image_streaming and args.image_type != "COS_CONTAINERD":
         problems.append(Problem("image_type", f"{{image_streaming}} needs COS_CONTAINERD, not {args.image_type}"))
+    if args.gvisor and args.image_type != SANDBOX_IMAGE_TYPE:
+        problems.append(Problem("image_type", f"a gVisor pool (GKE Sandbox, which Pod snapshots need) runs on "
+                                              f"{SANDBOX_IMAGE_TYPE} nodes only, not {args.image_type}"))
     return problems
 
 

@@ -53,6 +53,8 @@ class ModelBucket(pulumi.ComponentResource):
 
     bucket_name: pulumi.Output[str]
     url: pulumi.Output[str]
+    project_number: pulumi.Output[int]
+    """The project's number, as Cloud Storage reports it (names Google-managed service agents without a lookup)."""
 
     def __init__(self, name: str, args: ModelBucketArgs, opts: pulumi.ResourceOptions | None = None):
         raise_if_problems("ModelBucket", name, validate_model_bucket_args(args))
@@ -76,6 +78,7 @@ class ModelBucket(pulumi.ComponentResource):
         )
         self.bucket_name = bucket.name
         self.url = bucket.name.apply(lambda n: f"gs://{n}")
+        self.project_number = bucket.project_number
         self._bucket = bucket
         self._opts = opts
         for index, member in enumerate(args.readers):
@@ -84,7 +87,9 @@ class ModelBucket(pulumi.ComponentResource):
             self.grant(f"{name}-writer-{index}", WRITER_ROLE, member)
         self.register_outputs({"bucketName": self.bucket_name, "url": self.url})
 
-    def grant(self, resource_name: str, role: str, member: pulumi.Input[str]) -> gcp.storage.BucketIAMMember:
+    def grant(
+        self, resource_name: str, role: pulumi.Input[str], member: pulumi.Input[str]
+    ) -> gcp.storage.BucketIAMMember:
         """Grant ``role`` on this bucket to ``member`` non-authoritatively."""
         return gcp.storage.BucketIAMMember(
             resource_name, bucket=self._bucket.name, role=role, member=member, opts=child_options(self, self._opts)

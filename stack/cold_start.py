@@ -487,8 +487,18 @@ def _gcsfuse_term(
         "weights: gcsfuse (cold)",
         weight_bytes,
         [tuned, loader],
-        f"empty file cache on {medium}, parallel downloads, HNS bucket",
+        f"empty file cache on {medium}, parallel downloads, HNS bucket" + _rapid_cache_note(config),
     )
+
+
+def _rapid_cache_note(config: StackConfig) -> str:
+    """What Rapid Cache changes in the cold GCS FUSE term: where the bytes come from, not how fast one VM reads."""
+    if not config.model.weights.gcsfuse.rapid_cache.enabled:
+        return ""
+    return ("; Rapid Cache in the serving zones: after a zone's first miss (admit-on-first-miss) reads come from its "
+            "SSD cache, 100 Gbps per zone and autoscaling (field-2026-12.md §3.2, Rapid Cache docs), so concurrent "
+            "replicas do not share the bucket's egress; one replica stays bound by its own VM as above (assumption: "
+            "no published per-VM read rate from the cache)")
 
 
 def _engine_terms(config: StackConfig, planning: PlanningConfig) -> list[Term]:

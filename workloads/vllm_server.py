@@ -44,6 +44,9 @@ from workloads.checkov import checkov_skip_annotations
 from workloads.lws_operator import READY_CONDITION as LWS_READY_CONDITION
 from workloads.pod_security import container_security_context, pod_security_context
 from workloads.pod_sizing import PodSize, size_pod
+from workloads.pod_snapshot import VLLM_ARGS as SNAPSHOT_VLLM_ARGS
+from workloads.pod_snapshot import VLLM_ENV as SNAPSHOT_VLLM_ENV
+from workloads.pod_snapshot import pod_spec_fields, snapshot_refusals
 from workloads.vllm_args import SERVING_PORT, EngineSettings, engine_args, redefined_flags
 from workloads.weights import WeightsMount
 
@@ -165,6 +168,11 @@ class VllmServerArgs:
     ingress_ip_blocks: tuple[str, ...] = ()
     """IPv4 CIDRs admitted on the serving port besides labelled pods: a load balancer's proxy-only subnet and
     Google's health-check ranges when an InferencePool fronts the server (its endpoints are the pods)."""
+    pod_snapshots: bool = False
+    """Pods GKE can checkpoint and restore (``workloads.pod_snapshot``): gVisor runtime class and node selector,
+    the sandbox toleration, vLLM sleep mode and eager safetensors loading, ``VLLM_HOST_IP=127.0.0.1``, and the KSA
+    token mounted (GKE reaches the snapshot bucket as the pod's KSA, ``tokenSource: podKSA``). The pools must run
+    gVisor (``GpuNodePoolArgs.gvisor``); one GPU per replica, no GCS FUSE weights."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,7 +341,48 @@ def validate_vllm_server_args(args: VllmServerArgs, name: str = "vllm") -> list[
     problems += kubernetes_labels("labels", args.labels)
     for index, block in enumerate(args.ingress_ip_blocks):
         problems += ipv4_network(f"ingress_ip_blocks.{index}", block, "block")[1]
+    if args.pod_snapshots:
+        refusals = snapshot_refusals(gpus_per_replica(args), args.weights.backend)
+        paths = {"gpus_per_replica": "engine.tensor_parallel_size", "weights_backend": "weights.backend"}
+        problems += [Problem(paths[refusal.property_path], refusal.render(lambda path: f"{{{paths[path]}}}"))
+                     for refusal in refusals]
     return problems
+
+
+SANDBOX_TOLERATION = {"key": "sandbox.gke.io/runtime", "operator": "Equal", "value": "gvisor", "effect": "NoSchedule"}
+"""Tolerates the taint GKE puts on gVisor nodes (``infra.gpu_node_pool.SANDBOX_TAINT``). The ``gvisor`` RuntimeClass
+adds it to created pods anyway; stated so that what reads the pod template alone (a CapacityBuffer's autoscaler
+simulation) sees the pods fit the pool."""
+SNAPSHOT_CHECKOV_SKIPS = (
+    (
+        "CKV_K8S_38",
+        "Pod snapshots: GKE writes and reads the snapshot bucket as the pod's KSA (PodSnapshotStorageConfig "
+        "tokenSource podKSA), which needs the projected token",
+    ),
+)
+
+
+def _snapshot_flags(extra: tuple[str, ...]) -> tuple[str, ...]:
+    """The Pod-snapshot recipe's vLLM flags (``workloads.pod_snapshot.VLLM_ARGS``) that ``extra`` does not set."""
+    given = {arg.split("=", 1)[0] for arg in extra}
+    flags: list[str] = []
+    for index, arg in enumerate(SNAPSHOT_VLLM_ARGS):
+        if arg.startswith("--") and arg not in given:
+            value = SNAPSHOT_VLLM_ARGS[index + 1] if index + 1 < len(SNAPSHOT_VLLM_ARGS) else ""
+            flags += [arg, value] if value and not value.startswith("--") else [arg]
+    return tuple(flags)
+
+
+def _snapshot_pod_fields(spec: dict[str, Any]) -> dict[str, Any]:
+    """What a pod GKE can snapshot changes in ``spec``: the gVisor runtime class and node selector
+    (``pod_spec_fields``), the sandbox toleration, and the KSA token (``tokenSource: podKSA``)."""
+    fields = pod_spec_fields()
+    return {
+        "runtimeClassName": fields["runtimeClassName"],
+        "nodeSelector": {**spec["nodeSelector"], **fields["nodeSelector"]},
+        "tolerations": [*spec["tolerations"], SANDBOX_TOLERATION],
+        "automountServiceAccountToken": True,
+    }
 
 
 def pod_size(args: VllmServerArgs) -> PodSize:
@@ -487,7 +536,8 @@ class VllmServer(pulumi.ComponentResource):
 
     def _pod_template(self, args: VllmServerArgs, secrets: dict[str, k8s.core.v1.Secret]) -> dict[str, Any]:
         load_flag = () if SERVER_LOAD_FLAG in args.engine.extra else (SERVER_LOAD_FLAG,)  # the drain reads /load
-        engine = replace(args.engine, extra=(*load_flag, *args.weights.vllm_args, *args.engine.extra))
+        engine = replace(args.engine, extra=(*load_flag, *args.weights.vllm_args, *args.engine.extra,
+                                             *(_snapshot_flags(args.engine.extra) if args.pod_snapshots else ())))
         container = {
             "name": "vllm",
             "image": args.image,
@@ -536,6 +586,8 @@ class VllmServer(pulumi.ComponentResource):
         }
         if self._preferred_pools:
             spec["affinity"] = self._pool_affinity(self._preferred_pools)
+        if args.pod_snapshots:
+            spec.update(_snapshot_pod_fields(spec))
         if not spec["initContainers"]:
             del spec["initContainers"]
         metadata: dict[str, Any] = {"labels": self.labels}
@@ -579,6 +631,8 @@ class VllmServer(pulumi.ComponentResource):
         ]
         if args.weights.offline_hub:
             env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
+        if args.pod_snapshots:
+            env += [{"name": key, "value": value} for key, value in SNAPSHOT_VLLM_ENV.items()]
         if "apiKey" in secrets:
             env.append(
                 {
@@ -608,7 +662,7 @@ class VllmServer(pulumi.ComponentResource):
         """checkov skips + the await: a Deployment has a built-in await (only its timeout is set), a
         LeaderWorkerSet none (``pulumi.com/waitFor: condition=Available``)."""
         return {
-            **checkov_skip_annotations(CHECKOV_SKIPS),
+            **checkov_skip_annotations(CHECKOV_SKIPS + (SNAPSHOT_CHECKOV_SKIPS if args.pod_snapshots else ())),
             **await_annotations(condition, cls.rollout_timeout_seconds(args)),
         }
 

@@ -15,6 +15,7 @@ CEL rules (``x-kubernetes-validations``) are not evaluated offline; they are cou
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ BARE_SCHEMAS: dict[str, tuple[str, str, str]] = {
     "gke-datalayer/gcpdatasource_v1.schema.json": ("datalayer.gke.io", "v1", "GCPDataSource"),
 }
 """JSON Schema files (not CRDs) of GKE-managed kinds → (group, version, kind); see PROVENANCE.md."""
+REFERENCE_CHECKED = {"podsnapshot.gke.io/v1": ("workloads.pod_snapshot", "snapshot_object_problems")}
+"""GKE-managed API versions with no published schema at all (none from GKE, none in datreeio/CRDs-catalog) → the
+(module, function) that checks their objects against the CRD reference page instead (``"path: message"`` lines)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,11 @@ def validate_custom(manifest: Mapping[str, Any]) -> list[Violation]:
     api_version, kind = manifest.get("apiVersion", ""), manifest.get("kind", "")
     validator = _validator(api_version, kind)
     name = object_name(manifest)
+    if validator is None and api_version in REFERENCE_CHECKED:
+        module, function = REFERENCE_CHECKED[api_version]
+        check = getattr(importlib.import_module(module), function)  # imported lazily: the module loads the Pulumi SDKs
+        return [Violation(f"crd-reference:{kind}", name, path, message)
+                for path, _, message in (problem.partition(": ") for problem in check(manifest))]
     if validator is None:
         served = known_kinds().get(kind)
         hint = (f"served versions are {', '.join(served)}" if served

@@ -871,7 +871,7 @@ class StackConfig(Model):
                                          "GPU pool"))
         if serving.pod_snapshots.enabled and not self.cluster.workload_identity:
             errors.append(("cluster.workloadIdentity", "Pod snapshots reach their bucket through Workload Identity "
-                                                       f"({ps.HOW_TO}): set it true"))
+                                                       "(GKE how-to pod-snapshots): set it true"))
         if errors:
             raise FieldErrors(errors)
 

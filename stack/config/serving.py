@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from infra.images import BUILD, image_problem
+from infra.rapid_cache import DEFAULT_TTL_SECONDS as DEFAULT_RAPID_CACHE_TTL
+from infra.rapid_cache import RapidCacheArgs, validate_rapid_cache_args
 from stack.config.base import ArgPaths, FieldError, FieldErrors, Model
 from stack.config.capacity import CapacityBufferConfig, ComputeClassConfig, PodSnapshotConfig
 from workloads.autoscaling import replica_limit_problems as hpa_replica_limits
@@ -33,6 +35,35 @@ class WeightsBackend(StrEnum):
     HUGGING_FACE = "huggingFace"
 
 
+class RapidCacheOptions(Model):
+    """Rapid Cache (formerly Anywhere Cache): a zonal SSD read cache of the model bucket in each serving zone
+    (``infra/rapid_cache.py``; docs/capacity.md)."""
+
+    enabled: bool = Field(default=False, description="Create one cache per zone of the pools that read the weights.")
+    ttl_seconds: int = Field(
+        default=DEFAULT_RAPID_CACHE_TTL, ge=1, description="Seconds an entry stays cached without reads."
+    )
+    admission_policy: str | None = Field(
+        default=None, description="`admit-on-first-miss` (the service default; the only policy not deprecated)."
+    )
+    ingest_on_write: bool = Field(
+        default=False, description="Cache objects as they are written (the download Job's writes warm the caches)."
+    )
+
+    def to_args(self, bucket: Any, bucket_location: str, zones: tuple[str, ...]) -> RapidCacheArgs:
+        """The component's arguments for ``zones`` of a bucket in ``bucket_location``."""
+        return RapidCacheArgs(bucket=bucket, bucket_location=bucket_location, zones=zones,
+                              ttl_seconds=self.ttl_seconds, admission_policy=self.admission_policy,
+                              ingest_on_write=self.ingest_on_write)
+
+    @model_validator(mode="after")
+    def _component_rules(self) -> RapidCacheOptions:
+        problems = validate_rapid_cache_args(self.to_args("stand-in", "stand-in", ("stand-in",)))
+        if problems:  # stand-ins for the bucket and zones: only this section's own fields can fail
+            raise FieldErrors(ArgPaths("").errors(problems))
+        return self
+
+
 class GcsFuseOptions(Model):
     """Cloud Storage FUSE CSI tuned for read-mostly model files."""
 
@@ -45,6 +76,9 @@ class GcsFuseOptions(Model):
     )
     sidecar_memory_limit: str = Field(default="0", description="gke-gcsfuse sidecar memory limit; 0 = unlimited.")
     sidecar_cpu_limit: str = Field(default="0", description="gke-gcsfuse sidecar CPU limit; 0 = unlimited.")
+    rapid_cache: RapidCacheOptions = Field(
+        default_factory=RapidCacheOptions, description="Rapid Cache of the model bucket in the serving zones."
+    )
 
 
 _OVERRIDE = (
@@ -185,6 +219,14 @@ class WeightsConfig(Model):
     def _downloader_image(self) -> WeightsConfig:
         if self.downloader_image is not None:
             _check_image("downloaderImage", self.downloader_image, allow_build=True)
+        return self
+
+    @model_validator(mode="after")
+    def _rapid_cache_needs_gcsfuse(self) -> WeightsConfig:
+        if self.gcsfuse.rapid_cache.enabled and self.backend is not WeightsBackend.GCSFUSE:
+            raise FieldError("gcsfuse.rapidCache.enabled", f"the caches serve replicas that read the bucket through "
+                             f"GCS FUSE at every start; backend {self.backend.value} does not: set backend gcsfuse or "
+                             "turn the cache off")
         return self
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ from infra.storage import ModelBucket
 from stack.config import StackConfig
 from stack.decisions import STARTUP_BUDGET_FACTOR as STARTUP_BUDGET_FACTOR  # re-exported (tests, callers)
 from stack.decisions import replica_cold_start_seconds, startup_budget_seconds
-from stack.program.capacity import build_capacity_buffer, build_compute_class
+from stack.program.capacity import build_capacity_buffer, build_compute_class, build_pod_snapshots, build_rapid_cache
 from stack.program.gateway import build_gateway
 from stack.program.identities import BucketAccess, stack_identity
 from stack.program.images import StackImages
@@ -134,6 +134,8 @@ def build_serving(
         ),
     )
     build_capacity_buffer(config, provider, server, images.serving.ref)
+    build_pod_snapshots(config, stack, provider, server, gcp_depends_on)
+    build_rapid_cache(config, bucket)
     build_gateway(config, provider, images, server, depends_on=[namespace])
     batch_pool = pools[config.batch.pool or serving.pool]
     build_batch(
