@@ -346,6 +346,15 @@ def validate_vllm_server_args(args: VllmServerArgs, name: str = "vllm") -> list[
         paths = {"gpus_per_replica": "engine.tensor_parallel_size", "weights_backend": "weights.backend"}
         problems += [Problem(paths[refusal.property_path], refusal.render(lambda path: f"{{{paths[path]}}}"))
                      for refusal in refusals]
+        extra = args.engine.extra
+        for index, arg in enumerate(extra):
+            flag, _, value = arg.partition("=")
+            value = value or (extra[index + 1] if index + 1 < len(extra) else "")
+            if flag == "--safetensors-load-strategy" and value != "eager":
+                problems.append(Problem(f"engine.extra.{index}", (
+                    f"{flag} {value}: Pod snapshots need eager loading (mmap'd weight files break or bloat the "
+                    "snapshot; llm-d guides/gke-pod-snapshots README @1057311a, caveat 3); drop it, the server sets "
+                    "eager")))
     return problems
 
 

@@ -158,3 +158,11 @@ def test_the_server_component_refuses_snapshots_of_gcs_fuse_pods():
         ("weights.backend", "pods with GCS FUSE CSI volumes cannot be snapshotted (llm-d "
                             "guides/gke-pod-snapshots/README.md @1057311a); {weights.backend} gcsfuse must change to "
                             "use Pod snapshots")]
+
+
+def test_extra_args_may_not_turn_eager_loading_off_under_snapshots(tmp_path, capsys):
+    code = main(["render", "dev", *SET, "--set", "serving.vllm.extraArgs=[--safetensors-load-strategy, lazy]",
+                 "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.splitlines()[0].startswith(
+        "error: platform.serving.vllm.extraArgs.0: --safetensors-load-strategy lazy: Pod snapshots need eager"), err
