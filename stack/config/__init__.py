@@ -900,10 +900,10 @@ class StackConfig(Model):
         """
         serving = self.serving
         section = serving.capacity_buffer
-        common = {"namespace": serving.namespace, "name": f"{serving.name}-headroom",
-                  "gke_version": self.cluster.min_master_version, "labels": labels}
+        name, version = f"{serving.name}-headroom", self.cluster.min_master_version
         if serving.nodes_per_replica == 1:
-            return section.to_args(**common, scalable_ref=ScalableRef(kind="Deployment", name=serving.name))
+            return section.to_args(namespace=serving.namespace, name=name, gke_version=version, labels=labels,
+                                   scalable_ref=ScalableRef(kind="Deployment", name=serving.name))
         shape = self.pool_shape(serving.pool)
         size = pod_size(self.server_args("stack"))
         chunk = BufferChunk(
@@ -911,7 +911,7 @@ class StackConfig(Model):
             image=image, node_selector=dict(shape.scheduling.node_selector),
             tolerations=tuple(shape.scheduling.tolerations),
         )
-        args = section.to_args(**common, chunk=chunk)
+        args = section.to_args(namespace=serving.namespace, name=name, gke_version=version, labels=labels, chunk=chunk)
         return replace(args, replicas=section.replicas * serving.nodes_per_replica)
 
     def batch_pool_name(self) -> str:
