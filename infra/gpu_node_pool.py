@@ -50,6 +50,14 @@ adds the matching toleration and node selector to pods that name it (GKE "Isolat
 "Workloads running in GKE Sandbox are automatically scheduled onto separate nodes"). Not sent: GKE sets it."""
 
 
+def gpu_sharing(partition_size: str | None, sharing_strategy: str | None) -> str | None:
+    """How a pool shares its GPUs, in words (``MIG partitions (1g.10gb)``, ``TIME_SHARING sharing``); None when
+    every pod gets whole GPUs."""
+    if partition_size is not None:
+        return f"MIG partitions ({partition_size})"
+    return f"{sharing_strategy} sharing" if sharing_strategy else None
+
+
 def spot_pod_grace_seconds(spot: bool, shutdown_grace_seconds: int | None = None) -> int | None:
     """Seconds a preempted node gives ordinary pods (None on-demand): the shutdown minus the critical share."""
     if not spot:
@@ -208,6 +216,10 @@ class PoolShape:
     """Node ephemeral storage (emptyDirs, the GCS FUSE file cache) sits on Local SSD."""
     spot_pod_grace_seconds: int | None = None
     """Seconds a preempted node gives ordinary pods; None = on-demand (or, with a Spot toleration, GKE's default)."""
+    shared_gpus: str | None = None
+    """How the pool shares its GPUs (``gpu_sharing``); None = whole GPUs."""
+    queued_provisioning: bool = False
+    """Nodes come only through ProvisioningRequests (queued provisioning)."""
 
     @classmethod
     def existing(
@@ -232,6 +244,9 @@ class GpuNodePool(pulumi.ComponentResource):
     scheduling: Scheduling
     spot_pod_grace_seconds: int | None
     """Seconds a preempted node gives ordinary pods (None on-demand)."""
+    shared_gpus: str | None
+    """How the pool shares its GPUs (MIG partitions, time-sharing, MPS); None = whole GPUs."""
+    queued_provisioning: bool
     pool_name: pulumi.Output[str]
     node_pool: gcp.container.NodePool
 
@@ -246,6 +261,8 @@ class GpuNodePool(pulumi.ComponentResource):
         labels = {"gke-inference/pool": name, **args.labels, **class_label}
         self.scheduling = pool_scheduling(name, self.machine, args.spot, args.compute_class)
         self.spot_pod_grace_seconds = spot_pod_grace_seconds(args.spot, args.spot_shutdown_grace_seconds)
+        self.shared_gpus = gpu_sharing(args.gpu_partition_size, args.gpu_sharing_strategy)
+        self.queued_provisioning = args.queued_provisioning
         project, location = cluster_facts(args)
         self.node_pool = gcp.container.NodePool(
             f"{name}-pool",

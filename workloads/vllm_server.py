@@ -243,6 +243,15 @@ def _pool_problems(args: VllmServerArgs) -> list[Problem]:
         if POOL_LABEL not in overflow.scheduling.node_selector or POOL_LABEL not in args.pool.scheduling.node_selector:
             problems.append(Problem("overflow_pool", f"both pools' node selectors must name the pool ({POOL_LABEL}) "
                                                      "so replicas can prefer one"))
+    for pool_path, shape in (("pool", args.pool), ("overflow_pool", overflow)):
+        if shape is not None and shape.shared_gpus:
+            problems.append(Problem(pool_path, (
+                f"the pool shares its GPUs ({shape.shared_gpus}); the server sizes memory, tensor parallelism and "
+                "pods for whole GPUs: serve on a pool without GPU sharing")))
+        if shape is not None and shape.queued_provisioning:
+            problems.append(Problem(pool_path, (
+                "the pool has queued provisioning: its nodes come only through ProvisioningRequests, which the "
+                "server's pods do not make, so they would stay Pending; serve on a pool without it")))
     weights = args.weights
     for pool_path, shape in (("pool", args.pool), ("overflow_pool", overflow)):
         if shape is not None and weights.local_ssd_file_cache and not shape.ephemeral_local_ssd:

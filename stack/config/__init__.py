@@ -23,6 +23,7 @@ from infra.gpu_node_pool import (
     PoolShape,
     SecondaryBootDiskArgs,
     effective_local_ssd_count,
+    gpu_sharing,
     pool_scheduling,
     validate_gpu_node_pool_args,
 )
@@ -644,7 +645,7 @@ class StackConfig(Model):
                     "use DEFAULT or drop DCGM from cluster.monitoringComponents",
                 )
         # before the server's own rules, for messages in YAML terms
-        bounds.check(bounds.engine_errors(self) + bounds.time_errors(self))
+        bounds.check(bounds.engine_errors(self) + bounds.time_errors(self) + bounds.pool_errors(self))
         self._check_serving((info.context or {}).get("stack") or "stack")
         self._check_capacity()
         self._check_replicas()
@@ -976,7 +977,9 @@ class StackConfig(Model):
         pool = self.gpu_pools[name]
         ephemeral = pool.local_ssd.mode is LocalSsdMode.EPHEMERAL and pool.local_ssd_count() > 0
         scheduling = pool_scheduling(name, pool.machine(), pool.spot, self.pool_compute_class(name))
-        return PoolShape(pool.machine(), scheduling, ephemeral)
+        shared = gpu_sharing(pool.gpu_partition_size, pool.gpu_sharing.strategy if pool.gpu_sharing else None)
+        return PoolShape(pool.machine(), scheduling, ephemeral, shared_gpus=shared,
+                         queued_provisioning=pool.queued_provisioning)
 
     def gcsfuse_file_cache(self) -> Literal["localSsd", "memory", "none"]:
         """``gcsfuse.fileCache``, with ``auto`` resolved: Local SSD when the serving pool backs ephemeral

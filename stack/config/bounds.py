@@ -289,6 +289,7 @@ def wiring_errors(config: StackConfig) -> Errors:
 
 
 def bound_errors(config: StackConfig) -> Errors:
-    """Every rule of this module but the stack zones, the engine and the time budgets (``stack_zone_errors``,
-    ``engine_errors`` and ``time_errors`` run before the components, for messages in YAML terms)."""
-    return model_errors(config) + node_errors(config) + pool_errors(config) + wiring_errors(config)
+    """Every rule of this module but the stack zones, the engine, the time budgets and the serving pools
+    (``stack_zone_errors``, ``engine_errors``, ``time_errors`` and ``pool_errors`` run before the components, for
+    messages in YAML terms)."""
+    return model_errors(config) + node_errors(config) + wiring_errors(config)

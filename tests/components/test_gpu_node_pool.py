@@ -400,3 +400,9 @@ def test_existing_pool_shape_matches_what_the_component_exposes(recorder):
     assert (shape.machine, shape.scheduling, shape.ephemeral_local_ssd) == (
         pool.machine, pool.scheduling, pool.ephemeral_local_ssd
     )
+
+
+def test_the_pool_tells_workloads_whether_its_gpus_are_whole(recorder):
+    assert make(recorder, BASE).value.shared_gpus is None
+    mig = make(recorder, replace(BASE, machine_type="a2-highgpu-1g", gpu_partition_size="1g.5gb")).value
+    assert mig.shared_gpus == "MIG partitions (1g.5gb)" and mig.queued_provisioning is False

@@ -303,3 +303,19 @@ def test_readiness_is_the_drain_aware_script_and_the_server_counts_its_load(reco
         "exec": {"command": ["python3", "/etc/vllm-probe/readiness.py"]},
         "periodSeconds": 2, "timeoutSeconds": 3, "failureThreshold": 1}
     assert container["args"].count("--enable-server-load-tracking") == 1
+
+
+def test_a_pool_that_shares_or_queues_its_gpus_cannot_serve(recorder):
+    import dataclasses
+
+    mig = dataclasses.replace(H100, shared_gpus="MIG partitions (1g.10gb)")
+    queued = dataclasses.replace(H100, queued_provisioning=True)
+    engine = EngineSettings(served_model_name="m", tensor_parallel_size=8)
+    assert refused(recorder, pool=mig, engine=engine) == [
+        ("pool", "the pool shares its GPUs (MIG partitions (1g.10gb)); the server sizes memory, tensor parallelism "
+                 "and pods for whole GPUs: serve on a pool without GPU sharing"),
+    ]
+    assert refused(recorder, pool=queued, engine=engine) == [
+        ("pool", "the pool has queued provisioning: its nodes come only through ProvisioningRequests, which the "
+                 "server's pods do not make, so they would stay Pending; serve on a pool without it"),
+    ]
