@@ -220,6 +220,8 @@ class PoolShape:
     """How the pool shares its GPUs (``gpu_sharing``); None = whole GPUs."""
     queued_provisioning: bool = False
     """Nodes come only through ProvisioningRequests (queued provisioning)."""
+    max_nodes: int | None = None
+    """The most nodes the pool can run (all zones); None = unknown (a pool created elsewhere)."""
 
     @classmethod
     def existing(
@@ -247,6 +249,8 @@ class GpuNodePool(pulumi.ComponentResource):
     shared_gpus: str | None
     """How the pool shares its GPUs (MIG partitions, time-sharing, MPS); None = whole GPUs."""
     queued_provisioning: bool
+    max_nodes: int
+    """The most nodes the pool can run, all zones together."""
     pool_name: pulumi.Output[str]
     node_pool: gcp.container.NodePool
 
@@ -263,6 +267,7 @@ class GpuNodePool(pulumi.ComponentResource):
         self.spot_pod_grace_seconds = spot_pod_grace_seconds(args.spot, args.spot_shutdown_grace_seconds)
         self.shared_gpus = gpu_sharing(args.gpu_partition_size, args.gpu_sharing_strategy)
         self.queued_provisioning = args.queued_provisioning
+        self.max_nodes = args.max_nodes * (len(args.node_locations) if args.per_zone_limits else 1)
         project, location = cluster_facts(args)
         self.node_pool = gcp.container.NodePool(
             f"{name}-pool",

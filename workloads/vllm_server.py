@@ -140,7 +140,11 @@ class VllmServerArgs:
     replicas: int = 1
     """Replicas (the autoscaler's minimum when one manages them)."""
     max_replicas: int = 1
-    """The most replicas that can run; above one a PodDisruptionBudget keeps voluntary evictions to one at a time."""
+    """The most replicas that can run; above one a PodDisruptionBudget keeps voluntary evictions to one at a time.
+    Their nodes must fit ``pool`` and ``overflow_pool`` (where their maximum is known)."""
+    model_context_length: int | None = None
+    """The model's longest context (its config's ``max_position_embeddings``); given, ``engine.max_model_len`` may
+    not exceed it. None skips the check."""
     autoscaled: bool = False
     """An HPA or KEDA owns `replicas`: leave it out of the spec so updates don't fight the autoscaler."""
     nodes_per_replica: int = 1
@@ -200,6 +204,11 @@ def _parallelism_problems(args: VllmServerArgs) -> list[Problem]:
     if args.nodes_per_replica > 1 and engine.tensor_parallel_size > machine.gpu_count:
         problems.append(Problem("engine.tensor_parallel_size", (
             f"multi-node replicas split tensors within a node ({machine.gpu_count} GPUs) and pipeline across nodes")))
+    if args.model_context_length is not None and engine.max_model_len is not None and (
+            engine.max_model_len > args.model_context_length):
+        problems.append(Problem("engine.max_model_len", (
+            f"{engine.max_model_len} exceeds the model's context of {args.model_context_length} tokens "
+            "({model_context_length}); set at most that")))
     budget, context = engine.max_num_batched_tokens, engine.max_model_len
     if not engine.enable_chunked_prefill and budget is not None and context is not None and budget < context:
         problems.append(Problem("engine.max_num_batched_tokens", (
@@ -243,6 +252,14 @@ def _pool_problems(args: VllmServerArgs) -> list[Problem]:
         if POOL_LABEL not in overflow.scheduling.node_selector or POOL_LABEL not in args.pool.scheduling.node_selector:
             problems.append(Problem("overflow_pool", f"both pools' node selectors must name the pool ({POOL_LABEL}) "
                                                      "so replicas can prefer one"))
+    pools = [shape for shape in (args.pool, overflow) if shape is not None]
+    capacity = [shape.max_nodes for shape in pools]
+    nodes = max(args.replicas, args.max_replicas) * args.nodes_per_replica
+    if args.compute_class is None and None not in capacity and nodes > sum(c or 0 for c in capacity):
+        problems.append(Problem("max_replicas", (
+            f"{max(args.replicas, args.max_replicas)} replica(s) × {args.nodes_per_replica} node(s) = {nodes} nodes, "
+            f"but {{pool}}{' and {overflow_pool}' if overflow else ''} hold at most {sum(c or 0 for c in capacity)}; "
+            "lower it or give the pools more nodes")))
     for pool_path, shape in (("pool", args.pool), ("overflow_pool", overflow)):
         if shape is not None and shape.shared_gpus:
             problems.append(Problem(pool_path, (

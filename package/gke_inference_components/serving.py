@@ -213,7 +213,9 @@ class VllmServerArgs(TypedDict):
     replicas: NotRequired[int]
     """Replicas (the autoscaler's minimum when one manages them). Default 1."""
     max_replicas: NotRequired[int]
-    """The most replicas that can run. Default 1."""
+    """The most replicas that can run; their nodes must fit the pools where the pools' maximum is known. Default 1."""
+    model_context_length: NotRequired[int]
+    """The model's longest context (its config's max_position_embeddings); given, maxModelLen may not exceed it."""
     autoscaled: NotRequired[bool]
     """An autoscaler owns the replica count (left out of the spec). Default false."""
     startup_budget_seconds: NotRequired[int]

@@ -472,7 +472,7 @@ def pool_paths(name: str, own_zones: bool = True) -> ArgPaths:
 
 SERVER_PATHS = ArgPaths("serving", {
     "engine": "serving.vllm", "engine.shutdown_timeout_seconds": "serving.shutdownTimeoutSeconds",
-    "engine.extra": "serving.vllm.extraArgs",
+    "engine.extra": "serving.vllm.extraArgs", "model_context_length": "model.id",
     "engine.model": "model.id", "weight_bytes": "model.parametersBillions", "weights": "model.weights",
     "weights.read_only_many": "model.weights.persistentDisk.accessMode",
     "weights.local_ssd_file_cache": "model.weights.gcsfuse.fileCache",
@@ -645,7 +645,8 @@ class StackConfig(Model):
                     "use DEFAULT or drop DCGM from cluster.monitoringComponents",
                 )
         # before the server's own rules, for messages in YAML terms
-        bounds.check(bounds.engine_errors(self) + bounds.time_errors(self) + bounds.pool_errors(self))
+        bounds.check(bounds.model_errors(self) + bounds.node_errors(self) + bounds.engine_errors(self)
+                     + bounds.time_errors(self) + bounds.pool_errors(self))
         self._check_serving((info.context or {}).get("stack") or "stack")
         self._check_capacity()
         self._check_replicas()
@@ -832,6 +833,7 @@ class StackConfig(Model):
                 else self.pool_shape(serving.spot_pool)
             ),
             compute_class=serving.compute_class.name if serving.compute_class else None,
+            model_context_length=bounds.MODEL_CONTEXT.get(self.model.id),
             google_service_account=google_service_account,
             weight_bytes=self.effective_weight_bytes(),
             replicas=replicas,
@@ -979,7 +981,7 @@ class StackConfig(Model):
         scheduling = pool_scheduling(name, pool.machine(), pool.spot, self.pool_compute_class(name))
         shared = gpu_sharing(pool.gpu_partition_size, pool.gpu_sharing.strategy if pool.gpu_sharing else None)
         return PoolShape(pool.machine(), scheduling, ephemeral, shared_gpus=shared,
-                         queued_provisioning=pool.queued_provisioning)
+                         queued_provisioning=pool.queued_provisioning, max_nodes=bounds.pool_max_nodes(self, name))
 
     def gcsfuse_file_cache(self) -> Literal["localSsd", "memory", "none"]:
         """``gcsfuse.fileCache``, with ``auto`` resolved: Local SSD when the serving pool backs ephemeral

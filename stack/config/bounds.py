@@ -118,9 +118,11 @@ def node_errors(config: StackConfig) -> Errors:
         return errors  # the serving checks name the missing pool
     pools = [serving.pool, *([serving.spot_pool] if serving.spot_pool else [])]
     if serving.compute_class is not None:
-        listed = [p for rule in serving.compute_class.priorities for p in rule.pools if p in config.gpu_pools]
+        listed = [p for rule in serving.compute_class.priorities for p in rule.pools]
         if any(rule.type != "pools" for rule in serving.compute_class.priorities):
             return errors  # GKE creates nodes for the other rules: no fixed maximum to check against
+        if any(p not in config.gpu_pools for p in listed):
+            return errors  # the capacity checks name the unknown pool
         pools = list(dict.fromkeys(listed))
     capacity = sum(pool_max_nodes(config, p) for p in pools)
     replicas = config.max_replicas()
@@ -289,7 +291,7 @@ def wiring_errors(config: StackConfig) -> Errors:
 
 
 def bound_errors(config: StackConfig) -> Errors:
-    """Every rule of this module but the stack zones, the engine, the time budgets and the serving pools
-    (``stack_zone_errors``, ``engine_errors``, ``time_errors`` and ``pool_errors`` run before the components, for
-    messages in YAML terms)."""
-    return model_errors(config) + node_errors(config) + wiring_errors(config)
+    """The rules that need the components' verdict first (the others run before the components, for messages in
+    YAML terms: ``stack_zone_errors``, ``model_errors``, ``node_errors``, ``engine_errors``, ``time_errors``,
+    ``pool_errors``)."""
+    return wiring_errors(config)

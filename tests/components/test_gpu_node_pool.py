@@ -406,3 +406,9 @@ def test_the_pool_tells_workloads_whether_its_gpus_are_whole(recorder):
     assert make(recorder, BASE).value.shared_gpus is None
     mig = make(recorder, replace(BASE, machine_type="a2-highgpu-1g", gpu_partition_size="1g.5gb")).value
     assert mig.shared_gpus == "MIG partitions (1g.5gb)" and mig.queued_provisioning is False
+
+
+def test_the_pool_tells_workloads_how_many_nodes_it_can_hold(recorder):
+    # max_nodes is a total unless per_zone_limits, then it is per zone (BASE has two zones)
+    assert make(recorder, replace(BASE, max_nodes=3)).value.max_nodes == 3
+    assert make(recorder, replace(BASE, max_nodes=3, per_zone_limits=True)).value.max_nodes == 6

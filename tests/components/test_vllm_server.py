@@ -319,3 +319,23 @@ def test_a_pool_that_shares_or_queues_its_gpus_cannot_serve(recorder):
         ("pool", "the pool has queued provisioning: its nodes come only through ProvisioningRequests, which the "
                  "server's pods do not make, so they would stay Pending; serve on a pool without it"),
     ]
+
+
+def test_replicas_must_fit_the_pools_nodes(recorder):
+    import dataclasses
+
+    small = dataclasses.replace(H100, max_nodes=2)
+    engine = EngineSettings(served_model_name="m", tensor_parallel_size=8)
+    assert refused(recorder, pool=small, engine=engine, replicas=1, max_replicas=3) == [
+        ("max_replicas", "3 replica(s) × 1 node(s) = 3 nodes, but pool hold at most 2; lower it or give the pools "
+                         "more nodes"),
+    ]
+    assert recorder.run(lambda: VllmServer("vllm", args(pool=small, engine=engine, replicas=1, max_replicas=2)))
+
+
+def test_max_model_len_within_the_models_context(recorder):
+    engine = EngineSettings(served_model_name="m", max_model_len=200000)
+    assert refused(recorder, engine=engine, model_context_length=131072) == [
+        ("engine.max_model_len", "200000 exceeds the model's context of 131072 tokens (model_context_length); set at "
+                                 "most that"),
+    ]
