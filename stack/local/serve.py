@@ -19,6 +19,7 @@ Tests use the same class (tests/integration/conftest.py), so what they prove is 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -134,10 +135,29 @@ class DrainResult:
     killed: bool  # True if the grace period ran out and SIGKILL was needed
 
 
+def write_api_key(state_dir: Path, api_key: str) -> Path:
+    """Store the local server's API key in ``state_dir/api-key``, readable by this user only, so a client can use
+    it without it ever being printed."""
+    path = state_dir / "api-key"
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(api_key)
+    return path
+
+
+def how_to_call(server: LocalServer) -> str:
+    """How to call the running server: URL, served model name, and where the API key is (never the key)."""
+    auth = f' -H "Authorization: Bearer $(cat {server.api_key_file})"' if server.api_key_file else ""
+    body = json.dumps({"model": server.served_model_name, "messages": [{"role": "user", "content": "Hello"}]})
+    return (f"call: curl {server.base_url}/v1/chat/completions -H 'Content-Type: application/json'{auth} "
+            f"-d '{body}'")
+
+
 class LocalServer:
     """The rendered vLLM container running locally: start, probe, drain.
 
-    Attributes (after `start`): `base_url`, `api_key` (None without VLLM_API_KEY in the spec),
+    Attributes (after `start`): `base_url`, `api_key` (None without VLLM_API_KEY in the spec), `api_key_file`
+    (where that key is stored, mode 0600),
     `pid` (vLLM's API server process), `model_dir`, `served_model_name`, `adapted`
     (args + changes), `env_changes`, `probes` (the ProbeRunner), `log_path`.
     """
@@ -159,6 +179,7 @@ class LocalServer:
         self.env_changes = local.changes
         self.container_env = local.env
         self.api_key = local.api_key
+        self.api_key_file = write_api_key(self.state_dir, self.api_key) if self.api_key else None
         self.served_model_name = self.adapted.served_model_name
         self.base_url = f"http://127.0.0.1:{self.port}"
         probe_specs = []
@@ -359,7 +380,9 @@ def main_loop(server: LocalServer, *, out: Callable[[str], None] = print) -> int
         return 1
     out(f"ready in {ttr:.1f}s (startup probe passed at {server.probes.time_started or 0:.1f}s); "
         f"serving {server.served_model_name!r} on {server.base_url}"
-        + (" (API key set from the spec's Secret; not shown)" if server.api_key else ""))
+        + (f" (API key from the spec's Secret: generated locally, in {server.api_key_file})"
+           if server.api_key_file else ""))
+    out(how_to_call(server))
     out("Ctrl-C or SIGTERM drains like a pod deletion")
     while not stop.wait(1.0):
         if server.proc.poll() is not None:
