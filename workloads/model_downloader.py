@@ -41,6 +41,11 @@ from workloads.service_account import workload_identity_service_account
 from workloads.weights import HF_TOKEN_DIR, HF_TOKEN_VOLUME, inherited_depends_on, token_volume
 
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
+_HUB_PART = r"(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?"
+HUB_ID = re.compile(rf"^{_HUB_PART}/{_HUB_PART}$")
+"""``org/name`` as the hub names repositories: ASCII letters, digits, ``-``, ``_``, ``.``, at most 96 per part,
+not starting or ending with ``-``/``.``, no ``--`` or ``..`` (huggingface_hub 2.4.0 utils/_validators.py
+``validate_repo_id``, which also allows a bare name: the stack needs the organisation to pin a revision)."""
 DOWNLOADER_UID = 65532
 """Non-root user the downloader runs as (distroless ``nonroot``)."""
 
@@ -189,6 +194,10 @@ def validate_model_downloader_args(args: ModelDownloaderArgs) -> list[Problem]:
         return problems
     problems = namespace_name("namespace", args.namespace) + pinned_image("image", args.image)
     problems += object_name("service_account_name", args.service_account_name, "service account name")
+    if not HUB_ID.match(args.repo_id):
+        problems.append(Problem("repo_id", (
+            f"{args.repo_id!r} is not a hub id: use org/name (letters, digits, '-', '_', '.'; no spaces), e.g. "
+            "meta-llama/Llama-3.1-8B-Instruct")))
     if not _REVISION.match(args.revision):
         problems.append(Problem("revision", f"'{args.revision}' is not a 40-hex commit; pin the hub revision"))
     b = args.budget

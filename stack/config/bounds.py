@@ -6,14 +6,13 @@ as one ``FieldErrors``. Every number names its source next to it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from infra import zones
 from stack.config.base import FieldErrors
 from stack.config.serving import AutoscalingConfig, WeightsBackend
-from workloads.model_downloader import HUB_SUSTAINED_GBPS
+from workloads.model_downloader import HUB_ID, HUB_SUSTAINED_GBPS
 from workloads.vllm_args import redefined_flags
 from workloads.vllm_server import GRACE_LIMIT_SECONDS
 
@@ -41,11 +40,7 @@ def stack_zone_errors(config: StackConfig) -> Errors:
 
 # -- the model ------------------------------------------------------------------------------------
 
-_HUB_PART = r"(?!.*(--|\.\.))[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?"
-HUB_ID = re.compile(rf"^{_HUB_PART}/{_HUB_PART}$")
-"""``org/name`` as the hub names repositories: ASCII letters, digits, ``-``, ``_``, ``.``, at most 96 per part,
-not starting or ending with ``-``/``.``, no ``--`` or ``..`` (huggingface_hub 2.4.0 utils/_validators.py
-``validate_repo_id``, which also allows a bare name: the stack needs the organisation to pin a revision)."""
+
 
 MODEL_CONTEXT = {
     "meta-llama/Llama-3.1-8B-Instruct": 131072,

@@ -162,6 +162,14 @@ def test_wrong_field_types_are_named(recorder):
     ]
 
 
+@pytest.mark.parametrize("repo_id", ["", "Llama 3", "meta-llama/Llama 3", "llama-3-8b", "org/a--b"])
+def test_the_repository_is_a_hub_id(recorder, repo_id):
+    assert refused(recorder, repo_id=repo_id) == [
+        ("repo_id", f"{repo_id!r} is not a hub id: use org/name (letters, digits, '-', '_', '.'; no spaces), e.g. "
+                    "meta-llama/Llama-3.1-8B-Instruct"),
+    ]
+
+
 def test_revision_and_image_must_be_pinned(recorder):
     assert refused(recorder, revision="main", image="model-downloader:latest") == [
         ("image", "'model-downloader:latest' is not pinned by digest; use NAME@sha256:<64 hex> or a resolved image "

@@ -165,7 +165,7 @@ def test_hub_ids_accepted(dev_raw, model_id):
 @pytest.mark.parametrize("model_id", ["gpt2", "a/b/c", "org/-name", "org/na--me", "org/", " org/name", "ørg/name"])
 def test_hub_id_rule_is_at_least_as_strict_as_the_hub(model_id):
     """Every id the hub client refuses is refused here too (and a bare name, which cannot be pinned per org)."""
-    from stack.config.bounds import HUB_ID
+    from workloads.model_downloader import HUB_ID
 
     hub = pytest.importorskip("huggingface_hub.utils")
     assert HUB_ID.match(model_id) is None
