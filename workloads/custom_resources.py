@@ -131,6 +131,19 @@ PER_PARENT_STATUS = (
     "condition pulumi.com/waitFor could name"
 )
 
+GATEWAY_POLICY_CRDS = "GKE Gateway controller (networking.gke.io policy CRDs)"
+APPLIED_TO_THE_LOAD_BALANCER = "on creation (configuration the Gateway controller applies to the load balancer)"
+
+
+def _gke_gateway_policy(kind: str, installed_what: str, ready_when: str) -> CustomResourceKind:
+    """A ``networking.gke.io`` kind the GKE Gateway controller installs and serves (no minimum beyond the Gateway
+    API's own)."""
+    return CustomResourceKind(
+        kind=kind, api_version=upstream.GKE_NETWORKING_API_VERSION, installed_by=GKE, installed_what=installed_what,
+        min_gke_version=None, requires=GATEWAY_API_REQUIRES, ready_when=ready_when, source=INFERENCE_GATEWAY_SOURCE,
+    )
+
+
 _ENTRIES = (
     CustomResourceKind(
         kind=lws_operator.KIND,
@@ -278,35 +291,12 @@ _ENTRIES = (
         ready_when=PER_PARENT_STATUS,
         source=INFERENCE_GATEWAY_SOURCE,
     ),
-    CustomResourceKind(
-        kind="HealthCheckPolicy",
-        api_version=upstream.GKE_NETWORKING_API_VERSION,
-        installed_by=GKE,
-        installed_what="GKE Gateway controller (networking.gke.io policy CRDs)",
-        min_gke_version=None,
-        requires=GATEWAY_API_REQUIRES,
-        ready_when="on creation (configuration the Gateway controller applies to the load balancer)",
-        source=INFERENCE_GATEWAY_SOURCE,
-    ),
-    CustomResourceKind(
-        kind="GCPBackendPolicy",
-        api_version=upstream.GKE_NETWORKING_API_VERSION,
-        installed_by=GKE,
-        installed_what="GKE Gateway controller (networking.gke.io policy CRDs)",
-        min_gke_version=None,
-        requires=GATEWAY_API_REQUIRES,
-        ready_when="on creation (configuration the Gateway controller applies to the load balancer)",
-        source=INFERENCE_GATEWAY_SOURCE,
-    ),
-    CustomResourceKind(
-        kind="GCPRoutingExtension",
-        api_version=upstream.GKE_NETWORKING_API_VERSION,
-        installed_by=GKE,
-        installed_what="GKE Gateway controller (service extensions for regional application load balancers)",
-        min_gke_version=None,
-        requires=GATEWAY_API_REQUIRES,
-        ready_when=PER_PARENT_STATUS,
-        source=INFERENCE_GATEWAY_SOURCE,
+    _gke_gateway_policy("HealthCheckPolicy", GATEWAY_POLICY_CRDS, APPLIED_TO_THE_LOAD_BALANCER),
+    _gke_gateway_policy("GCPBackendPolicy", GATEWAY_POLICY_CRDS, APPLIED_TO_THE_LOAD_BALANCER),
+    _gke_gateway_policy(
+        "GCPRoutingExtension",
+        "GKE Gateway controller (service extensions for regional application load balancers)",
+        PER_PARENT_STATUS,
     ),
     CustomResourceKind(
         kind="InferenceObjective",
