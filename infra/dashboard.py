@@ -115,6 +115,8 @@ class ObservabilityDashboardArgs:
     """User labels on the alert policies."""
 
 
+SEVERITIES = ("CRITICAL", "ERROR", "WARNING")
+"""``AlertPolicy.severity`` values the stack uses (Cloud Monitoring API v3; SEVERITY_UNSPECIFIED is left out)."""
 EVALUATION_STEP_SECONDS = 30
 """``PrometheusQueryLanguageCondition.evaluationInterval``: "Must be a positive multiple of 30 seconds"
 (Cloud Monitoring API v3 discovery document, vendored in infra/discovery/monitoring.v3.json)."""
@@ -134,6 +136,10 @@ def validate_observability_dashboard_args(args: ObservabilityDashboardArgs) -> l
     for index, panel in enumerate(args.panels):
         if not panel.series:
             problems.append(Problem(f"panels.{index}.series", f"panel {panel.title!r} has no series; give it a query"))
+    for index, rule in enumerate(args.alerts):
+        if rule.severity not in SEVERITIES:
+            problems.append(Problem(f"alerts.{index}.severity", (
+                f"{rule.severity!r} is not a Cloud Monitoring severity; use one of {', '.join(SEVERITIES)}")))
     names = [rule.name for rule in args.alerts]
     for index, rule in enumerate(args.alerts):
         if names.count(rule.name) > 1 and names.index(rule.name) < index:

@@ -77,6 +77,14 @@ def test_every_problem_is_named_at_once(recorder):
     ]
 
 
+def test_an_alert_severity_cloud_monitoring_does_not_know_is_named(recorder):
+    loud = AlertRule("queue-high", "Queue high", "sum (vllm:num_requests_waiting) > 10", 300, "LOUD", "Scale up.")
+    assert recorder.refused(lambda: ObservabilityDashboard("obs", args(alerts=[RULE, loud]))) == [
+        ("alerts.1.severity", "'LOUD' is not a Cloud Monitoring severity; use one of CRITICAL, ERROR, WARNING"),
+        ("alerts.1.name", "'queue-high' is used twice; it names a resource"),
+    ]
+
+
 def test_the_evaluation_step_is_the_one_the_api_documents():
     from infra import discovery
     from infra.dashboard import EVALUATION_STEP_SECONDS
