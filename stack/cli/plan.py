@@ -77,7 +77,8 @@ def run_estimate(args: argparse.Namespace) -> int:
         config = load_stack_config(args.stack, args.overrides)
     except ConfigError as err:
         return print_config_errors(err)
-    from stack.plan.simulate.startup import headroom_cost, stack_startup, start_options
+    from stack.plan.estimate import headroom_cost
+    from stack.plan.simulate.startup import stack_startup, start_options
 
     try:
         cold = estimate_cold_start(config)

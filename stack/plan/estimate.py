@@ -466,22 +466,68 @@ def buffer_nodes(config: StackConfig, replicas: int) -> int:
     return math.ceil(replicas / replicas_per_node(config)) * config.serving.nodes_per_replica
 
 
+@dataclass(frozen=True)
+class HeadroomCost:
+    """The idle capacity buffer's price."""
+
+    replicas: int
+    strategy: Literal["active", "standby"]
+    nodes: int
+    node_hourly: float | None
+    hourly: float | None
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "replicas": self.replicas,
+            "strategy": self.strategy,
+            "nodes": self.nodes,
+            "nodeHourly": self.node_hourly,
+            "hourly": None if self.hourly is None else round(self.hourly, 4),
+            "source": self.source,
+        }
+
+
+def headroom_cost(config: Any, replicas: int, strategy: Literal["active", "standby"]) -> HeadroomCost:
+    """Hourly price of a buffer of ``replicas`` replicas on the serving pool.
+
+    Active buffer nodes run and are billed as any node. Suspended (standby) VMs "have no compute
+    costs (cores or RAM), and incur only storage charges for the saved VM memory and localSSD data"
+    (Compute Engine API, instances.suspend); that storage is not priced here.
+    """
+    pool = config.gpu_pools[config.serving.pool]
+    price = machine_price(config, pool.machine_type)
+    billed = price.billed(pool.spot)
+    nodes = buffer_nodes(config, replicas)
+    if strategy == "standby":
+        return HeadroomCost(
+            replicas,
+            strategy,
+            nodes,
+            billed,
+            0.0,
+            "suspended VMs bill no cores/RAM/GPUs, only the storage of their memory (not priced; Compute Engine "
+            f"instances.suspend); {CAPACITY_BUFFER_DOC}",
+        )
+    return HeadroomCost(
+        replicas,
+        strategy,
+        nodes,
+        billed,
+        None if billed is None else billed * nodes,
+        f"{pool.machine_type} {'spot' if pool.spot else 'on-demand'}: {price.source}",
+    )
+
+
 def _buffer_lines(config: StackConfig) -> list[CostLine]:
-    """The idle nodes of ``serving.capacityBuffer``: an active buffer's nodes run and bill as any node of the
-    serving pool; standby (suspended) VMs bill no compute, only the storage of their memory (not priced;
-    Compute Engine instances.suspend)."""
+    """The idle nodes of ``serving.capacityBuffer``, priced by ``headroom_cost``."""
     buffer = config.serving.capacity_buffer
     if not buffer.replicas:
         return []
-    pool = config.gpu_pools[config.serving.pool]
-    price = machine_price(config, pool.machine_type)
-    nodes = buffer_nodes(config, buffer.replicas)
-    billed = price.billed(pool.spot)
-    hourly = 0.0 if buffer.strategy == "standby" else None if billed is None else billed * nodes
-    source = (f"{CAPACITY_BUFFER_DOC}; suspended VMs bill no cores/RAM/GPUs" if buffer.strategy == "standby"
-              else price.source)
-    return [CostLine("capacity buffer", f"{buffer.replicas} replica(s), {buffer.strategy}: {nodes} × "
-                     f"{pool.machine_type} kept idle", hourly, hourly, source, nodes, nodes)]
+    cost = headroom_cost(config, buffer.replicas, buffer.strategy)
+    machine = config.gpu_pools[config.serving.pool].machine_type
+    return [CostLine("capacity buffer", f"{buffer.replicas} replica(s), {buffer.strategy}: {cost.nodes} × "
+                     f"{machine} kept idle", cost.hourly, cost.hourly, cost.source, cost.nodes, cost.nodes)]
 
 
 def _storage_lines(config: StackConfig) -> list[CostLine]:

@@ -4,9 +4,8 @@
 ``serving.podSnapshots`` where set, else the what-if of ``planning.simulation.capacityBuffer`` /
 ``planning.simulation.podSnapshots``.
 
-``start_options(config)`` is a replica's cold start under each option (``gke-infer estimate``);
-``headroom_cost(config, replicas, strategy)`` prices the idle buffer: buffer nodes × the serving pool's machine price
-(``stack/prices.py`` or ``planning.prices``).
+``start_options(config)`` is a replica's cold start under each option (``gke-infer estimate``); the idle buffer's
+price is ``stack.plan.estimate.headroom_cost``.
 """
 
 from __future__ import annotations
@@ -15,13 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from stack.plan.estimate import (
-    CAPACITY_BUFFER_DOC,
     ColdStartEstimate,
     NodeSource,
     SnapshotRefused,
-    buffer_nodes,
     estimate_cold_start,
-    machine_price,
     planning_of,
 )
 
@@ -66,59 +62,6 @@ def stack_startup(config: Any) -> Startup:
     buffer = serving.capacity_buffer if serving.capacity_buffer.replicas else sim.capacity_buffer
     snapshots = serving.pod_snapshots.enabled or bool(sim.pod_snapshots)
     return Startup(int(buffer.replicas), buffer.strategy, snapshots)
-
-
-@dataclass(frozen=True)
-class HeadroomCost:
-    """The idle capacity buffer's price."""
-
-    replicas: int
-    strategy: Strategy
-    nodes: int
-    node_hourly: float | None
-    hourly: float | None
-    source: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "replicas": self.replicas,
-            "strategy": self.strategy,
-            "nodes": self.nodes,
-            "nodeHourly": self.node_hourly,
-            "hourly": None if self.hourly is None else round(self.hourly, 4),
-            "source": self.source,
-        }
-
-
-def headroom_cost(config: Any, replicas: int, strategy: Strategy) -> HeadroomCost:
-    """Hourly price of a buffer of ``replicas`` replicas on the serving pool.
-
-    Active buffer nodes run and are billed as any node. Suspended (standby) VMs "have no compute
-    costs (cores or RAM), and incur only storage charges for the saved VM memory and localSSD data"
-    (Compute Engine API, instances.suspend); that storage is not priced here.
-    """
-    pool = config.gpu_pools[config.serving.pool]
-    price = machine_price(config, pool.machine_type)
-    billed = price.billed(pool.spot)
-    nodes = buffer_nodes(config, replicas)
-    if strategy == "standby":
-        return HeadroomCost(
-            replicas,
-            strategy,
-            nodes,
-            billed,
-            0.0,
-            "suspended VMs bill no cores/RAM/GPUs, only the storage of their memory (not priced; Compute Engine "
-            f"instances.suspend); {CAPACITY_BUFFER_DOC}",
-        )
-    return HeadroomCost(
-        replicas,
-        strategy,
-        nodes,
-        billed,
-        None if billed is None else billed * nodes,
-        f"{pool.machine_type} {'spot' if pool.spot else 'on-demand'}: {price.source}",
-    )
 
 
 @dataclass(frozen=True)
