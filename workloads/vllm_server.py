@@ -41,6 +41,8 @@ from infra.validation import (
 from workloads.arg_rules import at_least, namespace_name, pinned_image, service_name
 from workloads.awaiting import await_annotations
 from workloads.checkov import checkov_skip_annotations
+from workloads.gateway.lora import LoraAdapters
+from workloads.lora_serving import LoraPod, lora_pod, lora_problems
 from workloads.lws_operator import READY_CONDITION as LWS_READY_CONDITION
 from workloads.pod_security import container_security_context, pod_security_context
 from workloads.pod_sizing import PodSize, size_pod
@@ -177,6 +179,10 @@ class VllmServerArgs:
     the sandbox toleration, vLLM sleep mode and eager safetensors loading, ``VLLM_HOST_IP=127.0.0.1``, and the KSA
     token mounted (GKE reaches the snapshot bucket as the pod's KSA, ``tokenSource: podKSA``). The pools must run
     gVisor (``GpuNodePoolArgs.gvisor``); one GPU per replica, no GCS FUSE weights."""
+    lora: LoraAdapters | None = None
+    """LoRA adapters served beside the base model, each under its own name (``served_names``): an init container
+    fetches them into the pod before vLLM starts (``workloads.lora_serving``). Bucket adapters are read through
+    ``google_service_account``. None serves the base model only."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,6 +373,11 @@ def validate_vllm_server_args(args: VllmServerArgs, name: str = "vllm") -> list[
     problems += kubernetes_labels("labels", args.labels)
     for index, block in enumerate(args.ingress_ip_blocks):
         problems += ipv4_network(f"ingress_ip_blocks.{index}", block, "block")[1]
+    if args.lora is not None:
+        mounts = ("/dev/shm", CACHE_MOUNT, "/tmp", PROBE_MOUNT, *(m["mountPath"] for m in args.weights.volume_mounts
+                                                                      if isinstance(m.get("mountPath"), str)))
+        problems += lora_problems(args.lora, args.engine.served_model_name, args.google_service_account,
+                                  args.engine.extra, mounts)
     if args.pod_snapshots:
         refusals = snapshot_refusals(gpus_per_replica(args), args.weights.backend)
         paths = {"gpus_per_replica": "engine.tensor_parallel_size", "weights_backend": "weights.backend"}
@@ -418,6 +429,14 @@ def _snapshot_pod_fields(spec: dict[str, Any]) -> dict[str, Any]:
         "tolerations": [*spec["tolerations"], SANDBOX_TOLERATION],
         "automountServiceAccountToken": True,
     }
+
+
+def _add_lora(spec: dict[str, Any], lora: LoraPod) -> None:
+    """The adapters' init container (after the weights' own), volumes, and the read-only mount in vLLM's container.
+    A LeaderWorkerSet's leader and worker templates are both made from this spec (every pod loads the adapters)."""
+    spec["initContainers"].append(lora.init_container)
+    spec["volumes"] += lora.volumes
+    spec["containers"][0]["volumeMounts"].append(lora.volume_mount)
 
 
 def pod_size(args: VllmServerArgs) -> PodSize:
@@ -571,8 +590,10 @@ class VllmServer(pulumi.ComponentResource):
 
     def _pod_template(self, args: VllmServerArgs, secrets: dict[str, k8s.core.v1.Secret]) -> dict[str, Any]:
         load_flag = () if SERVER_LOAD_FLAG in args.engine.extra else (SERVER_LOAD_FLAG,)  # the drain reads /load
+        lora = lora_pod(args.lora, RUN_AS_USER) if args.lora is not None else None
         engine = replace(args.engine, extra=(*load_flag, *args.weights.vllm_args, *args.engine.extra,
-                                             *(_snapshot_flags(args.engine.extra) if args.pod_snapshots else ())))
+                                             *(_snapshot_flags(args.engine.extra) if args.pod_snapshots else ()),
+                                             *(lora.vllm_args if lora else ())))
         container = {
             "name": "vllm",
             "image": args.image,
@@ -623,12 +644,20 @@ class VllmServer(pulumi.ComponentResource):
             spec["affinity"] = self._pool_affinity(self._preferred_pools)
         if args.pod_snapshots:
             spec.update(_snapshot_pod_fields(spec))
+        if lora is not None:
+            _add_lora(spec, lora)
         if not spec["initContainers"]:
             del spec["initContainers"]
         metadata: dict[str, Any] = {"labels": self.labels}
         if annotations:
             metadata["annotations"] = annotations
         return {"metadata": metadata, "spec": spec}
+
+    @property
+    def served_names(self) -> list[str]:
+        """Every name clients may send as ``model``: the base model's served name, then the adapters' (sorted)."""
+        adapters = sorted(self._args.lora.adapters) if self._args.lora is not None else []
+        return [self.served_model_name, *adapters]
 
     @staticmethod
     def _pool_affinity(pools: tuple[str, ...]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import pytest
 from workloads.gateway.lora import (
     MAX_LORA_RANKS,
     AdapterSource,
+    adapter_buckets,
     adapter_problems,
     lora_settings_problems,
     lora_vllm_args,
@@ -60,10 +61,27 @@ def test_adapter_problems_name_each_adapter():
     assert [(p.property_path, p.reason) for p in problems] == [
         ("model.adapters.base", "'base' is the base model's served name; give the adapter its own"),
         ("model.adapters.x=y", "'x=y' is not a usable adapter name: 1–128 letters, digits, '.', '_', '-' or '/', "
-                               "alphanumeric at both ends"),
+                               f"alphanumeric at both ends, {NAME_PARTS}"),
         ("model.adapters.x=y", "'acme/r' has no pinned revision: write ORG/REPO@<40-hex commit> (a branch or tag "
                                "moves)"),
     ]
+
+
+NAME_PARTS = "no empty, '.' or '..' part between '/' (it is a directory under adapters_dir)"
+
+
+@pytest.mark.parametrize("name", ["a/../../etc", "a//b", "team/./x"])
+def test_adapter_names_stay_one_directory_under_adapters_dir(name):
+    """Each name is a directory under adapters_dir (--lora-modules NAME=<dir>/<NAME>): no part may climb out."""
+    assert [p.reason for p in adapter_problems("lora.adapters", {name: "gs://bkt/x"})] == [
+        f"'{name}' is not a usable adapter name: 1–128 letters, digits, '.', '_', '-' or '/', alphanumeric at both "
+        f"ends, {NAME_PARTS}"]
+    assert adapter_problems("lora.adapters", {"team/sql-v1.2": "gs://bkt/x"}) == []
+
+
+def test_adapter_buckets_are_the_bucket_sources_buckets():
+    assert adapter_buckets({**ADAPTERS, "b": "gs://models-bucket/other", "c": "gs://second-bucket/c"}) == [
+        "models-bucket", "second-bucket"]
 
 
 def test_settings_problems_follow_vllm():

@@ -10,8 +10,9 @@ Sources (``name → source``):
 * ``ORG/REPO@REVISION`` — a Hugging Face repository at a pinned 40-hex commit.
 
 vLLM reads every adapter from a local directory here: ``--lora-modules NAME=<adapters_dir>/<NAME>``. The
-stack puts each adapter there before the server starts (the model store's fill step copies the bucket
-path, or downloads the repository at the pinned revision). vLLM's own Hub fallback cannot pin a revision:
+server's pod puts each adapter there before vLLM starts (``workloads/lora_serving.py``: an init container of
+the model-downloader image copies the bucket path, or downloads the repository at the pinned revision, into
+an emptyDir). vLLM's own Hub fallback cannot pin a revision:
 ``vllm/lora/utils.py`` ``get_adapter_absolute_path`` calls ``snapshot_download(repo_id=lora_path)`` with no
 revision (vLLM 0.32.0, ``.venv-serve``), so a hub id handed to vLLM would follow the repository's head.
 
@@ -28,6 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import pulumi
+
 from infra.validation import Problem
 
 MAX_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
@@ -41,6 +44,37 @@ no spaces (the name is matched exactly in the routing header)."""
 _BUCKET = re.compile(r"^gs://([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])/(\S+)$")
 _HUB = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)@([0-9a-f]{40})$")
 """``ORG/REPO@<40 hex>``: a commit hash, the only revision that cannot move."""
+
+
+DEFAULT_ADAPTERS_DIR = "/adapters"
+
+
+@dataclass(frozen=True)
+class LoraAdapters:
+    """LoRA adapters a ``VllmServer`` serves beside its base model (``VllmServerArgs.lora``)."""
+
+    adapters: Mapping[str, str]
+    """Served name (what clients send as ``model``) → ``gs://BUCKET/PATH`` or ``ORG/REPO@<40-hex commit>``."""
+    fetch_image: pulumi.Input[str]
+    """The model-downloader image (``images/model-downloader``), pinned by digest: its init container fetches
+    every adapter into the pod before vLLM starts."""
+    max_loras: int | None = None
+    """Adapters in one batch (``--max-loras``); None = the number of adapters."""
+    max_lora_rank: int = DEFAULT_MAX_LORA_RANK
+    """The highest adapter rank served (``--max-lora-rank``, one of ``MAX_LORA_RANKS``)."""
+    hf_token_secret: str | None = None
+    """Secret (key ``token``) with the hub token for gated hub adapters, mounted into the fetching init
+    container only; None for public ones."""
+    adapters_dir: str = DEFAULT_ADAPTERS_DIR
+    """Absolute pod path of the emptyDir the adapters are fetched into (read-only in the vLLM container)."""
+    size_limit: str = "10Gi"
+    """``sizeLimit`` of that emptyDir: every adapter, plus the largest one again while it is staged."""
+
+
+def adapter_buckets(adapters: Mapping[str, str]) -> list[str]:
+    """The buckets the bucket adapters are read from (sorted, once each): the server's Google service account
+    needs read access (``roles/storage.objectViewer``) on each."""
+    return sorted({match.group(1) for source in adapters.values() if (match := _BUCKET.match(source))})
 
 
 @dataclass(frozen=True)
@@ -71,9 +105,10 @@ def adapter_name_problems(path: str, names: Iterable[str], base_name: str | None
     problems = []
     for name in names:
         where = f"{path}.{name}"
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.match(name) or set(name.split("/")) & {"", ".", ".."}:
             problems.append(Problem(where, f"'{name}' is not a usable adapter name: 1–128 letters, digits, '.', '_', "
-                                           "'-' or '/', alphanumeric at both ends"))
+                                           "'-' or '/', alphanumeric at both ends, no empty, '.' or '..' part "
+                                           "between '/' (it is a directory under adapters_dir)"))
         elif base_name is not None and name == base_name:
             problems.append(Problem(where, f"'{name}' is the base model's served name; give the adapter its own"))
     return problems
