@@ -15,6 +15,7 @@ from infra.gpu_node_pool import PoolShape, spot_pod_grace_seconds
 from infra.options import child_options
 from infra.validation import Problem, raise_if_problems
 from workloads import autoscaling, metrics, vllm_server, weights
+from workloads.gateway import lora
 from workloads.vllm_args import EngineSettings
 
 from .convert import missing, nested_problems, picked
@@ -186,6 +187,27 @@ class Engine(TypedDict):
 _ENGINE_KEYS = tuple(Engine.__annotations__)
 
 
+class LoraAdapters(TypedDict):
+    """LoRA adapters served beside the base model, each under its own name; an init container fetches them into
+    the pod before vLLM starts."""
+
+    adapters: dict[str, str]
+    """Served name (what clients send as `model`) → `gs://BUCKET/PATH` or `ORG/REPO@<40-hex commit>`."""
+    fetch_image: pulumi.Input[str]
+    """The model-downloader image, pinned by digest (it fetches the adapters)."""
+    max_loras: NotRequired[int]
+    """Adapters in one batch (--max-loras). Default: the number of adapters."""
+    max_lora_rank: NotRequired[int]
+    """The highest adapter rank served (--max-lora-rank). Default 16."""
+    hf_token_secret: NotRequired[str]
+    """Secret (key `token`) with the hub token for gated hub adapters; mounted into the fetching init container
+    only."""
+    adapters_dir: NotRequired[str]
+    """Absolute pod path the adapters are fetched into. Default /adapters."""
+    size_limit: NotRequired[str]
+    """Size limit of the adapters' emptyDir. Default 10Gi."""
+
+
 class VllmServerArgs(TypedDict):
     """Arguments of one model served by vLLM on a GPU pool."""
 
@@ -238,9 +260,11 @@ class VllmServerArgs(TypedDict):
     account token mounted. The pools must run gVisor; one GPU per replica, no gcsfuse weights. Default false."""
     labels: NotRequired[dict[str, str]]
     """Extra labels on every object."""
+    lora: NotRequired[LoraAdapters]
+    """LoRA adapters served beside the base model (bucket adapters are read as `googleServiceAccount`)."""
 
 
-_SERVER_BLOCKS = ("engine", "weights", "pool", "overflow_pool")
+_SERVER_BLOCKS = ("engine", "weights", "pool", "overflow_pool", "lora")
 """Arguments converted into the objects the component takes; every other argument is passed as it is."""
 _SERVER_KEYS = tuple(key for key in VllmServerArgs.__annotations__ if key not in _SERVER_BLOCKS)
 _BACKEND_BLOCK = {
@@ -320,6 +344,8 @@ def vllm_server_args(name: str, args: VllmServerArgs) -> vllm_server.VllmServerA
     for key, pool in (("pool", args.get("pool")), ("overflow_pool", args.get("overflow_pool"))):
         if pool is not None:
             problems += missing(pool, ServingPool, f"{key}.")
+    if args.get("lora") is not None:
+        problems += missing(args["lora"], LoraAdapters, "lora.")
     mount, weight_problems = weights_mount(args["weights"], args["image"]) if not problems else (None, [])
     raise_if_problems("VllmServer", name, problems + weight_problems)
     assert mount is not None  # no problems: the backend's block was there and valid
@@ -330,6 +356,7 @@ def vllm_server_args(name: str, args: VllmServerArgs) -> vllm_server.VllmServerA
         weights=mount,
         pool=_pool_shape(args["pool"]),
         overflow_pool=_pool_shape(overflow) if overflow is not None else None,
+        lora=lora.LoraAdapters(**picked(args["lora"], *LoraAdapters.__annotations__)) if args.get("lora") else None,
     )
 
 

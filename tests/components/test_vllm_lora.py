@@ -177,3 +177,17 @@ def test_engine_extra_may_not_set_a_lora_flag_beside_lora(recorder):
     assert refused(recorder, engine=engine, lora=lora()) == [("engine.extra.0", (
         "'--max-loras=4' is a LoRA flag the server sets from lora; set it there (max_loras, max_lora_rank, "
         "adapters)"))]
+
+
+def test_the_component_packages_facade_passes_lora_through(recorder):
+    from package.gke_inference_components import serving
+    from tests.packaging.test_component_package import SERVER
+
+    facade = {**SERVER, "lora": {"adapters": ADAPTERS, "fetch_image": FETCH_IMAGE, "max_lora_rank": 64}}
+    assert serving.vllm_server_args("s", facade).lora == lora(max_lora_rank=64)  # type: ignore[arg-type]
+    rec = recorder.run(lambda: serving.VllmServer("s", facade))  # type: ignore[arg-type]
+    spec = rec.inputs("s-deployment")["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["fetch-adapters"]
+    no_image = {**SERVER, "lora": {"adapters": ADAPTERS}}
+    assert recorder.refused(lambda: serving.VllmServer("s", no_image)) == [  # type: ignore[arg-type]
+        ("lora.fetch_image", "required; set it")]
