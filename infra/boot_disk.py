@@ -30,7 +30,12 @@ from pulumi_command import local
 
 from infra.images import DIGEST, cloud_build_command, parse_image
 from infra.options import child_options
+from infra.validation import Problem, project_id, type_problems
+from infra.zones import zone_problem
 
+MIN_DISK_SIZE_GB = 10
+"""The smallest disk the component lets the builder make: the builder's own default (GoogleCloudPlatform/ai-on-gke
+``gke-disk-image-builder/README.md``, flag ``--disk-size-gb``, default 10)."""
 BOOT_DISK_CONFIG = "images/boot-disk/cloudbuild.yaml"
 """Cloud Build config (repository-relative: Pulumi runs the program in the project root)."""
 BOOT_DISK_SCRIPT = """set -euo pipefail
@@ -85,6 +90,31 @@ class BootDiskImageArgs:
     """What the build waits for besides its own children (APIs, the registry)."""
 
 
+def validate_boot_disk_image_args(args: BootDiskImageArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure): types, the project id, the zone within the region, a plain
+    ``container_image`` pinned by digest, and the disk size (the component itself refuses only the size, with a
+    ``ValueError`` of the same wording; the package's facade checks all of these before registering)."""
+    problems = type_problems(args, BootDiskImageArgs)
+    if problems:
+        return problems
+    problems = project_id("project", args.project)
+    where = zone_problem(args.zone, args.region)
+    if where is not None:
+        problems.append(Problem("zone", where))
+    if isinstance(args.container_image, str):
+        try:
+            disk_image_name(args.container_image)
+        except ValueError as err:
+            problems.append(Problem("container_image", str(err).removeprefix("container_image: ")))
+    if args.disk_size_gb < MIN_DISK_SIZE_GB:
+        problems.append(Problem("disk_size_gb", _size_problem(args.disk_size_gb)))
+    return problems
+
+
+def _size_problem(disk_size_gb: int) -> str:
+    return f"{disk_size_gb}; the builder's minimum disk is {MIN_DISK_SIZE_GB} GB"
+
+
 class BootDiskImage(pulumi.ComponentResource):
     """Builds (once per digest) the Compute image a GPU pool's secondary boot disk is created from."""
 
@@ -93,8 +123,8 @@ class BootDiskImage(pulumi.ComponentResource):
     command: local.Command
 
     def __init__(self, name: str, args: BootDiskImageArgs, opts: pulumi.ResourceOptions | None = None):
-        if args.disk_size_gb < 10:
-            raise ValueError(f"disk_size_gb: {args.disk_size_gb}; the builder's minimum disk is 10 GB")
+        if args.disk_size_gb < MIN_DISK_SIZE_GB:
+            raise ValueError(f"disk_size_gb: {_size_problem(args.disk_size_gb)}")
         super().__init__("gke-inference:infra:BootDiskImage", name, {}, opts)
         child = child_options(self, opts, depends_on=args.depends_on)
         logs = gcp.storage.Bucket(

@@ -49,6 +49,7 @@ from pulumi_command import local
 from infra import registry_digest
 from infra.options import child_options
 from infra.registry_digest import DIGEST, DOCKER_HUB_HOSTS, ImageRef, parse_image
+from infra.validation import Problem, is_plain, project_id, type_problems
 
 __all__ = ["DIGEST", "DOCKER_HUB_HOSTS", "ImageRef", "parse_image"]  # the reference grammar, re-exported
 
@@ -96,13 +97,21 @@ def image_problem(value: str, *, allow_build: bool = False) -> str | None:
     return None
 
 
-def require_pinned(image: pulumi.Input[str], field_name: str = "image") -> None:
-    """Components' guard: a plain-string image must carry a digest. Outputs come from
-    :class:`ContainerImage`, which only ever yields ``NAME@sha256:...``."""
+def pin_problem(image: pulumi.Input[str]) -> str | None:
+    """Why a plain-string image is not pinned by digest (None when it is, or when it is an Output: those come
+    from :class:`ContainerImage`, which only ever yields ``NAME@sha256:...``)."""
     if isinstance(image, str):
         ref_digest = image.rpartition("@")[2]
         if "@" not in image or not DIGEST.match(ref_digest):
-            raise ValueError(f"{field_name}: '{image}' is not pinned by digest; use NAME@sha256:<64 hex>")
+            return f"'{image}' is not pinned by digest; use NAME@sha256:<64 hex>"
+    return None
+
+
+def require_pinned(image: pulumi.Input[str], field_name: str = "image") -> None:
+    """Components' guard: a plain-string image must carry a digest (:func:`pin_problem`)."""
+    problem = pin_problem(image)
+    if problem is not None:
+        raise ValueError(f"{field_name}: {problem}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,6 +241,60 @@ class ImageBuildArgs:
     """Repository root the context is read from (hashing only; the build runs in the project root)."""
 
 
+_REPOSITORY_NAME = re.compile(
+    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
+"""An image name inside a repository: the OCI distribution spec's ``<name>`` grammar
+(github.com/opencontainers/distribution-spec ``spec.md``, "Pulling manifests")."""
+
+
+def build_contexts() -> list[str]:
+    """The build contexts this package ships (``images/<dir>`` holding a Dockerfile), repository-relative."""
+    return sorted(f"images/{d.name}" for d in IMAGES_DIR.iterdir() if (d / "Dockerfile").is_file())
+
+
+def registry_url_problem(url: str) -> str | None:
+    """Why ``url`` is not an Artifact Registry Docker repository, ``LOCATION-docker.pkg.dev/PROJECT/REPOSITORY``
+    (None when it is)."""
+    parts = url.split("/")
+    if len(parts) != 3 or not _AR_HOST.match(parts[0]) or not all(parts[1:]):
+        return f"'{url}' is not an Artifact Registry Docker repository: LOCATION-docker.pkg.dev/PROJECT/REPOSITORY"
+    return None
+
+
+def validate_image_build_args(args: ImageBuildArgs) -> list[Problem]:
+    """Every problem with ``args`` (pure apart from reading the context): types, the project id, the registry
+    repository, the image name, a context folder whose Dockerfile builds ``FROM ${BASE_IMAGE}``, and a plain
+    ``base_image`` pinned by digest. The component trusts its callers (the stack passes this repository's
+    contexts); the package's facade checks these before registering anything."""
+    problems = type_problems(args, ImageBuildArgs)
+    if problems:
+        return problems
+    problems = project_id("project", args.project)
+    if not args.region:
+        problems.append(Problem("region", "empty; give the Cloud Build region (the registry's)"))
+    url = registry_url_problem(args.repository_url)
+    if url is not None:
+        problems.append(Problem("repository_url", url))
+    if not _REPOSITORY_NAME.match(args.image):
+        problems.append(Problem("image", f"'{args.image}' is not an image name: lowercase letters and digits, "
+                                         "separated by '.', '_', '__', '-' or '/' (e.g. model-downloader)"))
+    context = args.root / args.context
+    if not (context / "Dockerfile").is_file():
+        problems.append(Problem("context", f"{context} has no Dockerfile: name a build context of this package "
+                                           f"({', '.join(build_contexts())}) or the absolute path of a folder "
+                                           "with a Dockerfile"))
+    else:
+        try:
+            dockerfile_base(context)
+        except ValueError as err:
+            problems.append(Problem("context", str(err)))
+    pin = pin_problem(args.base_image) if is_plain(args.base_image) else None
+    if pin is not None:
+        problems.append(Problem("base_image", pin))
+    return problems
+
+
 class ImageBuild(pulumi.ComponentResource):
     """Build ``images/<dir>`` with Cloud Build and push ``<repository>/<image>:<content hash>``.
 
@@ -311,6 +374,64 @@ class ContainerImage(pulumi.ComponentResource):
         self.register_outputs({"image": ref, "source": args.source})
 
 
+def pull_name(ref: ImageRef, docker_hub_proxy: str | None) -> str:
+    """Where pods pull ``ref`` from: Docker Hub images through ``docker_hub_proxy`` when one is given (same
+    digest: module doc), any other image from where it is."""
+    if ref.on_docker_hub and docker_hub_proxy is not None:
+        return f"{docker_hub_proxy}/{ref.docker_hub_path}"
+    return ref.name
+
+
+def image_args(ref: ImageRef, pull: str, kind: Literal["container", "base"] = "container",
+               parent: pulumi.Resource | None = None) -> ContainerImageArgs:
+    """The record of ``ref``: a pin used as given, a tag looked up (at preview and every `up`)."""
+    if ref.digest:
+        return ContainerImageArgs(source="pin", query=str(ref), pull_name=pull, digest=ref.digest, kind=kind)
+    return ContainerImageArgs(
+        source="lookup", query=str(ref), pull_name=pull, digest=lookup_digest(ref, parent), kind=kind
+    )
+
+
+def reference_problems(image: str, digest: pulumi.Input[str] | None = None,
+                       docker_hub_proxy: str | None = None) -> list[Problem]:
+    """Why a plain reference cannot become a :class:`ContainerImage` (pure): ``image`` is ``NAME:TAG`` or a pin
+    (:func:`image_problem`), or, with ``digest`` (e.g. another resource's output), the name it is pinned
+    under; ``docker_hub_proxy`` is an Artifact Registry repository."""
+    problems = []
+    if digest is None:
+        why = image_problem(image)
+        if why is not None:
+            problems.append(Problem("image", why))
+    else:
+        try:
+            ref = parse_image(image)
+        except ValueError as err:
+            problems.append(Problem("image", str(err)))
+        else:
+            if ref.digest:
+                problems.append(Problem("image", f"'{image}' is pinned already and {{digest}} is set too: "
+                                                 "give the name alone with {digest}, or leave {digest} unset"))
+        if is_plain(digest) and not (isinstance(digest, str) and DIGEST.match(digest)):
+            problems.append(Problem("digest", f"{digest!r} is not a sha256 manifest digest: sha256:<64 hex>"))
+    if docker_hub_proxy is not None:
+        why = registry_url_problem(docker_hub_proxy)
+        if why is not None:
+            problems.append(Problem("docker_hub_proxy", why))
+    return problems
+
+
+def reference_image_args(image: str, digest: pulumi.Input[str] | None = None, docker_hub_proxy: str | None = None,
+                         kind: Literal["container", "base"] = "container",
+                         parent: pulumi.Resource | None = None) -> ContainerImageArgs:
+    """The :class:`ContainerImage` args of a plain reference (checked with :func:`reference_problems` first):
+    what :class:`ImageResolver` makes for a public image, or, with ``digest``, a pin of ``image`` to it."""
+    ref = parse_image(image)
+    pull = pull_name(ref, docker_hub_proxy)
+    if digest is not None:
+        return ContainerImageArgs(source="pin", query=str(ref), pull_name=pull, digest=digest, kind=kind)
+    return image_args(ref, pull, kind, parent)
+
+
 def _checked_digest(digest: str) -> str:
     if not DIGEST.match(digest):
         raise ValueError(f"not a sha256 manifest digest: {digest!r}")
@@ -337,8 +458,7 @@ class ImageResolver:
     def public(self, name: str, value: str, kind: Literal["container", "base"] = "container") -> ContainerImage:
         """An upstream image (``vllm/vllm-openai:TAG``, ``gcr.io/...:TAG`` or a pin); Docker Hub via the proxy."""
         ref = parse_image(value)
-        pull = f"{self.docker_hub_proxy}/{ref.docker_hub_path}" if ref.on_docker_hub else ref.name
-        return self._resolved(name, ref, pull, kind)
+        return self._resolved(name, ref, pull_name(ref, self.docker_hub_proxy), kind)
 
     def own(self, name: str, value: str, context: str | None = None) -> ContainerImage:
         """One of our images: ``build`` (from ``context``), a tag (relative = in our registry) or a pin."""
@@ -365,19 +485,9 @@ class ImageResolver:
         return self._resolved(name, ref, ref.name)
 
     def _resolved(
-        self, name: str, ref: ImageRef, pull_name: str, kind: Literal["container", "base"] = "container"
+        self, name: str, ref: ImageRef, pull: str, kind: Literal["container", "base"] = "container"
     ) -> ContainerImage:
-        key = f"{ref}|{pull_name}"
+        key = f"{ref}|{pull}"
         if key not in self.images:
-            record_name = f"{name}-image"
-            if ref.digest:
-                args = ContainerImageArgs(
-                    source="pin", query=str(ref), pull_name=pull_name, digest=ref.digest, kind=kind
-                )
-                self.images[key] = ContainerImage(record_name, args, opts=self.opts)
-            else:
-                args = ContainerImageArgs(
-                    source="lookup", query=str(ref), pull_name=pull_name, digest=lookup_digest(ref), kind=kind
-                )
-                self.images[key] = ContainerImage(record_name, args, opts=self.opts)
+            self.images[key] = ContainerImage(f"{name}-image", image_args(ref, pull, kind), opts=self.opts)
         return self.images[key]

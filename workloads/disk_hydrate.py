@@ -26,6 +26,7 @@ claims restored from a VolumeSnapshot: …/persistent-volumes/readonlymany-disks
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from pulumi_kubernetes import _utilities as k8s_utilities
 from infra.model_disk import HYPERDISK_ML_MIN_THROUGHPUT_MIBPS, TRANSFER_COMPUTE_CLASS
 from infra.validation import Problem, kubernetes_labels, raise_if_problems, type_problems, unique
 from workloads.arg_rules import at_least, namespace_name, object_name
-from workloads.model_downloader import await_timeouts
+from workloads.model_downloader import ModelDownloader, ModelDownloaderArgs, await_timeouts
 from workloads.service_account import workload_identity_service_account
 from workloads.weights import PD_DRIVER, ZONE_LABEL, inherited_depends_on
 
@@ -292,6 +293,30 @@ class HyperdiskMlVolume(pulumi.ComponentResource):
 
 FillJob = Callable[[str, pulumi.ResourceOptions], pulumi.Resource]
 """Creates the Job that writes the model onto claim ``<name>`` (given opts: parent and dependencies)."""
+FILL_MOUNT = "/fill"
+"""Where :func:`downloader_fill` mounts the fill claim in the downloader's container."""
+FILL_VOLUME = "fill"
+
+
+def fill_download_args(download: ModelDownloaderArgs, claim: str) -> ModelDownloaderArgs:
+    """``download`` writing onto claim ``claim``: the claim mounted at :data:`FILL_MOUNT` (the destination must be
+    a folder under it) and ``flush`` on, since the disk is snapshotted right after the Job."""
+    return dataclasses.replace(
+        download,
+        flush=True,
+        extra_volumes=(*download.extra_volumes, {"name": FILL_VOLUME, "persistentVolumeClaim": {"claimName": claim}}),
+        extra_volume_mounts=(*download.extra_volume_mounts, {"name": FILL_VOLUME, "mountPath": FILL_MOUNT}),
+    )
+
+
+def downloader_fill(name: str, download: ModelDownloaderArgs) -> FillJob:
+    """The plain-input fill: a :class:`ModelDownloader` named ``name`` running :func:`fill_download_args`
+    (validate those first: ``validate_model_downloader_args``); the volume waits for its Job."""
+
+    def fill(claim: str, opts: pulumi.ResourceOptions) -> pulumi.Resource:
+        return ModelDownloader(name, fill_download_args(download, claim), opts=opts).job
+
+    return fill
 
 
 @dataclass(frozen=True)

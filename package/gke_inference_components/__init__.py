@@ -9,8 +9,9 @@ from importlib.metadata import PackageNotFoundError, version
 import pulumi
 
 from .capacity import CapacityBuffer, ComputeClass, KedaOperator, LwsOperator, PodSnapshots, VllmScaledObject
-from .gateway import InferenceGateway, ModelPool
+from .gateway import InferenceGateway, InferenceObjectiveCrd, ModelPool
 from .gcp import GpuNodePool, ModelBucket
+from .images import BootDiskImage, ContainerImage, ImageBuild
 from .jobs import BatchInference, InClusterLoadTest, ModelDownloader
 from .operations import MetricsAdapter, SmokeTest, VllmPodMonitoring
 from .platform import (
@@ -31,6 +32,7 @@ from .volumes import (
     ModelDisk,
     ModelVolume,
     RapidCache,
+    SnapshotHydratedVolume,
     TransferNodePool,
 )
 
@@ -41,14 +43,16 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
     # platform
     ProjectApis, Network, NodeServiceAccount, WorkloadIdentity, ImageRegistry, GkeCluster, ExistingGkeCluster,
     GpuNodePool, CompactPlacement, ObservabilityDashboard,
+    # images
+    ContainerImage, ImageBuild, BootDiskImage,
     # model storage
     ModelBucket, RapidCache, FilestoreShare, ModelDisk, TransferNodePool, HyperdiskMlVolume,
-    ModelVolume, ModelDownloader,
+    SnapshotHydratedVolume, ModelVolume, ModelDownloader,
     # serving and scaling
     VllmServer, VllmAutoscaler, VllmPodMonitoring, MetricsAdapter, SmokeTest, KedaOperator, VllmScaledObject,
     LwsOperator, ComputeClass, CapacityBuffer, PodSnapshots,
     # gateway, jobs
-    InferenceGateway, ModelPool, BatchInference, InClusterLoadTest,
+    InferenceGateway, InferenceObjectiveCrd, ModelPool, BatchInference, InClusterLoadTest,
 ]
 """Every component the package exposes (``component_provider_host`` takes the list explicitly)."""
 

@@ -10,9 +10,9 @@ from typing import NotRequired, TypedDict
 import pulumi
 
 from infra.validation import raise_if_problems
-from workloads.gateway import endpoint_picker, inference_gateway, model_pool
+from workloads.gateway import endpoint_picker, inference_gateway, model_pool, objective_crd
 
-from .convert import Block, block_args
+from .convert import Block, block_args, flat_args
 from .facade import expose
 
 
@@ -196,3 +196,30 @@ class ModelPool(pulumi.ComponentResource):
         raise_if_problems("ModelPool", name, model_pool.validate_model_pool_args(real, name))
         expose(self, "ModelPool", name, opts, lambda child: model_pool.ModelPool(name, real, child),
                lambda made: {"pool_name": made.pool_name, "served_names": list(made.served_names)})
+
+
+class InferenceObjectiveCrdArgs(TypedDict):
+    """Arguments of the InferenceObjective CRD install; the defaults install the file this package ships."""
+
+    crd_path: NotRequired[str]
+    """The CRD file (absolute path). Default: the copy vendored in the package (llm-d-router v0.10.0
+    `config/crd/bases/llm-d.ai_inferenceobjectives.yaml`, the one `gke-infer validate` checks against)."""
+    expected_sha256: NotRequired[str]
+    """The pin: the install refuses a file with any other sha256. Default: the vendored file's."""
+
+
+class InferenceObjectiveCrd(pulumi.ComponentResource):
+    """Installs the `llm-d.ai` InferenceObjective CRD (alpha; GKE does not install it), from a pinned file, once per
+    cluster. Objects of that kind wait for it when it is in their `dependsOn`."""
+
+    crd_name: str
+    """The CRD's name (inferenceobjectives.llm-d.ai)."""
+    api_version: str
+    """The API version its objects use (llm-d.ai/v1alpha2)."""
+
+    def __init__(self, name: str, args: InferenceObjectiveCrdArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        real = flat_args("InferenceObjectiveCrd", name, args, InferenceObjectiveCrdArgs,
+                         objective_crd.InferenceObjectiveCrdArgs, objective_crd.validate_inference_objective_crd_args)
+        expose(self, "InferenceObjectiveCrd", name, opts,
+               lambda child: objective_crd.InferenceObjectiveCrd(name, real, child),
+               lambda made: {"crd_name": objective_crd.CRD_NAME, "api_version": made.api_version})

@@ -12,10 +12,12 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 
 from infra import filestore, model_disk, rapid_cache
-from workloads import disk_hydrate, weights
+from infra.validation import Problem, raise_if_problems
+from workloads import disk_hydrate, model_downloader, weights
 
-from .convert import Block, block_args
+from .convert import Block, block_args, missing, nested_problems, picked
 from .facade import expose
+from .jobs import DownloadBudget
 from .platform import _no_validator
 
 
@@ -210,6 +212,125 @@ class HyperdiskMlVolume(pulumi.ComponentResource):
         expose(self, "HyperdiskMlVolume", name, opts,
                lambda child: disk_hydrate.HyperdiskMlVolume(name, real, child),
                lambda made: {"claim_name": made.claim_name})
+
+
+class FillDownload(TypedDict):
+    """The Job that writes the model onto the fill disk: a `ModelDownloader` (hub → disk), with the fill claim
+    mounted and a `sync` before it completes (the disk is snapshotted right after it)."""
+
+    image: pulumi.Input[str]
+    """The model-downloader image, pinned by digest."""
+    repo_id: str
+    """Hub repository, e.g. meta-llama/Llama-3.1-8B-Instruct."""
+    revision: str
+    """Pinned hub commit (40 hex)."""
+    model_subpath: NotRequired[str]
+    """Folder on the disk the model is written to: the `modelSubpath` of the server's `claim` weights. Default
+    model."""
+    service_account_name: NotRequired[str]
+    """Kubernetes service account of the pod (it writes to the disk only). Default default."""
+    hf_token_secret: NotRequired[str]
+    """Secret with the hub token under `hfTokenKey`; unset for public models."""
+    hf_token_key: NotRequired[str]
+    """Key of the token in that Secret. Default token."""
+    node_selector: NotRequired[dict[str, str]]
+    """Where it runs: the system (CPU) pool, in a zone the disk type exists in."""
+    tolerations: NotRequired[list[dict[str, str]]]
+    """Tolerations, if that pool is tainted."""
+    budget: NotRequired[DownloadBudget]
+    """Retries, deadline and Pulumi's wait (size it from the model's bytes)."""
+    scratch_gi: NotRequired[int]
+    """Scratch volume for the staged snapshot: at least the model's size plus headroom. Default 30."""
+
+
+class SnapshotHydratedVolumeArgs(TypedDict):
+    """Arguments of a Persistent Disk claim restored from a snapshot of a disk the downloader filled."""
+
+    namespace: str
+    """Namespace of the claims, the snapshot and the fill Job."""
+    claim_name: str
+    """Name of the serving claim; the fill claim is `<claimName>-fill`."""
+    disk_type: str
+    """PD type of both disks: pd-ssd or pd-balanced."""
+    zone: str
+    """Zone of the serving disk (where every replica runs)."""
+    size_gb: int
+    """Size of both disks (must exceed the model)."""
+    access_mode: str
+    """Access mode of the serving claim: ReadOnlyMany (several replicas) or ReadWriteOnce."""
+    timeout_seconds: int
+    """How long `up` waits for the snapshot and for the restored claim each."""
+    fill: FillDownload
+    """The download that fills the disk."""
+    labels: NotRequired[dict[str, str]]
+    """Extra labels on every object."""
+
+
+_FILL_DEFAULTS = {"model_subpath": "model", "service_account_name": "default"}
+"""What an unset `fill` key means (the other keys default as `ModelDownloader`'s do)."""
+
+
+def snapshot_volume_args(name: str, args: SnapshotHydratedVolumeArgs) -> tuple[
+        disk_hydrate.SnapshotHydratedVolumeArgs, model_downloader.ModelDownloaderArgs, str]:
+    """The volume's args, its fill download's (before ``disk_hydrate.downloader_fill`` mounts the fill claim) and
+    the model's subpath on the disk, refused as the two components refuse them with the claim mounted (the fill's
+    problems under ``fill.``)."""
+    problems = missing(args, SnapshotHydratedVolumeArgs)
+    given: dict[str, Any] = {k: v for k, v in (args.get("fill") or {}).items() if v is not None}
+    if args.get("fill") is not None:
+        problems += missing(given, FillDownload, "fill.")
+        problems += missing(given["budget"], DownloadBudget, "fill.budget.") if "budget" in given else []
+    raise_if_problems("SnapshotHydratedVolume", name, problems)
+    volume_keys = (key for key in SnapshotHydratedVolumeArgs.__annotations__ if key != "fill")
+    volume = disk_hydrate.SnapshotHydratedVolumeArgs(**picked(args, *volume_keys))
+    fill = {**_FILL_DEFAULTS, **given}
+    subpath = str(fill["model_subpath"])
+    settings = picked(fill, "image", "repo_id", "revision", "service_account_name", "hf_token_secret", "hf_token_key",
+                      "node_selector", "tolerations", "scratch_gi")
+    if "budget" in fill:
+        settings["budget"] = model_downloader.DownloadBudget(**fill["budget"])
+    download = model_downloader.ModelDownloaderArgs(
+        namespace=volume.namespace, destination=f"{disk_hydrate.FILL_MOUNT}/{subpath}", base_name="model-fill",
+        **settings)
+    filled = disk_hydrate.fill_download_args(download, f"{volume.claim_name}-fill")
+    problems = disk_hydrate.validate_snapshot_hydrated_volume_args(volume) + _subpath_problems(subpath)
+    problems += nested_problems("fill", [p for p in model_downloader.validate_model_downloader_args(filled)
+                                         if p.property_path != "namespace"])  # the volume's, named once above
+    raise_if_problems("SnapshotHydratedVolume", name, problems)
+    return volume, download, subpath
+
+
+def _subpath_problems(subpath: str) -> list[Problem]:
+    if not subpath or subpath.startswith("/") or ".." in subpath.split("/"):
+        return [Problem("fill.model_subpath", f"'{subpath}' must be a relative folder without '..', like "
+                                              "models/<id>/<rev> (it lands under the fill disk's mount)")]
+    return []
+
+
+class SnapshotHydratedVolume(pulumi.ComponentResource):
+    """A Persistent Disk claim with the model on it: a `ModelDownloader` Job fills a disk, a VolumeSnapshot is
+    taken, and the serving claim is restored from it in the serving zone (the weights' `persistentDisk` backend
+    mounts it); `up` waits for each step."""
+
+    claim_name: str
+    """The serving claim's name."""
+    fill_claim_name: str
+    """The fill claim's name."""
+    model_subpath: str
+    """Where the model is on the disk (the server's `claim` `modelSubpath`)."""
+    fill_job_name: str
+    """The fill Job's name."""
+
+    def __init__(self, name: str, args: SnapshotHydratedVolumeArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        volume, download, subpath = snapshot_volume_args(name, args)
+        fill = disk_hydrate.downloader_fill(f"{name}-fill", download)
+        expose(self, "SnapshotHydratedVolume", name, opts,
+               lambda child: disk_hydrate.SnapshotHydratedVolume(name, volume, fill, child),
+               lambda made: {"claim_name": made.claim_name, "fill_claim_name": made.fill_claim_name,
+                             "model_subpath": subpath,
+                             "fill_job_name": model_downloader.job_name(download.base_name, download.repo_id,
+                                                                        download.revision)})
 
 
 class ModelVolumeArgs(TypedDict):
