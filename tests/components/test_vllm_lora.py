@@ -130,15 +130,12 @@ def refused(recorder, **change) -> list[tuple[str, str]]:
     return recorder.refused(lambda: VllmServer("vllm", args(**change)))
 
 
-NAME_RULE = ("is not a usable adapter name: 1–128 letters, digits, '.', '_', '-' or '/', alphanumeric at both ends, "
-             "no empty, '.' or '..' part between '/' (it is a directory under adapters_dir)")
-
-
 @pytest.mark.parametrize("change,expected", [
     ({"adapters": {"m": "gs://adapters-bucket/m"}},
      [("lora.adapters.m", "'m' is the base model's served name; give the adapter its own")]),
     ({"adapters": {"a/../b": "gs://adapters-bucket/x", "x": "acme/x@main"}},
-     [("lora.adapters.a/../b", f"'a/../b' {NAME_RULE}"),
+     [("lora.adapters.a/../b", "'a/../b' has an empty, '.' or '..' part between '/': the name is a directory "
+                               "under adapters_dir; name it without one"),
       ("lora.adapters.x", "'acme/x@main' is neither gs://BUCKET/PATH nor ORG/REPO@<40-hex commit>")]),
     ({"adapters": {}}, [("lora.adapters", "no adapter: name at least one, or leave lora unset")]),
     ({"max_loras": 3, "max_lora_rank": 12},

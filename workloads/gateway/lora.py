@@ -105,10 +105,12 @@ def adapter_name_problems(path: str, names: Iterable[str], base_name: str | None
     problems = []
     for name in names:
         where = f"{path}.{name}"
-        if not isinstance(name, str) or not _NAME.match(name) or set(name.split("/")) & {"", ".", ".."}:
+        if not isinstance(name, str) or not _NAME.match(name):
             problems.append(Problem(where, f"'{name}' is not a usable adapter name: 1–128 letters, digits, '.', '_', "
-                                           "'-' or '/', alphanumeric at both ends, no empty, '.' or '..' part "
-                                           "between '/' (it is a directory under adapters_dir)"))
+                                           "'-' or '/', alphanumeric at both ends"))
+        elif set(name.split("/")) & {"", ".", ".."}:
+            problems.append(Problem(where, f"'{name}' has an empty, '.' or '..' part between '/': the name is a "
+                                           "directory under adapters_dir; name it without one"))
         elif base_name is not None and name == base_name:
             problems.append(Problem(where, f"'{name}' is the base model's served name; give the adapter its own"))
     return problems
