@@ -32,7 +32,10 @@ def register_serve_local(subparsers: argparse._SubParsersAction) -> None:
         "period), adapt GPU-only settings to the CPU build with a tiny model (printing each "
         "change), serve on 127.0.0.1, run the probes like the kubelet, drain on Ctrl-C/SIGTERM.")
     add_stack_arguments(parser)
-    parser.add_argument("--port", type=int, default=8000, help="local port (default 8000)")
+    parser.add_argument("--port", type=int, default=8000,
+                        help="local port of the first model (default 8000); each further model takes the next")
+    parser.add_argument("--model", default=None,
+                        help="serve only this model (its serving.name, e.g. vllm or a `models` key); default: all")
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="model directory to serve (default: the tiny model, made once "
                         "under ~/.cache/gke-inference)")
@@ -52,7 +55,7 @@ def run_tiny_model(args: argparse.Namespace) -> int:
 
 def run_serve_local(args: argparse.Namespace) -> int:
     from stack.local.serve import LocalServer, describe, main_loop
-    from stack.local.spec import SpecError, find_in_dir
+    from stack.local.spec import SpecError, find_all_in_dir, find_in_dir
 
     if args.manifests is not None:
         manifests = args.manifests
@@ -68,18 +71,22 @@ def run_serve_local(args: argparse.Namespace) -> int:
             return print_config_errors(err)
         manifests = out_dir / "manifests"
     try:
-        spec = find_in_dir(manifests)
+        specs = [find_in_dir(manifests, args.model)] if args.model else find_all_in_dir(manifests)
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"serving container {spec.kind}/{spec.name}: {spec.container.get('image', '?')}")
     if args.model_dir is None:
         from stack.local.tiny_model import cached_tiny_model
 
         model_dir = cached_tiny_model()
     else:
         model_dir = args.model_dir
-    server = LocalServer(spec, model_dir, port=args.port, say=lambda m: print(f"  [pod] {m}"))
-    for line in describe(server):
-        print(line)
-    return main_loop(server)
+    servers = []
+    for index, spec in enumerate(specs):
+        print(f"serving container {spec.kind}/{spec.name}: {spec.container.get('image', '?')}")
+        server = LocalServer(spec, model_dir, port=args.port + index,
+                             say=lambda m, name=spec.name: print(f"  [{name}] {m}"))
+        for line in describe(server):
+            print(line)
+        servers.append(server)
+    return main_loop(servers)

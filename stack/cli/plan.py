@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--report", metavar="FILE", help="load-test report.json: per-replica output tokens/s (and concurrency)"
     )
     estimate.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    _add_model_argument(estimate, "the cold start and start options of this model")
     estimate.set_defaults(func=run_estimate)
 
     simulate = subparsers.add_parser(
@@ -55,7 +56,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     simulate.add_argument("--out", type=Path, default=None, help="directory for the PNG and JSON (default out/STACK)")
     simulate.add_argument("--report", metavar="FILE", help="load-test report.json for per-replica throughput")
     simulate.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    _add_model_argument(simulate, "simulate this model's fleet (its pool, engine, autoscaling)")
     simulate.set_defaults(func=run_simulate)
+
+
+def _add_model_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--model", metavar="KEY", default=None,
+                        help=f"{what}: a `models` key or the top-level model's serving.name (default: the top-level "
+                        "model)")
+
+
+def model_view(config, key: str | None):
+    """The config of the model ``key`` (``StackConfig.model_views``); the stack's own for None. ValueError naming
+    the choices for an unknown key."""
+    if key is None:
+        return config
+    views = config.model_views()
+    if key not in views:
+        raise ValueError(f"--model {key}: not a model of the stack; one of: {', '.join(views)}")
+    return views[key]
 
 
 def _input_error(message: str) -> int:
@@ -81,12 +100,13 @@ def run_estimate(args: argparse.Namespace) -> int:
     from stack.plan.simulate.startup import stack_startup, start_options
 
     try:
-        cold = estimate_cold_start(config)
+        view = model_view(config, args.model)
+        cold = estimate_cold_start(view)
         cost = estimate_cost(config, args.report)
-    except ReportError as err:
+    except (ReportError, ValueError) as err:
         return _input_error(str(err))
-    starts = start_options(config)
-    headroom = _headroom_lines(config, stack_startup(config), headroom_cost)
+    starts = start_options(view)
+    headroom = _headroom_lines(view, stack_startup(view), headroom_cost)
     fallback = fallback_prices(config)
     if args.json:
         document = {
@@ -99,10 +119,32 @@ def run_estimate(args: argparse.Namespace) -> int:
         }
         print(json.dumps(document, indent=2))
         return 0
-    _print_estimate(args.stack, config, cold, cost)
+    _print_estimate(args.stack, view, cold, cost)
     _print_start_options(cold, starts, headroom)
     _print_fallback(fallback)
     return 0
+
+
+def _print_model_costs(console, cost) -> None:
+    """Each model's share of the total: its serving nodes, buffer and storage; the rest is shared."""
+    from rich.table import Table
+
+    from stack.prices import HOURS_PER_MONTH
+
+    table = Table(title="Cost per model (its serving nodes, capacity buffer and storage; USD)", title_justify="left")
+    for column in ("model", "served name", "replicas", "nodes", "$/h min", "$/h max", "$/month min", "$/month max"):
+        table.add_column(column, justify="left" if column in ("model", "served name") else "right")
+    for model in cost.models:
+        low, high = model.hourly_at_min, model.hourly_at_max
+        table.add_row(model.key, model.served_model_name, f"{model.replicas[0]}–{model.replicas[1]}",
+                      f"{model.nodes[0]}–{model.nodes[1]}", _money(low), _money(high),
+                      _money(low * HOURS_PER_MONTH, 0), _money(high * HOURS_PER_MONTH, 0))
+    low, high = cost.shared("min"), cost.shared("max")
+    table.add_row("shared", "system pool, cluster fee, pool minimums", "", "", _money(low), _money(high),
+                  _money(low * HOURS_PER_MONTH, 0), _money(high * HOURS_PER_MONTH, 0))
+    table.add_row("[bold]total[/]", "", "", "", _money(cost.total("min")), _money(cost.total("max")),
+                  _money(cost.total("min") * HOURS_PER_MONTH, 0), _money(cost.total("max") * HOURS_PER_MONTH, 0))
+    console.print(table)
 
 
 def fallback_prices(config) -> list:
@@ -248,6 +290,8 @@ def _print_estimate(stack: str, config, cold, cost) -> None:
         "",
     )
     console.print(table)
+    if len(cost.models) > 1:
+        _print_model_costs(console, cost)
     tp = cost.throughput
     per_million = cost.dollars_per_million_tokens()
     console.print(
@@ -278,6 +322,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         config = load_stack_config(args.stack, args.overrides)
     except ConfigError as err:
         return print_config_errors(err)
+    try:
+        config = model_view(config, args.model)
+    except ValueError as err:
+        return _input_error(str(err))
     if args.duration is not None and args.duration <= 0:
         return _input_error(f"--duration must be positive, got {args.duration:g}")
     try:
@@ -297,7 +345,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     except (ReportError, TraceError) as err:
         return _input_error(str(err))
     comparison = compare(config, requests, duration, args.seed, args.report)
-    out_dir = args.out or Path("out") / args.stack
+    out_dir = args.out or Path("out") / args.stack / (config.model_key or "")
     png = plot_comparison(comparison, out_dir / f"simulate-{label}.png", f"{args.stack}: {requests.description}")
     document = _simulation_document(args.stack, comparison, png) | {"notes": notes(config, comparison)}
     (out_dir / f"simulate-{label}.json").write_text(json.dumps(document, indent=2))

@@ -13,7 +13,7 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from infra import catalog, gke_versions
 from infra.cluster import AuthorizedNetwork as AuthorizedNetworkArgs
@@ -28,6 +28,7 @@ from infra.gpu_node_pool import (
     validate_gpu_node_pool_args,
 )
 from infra.identity import NodeServiceAccountArgs, validate_node_service_account_args
+from infra.images import BUILD
 from infra.network import PODS_RANGE, SERVICES_RANGE, NetworkArgs, validate_network_args
 from infra.placement import CompactPlacementArgs, validate_compact_placement_args
 from infra.registry import ImageRegistryArgs
@@ -35,6 +36,7 @@ from infra.storage import ModelBucketArgs, validate_model_bucket_args
 from stack.config import bounds
 from stack.config.base import ArgPaths, FieldError, FieldErrors, Model
 from stack.config.gateway import GatewayConfig
+from stack.config.models import ExtraModel, ModelKey, entry_error, stack_wide_errors, view_raw
 from stack.config.planning import PlanningConfig
 from stack.config.serving import (
     VOLUME_POPULATOR_MIN_GKE_VERSION,
@@ -50,6 +52,7 @@ from workloads import weights as w
 from workloads.batch import BatchInferenceArgs, validate_batch_inference_args
 from workloads.capacity_buffer import BufferChunk, CapacityBufferArgs, ScalableRef, validate_capacity_buffer_args
 from workloads.compute_class import ComputeClassArgs
+from workloads.gateway.lora import LoraAdapters
 from workloads.vllm_args import EngineSettings, engine_flags
 from workloads.vllm_server import Pool, VllmServerArgs, pod_size, validate_vllm_server_args
 
@@ -478,7 +481,8 @@ SERVER_PATHS = ArgPaths("serving", {
     "weights.local_ssd_file_cache": "model.weights.gcsfuse.fileCache",
     "google_service_account": "cluster.workloadIdentity", "overflow_pool": "serving.spotPool",
     "compute_class": "serving.computeClass.name",
-    "max_replicas": "autoscaling.maxReplicas",
+    "max_replicas": "autoscaling.maxReplicas", "lora": "serving.lora",
+    "lora.fetch_image": "model.weights.downloaderImage",
 })
 """VllmServerArgs paths in the stack YAML."""
 BATCH_PATHS = ArgPaths("batch", {
@@ -610,6 +614,11 @@ class StackConfig(Model):
     batch: BatchConfig = Field(default_factory=BatchConfig, description="Offline batch inference Job.")
     loadtest: LoadTestConfig = Field(default_factory=LoadTestConfig, description="In-cluster load test Job.")
     gateway: GatewayConfig = Field(default_factory=GatewayConfig, description="GKE Inference Gateway (off by default).")
+    models: dict[ModelKey, ExtraModel] = Field(
+        default_factory=dict,
+        description="More models beside the top-level one, by key (a DNS label of ≤ 12 characters that names their "
+        "objects); each inherits the top-level serving and autoscaling and overrides what differs (docs/models.md).",
+    )
     planning: PlanningConfig = Field(
         default_factory=PlanningConfig,
         description="Cost, cold-start and autoscaling-simulation inputs (estimate/simulate only; creates nothing).",
@@ -654,7 +663,112 @@ class StackConfig(Model):
         self._check_environment()
         bounds.check(self.gateway.stack_errors(self))
         bounds.check(bounds.bound_errors(self))
+        self._check_models((info.context or {}).get("stack"))
         return self
+
+    _model_key: str | None = PrivateAttr(default=None)
+    _views: dict[str, StackConfig] = PrivateAttr(default_factory=dict)
+
+    # -- many models ----------------------------------------------------------------------------
+
+    def _check_models(self, stack: str | None) -> None:
+        """Each ``models`` entry validated as a stack of its own, then the rules between models."""
+        if not self.models:
+            bounds.check(self._between_models())
+            return
+        errors = [e for key, entry in self.models.items() for e in stack_wide_errors(key, entry)]
+        if self.serving.pod_snapshots.enabled:
+            errors.append(("serving.podSnapshots.enabled", "Pod snapshots cover the top-level model only (one "
+                                                           "snapshot bucket and policy); turn them off to add models"))
+        if errors:
+            raise FieldErrors(errors)
+        top = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        views: dict[str, StackConfig] = {}
+        for key, entry in self.models.items():
+            try:
+                view = StackConfig.parse(view_raw(top, key, entry), stack)
+            except ConfigError as err:
+                errors += [entry_error(key, line, CONFIG_KEY) for line in err.lines]
+                continue
+            view._model_key = key
+            views[key] = view
+        if errors:
+            raise FieldErrors(errors)
+        self._views = views
+        bounds.check(self._between_models())
+
+    def _between_models(self) -> list[tuple[str, str]]:
+        """Names two models would share (served names and adapters, server names), and one Gateway route for all."""
+        errors: list[tuple[str, str]] = []
+        served: dict[str, str] = {}
+        servers: dict[str, str] = {}
+        for key, view in self.model_views().items():
+            where = "" if view.model_key is None else f"models.{key}."
+            names = {f"{where}serving.vllm.servedModelName": view.served_model_name(),
+                     **{f"{where}serving.lora.adapters.{n}": n for n in view.serving.lora.sources()}}
+            for path, name in names.items():
+                if name in served:
+                    errors.append((path, f"'{name}' is already served by {served[name]}; every model and adapter "
+                                         "needs its own served name (clients pick by it)"))
+                served.setdefault(name, f"model '{key}'")
+            if view.serving.name in servers:
+                errors.append((f"{where}serving.name", f"'{view.serving.name}' is already the server of "
+                                                       f"{servers[view.serving.name]}; give each model its own"))
+            servers.setdefault(view.serving.name, f"model '{key}'")
+        images = {v.model.weights.downloader_image for v in self.model_views().values()} - {None}
+        if len(images) > 1:
+            errors.append(("models", f"the models name different downloader images ({', '.join(sorted(images))}); "
+                                     "the stack builds or resolves one: give every model the same "
+                                     "model.weights.downloaderImage"))
+        if self.loadtest.model is not None and self.loadtest.model not in self.model_views():
+            errors.append(("loadtest.model", f"'{self.loadtest.model}' is not a model of the stack; one of: "
+                                             f"{', '.join(self.model_views())}"))
+        rapid = [key for key, view in self.model_views().items() if view.model.weights.gcsfuse.rapid_cache.enabled]
+        errors += [(f"models.{key}.model.weights.gcsfuse.rapidCache.enabled",
+                    f"the bucket's Rapid Cache is already enabled by model '{rapid[0]}' (one cache per zone serves "
+                    "every model of the bucket)") for key in rapid[1:]]
+        errors += bounds.shared_pool_errors(self.model_views())
+        if self.gateway.enabled and len(self.model_views()) > 1 and not self.gateway.body_based_routing:
+            errors.append(("gateway.bodyBasedRouting", f"{len(self.model_views())} models share the Gateway: set it "
+                                                       "true so each request reaches its model by name (without it "
+                                                       "every route takes every request)"))
+        return errors
+
+    def downloader_image(self) -> str | None:
+        """The model-downloader image of the stack (``model.weights.downloaderImage``; one for every model): None when
+        no model downloads and no model serves LoRA adapters (their init container is the downloader)."""
+        views = self.model_views().values()
+        chosen = next((v.model.weights.downloader_image for v in views if v.model.weights.downloader_image), None)
+        if chosen is None and any(v.serving.lora.enabled for v in views):
+            return BUILD
+        return chosen
+
+    def uses_priorities(self) -> bool:
+        """A model or adapter of the stack has a Gateway priority (the InferenceObjective CRD is then installed)."""
+        return any(
+            view.serving.priority is not None
+            or any(a.priority is not None for a in view.serving.lora.adapters.values())
+            for view in self.model_views().values()
+        )
+
+    def loadtest_model_key(self) -> str:
+        """The key (``model_views``) of the model the load test targets."""
+        return self.loadtest.model or self.serving.name
+
+    @property
+    def model_key(self) -> str | None:
+        """The ``models`` key of this view; None for the top-level model (and a stack's own config)."""
+        return self._model_key
+
+    def model_views(self) -> dict[str, StackConfig]:
+        """Every model of the stack as a config of its own: the top-level model (keyed by its server name, this
+        config itself) first, then each ``models`` entry by key (docs/models.md)."""
+        return {self.serving.name: self, **self._views}
+
+    def resource_name(self, base: str) -> str:
+        """A Pulumi name of this model's resources: ``base`` for the top-level model (the names it always had),
+        ``<key>-<base>`` for a ``models`` entry."""
+        return base if self._model_key is None else f"{self._model_key}-{base}"
 
     def component_errors(self, stack: str | None = None) -> list[tuple[str, str]]:
         """What the components would refuse, under YAML paths: the components' own validators, run on the
@@ -810,7 +924,8 @@ class StackConfig(Model):
         self, stack: str, *, image: Any = STAND_IN_IMAGE, weights: w.WeightsMount | None = None,
         pool: Pool | None = None, overflow_pool: Pool | None = None, google_service_account: Any = None,
         replicas: int = 1, startup_budget_seconds: int | None = None, api_key: Any = None,
-        workload_depends_on: tuple[Any, ...] = (),
+        workload_depends_on: tuple[Any, ...] = (), fetch_image: Any = STAND_IN_IMAGE,
+        hf_token_secret: str | None = None,
     ) -> VllmServerArgs:
         """The VllmServer arguments of ``serving`` (its rules live in ``validate_vllm_server_args``).
 
@@ -848,7 +963,17 @@ class StackConfig(Model):
             client_label=serving.client_label,
             ingress_ip_blocks=self.gateway.ingress_ip_blocks(),
             pod_snapshots=serving.pod_snapshots.enabled,
+            lora=self.lora_args(fetch_image, hf_token_secret),
         )
+
+    def lora_args(self, fetch_image: Any = STAND_IN_IMAGE, hf_token_secret: str | None = None) -> LoraAdapters | None:
+        """The server's LoRA adapters (``serving.lora``; None when off), fetched by ``fetch_image`` (the stack's
+        model-downloader image) with the hub token in ``hf_token_secret`` when there is one."""
+        lora = self.serving.lora
+        if not lora.enabled:
+            return None
+        return LoraAdapters(adapters=lora.sources(), fetch_image=fetch_image, max_loras=lora.max_loras,
+                            max_lora_rank=lora.max_lora_rank, hf_token_secret=hf_token_secret)
 
     def _check_capacity(self) -> None:
         """The ComputeClass, CapacityBuffer and Pod-snapshot components' rules with this stack's values."""

@@ -6,7 +6,7 @@ as one ``FieldErrors``. Every number names its source next to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from infra import zones
@@ -89,6 +89,34 @@ def pool_max_nodes(config: StackConfig, name: str) -> int:
     pool = config.gpu_pools[name]
     zone_count = len(config.pool_zones(name))
     return pool.autoscaling.max_nodes * (zone_count if pool.autoscaling.per_zone else 1)
+
+
+def shared_pool_errors(views: Mapping[str, StackConfig]) -> Errors:
+    """Models whose pools overlap: their most replicas together must fit those pools' nodes (each model alone is
+    checked by :func:`node_errors`; a ComputeClass model's pools are GKE's to choose, so it is left out)."""
+    pools_of = {key: {v.serving.pool, *([v.serving.spot_pool] if v.serving.spot_pool else [])}
+                for key, v in views.items() if v.serving.compute_class is None}
+    groups: list[set[str]] = []
+    for pools in pools_of.values():
+        joined = [g for g in groups if g & pools]
+        groups = [g for g in groups if not g & pools] + [set(pools).union(*joined)]
+    errors: Errors = []
+    for group in groups:
+        members = [key for key, pools in pools_of.items() if pools <= group]
+        if len(members) < 2:
+            continue
+        first = views[members[0]]
+        capacity = sum(pool_max_nodes(first, p) for p in sorted(group))
+        needed = {key: views[key].max_replicas() * views[key].serving.nodes_per_replica for key in members}
+        if sum(needed.values()) > capacity:
+            last = views[members[-1]]
+            where = "" if last.model_key is None else f"models.{last.model_key}."
+            parts = " + ".join(f"{key} {n}" for key, n in needed.items())
+            errors.append((f"{where}autoscaling.maxReplicas", (
+                f"the models on {' + '.join(sorted(group))} need up to {parts} = {sum(needed.values())} nodes at their "
+                f"most replicas, but those pools hold at most {capacity}; lower a model's maxReplicas or raise the "
+                "pools' autoscaling.maxNodes")))
+    return errors
 
 
 def node_errors(config: StackConfig) -> Errors:

@@ -124,8 +124,18 @@ POOL_PATHS = ArgPaths("gateway", {
     "namespace": "serving.namespace", "name": "serving.name", "served_model_name": "serving.vllm.servedModelName",
     "picker_image": "gateway.pickerImage", "picker": "gateway.picker", "gateway": "gateway",
     "match_model_header": "gateway.bodyBasedRouting", "client_labels": "serving.clientLabel",
+    "adapters": "serving.lora.adapters", "priority": "serving.priority",
 })
-"""ModelPoolArgs paths in the stack YAML (one model: ``serving``)."""
+"""ModelPoolArgs paths in the stack YAML (the top-level model)."""
+
+
+def model_pool_paths(key: str) -> ArgPaths:
+    """ModelPoolArgs paths of the ``models.<key>`` entry."""
+    return ArgPaths("gateway", {
+        **POOL_PATHS.fields,
+        **{arg: f"models.{key}.{path}" for arg, path in POOL_PATHS.fields.items() if path.startswith("serving.")},
+        "adapters": f"models.{key}.serving.lora.adapters", "priority": f"models.{key}.serving.priority",
+    })
 
 
 class GatewayConfig(Model):
@@ -200,20 +210,25 @@ class GatewayConfig(Model):
         )
 
     def model_pool_args(
-        self, *, name: str, namespace: Any, served_model_name: str, selector_labels: Mapping[str, str],
-        picker_image: Any, gateway: Any, client_label: str, node_selector: Mapping[str, str],
+        self, view: StackConfig, *, selector_labels: Mapping[str, str], picker_image: Any, gateway: Any,
+        node_selector: Mapping[str, str], objective_crd: Any = None,
     ) -> ModelPoolArgs:
-        """One model's ModelPool arguments: its pool is named ``name`` (the model's server name)."""
+        """One model's ModelPool arguments (``view``: the model's config): its pool is named after the model's
+        server; its adapters and priorities come from ``serving.lora`` and ``serving.priority``."""
+        serving = view.serving
         return ModelPoolArgs(
-            namespace=namespace,
-            served_model_name=served_model_name,
+            namespace=serving.namespace,
+            served_model_name=view.served_model_name(),
             selector_labels=dict(selector_labels),
             picker_image=picker_image,
             gateway=gateway,
-            name=name,
+            name=serving.name,
+            adapters={name: a.priority for name, a in serving.lora.adapters.items()} if serving.lora.enabled else {},
+            priority=serving.priority,
+            objective_crd=objective_crd,
             backend_timeout_seconds=self.backend_timeout_seconds,
             picker=self.picker.to_settings(node_selector),
-            client_labels={client_label: "true"},
+            client_labels={serving.client_label: "true"},
             match_model_header=self.body_based_routing,
         )
 
@@ -239,12 +254,17 @@ class GatewayConfig(Model):
         serving = config.serving
         gateway = self.gateway_args(serving.namespace, STAND_IN_IMAGE, {})
         errors = GATEWAY_PATHS.errors(validate_inference_gateway_args(gateway, self.name))
-        pool = self.model_pool_args(
-            name=serving.name, namespace=serving.namespace, served_model_name=config.served_model_name(),
-            selector_labels={"app.kubernetes.io/instance": serving.name}, picker_image=STAND_IN_IMAGE,
-            gateway=GatewayRef(self.name, serving.namespace), client_label=serving.client_label, node_selector={},
-        )
-        errors += POOL_PATHS.errors(validate_model_pool_args(pool, serving.name))
+        for key, view in config.model_views().items():
+            pool = self.model_pool_args(
+                view, selector_labels={"app.kubernetes.io/instance": view.serving.name}, picker_image=STAND_IN_IMAGE,
+                gateway=GatewayRef(self.name, serving.namespace), node_selector={},
+            )
+            paths = POOL_PATHS if view.model_key is None else model_pool_paths(key)
+            # the program installs the InferenceObjective CRD whenever a priority is set
+            problems = [
+                p for p in validate_model_pool_args(pool, view.serving.name) if p.property_path != "objective_crd"
+            ]
+            errors += paths.errors(problems)
         return errors + self._network_errors(config) + self._picker_fit_errors(config)
 
     def _network_errors(self, config: StackConfig) -> list[tuple[str, str]]:

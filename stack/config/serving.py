@@ -18,6 +18,7 @@ from infra.rapid_cache import RapidCacheArgs, validate_rapid_cache_args
 from stack.config.base import ArgPaths, FieldError, FieldErrors, Model
 from stack.config.capacity import CapacityBufferConfig, ComputeClassConfig, PodSnapshotConfig
 from workloads.autoscaling import replica_limit_problems as hpa_replica_limits
+from workloads.gateway.lora import DEFAULT_MAX_LORA_RANK, adapter_problems, lora_settings_problems
 from workloads.keda import replica_limit_problems as keda_replica_limits
 
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
@@ -334,6 +335,55 @@ class SmokeTestConfig(Model):
         return self
 
 
+class AdapterConfig(Model):
+    """One LoRA adapter, served under its own name next to the base model."""
+
+    source: str = Field(
+        description="`gs://BUCKET/PATH` (adapter files in a bucket the server's identity can read) or "
+        "`ORG/REPO@<40-hex commit>` (a hub repository at a pinned commit)."
+    )
+    priority: int | None = Field(
+        default=None,
+        description="Priority of this adapter's requests at the Gateway (InferenceObjective); unset = none.",
+    )
+
+
+class LoraConfig(Model):
+    """LoRA adapters on the model's servers (vLLM `--enable-lora`); routed by name to the model's pool."""
+
+    enabled: bool = Field(default=False, description="Serve LoRA adapters (vLLM `--enable-lora`).")
+    adapters: dict[str, AdapterConfig] = Field(
+        default_factory=dict, description="Adapters by the name clients send as `model`."
+    )
+    max_loras: int | None = Field(
+        default=None, description="Adapters in one batch (vLLM `--max-loras`); unset = the number of adapters."
+    )
+    max_lora_rank: int = Field(
+        default=DEFAULT_MAX_LORA_RANK, description="Largest adapter rank (vLLM `--max-lora-rank`)."
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> LoraConfig:
+        if self.enabled and not self.adapters:
+            raise FieldError("adapters", "LoRA is on but no adapter is listed; add adapters or set enabled: false")
+        if self.adapters and not self.enabled:
+            names = ", ".join(sorted(self.adapters))
+            raise FieldError("adapters", f"{names}: LoRA is off for this model; set lora.enabled: true to serve "
+                                         "adapters, or remove them")
+        problems = adapter_problems("adapters", {n: a.source for n, a in self.adapters.items()})
+        problems += lora_settings_problems("", len(self.adapters), self.max_loras, self.max_lora_rank)
+        # adapter names are map keys: kept as written (ArgPaths would camelCase them)
+        errors = [(p.property_path if p.property_path.startswith("adapters.") else ArgPaths("")(p.property_path),
+                   p.render()) for p in problems]
+        if errors:
+            raise FieldErrors(errors)
+        return self
+
+    def sources(self) -> dict[str, str]:
+        """Adapter name → source, for the server (empty when LoRA is off)."""
+        return {name: a.source for name, a in self.adapters.items()} if self.enabled else {}
+
+
 class ServingConfig(Model):
     """How the model is served."""
 
@@ -394,6 +444,12 @@ class ServingConfig(Model):
     pod_snapshots: PodSnapshotConfig = Field(
         default_factory=PodSnapshotConfig,
         description="Restore new replicas from a GKE Pod snapshot (gVisor; single-GPU replicas, no GCS FUSE).",
+    )
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA adapters served beside the model.")
+    priority: int | None = Field(
+        default=None,
+        description="Priority of the model's requests at the Gateway (InferenceObjective; higher is served first "
+        "under load); unset = none.",
     )
 
     @model_validator(mode="after")
@@ -539,6 +595,11 @@ class LoadTestConfig(Model):
     harness_args: list[str] = Field(
         default_factory=lambda: ["--dataset", "conversations", "--num-prompts", "200", "--users", "8"],
         description="Arguments of `python -m loadtest` besides --url/--model/--out (dataset, mode, SLOs).",
+    )
+    model: str | None = Field(
+        default=None,
+        description="The model to load: a `models` key or the top-level model's serving.name; unset = the top-level "
+        "model.",
     )
 
     @model_validator(mode="after")

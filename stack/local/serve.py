@@ -358,8 +358,10 @@ def describe(server: LocalServer) -> list[str]:
     return lines
 
 
-def main_loop(server: LocalServer, *, out: Callable[[str], None] = print) -> int:
-    """Run until SIGTERM/SIGINT (then drain) or a failed probe; return the exit code."""
+def main_loop(servers: LocalServer | list[LocalServer], *, out: Callable[[str], None] = print) -> int:
+    """Run every server (one per model) until SIGTERM/SIGINT (then drain them all) or one fails; return the exit
+    code."""
+    servers = servers if isinstance(servers, list) else [servers]
     stop = threading.Event()
     reason: list[str] = []
 
@@ -369,33 +371,40 @@ def main_loop(server: LocalServer, *, out: Callable[[str], None] = print) -> int
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server.start()
-    assert server.proc is not None and server.probes is not None
-    out(f"vLLM pid {server.pid}, log {server.log_path}")
-    try:
-        ttr = server.wait_ready()
-    except RuntimeError as exc:
-        out(f"error: {exc}")
-        server.stop()
-        return 1
-    out(f"ready in {ttr:.1f}s (startup probe passed at {server.probes.time_started or 0:.1f}s); "
-        f"serving {server.served_model_name!r} on {server.base_url}"
-        + (f" (API key from the spec's Secret: generated locally, in {server.api_key_file})"
-           if server.api_key_file else ""))
-    out(how_to_call(server))
+    for server in servers:
+        server.start()
+        out(f"{server.spec.name}: vLLM pid {server.pid}, log {server.log_path}")
+    for server in servers:
+        assert server.probes is not None
+        try:
+            ttr = server.wait_ready()
+        except RuntimeError as exc:
+            out(f"error: {server.spec.name}: {exc}")
+            for other in servers:
+                other.stop()
+            return 1
+        out(f"{server.spec.name}: ready in {ttr:.1f}s (startup probe passed at "
+            f"{server.probes.time_started or 0:.1f}s); serving {server.served_model_name!r} on {server.base_url}"
+            + (f" (API key from the spec's Secret: generated locally, in {server.api_key_file})"
+               if server.api_key_file else ""))
+        out(how_to_call(server))
     out("Ctrl-C or SIGTERM drains like a pod deletion")
     while not stop.wait(1.0):
-        if server.proc.poll() is not None:
-            out(f"vLLM exited on its own with {server.proc.returncode}:\n{server.log_tail()}")
-            server.stop()
-            return 1
-        if not server.probes.live:
-            out("liveness probe failed; stopping (the kubelet would restart the container)")
-            server.drain()
-            return 1
+        for server in servers:
+            assert server.proc is not None and server.probes is not None
+            if server.proc.poll() is not None:
+                out(f"{server.spec.name}: vLLM exited on its own with {server.proc.returncode}:\n{server.log_tail()}")
+                for other in servers:
+                    other.stop()
+                return 1
+            if not server.probes.live:
+                out(f"{server.spec.name}: liveness probe failed; stopping (the kubelet would restart the container)")
+                for other in servers:
+                    other.drain()
+                return 1
     out(f"{reason[0]}: draining")
-    result = server.drain()
-    return 0 if not result.killed else 1
+    results = [server.drain() for server in servers]
+    return 0 if not any(result.killed for result in results) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

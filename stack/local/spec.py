@@ -33,7 +33,9 @@ _BOOLEAN_FLAGS = {
     "--no-async-scheduling", "--kv-cache-metrics",
 }
 # Flags that may repeat their value (nargs="+").
-_MULTI_VALUE_FLAGS = {"--served-model-name", "--api-key", "--middleware", "--allowed-origins"}
+_MULTI_VALUE_FLAGS = {"--served-model-name", "--api-key", "--middleware", "--allowed-origins", "--lora-modules"}
+_LORA_FLAGS = {"--enable-lora", "--max-loras", "--max-lora-rank", "--lora-modules"}
+"""Serving LoRA adapters: the pod's init container fetches them; locally there are none to serve."""
 _ALIASES = {"-tp": "--tensor-parallel-size", "-pp": "--pipeline-parallel-size",
             "-dp": "--data-parallel-size"}
 
@@ -125,8 +127,8 @@ def _pod_spec_of(obj: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def find_serving_spec(manifest_paths: list[Path]) -> ServingSpec:
-    """Find the one workload whose pod has a container named `vllm` among YAML files."""
+def find_serving_specs(manifest_paths: list[Path]) -> list[ServingSpec]:
+    """Every workload whose pod has a container named `vllm` among YAML files (one per model of the stack)."""
     found: list[ServingSpec] = []
     for path in manifest_paths:
         for obj in yaml.safe_load_all(Path(path).read_text()):
@@ -141,15 +143,31 @@ def find_serving_spec(manifest_paths: list[Path]) -> ServingSpec:
     if not found:
         raise SpecError(f"no Deployment/LeaderWorkerSet with a container named {VLLM_CONTAINER!r} "
                         "in the rendered manifests; set `serving` in the stack config")
+    return found
+
+
+def find_serving_spec(manifest_paths: list[Path], name: str | None = None) -> ServingSpec:
+    """The serving workload called ``name`` (a model's serving.name), or the only one when ``name`` is None."""
+    found = find_serving_specs(manifest_paths)
+    names = ", ".join(s.name for s in found)
+    if name is not None:
+        chosen = [s for s in found if s.name == name]
+        if not chosen:
+            raise SpecError(f"no serving workload named {name!r}; the stack serves: {names}")
+        return chosen[0]
     if len(found) > 1:
-        names = ", ".join(f"{s.kind}/{s.name}" for s in found)
-        raise SpecError(f"several serving workloads ({names}); serve-local runs one")
+        raise SpecError(f"several serving workloads ({names}); name one (--model)")
     return found[0]
 
 
-def find_in_dir(manifests_dir: Path) -> ServingSpec:
+def find_in_dir(manifests_dir: Path, name: str | None = None) -> ServingSpec:
     """`find_serving_spec` over every `*.yaml` in `manifests_dir` (the render's `manifests/`)."""
-    return find_serving_spec(sorted(Path(manifests_dir).glob("*.yaml")))
+    return find_serving_spec(sorted(Path(manifests_dir).glob("*.yaml")), name)
+
+
+def find_all_in_dir(manifests_dir: Path) -> list[ServingSpec]:
+    """`find_serving_specs` over every `*.yaml` in `manifests_dir`."""
+    return find_serving_specs(sorted(Path(manifests_dir).glob("*.yaml")))
 
 
 @dataclass
@@ -246,6 +264,10 @@ def adapt_args(args: list[str], *, model_dir: Path, port: int, host: str = "127.
             f == "--load-format" and v and v[0].startswith("runai_streamer") for f, v in pairs
         ):
             changes.append("dropped --model-loader-extra-config (Run:ai streamer settings)")
+        elif flag in _LORA_FLAGS:
+            if flag == "--lora-modules":
+                changes.append(f"dropped LoRA adapters {' '.join(values)} (the pod's init container fetches them; "
+                               "none exist locally, and they would not fit the tiny model)")
         elif flag == "--max-model-len" and value and int(value) > TINY_MAX_MODEL_LEN:
             out += [flag, str(TINY_MAX_MODEL_LEN)]
             changes.append(f"--max-model-len {value} -> {TINY_MAX_MODEL_LEN} (tiny model's context)")

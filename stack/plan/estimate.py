@@ -357,14 +357,46 @@ def _times(price: float | None, count: int | None) -> float | None:
 
 
 @dataclass
+class ModelCost:
+    """What one model of the stack costs: the serving nodes its replicas take, its capacity buffer and storage."""
+
+    key: str
+    served_model_name: str
+    replicas: tuple[int, int]
+    nodes: tuple[int, int]
+    """Serving nodes at the minimum and maximum replicas (every pool it runs on)."""
+    hourly_at_min: float
+    hourly_at_max: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.key,
+            "servedModelName": self.served_model_name,
+            "replicas": {"min": self.replicas[0], "max": self.replicas[1]},
+            "nodes": {"min": self.nodes[0], "max": self.nodes[1]},
+            "hourly": {"min": _r(self.hourly_at_min), "max": _r(self.hourly_at_max)},
+            "monthly": {"min": _r(self.hourly_at_min * prices.HOURS_PER_MONTH, 2),
+                        "max": _r(self.hourly_at_max * prices.HOURS_PER_MONTH, 2)},
+        }
+
+
+@dataclass
 class CostEstimate:
     """The stack's cost at its minimum and maximum size."""
 
     lines: list[CostLine]
     replicas: tuple[int, int]
+    """The top-level model's replicas."""
     throughput: Throughput
     per_replica_hourly: dict[str, float | None]
     missing: list[str] = field(default_factory=list)
+    models: list[ModelCost] = field(default_factory=list)
+    """Per model (``StackConfig.model_views``); what no model owns (system pool, cluster fee, nodes pool minimums keep
+    beyond the replicas' needs) is :meth:`shared`."""
+
+    def shared(self, which: Literal["min", "max"]) -> float:
+        """The stack's cost no single model causes."""
+        return self.total(which) - sum(m.hourly_at_min if which == "min" else m.hourly_at_max for m in self.models)
 
     def total(self, which: Literal["min", "max"]) -> float:
         return sum((line.hourly_at_min if which == "min" else line.hourly_at_max) or 0.0 for line in self.lines)
@@ -391,17 +423,24 @@ class CostEstimate:
             "perReplicaHourly": {k: _r(v) for k, v in self.per_replica_hourly.items()},
             "dollarsPerMillionOutputTokens": {k: _r(v) for k, v in self.dollars_per_million_tokens().items()},
             "missingPrices": self.missing,
+            "models": [m.as_dict() for m in self.models],
+            "shared": {"hourly": {"min": _r(self.shared("min")), "max": _r(self.shared("max"))}},
         }
 
 
 def estimate_cost(config: StackConfig, report: str | None = None) -> CostEstimate:
-    """Price the stack at its minimum and maximum replicas/nodes, storage included.
+    """Price the stack at its minimum and maximum replicas/nodes, storage included, in total and per model.
 
-    GPU pools hold ``max(pool minimum, nodes the serving replicas need)`` nodes; pools that serve
-    nothing (e.g. a batch-only pool) are priced at their own minimum and maximum.
+    GPU pools hold ``max(pool minimum, nodes every model's replicas need)`` nodes (models sharing a pool are placed
+    side by side, never packed onto one another's nodes); pools that serve nothing (e.g. a batch-only pool) are
+    priced at their own minimum and maximum.
     """
     low, high = config.min_replicas(), config.max_replicas()
-    at_min, at_max = place_replicas(config, low), place_replicas(config, high)
+    views = config.model_views()
+    placements = {key: (place_replicas(v, v.min_replicas()), place_replicas(v, v.max_replicas()))
+                  for key, v in views.items()}
+    at_min = _summed(placed for placed, _ in placements.values())
+    at_max = _summed(placed for _, placed in placements.values())
     lines: list[CostLine] = []
     missing: list[str] = []
     for name, pool in config.gpu_pools.items():
@@ -412,11 +451,7 @@ def estimate_cost(config: StackConfig, report: str | None = None) -> CostEstimat
         billed = price.billed(pool.spot)
         if billed is None:
             missing.append(f"planning.prices.{pool.machine_type}.{'spotHourly' if pool.spot else 'onDemandHourly'}")
-        role = (
-            "serving"
-            if name == config.serving.pool
-            else ("serving overflow (spot)" if name == config.serving.spot_pool else "other")
-        )
+        role = _pool_role(config, name)
         lines.append(
             CostLine(
                 f"pool {name}",
@@ -450,15 +485,48 @@ def estimate_cost(config: StackConfig, report: str | None = None) -> CostEstimat
     if config.cluster.mode == "create":
         fee = prices.GKE_CLUSTER_FEE_HOURLY
         lines.append(CostLine("GKE cluster fee", "one cluster", fee, fee, "[Mem] kubernetes-engine/pricing"))
-    lines += _buffer_lines(config)
-    lines += _storage_lines(config)
+    label = len(views) > 1
+    own = {key: _buffer_lines(v, key if label else None) + _storage_lines(v, key if label else None)
+           for key, v in views.items()}
+    lines += [line for key in views for line in own[key]]
+    models = [_model_cost(key, v, placements[key], own[key]) for key, v in views.items()]
     price = machine_price(config, config.gpu_pools[config.serving.pool].machine_type)
     share = config.serving.nodes_per_replica / replicas_per_node(config)
     per_replica = {
         "onDemand": None if price.on_demand is None else price.on_demand * share,
         "spot": None if price.spot is None else price.spot * share,
     }
-    return CostEstimate(lines, (low, high), resolve_throughput(config, report), per_replica, missing)
+    return CostEstimate(lines, (low, high), resolve_throughput(config, report), per_replica, missing, models)
+
+
+def _summed(placements: Any) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for placed in placements:
+        for pool, nodes in placed.items():
+            total[pool] = total.get(pool, 0) + nodes
+    return total
+
+
+def _pool_role(config: StackConfig, name: str) -> str:
+    """What a pool does for the stack's models: serving, Spot overflow, or other."""
+    views = config.model_views().values()
+    if any(name == v.serving.pool for v in views):
+        return "serving"
+    return "serving overflow (spot)" if any(name == v.serving.spot_pool for v in views) else "other"
+
+
+def _model_cost(key: str, view: StackConfig, placed: tuple[dict[str, int], dict[str, int]],
+                own: list[CostLine]) -> ModelCost:
+    """One model: its placed serving nodes at each pool's billed price, plus its buffer and storage lines."""
+    def serving(nodes: dict[str, int]) -> float:
+        return sum((machine_price(view, view.gpu_pools[p].machine_type).billed(view.gpu_pools[p].spot) or 0.0) * n
+                   for p, n in nodes.items())
+
+    extra_min = sum(line.hourly_at_min or 0.0 for line in own)
+    extra_max = sum(line.hourly_at_max or 0.0 for line in own)
+    return ModelCost(key, view.served_model_name(), (view.min_replicas(), view.max_replicas()),
+                     (sum(placed[0].values()), sum(placed[1].values())),
+                     serving(placed[0]) + extra_min, serving(placed[1]) + extra_max)
 
 
 def buffer_nodes(config: StackConfig, replicas: int) -> int:
@@ -519,21 +587,27 @@ def headroom_cost(config: Any, replicas: int, strategy: Literal["active", "stand
     )
 
 
-def _buffer_lines(config: StackConfig) -> list[CostLine]:
-    """The idle nodes of ``serving.capacityBuffer``, priced by ``headroom_cost``."""
+def _buffer_lines(config: StackConfig, model: str | None = None) -> list[CostLine]:
+    """The idle nodes of ``serving.capacityBuffer``, priced by ``headroom_cost`` (items prefixed by ``model``)."""
     buffer = config.serving.capacity_buffer
     if not buffer.replicas:
         return []
     cost = headroom_cost(config, buffer.replicas, buffer.strategy)
     machine = config.gpu_pools[config.serving.pool].machine_type
-    return [CostLine("capacity buffer", f"{buffer.replicas} replica(s), {buffer.strategy}: {cost.nodes} × "
-                     f"{machine} kept idle", cost.hourly, cost.hourly, cost.source, cost.nodes, cost.nodes)]
+    detail = f"{buffer.replicas} replica(s), {buffer.strategy}: {cost.nodes} × {machine} kept idle"
+    return [CostLine(_item("capacity buffer", model), detail, cost.hourly, cost.hourly, cost.source, cost.nodes,
+                     cost.nodes)]
 
 
-def _storage_lines(config: StackConfig) -> list[CostLine]:
+def _item(item: str, model: str | None) -> str:
+    return item if model is None else f"{model}: {item}"
+
+
+def _storage_lines(config: StackConfig, model: str | None = None) -> list[CostLine]:
+    """The model's bytes in the bucket and its backend's disks or share (items prefixed by ``model``)."""
     def monthly_line(item: str, detail: str, monthly: float, source: str) -> CostLine:
         hourly = monthly / prices.HOURS_PER_MONTH
-        return CostLine(item, detail, hourly, hourly, source)
+        return CostLine(_item(item, model), detail, hourly, hourly, source)
 
     lines = []
     model_gib = config.model.weight_bytes() / prices.GIB

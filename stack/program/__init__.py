@@ -19,7 +19,7 @@ from infra.storage import ModelBucket
 from stack.config import ConfigError, GpuPoolConfig, NetworkRefs, StackConfig
 from stack.program.images import build_image_cache, resolve_images
 from stack.program.observability import build_observability
-from stack.program.serving import build_serving
+from stack.program.serving import ModelServing, build_serving
 
 
 def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str, Any]:
@@ -56,21 +56,17 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         config,
         stack,
         cluster.provider,
-        serving.server,
-        serving.cold_start_seconds,
+        {key: (model.server, model.cold_start_seconds) for key, model in serving.models.items()},
         adapter_image=images.metrics_adapter.ref if images.metrics_adapter else None,
         gcp_depends_on=[apis, cluster],
     )
+    models = {key: _model_exports(model) for key, model in serving.models.items()}
+    if len(models) > 1:
+        observed = observability.pop("models")
+        observability["models"] = {key: {**models[key], **observed[key]} for key in models}
     return {
         **observability,
-        "servingUrl": serving.server.service_url,
-        "servedModelName": serving.server.served_model_name,
-        "startupBudgetSeconds": serving.startup_budget_seconds,
-        **(
-            {"smokeTestLatencySeconds": serving.smoke_test_latency_seconds}
-            if serving.smoke_test_latency_seconds is not None
-            else {}
-        ),
+        **next(iter(models.values())),
         "clusterName": cluster.name,
         "clusterLocation": cluster.location,
         "clusterEndpoint": cluster.endpoint,
@@ -81,6 +77,20 @@ def build(config: StackConfig, stack: str, secrets: dict[str, Any]) -> dict[str,
         "servingImage": images.serving.ref,
         **({"imageCacheDiskImage": image_cache.disk_image} if image_cache else {}),
         "nodePools": [p.pool_name for p in pools.values()],
+    }
+
+
+def _model_exports(model: ModelServing) -> dict[str, Any]:
+    """One model's serving exports."""
+    return {
+        "servingUrl": model.server.service_url,
+        "servedModelName": model.server.served_model_name,
+        "startupBudgetSeconds": model.startup_budget_seconds,
+        **(
+            {"smokeTestLatencySeconds": model.smoke_test_latency_seconds}
+            if model.smoke_test_latency_seconds is not None
+            else {}
+        ),
     }
 
 

@@ -50,7 +50,8 @@ def build_capacity_buffer(
         return None
     args = config.buffer_args(image=server_image, labels={"app.kubernetes.io/part-of": server.object_name})
     return CapacityBuffer(
-        "capacity-buffer", args, opts=pulumi.ResourceOptions(provider=provider, depends_on=[server])
+        config.resource_name("capacity-buffer"), args,
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[server]),
     )
 
 

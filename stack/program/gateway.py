@@ -13,7 +13,7 @@ checkers through ``VllmServerArgs.ingress_ip_blocks`` (``GatewayConfig.ingress_i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -41,15 +41,18 @@ def build_gateway(
     config: StackConfig,
     provider: k8s.Provider,
     images: StackImages,
-    server: VllmServer,
+    servers: Mapping[str, VllmServer],
     depends_on: Sequence[pulumi.Resource],
+    objective_crd: pulumi.Resource | None = None,
 ) -> StackGateway | None:
-    """The Gateway and the model's pool when ``gateway.enabled`` (None otherwise).
+    """The Gateway and one pool per model when ``gateway.enabled`` (None otherwise).
 
     Args:
         images: the resolved images (``picker`` and, with body-based routing, ``router``).
-        server: the model's vLLM server; its pool selects the server's pods and waits for it.
-        depends_on: what every gateway object waits for besides the server (the namespace).
+        servers: every model's vLLM server by model key (``StackConfig.model_views``); each pool selects its
+            server's pods and waits for it.
+        depends_on: what every gateway object waits for besides the servers (the namespace).
+        objective_crd: the InferenceObjective CRD, when a model or adapter has a priority.
     """
     section = config.gateway
     if not section.enabled:
@@ -60,46 +63,44 @@ def build_gateway(
         "gateway",
         section.gateway_args(config.serving.namespace, images.router.ref if images.router else None,
                              SYSTEM_POOL_SELECTOR),
-        opts=pulumi.ResourceOptions(provider=provider, depends_on=[*depends_on, server]),
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[*depends_on, *servers.values()]),
     )
-    serving = config.serving
-    pool = build_model_pool(
-        section, provider, name=serving.name, namespace=serving.namespace,
-        served_model_name=config.served_model_name(), client_label=serving.client_label, server=server,
-        picker_image=images.picker.ref, gateway=gateway, depends_on=depends_on,
-    )
-    return StackGateway(gateway=gateway, pools={serving.name: pool})
+    views = config.model_views()
+    pools = {
+        key: build_model_pool(
+            section, provider, view=views[key], server=server, picker_image=images.picker.ref, gateway=gateway,
+            depends_on=depends_on, objective_crd=objective_crd,
+        )
+        for key, server in servers.items()
+    }
+    return StackGateway(gateway=gateway, pools=pools)
 
 
 def build_model_pool(
     section: GatewayConfig,
     provider: k8s.Provider,
     *,
-    name: str,
-    namespace: str,
-    served_model_name: str,
-    client_label: str,
+    view: StackConfig,
     server: VllmServer,
     picker_image: pulumi.Input[str],
     gateway: InferenceGateway,
     depends_on: Sequence[pulumi.Resource],
+    objective_crd: pulumi.Resource | None = None,
 ) -> ModelPool:
-    """One model behind the Gateway: its InferencePool (named ``name``, the model's server name), picker, policies
-    and route (component ``<name>-pool``).
+    """One model behind the Gateway: its InferencePool (named after the model's server), picker, policies and
+    route (component ``<server name>-pool``), its adapters routed to it.
 
     Args:
-        name: the model's server name (the pool and its objects are named after it).
-        namespace: the model's namespace (an InferencePool selects pods in its own namespace only).
-        served_model_name: the name clients send as ``model``.
-        client_label: the label the server's NetworkPolicy admits (the picker scrapes the pods).
+        view: the model's config (``StackConfig.model_views``): server name, namespace, served name, adapters,
+            priorities.
         server: the model's vLLM server: the pool selects its pods and waits for it, so the load balancer is
             attached to replicas that exist.
     """
     args = section.model_pool_args(
-        name=name, namespace=namespace, served_model_name=served_model_name,
-        selector_labels=server.selector_labels, picker_image=picker_image, gateway=gateway,
-        client_label=client_label, node_selector=SYSTEM_POOL_SELECTOR,
+        view, selector_labels=server.selector_labels, picker_image=picker_image, gateway=gateway,
+        node_selector=SYSTEM_POOL_SELECTOR, objective_crd=objective_crd,
     )
+    name = view.serving.name
     return ModelPool(
         f"{name}-pool", args, opts=pulumi.ResourceOptions(provider=provider, depends_on=[*depends_on, server])
     )

@@ -77,8 +77,8 @@ def resolve_images(
 
     resolver.build = build
     serving = config.serving.image
-    downloader = config.model.weights.downloader_image
-    a = config.autoscaling
+    downloader = config.downloader_image()
+    modes = [view.autoscaling for view in config.model_views().values()]
     return StackImages(
         serving=resolver.own("vllm", serving, BUILD_CONTEXTS["vllm"])
         if serving == "build"
@@ -89,8 +89,8 @@ def resolve_images(
         loadtest=resolver.own("loadtest-runner", config.loadtest.image, BUILD_CONTEXTS["loadtest-runner"])
         if config.loadtest.enabled
         else None,
-        metrics_adapter=resolver.public("metrics-adapter", a.metrics_adapter_image)
-        if a.mode == "hpa" and a.install_metrics_adapter
+        metrics_adapter=resolver.public("metrics-adapter", config.autoscaling.metrics_adapter_image)
+        if any(a.mode == "hpa" and a.install_metrics_adapter for a in modes)
         else None,
         picker=resolver.public("endpoint-picker", config.gateway.picker_image) if config.gateway.enabled else None,
         router=resolver.public("body-based-router", config.gateway.router_image)

@@ -253,22 +253,22 @@ def build_observability(
     config: StackConfig,
     stack: str,
     provider: k8s.Provider,
-    serving: ServingTarget,
-    cold_start_seconds: float,
+    servers: Mapping[str, tuple[ServingTarget, float]],
     notification_channels: tuple[pulumi.Input[str], ...] = (),
     adapter_image: pulumi.Input[str] | None = None,
     gcp_depends_on: Sequence[pulumi.Resource] = (),
 ) -> dict[str, Any]:
-    """Create scraping, autoscaling, dashboard and alerts for the vLLM server; return exports.
+    """Create the autoscaling controllers once, then per model its scraping, autoscaler, dashboard and alerts;
+    return the exports (the top-level model's at the top level, every model's under ``models``).
 
     Args:
         config: the validated stack configuration.
         stack: stack name (used in GSA ids and the dashboard title).
         provider: the cluster's explicit Kubernetes provider.
-        serving: the vLLM server (``VllmServer``): namespace, selector labels, metrics port name,
-            scale target (apiVersion/kind/name) and served model name.
-        cold_start_seconds: replica cold start (``stack.decisions.replica_cold_start_seconds``), from which
-            ``stack.decisions.default_behavior`` derives the HPA/KEDA behavior.
+        servers: per model key (``StackConfig.model_views``) its vLLM server (``VllmServer``: namespace, selector
+            labels, metrics port name, scale target, served model name) and its replica cold start
+            (``stack.decisions.replica_cold_start_seconds``), from which ``stack.decisions.default_behavior``
+            derives the HPA/KEDA behavior.
         notification_channels: Cloud Monitoring channel ids the alerts notify.
         adapter_image: the Stackdriver adapter image pinned by digest (the program passes the one
             ``stack.program.images`` looked up); None uses the upstream tag (``workloads.metrics_adapter.IMAGE``),
@@ -276,12 +276,66 @@ def build_observability(
         gcp_depends_on: what the GCP resources here (service accounts, IAM, dashboard, alerts) wait
             for: the enabled APIs and, for Workload Identity bindings, the cluster (its identity pool).
     """
+    views = config.model_views()
+    exports, controllers = _controllers(config, stack, provider, adapter_image, gcp_depends_on)
+    per_model = {
+        key: _model_observability(views[key], stack, provider, target, cold_start, controllers.get(
+            views[key].autoscaling.mode, []), notification_channels, gcp_depends_on)
+        for key, (target, cold_start) in servers.items()
+    }
+    primary = next(iter(per_model.values()))
+    return {**exports, **primary, **({"models": per_model} if len(per_model) > 1 else {})}
+
+
+def _controllers(
+    config: StackConfig,
+    stack: str,
+    provider: k8s.Provider,
+    adapter_image: pulumi.Input[str] | None,
+    gcp_depends_on: Sequence[pulumi.Resource],
+) -> tuple[dict[str, Any], dict[str, list[pulumi.Resource]]]:
+    """The Stackdriver adapter (a model scales with the HPA) and the KEDA operator (a model scales with KEDA), once
+    for the stack; returns the exports and, per autoscaling mode, what its autoscalers wait for."""
+    k8s_opts = pulumi.ResourceOptions(provider=provider)
+    modes = [view.autoscaling for view in config.model_views().values()]
+    exports: dict[str, Any] = {}
+    controllers: dict[str, list[pulumi.Resource]] = {"hpa": [], "keda": []}
+    if any(a.mode == "hpa" and a.install_metrics_adapter for a in modes):
+        identity = _identity(
+            "metrics-adapter-wi", config, stack, "cm-adapter", ADAPTER_NAMESPACE, ADAPTER_KSA, gcp_depends_on
+        )
+        adapter = MetricsAdapter(
+            "metrics-adapter",
+            MetricsAdapterArgs(google_service_account=identity.email, image=adapter_image or ADAPTER_IMAGE),
+            opts=k8s_opts,
+        )
+        controllers["hpa"] = list(adapter.apiservices)
+        exports["metricsAdapterServiceAccount"] = identity.email
+    if any(a.mode == "keda" and a.keda.install for a in modes):
+        identity = _identity("keda-wi", config, stack, "keda", KEDA_NAMESPACE, KEDA_KSA, gcp_depends_on)
+        operator = KedaOperator("keda", KedaOperatorArgs(google_service_account=identity.email), opts=k8s_opts)
+        controllers["keda"] = [operator]
+        exports["kedaServiceAccount"] = identity.email
+    return exports, controllers
+
+
+def _model_observability(
+    config: StackConfig,
+    stack: str,
+    provider: k8s.Provider,
+    serving: ServingTarget,
+    cold_start_seconds: float,
+    depends: list[pulumi.Resource],
+    notification_channels: tuple[pulumi.Input[str], ...],
+    gcp_depends_on: Sequence[pulumi.Resource],
+) -> dict[str, Any]:
+    """One model (``config`` is its view): PodMonitoring, HPA or ScaledObject, dashboard and alerts."""
     k8s_opts = pulumi.ResourceOptions(provider=provider)
     a = config.autoscaling
     exports: dict[str, Any] = {}
 
     monitoring = VllmPodMonitoring(
-        "vllm-metrics",
+        config.resource_name("vllm-metrics"),
         VllmPodMonitoringArgs(
             namespace=serving.namespace,
             selector_labels=dict(serving.selector_labels),
@@ -297,20 +351,8 @@ def build_observability(
         behavior = default_behavior(config, cold_start_seconds).to_manifest()
         goals = metric_goals(config)
     if a.mode == "hpa":
-        depends: list[pulumi.Resource] = []
-        if a.install_metrics_adapter:
-            identity = _identity(
-                "metrics-adapter-wi", config, stack, "cm-adapter", ADAPTER_NAMESPACE, ADAPTER_KSA, gcp_depends_on
-            )
-            adapter = MetricsAdapter(
-                "metrics-adapter",
-                MetricsAdapterArgs(google_service_account=identity.email, image=adapter_image or ADAPTER_IMAGE),
-                opts=k8s_opts,
-            )
-            depends = list(adapter.apiservices)
-            exports["metricsAdapterServiceAccount"] = identity.email
         hpa = VllmAutoscaler(
-            "vllm-autoscaler",
+            config.resource_name("vllm-autoscaler"),
             VllmAutoscalerArgs(
                 namespace=serving.namespace,
                 target=target,
@@ -326,12 +368,6 @@ def build_observability(
         )
         exports["autoscaler"] = f"HorizontalPodAutoscaler/{hpa.name}"
     elif a.mode == "keda":
-        depends = []
-        if a.keda.install:
-            identity = _identity("keda-wi", config, stack, "keda", KEDA_NAMESPACE, KEDA_KSA, gcp_depends_on)
-            operator = KedaOperator("keda", KedaOperatorArgs(google_service_account=identity.email), opts=k8s_opts)
-            depends = [operator]
-            exports["kedaServiceAccount"] = identity.email
         triggers = []
         for goal, source in zip(goals, a.metrics, strict=True):
             query, threshold = goal_query(goal, config, serving.served_model_name)
@@ -342,7 +378,7 @@ def build_observability(
             # A signal that exists at zero replicas (vLLM's own series vanish with the last pod).
             triggers.append(PrometheusTrigger("wake", a.keda.wake_query, a.keda.wake_threshold, 0))
         scaled = VllmScaledObject(
-            "vllm-scaledobject",
+            config.resource_name("vllm-scaledobject"),
             VllmScaledObjectArgs(
                 namespace=serving.namespace,
                 target=target,
@@ -362,7 +398,7 @@ def build_observability(
         exports["autoscaler"] = "none"
 
     board = ObservabilityDashboard(
-        "observability",
+        config.resource_name("observability"),
         ObservabilityDashboardArgs(
             project=config.project,
             display_name=f"gke-inference {stack}: {serving.served_model_name}",

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pulumi
+import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from infra.gpu_node_pool import GpuNodePool
@@ -16,9 +17,11 @@ from stack.decisions import STARTUP_BUDGET_FACTOR as STARTUP_BUDGET_FACTOR  # re
 from stack.decisions import replica_cold_start_seconds, startup_budget_seconds
 from stack.program.capacity import build_capacity_buffer, build_compute_class, build_pod_snapshots, build_rapid_cache
 from stack.program.gateway import build_gateway
-from stack.program.identities import BucketAccess, stack_identity
+from stack.program.identities import BUCKET_ROLES, BucketAccess, stack_identity
 from stack.program.images import StackImages
 from stack.program.weights import build_batch, build_weights
+from workloads.gateway import InferenceObjectiveCrd
+from workloads.gateway.lora import adapter_buckets as lora_buckets
 from workloads.loadtest import InClusterLoadTest, LoadTestArgs
 from workloads.lws_operator import LwsOperator, LwsOperatorArgs
 from workloads.smoke_test import SmokeTest, SmokeTestArgs, read_latency_seconds
@@ -29,15 +32,28 @@ SYSTEM_POOL_SELECTOR = {"gke-inference/role": "system"}
 
 
 @dataclass(frozen=True)
-class Serving:
-    """What the rest of the program composes with."""
+class ModelServing:
+    """One model's server and what was derived for it."""
 
     server: VllmServer
-    namespace: k8s.core.v1.Namespace
     cold_start_seconds: float
     startup_budget_seconds: int
     smoke_test_latency_seconds: pulumi.Output[float | None] | None = None
     """Latency of the smoke test's chat completion (None when serving.smokeTest.enabled is false)."""
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What the rest of the program composes with: the shared namespace and every model's server."""
+
+    namespace: k8s.core.v1.Namespace
+    models: dict[str, ModelServing]
+    """By model key (``StackConfig.model_views``): the top-level model first."""
+
+    @property
+    def primary(self) -> ModelServing:
+        """The top-level model's server."""
+        return next(iter(self.models.values()))
 
 
 def build_serving(
@@ -50,7 +66,8 @@ def build_serving(
     bucket: ModelBucket,
     gcp_depends_on: list[pulumi.Resource],
 ) -> Serving:
-    """Namespace, identities, the weights backend, the vLLM server, batch and load-test Jobs.
+    """Namespace, then per model its identities, weights and vLLM server; the Gateway in front of them all; the
+    batch and load-test Jobs.
 
     Args:
         images: every workload's resolved image (``stack.program.images.resolve_images``).
@@ -78,37 +95,112 @@ def build_serving(
         spec={"podSelector": {}, "policyTypes": ["Ingress"]},
         opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace]),
     )
-    hub_token = _hub_token_secret(serving.namespace, serving.name, secrets.get("hfToken"), provider, namespace)
+    views = config.model_views()
+    # A replica spanning nodes is a LeaderWorkerSet: its CRD and controller come with the stack.
+    lws = (
+        LwsOperator("lws", LwsOperatorArgs(node_selector=SYSTEM_POOL_SELECTOR), opts=k8s_opts)
+        if any(view.serving.nodes_per_replica > 1 for view in views.values())
+        else None
+    )
+    compute_class = build_compute_class(config, stack, provider, list(pools.values()))
+    shared = _Shared(stack, secrets, provider, images, pools, bucket, namespace, lws, compute_class, gcp_depends_on)
+    models = {key: _build_model(view, shared) for key, view in views.items()}
+    build_pod_snapshots(config, stack, provider, models[serving.name].server, gcp_depends_on)
+    for view in views.values():
+        build_rapid_cache(view, bucket)
+    objective_crd = (
+        InferenceObjectiveCrd("inference-objective-crd", opts=k8s_opts)
+        if config.gateway.enabled and config.uses_priorities() else None
+    )
+    build_gateway(config, provider, images, {key: m.server for key, m in models.items()}, depends_on=[namespace],
+                  objective_crd=objective_crd)
+    primary = models[serving.name]
+    batch_pool = pools[config.batch.pool or serving.pool]
+    build_batch(
+        config,
+        stack,
+        provider,
+        config.bucket_name(stack),
+        serving.namespace,
+        [namespace, batch_pool, *primary.k8s_after],
+        primary.weights,
+        batch_pool,
+        serving_image=images.serving.ref,
+        gcp_depends_on=[bucket, *gcp_depends_on],
+    )
+    if config.loadtest.enabled:
+        assert images.loadtest is not None  # resolve_images makes it whenever loadtest.enabled
+        target = models[config.loadtest_model_key()].server
+        _load_test(config, stack, provider, images.loadtest.ref, bucket, target, namespace, gcp_depends_on)
+    return Serving(namespace=namespace, models={key: m.result for key, m in models.items()})
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every model's resources share."""
+
+    stack: str
+    secrets: dict[str, Any]
+    provider: k8s.Provider
+    images: StackImages
+    pools: dict[str, GpuNodePool]
+    bucket: ModelBucket
+    namespace: k8s.core.v1.Namespace
+    lws: LwsOperator | None
+    compute_class: pulumi.Resource | None
+    gcp_depends_on: list[pulumi.Resource]
+
+
+@dataclass(frozen=True)
+class _Built:
+    result: ModelServing
+    weights: Any
+    k8s_after: list[pulumi.Resource]
+    """The hub-token Secret, when there is one (the download and batch Jobs mount it)."""
+
+    @property
+    def server(self) -> VllmServer:
+        return self.result.server
+
+
+def _build_model(config: StackConfig, shared: _Shared) -> _Built:
+    """One model (``config`` is its view): hub token, weights, identity, server, buffer and smoke test, named by
+    ``config.resource_name``."""
+    serving, stack, provider, images, pools = config.serving, shared.stack, shared.provider, shared.images, shared.pools
+    hub_token = _hub_token_secret(config, shared.secrets.get("hfToken"), provider, shared.namespace)
+    after = [hub_token] if hub_token else []
     weights = build_weights(
         config,
         stack,
         provider,
         config.bucket_name(stack),
         serving.namespace,
-        [namespace, *([hub_token] if hub_token else [])],
+        [shared.namespace, *after],
         hf_token_secret=f"{serving.name}-hf-token" if hub_token else None,
-        downloader_image=images.downloader.ref if images.downloader else None,
+        downloader_image=_downloads(config, images),
         serving_image=images.serving.ref,
-        gcp_depends_on=[bucket, *gcp_depends_on],
+        gcp_depends_on=[shared.bucket, *shared.gcp_depends_on],
     )
-    # The server reads the bucket itself only where the backend streams from it.
+    # The server reads the bucket itself only where the backend streams from it (or its adapters are there).
+    vllm_name = config.resource_name("vllm")
+    adapter_buckets = set(lora_buckets(config.serving.lora.sources()))
+    own_bucket = config.bucket_name(stack)
+    reads = weights.needs_bucket_read or own_bucket in adapter_buckets
+    reader = _bucket_access(shared.bucket, "reader", f"models-{vllm_name}-reader") if reads else None
     identity = stack_identity(
-        "vllm-identity", config, stack, "vllm", serving.namespace, serving.name, gcp_depends_on,
-        bucket=_bucket_access(bucket, "reader", "models-vllm-reader") if weights.needs_bucket_read else None,
+        config.resource_name("vllm-identity"), config, stack, vllm_name, serving.namespace, serving.name,
+        shared.gcp_depends_on, bucket=reader,
     )
-
+    for bucket_name in sorted(adapter_buckets - {own_bucket}):
+        # Adapters in another bucket: the server's identity reads them (the deployer needs IAM rights on it).
+        gcp.storage.BucketIAMMember(
+            f"{vllm_name}-adapters-{bucket_name}", bucket=bucket_name, role=BUCKET_ROLES["reader"],
+            member=identity.identity.member, opts=pulumi.ResourceOptions(parent=identity.identity),
+        )
     cold_start = replica_cold_start_seconds(config)
     budget = startup_budget_seconds(config, cold_start)
-    vllm = serving.vllm
-    # A replica spanning nodes is a LeaderWorkerSet: its CRD and controller come with the stack.
-    lws = (
-        LwsOperator("lws", LwsOperatorArgs(node_selector=SYSTEM_POOL_SELECTOR), opts=k8s_opts)
-        if serving.nodes_per_replica > 1
-        else None
-    )
-    compute_class = build_compute_class(config, stack, provider, list(pools.values()))
     server = VllmServer(
-        "vllm",
+        vllm_name,
         config.server_args(
             stack,
             image=images.serving.ref,
@@ -118,57 +210,42 @@ def build_serving(
             google_service_account=identity.email,
             replicas=max(1, config.min_replicas()),
             startup_budget_seconds=budget,
-            api_key=secrets.get("apiKey") if serving.require_api_key else None,
-            workload_depends_on=(lws,) if lws else (),
+            api_key=shared.secrets.get("apiKey") if serving.require_api_key else None,
+            workload_depends_on=(shared.lws,) if shared.lws and serving.nodes_per_replica > 1 else (),
+            fetch_image=images.downloader.ref if images.downloader else None,
+            hf_token_secret=f"{serving.name}-hf-token" if hub_token else None,
         ),
         # Every server object waits for the pools, as before VllmServer took them (its pods would anyway).
         opts=pulumi.ResourceOptions(
             provider=provider,
             depends_on=[
-                namespace,
+                shared.namespace,
                 pools[serving.pool],
                 *([pools[serving.spot_pool]] if serving.spot_pool else []),
-                *([hub_token] if hub_token else []),
-                *([compute_class] if compute_class else []),
+                *after,
+                *([shared.compute_class] if shared.compute_class else []),
             ],
         ),
     )
     build_capacity_buffer(config, provider, server, images.serving.ref)
-    build_pod_snapshots(config, stack, provider, server, gcp_depends_on)
-    build_rapid_cache(config, bucket)
-    build_gateway(config, provider, images, server, depends_on=[namespace])
-    batch_pool = pools[config.batch.pool or serving.pool]
-    build_batch(
-        config,
-        stack,
-        provider,
-        config.bucket_name(stack),
-        serving.namespace,
-        [namespace, batch_pool, *([hub_token] if hub_token else [])],
-        weights,
-        batch_pool,
-        serving_image=images.serving.ref,
-        gcp_depends_on=[bucket, *gcp_depends_on],
-    )
-    if config.loadtest.enabled:
-        assert images.loadtest is not None  # resolve_images makes it whenever loadtest.enabled
-        _load_test(config, stack, provider, images.loadtest.ref, bucket, server, namespace, gcp_depends_on)
     latency = None
     if serving.smoke_test.enabled:
-        rerun_on = [images.serving.ref, config.served_model_name(), weights.model_path, vllm.model_dump(mode="json")]
-        latency = _smoke_test(config, provider, images.serving.ref, server, namespace, rerun_on)
-    return Serving(
-        server=server,
-        namespace=namespace,
-        cold_start_seconds=cold_start,
-        startup_budget_seconds=budget,
-        smoke_test_latency_seconds=latency,
-    )
+        rerun_on = [images.serving.ref, config.served_model_name(), weights.model_path,
+                    serving.vllm.model_dump(mode="json")]
+        latency = _smoke_test(config, provider, images.serving.ref, server, shared.namespace, rerun_on)
+    result = ModelServing(server=server, cold_start_seconds=cold_start, startup_budget_seconds=budget,
+                          smoke_test_latency_seconds=latency)
+    return _Built(result=result, weights=weights, k8s_after=after)
+
+
+def _downloads(config: StackConfig, images: StackImages) -> pulumi.Input[str] | None:
+    """The downloader image for this model's download Job: None when the model names none (weights put there by
+    the user) or the stack resolved none."""
+    return images.downloader.ref if images.downloader and config.model.weights.downloader_image else None
 
 
 def _hub_token_secret(
-    namespace: str,
-    server_name: str,
+    config: StackConfig,
     token: pulumi.Input[str] | None,
     provider: k8s.Provider,
     namespace_resource: k8s.core.v1.Namespace,
@@ -176,20 +253,21 @@ def _hub_token_secret(
     """The hub token as a Secret that whatever downloads from the hub mounts (None without a token).
 
     It lives outside the server so the download Jobs that run *before* the server can wait for it;
-    the vLLM container itself never gets it (the weights are local by the time vLLM starts). The alias
-    keeps the URN it had as a child of the ``vllm`` VllmServer.
+    the vLLM container itself never gets it (the weights are local by the time vLLM starts). The top-level
+    model's alias keeps the URN it had as a child of the ``vllm`` VllmServer.
     """
     if token is None:
         return None
+    aliases = [pulumi.Alias(parent=pulumi.create_urn("vllm", "gke-inference:workloads:VllmServer"))]
     return k8s.core.v1.Secret(
-        "vllm-hf-token",
-        metadata={"name": f"{server_name}-hf-token", "namespace": namespace},
+        config.resource_name("vllm-hf-token"),
+        metadata={"name": f"{config.serving.name}-hf-token", "namespace": config.serving.namespace},
         type="Opaque",
         string_data={"token": pulumi.Output.secret(token)},
         opts=pulumi.ResourceOptions(
             provider=provider,
             depends_on=[namespace_resource],
-            aliases=[pulumi.Alias(parent=pulumi.create_urn("vllm", "gke-inference:workloads:VllmServer"))],
+            aliases=aliases if config.model_key is None else [],
         ),
     )
 
@@ -253,7 +331,7 @@ def _smoke_test(
     """The smoke test Job after the server is ready; returns its latency, read back once the Job completed."""
     smoke = config.serving.smoke_test
     test = SmokeTest(
-        "smoke-test",
+        config.resource_name("smoke-test"),
         SmokeTestArgs(
             namespace=config.serving.namespace,
             # TODO(lead): a dedicated small Python image would pull faster on a node without image streaming;
@@ -274,4 +352,6 @@ def _smoke_test(
         ),
         opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespace, server]),
     )
-    return read_latency_seconds("smoke-test-result-read", test, pulumi.ResourceOptions(provider=provider))
+    return read_latency_seconds(
+        config.resource_name("smoke-test-result-read"), test, pulumi.ResourceOptions(provider=provider)
+    )

@@ -195,20 +195,20 @@ def build_weights(
     download: list[pulumi.Resource] = []
     if downloader_image is not None:
         downloader = ModelDownloader(
-            "weights-download",
+            config.resource_name("weights-download"),
             ModelDownloaderArgs(
                 namespace=namespace,
                 image=downloader_image,
                 repo_id=config.model.id,
                 revision=config.model.revision,
                 destination=w.gcs_url(bucket_name, prefix),
-                service_account_name=DOWNLOADER_KSA,
+                service_account_name=config.resource_name(DOWNLOADER_KSA),
                 gcp_service_account=_bucket_writer(
-                    "weights-download-identity",
+                    config.resource_name("weights-download-identity"),
                     config,
                     stack,
-                    "model-dl",
-                    DOWNLOADER_KSA,
+                    config.resource_name("model-dl"),
+                    config.resource_name(DOWNLOADER_KSA),
                     namespace,
                     bucket_name,
                     gcp_opts,
@@ -315,7 +315,7 @@ def _model_disk(
         access = o.access_mode  # type: ignore[attr-defined]
     snapshot, image = o.source_snapshot, o.source_image
     disk = ModelDisk(
-        "weights-disk",
+        config.resource_name("weights-disk"),
         ModelDiskArgs(
             project=config.project,
             disk_name=gce_name(model.slug(), rev8),
@@ -330,7 +330,7 @@ def _model_disk(
         opts=gcp_opts,
     )
     volume = w.ModelVolume(
-        f"model-weights-{rev8}",
+        config.resource_name(f"model-weights-{rev8}"),
         w.ModelVolumeArgs(
             namespace=namespace,
             capacity_gb=size,
@@ -371,8 +371,10 @@ def _hyperdisk_ml_populated(
     o = config.model.weights.hyperdisk_ml
     zones = tuple(weights_zones(config))
     populator = stack_identity(
-        "weights-populator-identity", config, stack, "hdml-pop", namespace, VOLUME_POPULATOR_KSA,
-        inherited_depends_on(gcp_opts), bucket=BucketAccess(bucket_name, "reader", "weights-populator-bucket-reader"),
+        config.resource_name("weights-populator-identity"), config, stack, config.resource_name("hdml-pop"),
+        namespace, config.resource_name(VOLUME_POPULATOR_KSA),
+        inherited_depends_on(gcp_opts),
+        bucket=BucketAccess(bucket_name, "reader", config.resource_name("weights-populator-bucket-reader")),
     )
     identity, reader = populator.identity, populator.bucket_grant
     assert reader is not None  # stack_identity grants what ``bucket`` asks for
@@ -383,12 +385,12 @@ def _hyperdisk_ml_populated(
     families = (_machine_family(o.transfer.machine_type),) if o.transfer.create_compute_class else ()
     uri = w.gcs_url(bucket_name, prefix)
     volume = HyperdiskMlVolume(
-        "weights-hdml",
+        config.resource_name("weights-hdml"),
         HyperdiskMlVolumeArgs(
             namespace=namespace,
-            claim_name=f"model-weights-{rev8}",
+            claim_name=config.resource_name(f"model-weights-{rev8}"),
             source_uri=f"{uri}/" if isinstance(uri, str) else pulumi.Output.concat(uri, "/"),
-            service_account_name=VOLUME_POPULATOR_KSA,
+            service_account_name=config.resource_name(VOLUME_POPULATOR_KSA),
             gcp_service_account=identity.email,
             zones=zones,
             size_gb=o.size_gb,
@@ -426,7 +428,7 @@ def _transfer_pool(
             "gcp_depends_on (build_weights' caller passes it)"
         )
     return TransferNodePool(
-        "weights-transfer",
+        config.resource_name("weights-transfer"),
         TransferNodePoolArgs(
             project=config.project,
             cluster=cluster.cluster_id,
@@ -457,7 +459,7 @@ def _pd_hydrated(
 
     def fill(claim: str, opts: pulumi.ResourceOptions) -> pulumi.Resource:
         return ModelDownloader(
-            "weights-fill",
+            config.resource_name("weights-fill"),
             ModelDownloaderArgs(
                 namespace=namespace,
                 image=image,
@@ -478,10 +480,10 @@ def _pd_hydrated(
         ).job
 
     volume = SnapshotHydratedVolume(
-        "weights-pd",
+        config.resource_name("weights-pd"),
         SnapshotHydratedVolumeArgs(
             namespace=namespace,
-            claim_name=f"model-weights-{rev8}",
+            claim_name=config.resource_name(f"model-weights-{rev8}"),
             disk_type=o.disk_type,
             zone=single_weights_zone(config),
             size_gb=o.size_gb,
@@ -516,7 +518,7 @@ def _filestore(
     o = config.model.weights.filestore
     location = weights_zones(config)[0] if o.tier in ZONAL_TIERS else config.region
     share = FilestoreShare(
-        "weights-filestore",
+        config.resource_name("weights-filestore"),
         FilestoreShareArgs(
             project=config.project,
             instance_name=gce_name(f"{config.model.slug()}-{stack}", "models"),
@@ -531,7 +533,7 @@ def _filestore(
     )
     rev8 = config.model.revision[:8]
     volume = w.ModelVolume(
-        f"model-weights-{rev8}",
+        config.resource_name(f"model-weights-{rev8}"),
         w.ModelVolumeArgs(
             namespace=namespace,
             capacity_gb=o.capacity_gb,
@@ -578,7 +580,7 @@ def _populate_share(
         "volumeMounts": [{"name": "share", "mountPath": SHARE_MOUNT}],
     }
     return ModelDownloader(
-        "weights-populate",
+        config.resource_name("weights-populate"),
         ModelDownloaderArgs(
             namespace=namespace,
             image=image,

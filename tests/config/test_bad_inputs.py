@@ -64,7 +64,7 @@ CASES: dict[str, tuple[str, Edit, str]] = {
     "maxReplicas beyond the pools": (
         "dev", lambda r: r["autoscaling"].update(maxReplicas=10**9),
         "platform.autoscaling.maxReplicas: 1000000000 replica(s) × 1 node(s) each = 1000000000 nodes, but l4-spot "
-        "can hold at most 2 (l4-spot: 2); lower it or raise the pools' autoscaling.maxNodes"),
+        "can hold at most 3 (l4-spot: 3); lower it or raise the pools' autoscaling.maxNodes"),
     "replicas spanning nodes beyond serving + spot pools": (
         "prod", lambda r: r["autoscaling"].update(maxReplicas=13),
         "platform.autoscaling.maxReplicas: 13 replica(s) × 1 node(s) each = 13 nodes, but h100 + h100-spot can hold "

@@ -89,6 +89,7 @@ def test_unset_replicas_never_warn(dev_raw):
 
     del dev_raw["serving"]["replicas"]
     dev_raw["autoscaling"]["minReplicas"] = 2
+    dev_raw["models"]["qwen"]["autoscaling"]["maxReplicas"] = 2  # qwen inherits the minimum
     config = StackConfig.parse(dev_raw)
     assert (config.min_replicas(), config.max_replicas()) == (2, 2)
     assert [w for w in config.warnings() if "serving.replicas" in w] == []

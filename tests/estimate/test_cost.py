@@ -11,6 +11,8 @@ from stack.plan.estimate import ReportError, estimate_cost, read_report, resolve
 from stack.render import load_stack_config
 
 A3 = prices.MACHINE_PRICES["a3-highgpu-8g"]
+G2 = prices.MACHINE_PRICES["g2-standard-8"]
+E2_16 = prices.SYSTEM_MACHINE_PRICES["e2-standard-16"]
 
 
 def _line(cost, item):
@@ -34,16 +36,22 @@ def test_prod_pools_at_min_and_max_replicas():
 def test_prod_storage_and_totals():
     cost = estimate_cost(load_stack_config("prod"))
     # two zonal Hyperdisk ML volumes of 300 GiB and 2400 MiB/s each
-    hdml = _line(cost, "Hyperdisk ML")
+    # the 70B (key vllm): two zonal Hyperdisk ML volumes of 300 GiB and 2400 MiB/s each, its bytes in the bucket
+    hdml = _line(cost, "vllm: Hyperdisk ML")
     assert hdml.monthly(hdml.hourly_at_min) == pytest.approx(2 * (300 * 0.08 + 2400 * 0.12))
-    bucket = _line(cost, "model bucket")
+    bucket = _line(cost, "vllm: model bucket")
     assert bucket.monthly(bucket.hourly_at_min) == pytest.approx(141.2e9 / 2**30 * 0.020)
+    small = _line(cost, "llama-8b: model bucket")  # the 8B streams from the bucket (gcsfuse): no disk line
+    assert small.monthly(small.hourly_at_min) == pytest.approx(16.06e9 / 2**30 * 0.020)
     system = _line(cost, "system pool")
-    assert system.hourly_at_min == pytest.approx(3 * 0.2681) and system.hourly_at_max == pytest.approx(9 * 0.2681)
-    # serving at 6 replicas (2 on-demand + 4 Spot nodes) and the active buffer's one idle on-demand node
-    buffer = _line(cost, "capacity buffer")
+    assert system.hourly_at_min == pytest.approx(3 * E2_16) and system.hourly_at_max == pytest.approx(9 * E2_16)
+    # serving at 6 replicas (2 on-demand + 4 Spot nodes) and the active buffer's one idle on-demand node; the 8B's
+    # one on-demand L4 node
+    buffer = _line(cost, "vllm: capacity buffer")
     assert (buffer.nodes_at_min, buffer.hourly_at_min) == (1, pytest.approx(A3.on_demand))
-    expected_min = 3 * A3.on_demand + 4 * A3.spot + 3 * 0.2681 + 0.10 + (624 + 141.2e9 / 2**30 * 0.02) / 730
+    assert _line(cost, "pool l4").hourly_at_min == pytest.approx(G2.on_demand)
+    storage = 624 + (141.2e9 + 16.06e9) / 2**30 * 0.02
+    expected_min = 3 * A3.on_demand + 4 * A3.spot + G2.on_demand + 3 * E2_16 + 0.10 + storage / 730
     assert cost.total("min") == pytest.approx(expected_min)
     document = cost.as_dict()
     assert document["total"]["monthly"]["min"] == pytest.approx(expected_min * 730, abs=0.01)
@@ -62,7 +70,7 @@ def test_price_overrides():
     assert _line(cost, "pool h100").hourly_at_max == 200
     assert _line(cost, "pool h100-spot").hourly_at_max == 60
     assert _line(cost, "pool h100").source.startswith("planning.prices.a3-highgpu-8g")
-    hdml = _line(cost, "Hyperdisk ML")
+    hdml = _line(cost, "vllm: Hyperdisk ML")
     assert hdml.monthly(hdml.hourly_at_min) == pytest.approx(2 * 300 * 0.08)
 
 
@@ -84,10 +92,10 @@ def test_dollars_per_million_tokens_from_planning_throughput():
 
 def test_dev_filestore_and_pd_storage_lines():
     filestore = estimate_cost(load_stack_config("dev", ["model.weights.backend=filestore"]))
-    line = _line(filestore, "Filestore")
+    line = _line(filestore, "vllm: Filestore")  # the top-level model's; dev's qwen streams from the bucket
     assert line.monthly(line.hourly_at_min) == pytest.approx(1024 * 0.25)
     pd = estimate_cost(load_stack_config("dev", ["model.weights.backend=persistentDisk"]))
-    line = _line(pd, "model disk")
+    line = _line(pd, "vllm: model disk")
     assert line.monthly(line.hourly_at_min) == pytest.approx(3 * 500 * 0.17)  # one pd-ssd per zone
 
 

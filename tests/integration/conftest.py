@@ -52,7 +52,7 @@ def serving_spec(out_dir: Path) -> ServingSpec:
     stack = os.environ.get("GKE_INFER_TEST_STACK", "prod")
     render_stack(stack, overrides=[], out_dir=out_dir)
     try:
-        return find_in_dir(out_dir / "manifests")
+        return find_in_dir(out_dir / "manifests", "vllm")  # the top-level model's server
     except SpecError:
         return find_serving_spec([FIXTURE_DEPLOYMENT])
 

@@ -13,7 +13,7 @@ PROD_MANIFESTS = Path(__file__).resolve().parents[1] / "golden" / "prod" / "mani
 
 
 def test_the_generated_key_is_stored_for_this_user_only_and_the_call_names_the_file(tmp_path):
-    server = LocalServer(find_in_dir(PROD_MANIFESTS), tmp_path / "model", port=18080)
+    server = LocalServer(find_in_dir(PROD_MANIFESTS, "vllm"), tmp_path / "model", port=18080)
     assert server.api_key and server.api_key_file is not None
     assert server.api_key_file.read_text() == server.api_key
     assert stat.S_IMODE(server.api_key_file.stat().st_mode) == 0o600
@@ -28,6 +28,6 @@ def test_the_generated_key_is_stored_for_this_user_only_and_the_call_names_the_f
 
 def test_without_a_key_in_the_spec_the_call_has_no_authorization(tmp_path):
     dev = Path(__file__).resolve().parents[1] / "golden" / "dev" / "manifests"
-    server = LocalServer(find_in_dir(dev), tmp_path / "model", port=18081)
+    server = LocalServer(find_in_dir(dev, "vllm"), tmp_path / "model", port=18081)
     assert server.api_key is None and server.api_key_file is None
     assert "Authorization" not in how_to_call(server)

@@ -38,7 +38,9 @@ ADAPTER_TYPES = (
 
 def render(config, serving=None, stack="dev", **kwargs):
     return record(
-        lambda: build_observability(config, stack, provider(), serving or FakeServing(), COLD_START, **kwargs),
+        lambda: build_observability(
+            config, stack, provider(), {config.serving.name: (serving or FakeServing(), COLD_START)}, **kwargs
+        ),
         stack=stack,
     )
 
@@ -301,7 +303,10 @@ def test_behavior_is_the_simulators_and_follows_the_cold_start(prod_config):
     config = prod_config()
     for cold in (120.0, 900.0):
         rec = record(
-            lambda cold=cold: build_observability(config, "prod", provider(), FakeServing(), cold), stack="prod"
+            lambda cold=cold: build_observability(
+                config, "prod", provider(), {config.serving.name: (FakeServing(), cold)}
+            ),
+            stack="prod",
         )
         behavior = rec.kind("HorizontalPodAutoscaler")[0]["spec"]["behavior"]
         assert behavior == default_behavior(config, cold).to_manifest()

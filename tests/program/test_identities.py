@@ -17,10 +17,13 @@ ACCOUNT = "gcp:serviceaccount/account:Account"
     ("stack", "overrides", "ids"),
     [
         # The ids the stacks had before the schemes were merged: changing one would replace the account.
-        ("dev", [], ["cm-adapter-dev", "gke-dev-nodes", "loadtest-dev", "model-dl-dev", "vllm-dev"]),
-        ("prod", [], ["cm-adapter-prod", "gke-prod-nodes", "hdml-pop-prod", "model-dl-prod", "vllm-batch-prod",
-                      "vllm-prod"]),
-        ("dev", ["autoscaling.mode=keda"], ["gke-dev-nodes", "keda-dev", "loadtest-dev", "model-dl-dev", "vllm-dev"]),
+        # dev's second model `qwen` adds its own downloader and server accounts, prefixed by its key.
+        ("dev", [], ["cm-adapter-dev", "gke-dev-nodes", "loadtest-dev", "model-dl-dev", "qwen-model-dl-dev",
+                     "qwen-vllm-dev", "vllm-dev"]),
+        ("prod", [], ["cm-adapter-prod", "gke-prod-nodes", "hdml-pop-prod", "llama-8b-model-dl-prod",
+                      "llama-8b-vllm-prod", "model-dl-prod", "vllm-batch-prod", "vllm-prod"]),
+        ("dev", ["autoscaling.mode=keda"], ["gke-dev-nodes", "keda-dev", "loadtest-dev", "model-dl-dev",
+                                            "qwen-model-dl-dev", "qwen-vllm-dev", "vllm-dev"]),
     ],
 )
 def test_service_account_ids_are_unchanged(stack, overrides, ids):

@@ -3,8 +3,10 @@ enabled gateway renders, that every new object validates against its vendored CR
 (Gateway API, proxy-only subnet), the vLLM NetworkPolicy's load-balancer sources, the policy pack on a render
 whose InferencePool lost its HealthCheckPolicy, and each refusal naming its field.
 
-Dev's system pool (e2-standard-4) cannot hold upstream's 8-CPU endpoint picker, so the renders here give the
-system pool e2-standard-16; that dev refuses the gateway as it stands is itself tested.
+The renders here start from dev with its second model and gateway settings dropped (``models={}``,
+``gateway.picker={}``: upstream's picker size), so one model's wiring is seen alone; dev's system pool (e2-standard-4)
+cannot hold upstream's 8-CPU endpoint picker, so they give the system pool e2-standard-16 (that the smaller pool
+refuses upstream's picker is itself tested). Many models: tests/serving/test_many_models.py.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from stack.cli import main
 from stack.config.gateway import HEALTH_CHECK_RANGES, PROXY_ONLY_CIDR, machine_vcpus
 from stack.render import RenderResult, load_stack_config, render_config
 
-ON = ("gateway.enabled=true", "cluster.systemPool.machineType=e2-standard-16")
+SINGLE = ("models={}", "gateway.picker={}", "gateway.bodyBasedRouting=false")
+ON = (*SINGLE, "gateway.enabled=true", "cluster.systemPool.machineType=e2-standard-16")
 BBR = (*ON, "gateway.bodyBasedRouting=true")
 POOL_REF = {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "vllm"}
 
@@ -52,7 +55,7 @@ def dev_bbr() -> RenderResult:
 
 @pytest.fixture(scope="module")
 def dev_off() -> RenderResult:
-    return render("dev")
+    return render("dev", *SINGLE, "gateway.enabled=false")
 
 
 def test_gateway_is_internal_http_and_waits_until_programmed(dev_on):
@@ -187,7 +190,7 @@ def test_validate_passes_with_the_gateway_on(capsys):
 
 
 @pytest.mark.parametrize(("overrides", "first_line"), [
-    (("gateway.enabled=true",),
+    (("gateway.picker={}",),
      "error: platform.gateway.picker.cpu: 8 CPU does not fit a system node: cluster.systemPool.machineType "
      "e2-standard-4 has 4 vCPUs"),
     ((*ON, "gateway.class=gke-l7-regional-external-managed"),

@@ -108,7 +108,7 @@ def test_multi_node_pdb_covers_leaders_and_workers_and_the_render_passes_policy(
     evicting a worker restarts its whole group, so workers must count against the budget too."""
     from policy.rules import check_stack
 
-    (pdb,) = multi_node.manifests_of_kind("PodDisruptionBudget")
+    (pdb,) = [p for p in multi_node.manifests_of_kind("PodDisruptionBudget") if p["metadata"]["name"] == "vllm"]
     (lws,) = multi_node.manifests_of_kind("LeaderWorkerSet")
     selector = pdb["spec"]["selector"]["matchLabels"]
     template = lws["spec"]["leaderWorkerTemplate"]

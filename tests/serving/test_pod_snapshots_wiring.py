@@ -18,7 +18,7 @@ from stack.render import MOCK_PROJECT_NUMBER, load_stack_config, render_config
 from workloads.pod_snapshot import SNAPSHOT_BUCKET_PERMISSIONS
 from workloads.vllm_server import validate_vllm_server_args
 
-SNAPSHOTS = ("model.weights.backend=huggingFace", "serving.podSnapshots.enabled=true")
+SNAPSHOTS = ("models={}", "model.weights.backend=huggingFace", "serving.podSnapshots.enabled=true")
 SET = [a for o in SNAPSHOTS for a in ("--set", o)]
 
 
@@ -116,7 +116,7 @@ def test_gke_infer_validate_passes_on_the_snapshot_variant(capsys):
     code = main(["validate", "dev", *SET, "--no-checkov", "--no-vllm"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "crds        ok   3 custom resources" in out
+    assert "crds        ok   11 custom resources" in out  # 3 of the snapshots, 8 of the gateway
 
 
 def test_gke_infer_estimate_shows_the_restored_start(capsys):

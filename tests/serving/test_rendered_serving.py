@@ -270,7 +270,7 @@ def test_multi_node_replicas_render_a_valid_leader_worker_set():
     )
     worker = template["workerTemplate"]["spec"]["containers"][0]
     assert "ray start --address=$(LWS_LEADER_ADDRESS):6379" in worker["args"][0]
-    hpa = only(result, "HorizontalPodAutoscaler")
+    (hpa,) = [h for h in result.manifests_of_kind("HorizontalPodAutoscaler") if h["metadata"]["name"] == "vllm"]
     assert hpa["spec"]["scaleTargetRef"]["kind"] == "LeaderWorkerSet"
     assert validate_manifests(result.manifests, result.config.cluster.kubernetes_minor) == []
 

@@ -353,8 +353,10 @@ def test_the_latency_is_exported_from_the_result_configmap():
         return build(config, stack="dev", secrets=offline_secrets())
 
     _, outputs = record_under_mocks(program, "dev", monitor, mocks)
-    assert seen_ids == [RESULT]
+    # every model of the stack is asked (dev: the top-level model and `qwen`), each latency exported
+    assert sorted(seen_ids) == ["llm/qwen-smoke-result", RESULT]
     assert outputs["smokeTestLatencySeconds"] == 1.234
+    assert outputs["models"]["qwen"]["smokeTestLatencySeconds"] == 1.234
 
 
 def test_disabled_per_stack_by_config():

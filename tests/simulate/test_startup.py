@@ -21,7 +21,9 @@ NO_REQUESTS = Requests(np.array([]), np.array([], dtype=np.int64), np.array([], 
 
 @pytest.fixture(scope="module")
 def dev():
-    config = load_stack_config("dev", ["model.weights.backend=runaiStreamer"])
+    # one model on a 2-node pool (the simulator runs one model's fleet)
+    config = load_stack_config("dev", ["models={}", "model.weights.backend=runaiStreamer",
+                                       "gpuPools.l4-spot.autoscaling.maxNodes=2"])
     return config, resolve_throughput(config)
 
 
@@ -80,7 +82,7 @@ def test_the_buffer_is_refilled_after_a_replica_takes_it(dev):
     # warm node + buffer node (taken by the second replica); the pool maximum leaves no room to refill
     assert len(sim.groups) == 2 and all(g.pods for g in sim.groups)
     roomy = load_stack_config(
-        "dev", ["model.weights.backend=runaiStreamer", "gpuPools.l4-spot.autoscaling.maxNodes=4"]
+        "dev", ["models={}", "model.weights.backend=runaiStreamer", "gpuPools.l4-spot.autoscaling.maxNodes=4"]
     )
     _, sim = _second_replica_ready(roomy, throughput, Startup(1, "active"))
     refill = sim.groups[2]

@@ -84,7 +84,7 @@ def test_no_stack_names_a_disk_image_by_hand():
         pools = document["config"]["gke-inference:platform"]["gpuPools"]
         assert all("diskImage" not in d for p in pools.values() for d in p.get("secondaryBootDisks") or [])
     prod = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["gke-inference:platform"]
-    assert [d for p in prod["gpuPools"].values() for d in p["secondaryBootDisks"]] == [
+    assert [d for p in prod["gpuPools"].values() for d in p.get("secondaryBootDisks") or []] == [
         {"mode": "CONTAINER_IMAGE_CACHE"}
     ] * 2
 

@@ -34,11 +34,13 @@ def lws(multi_node):
 
 def test_the_leader_runs_vllm_in_bash_and_the_worker_only_ray(multi_node, lws, tmp_path):
     report = vllm_check.check_manifests(multi_node.manifests, venv=tmp_path / "absent")
+    # prod's second model (llama-8b, a Deployment on one node) is parsed beside the multi-node one
     assert [(c.object, c.path, c.name, c.launch.status) for c in report.containers] == [
+        ("Deployment/llm/llama-8b", "spec.template.spec.containers[0]", "vllm", "parsed"),
         ("LeaderWorkerSet/llm/vllm", f"{LEADER}.spec.containers[0]", "vllm", "parsed"),
         ("LeaderWorkerSet/llm/vllm", f"{WORKER}.spec.containers[0]", "vllm", "not vLLM"),
     ]
-    leader, worker = report.containers
+    _, leader, worker = report.containers
     assert leader.launch.how.startswith("shell script, python3 -m vllm.entrypoints.openai.api_server (")
     # The script joins the rendered engine args; the shell gives vLLM exactly those, nothing re-split.
     script = lws["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]["args"][0]
@@ -84,8 +86,9 @@ def test_validate_prod_with_a_two_node_replica_passes(multi_node, tmp_path, caps
     lines = capsys.readouterr().out.splitlines()
     assert code == 0, "\n".join(lines)
     assert lines[-1].startswith("validate prod: PASS: 6 checks run, 0 violations")
-    assert "vllm-args   ok   1 vLLM containers parsed by vLLM: 0 errors; 1 beside them run no vLLM server" in lines
+    assert "vllm-args   ok   2 vLLM containers parsed by vLLM: 0 errors; 1 beside them run no vLLM server" in lines
     assert [line.split("': ", 1)[0] + "'" for line in lines if line.startswith(("  parsed: ", "  not vLLM: "))] == [
+        "  parsed: Deployment/llm/llama-8b container 'vllm'",
         "  parsed: LeaderWorkerSet/llm/vllm leaderTemplate container 'vllm'",
         "  not vLLM: LeaderWorkerSet/llm/vllm workerTemplate container 'vllm'",
     ]
