@@ -1,4 +1,4 @@
-"""HorizontalPodAutoscaler (autoscaling/v2) on vLLM's own metrics.
+"""HorizontalPodAutoscaler (autoscaling/v2) on vLLM's own metrics or the endpoint picker's pool averages.
 
 The ``behavior`` block comes in as plain values: ``stack.plan.simulate.default_behavior(config,
 cold_start_seconds)`` is the one derivation (from the replica cold start), and the fleet simulator
@@ -17,13 +17,26 @@ vLLM metrics are Pods metrics: the adapter averages the series of the target's p
 exporter pods, so their ``pod`` label is the exporter's, not vLLM's: the GPU signal is an External
 metric summed over the serving namespace's GPUs, and its per-replica target is multiplied by the
 GPUs of one replica (HPA AverageValue divides the sum by the replica count).
+
+The endpoint picker's pool gauges (``llm_d_epp_average_*``, workloads/metrics.py) are already a per-replica
+average, one value per InferencePool: an External metric selecting the pool by ``metric.labels.name`` in the
+cluster and namespace, with target type ``Value``. For an External ``Value`` target the HPA computes
+``ceil(value / target × ready pods)`` (kubernetes ``pkg/controller/podautoscaler/replica_calculator.go``,
+``GetExternalMetricReplicas`` → ``getUsageRatioReplicaCount``), the same proposal as a Pods ``AverageValue`` on
+the vLLM gauge the picker averages; ``AverageValue`` would divide the pool average by the replicas a second
+time. Every picker replica exports the gauge (its metrics logger runs without leader election), so the
+selector adds the adapter's ``reducer: REDUCE_MAX`` (one value, whatever the picker's replicas; the adapter
+passes it as the Cloud Monitoring cross-series reducer: k8s-stackdriver @673c7dd8
+``custom-metrics-stackdriver-adapter/pkg/adapter/translator/query_builder.go``, ``allowedReducers`` and
+``createListTimeseriesRequestProject``; ``reducer`` and the ``metric.labels.*`` / ``resource.labels.*`` keys are
+the External selector keys it allows, same file l.40–41).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -40,6 +53,10 @@ MAX_STABILIZATION_SECONDS = 3600
 """API limit of ``stabilizationWindowSeconds`` (KEDA's CRD patch enforces the same bound)."""
 MAX_POLICY_PERIOD_SECONDS = 1800
 """API limit of a scaling policy's ``periodSeconds``."""
+POOL_SERIES_LABEL = f"metric.labels.{metrics.POOL_LABEL}"
+"""The picker's pool gauges name their InferencePool in label ``name`` (workloads/metrics.py)."""
+POOL_REDUCER = "REDUCE_MAX"
+"""One value across the picker replicas' identical series (module doc)."""
 DCGM_WORKLOAD_NAMESPACE_LABEL = "metric.labels.exported_namespace"
 """Label on DCGM series naming the namespace of the pod using the GPU. The exporter sets
 ``namespace``; Managed Prometheus renames it ``exported_namespace`` because its own target label
@@ -68,7 +85,15 @@ class MetricGoal:
     metric: Metric
     """A registered metric (workloads/metrics.py)."""
     target: float
-    """Per-replica average value (waiting requests, running requests, KV fraction, GPU duty %)."""
+    """Per-replica average value (waiting requests, running requests, KV fraction, GPU duty %); for a picker pool
+    gauge (source ``epp``) the pool average itself, held as is (not multiplied by the replicas)."""
+    pool: str | None = None
+    """The InferencePool whose picker exports the series: required for a pool gauge, refused for any other."""
+
+    @property
+    def target_type(self) -> Literal["AverageValue", "Value"]:
+        """``Value`` for a pool gauge (already an average over the replicas), else ``AverageValue`` (module doc)."""
+        return "Value" if self.metric.source == "epp" else "AverageValue"
 
 
 def validate_behavior(behavior: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,7 +146,12 @@ def quantity(value: float) -> str:
 def metric_spec(
     goal: MetricGoal, gpus_per_replica: int = 1, cluster: str | None = None, namespace: str | None = None
 ) -> dict[str, Any]:
-    """One ``spec.metrics[]`` entry: Pods for vLLM series, External for DCGM (see module doc)."""
+    """One ``spec.metrics[]`` entry: Pods for vLLM series, External for DCGM and the picker's pool gauges (see
+    module doc)."""
+    if goal.pool is not None and goal.metric.source != "epp":
+        raise ValueError(f"{goal.metric.name}: a pool applies to the picker's pool gauges only; leave it unset")
+    if goal.metric.source == "epp":
+        return pool_metric_spec(goal, cluster, namespace)
     if goal.metric.source == "vllm":
         return {
             "type": "Pods",
@@ -146,6 +176,29 @@ def metric_spec(
     }
 
 
+def pool_metric_spec(goal: MetricGoal, cluster: str | None, namespace: str | None) -> dict[str, Any]:
+    """The External ``Value`` entry of a picker pool gauge: this pool's series in the cluster and namespace."""
+    if not goal.pool or namespace is None or cluster is None:
+        raise ValueError(f"{goal.metric.name}: a pool gauge needs the cluster, the serving namespace and the pool")
+    return {
+        "type": "External",
+        "external": {
+            "metric": {
+                "name": goal.metric.adapter_name,
+                "selector": {
+                    "matchLabels": {
+                        "resource.labels.cluster": cluster,
+                        "resource.labels.namespace": namespace,
+                        POOL_SERIES_LABEL: goal.pool,
+                        "reducer": POOL_REDUCER,
+                    }
+                },
+            },
+            "target": {"type": "Value", "value": quantity(goal.target)},
+        },
+    }
+
+
 @dataclass(frozen=True)
 class VllmAutoscalerArgs:
     namespace: pulumi.Input[str]
@@ -161,9 +214,9 @@ class VllmAutoscalerArgs:
     behavior: Mapping[str, Any]
     """``spec.behavior`` (``stack.plan.simulate.default_behavior(config, cold_start).to_manifest()``)."""
     cluster: str | None = None
-    """Cluster name (selects DCGM series; needed only for GPU goals)."""
+    """Cluster name (selects DCGM and picker series; needed only for GPU and pool goals)."""
     workload_namespace: str | None = None
-    """The namespace as a plain string (selects DCGM series; needed only for GPU goals)."""
+    """The namespace as a plain string (selects DCGM and picker series; needed only for GPU and pool goals)."""
     gpus_per_replica: int = 1
     """GPUs of one replica (scales the DCGM target)."""
     name: str | None = None

@@ -10,7 +10,10 @@ tag v2.20.2, read from their sources):
   scope (pkg/scalers/prometheus_scaler.go), so Managed Prometheus's query API works when the operator
   GSA holds ``roles/monitoring.viewer``;
 * the trigger's metric type defaults to AverageValue: KEDA divides the query result by the replica
-  count, so ``threshold`` is a per-replica target exactly like the HPA's;
+  count, so ``threshold`` is a per-replica target exactly like the HPA's; a query that already returns a
+  per-replica average (the endpoint picker's pool gauges) sets the trigger's ``metricType: Value`` (ScaledObject
+  CRD ``triggers[].metricType`` enum AverageValue|Value, stack/schemas/keda), and the HPA KEDA creates compares
+  the value itself with ``threshold`` (``ceil(value / threshold × ready pods)``, workloads/autoscaling.py);
 * KEDA's metrics server claims ``v1beta1.external.metrics.k8s.io``: never install the Stackdriver
   adapter beside it, and never put our own HPA on the same target (KEDA creates one).
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -117,6 +120,9 @@ class PrometheusTrigger:
     """Per-replica target value."""
     activation_threshold: float
     """Above this the target wakes from zero (KEDA activation phase)."""
+    metric_type: Literal["AverageValue", "Value"] = "AverageValue"
+    """``AverageValue``: the query is a total KEDA divides by the replicas; ``Value``: the query is already a
+    per-replica average (the picker's pool gauges), held as is."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,9 @@ def validate_vllm_scaled_object_args(args: VllmScaledObjectArgs) -> list[Problem
     problems = replica_limit_problems(args.min_replicas, args.max_replicas)
     if not args.triggers:
         problems.append(Problem("triggers", "empty; give at least one metric trigger"))
+    for index, trigger in enumerate(args.triggers):
+        if trigger.metric_type not in ("AverageValue", "Value"):
+            problems.append(Problem(f"triggers.{index}.metric_type", f"{trigger.metric_type!r}; AverageValue or Value"))
     problems += at_least("polling_seconds", args.polling_seconds, 1) + at_least("cooldown_seconds",
                                                                               args.cooldown_seconds, 0)
     for index, window in enumerate(args.cron):
@@ -218,6 +227,8 @@ def scaled_object_spec(args: VllmScaledObjectArgs, auth_name: str) -> dict[str, 
         {
             "type": "prometheus",
             "name": t.name,
+            # AverageValue is KEDA's default: left out, as the renders before metricType existed
+            **({"metricType": t.metric_type} if t.metric_type != "AverageValue" else {}),
             "metadata": {
                 "serverAddress": server,
                 "query": t.query,

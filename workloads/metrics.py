@@ -1,8 +1,9 @@
-"""The one registry of metric names the platform uses: vLLM's own and GKE's DCGM GPU metrics.
+"""The one registry of metric names the platform uses: vLLM's own, GKE's DCGM GPU metrics and the
+endpoint picker's (llm-d router) per-pool averages.
 
 Nothing else in the repository spells a metric name: PodMonitoring, the HPA, KEDA's query, the
 dashboard and the alert policies all take theirs from here, and a test scans every rendered
-object for ``vllm:`` / ``dcgm_fi_`` tokens that are not registered. The vLLM names are checked
+object for ``vllm:`` / ``dcgm_fi_`` / ``llm_d_epp_`` / ``inference_pool_`` tokens that are not registered. The vLLM names are checked
 against a real vLLM 0.32 ``/metrics`` by the integration tests.
 
 Naming: ``Metric.name`` is the series name as PromQL and Cloud Monitoring see it. For counters it
@@ -20,6 +21,20 @@ Sources:
   ``dcgm_fi_dev_gpu_util`` (GKE "Collect and view DCGM metrics",
   https://cloud.google.com/kubernetes-engine/docs/how-to/dcgm-metrics; anchors §5.9: HPA on DCGM
   needs the lowercase names).
+* Endpoint picker (EPP, llm-d router) pool gauges, at the release the stack pins (llm-d/llm-d-router tag
+  v0.10.0 = 71f4f0999f95b96c49a9d0c4afbd18dfdb943c26, workloads/gateway/upstream.py ``EPP_RELEASE_TAG``):
+  ``pkg/epp/metrics/llm_d_router_metrics.go`` declares them as GaugeVecs with subsystem ``llm_d_epp``
+  (``LLMDRouterEndpointPickerSubsystem``) and ``poolLabels`` = ``["name"]`` (``pkg/epp/metrics/metrics.go``);
+  ``pkg/epp/datalayer/logger/logger.go`` ``refreshPrometheusMetrics`` sets them with ``pool.Name`` (the
+  InferencePool's name) to the mean, over the pool's endpoints with fresh metrics, of each endpoint's
+  ``WaitingQueueSize`` / ``KVCacheUsagePercent`` (scraped from ``vllm:num_requests_waiting`` /
+  ``vllm:kv_cache_usage_perc``), rounded to two decimals; with no such endpoint it sets only the ready count
+  and leaves the averages at their last value. The metrics logger runs on every picker replica
+  (``runnable.NoLeaderElection`` in ``pkg/epp/server/runserver.go``), so an HA picker exports one series per
+  replica. The names were renamed from ``inference_pool_*`` (``inference_pool_average_queue_size``,
+  ``inference_pool_average_kv_cache_utilization``, ``inference_pool_ready_pods``: still emitted at v0.10.0 but
+  "[Deprecated: Use llm_d_epp_…]", ``pkg/epp/metrics/metrics.go``; ``docs/metrics.md`` "Deprecated series");
+  only the ``llm_d_epp_*`` names are registered, so a rendered ``inference_pool_*`` name fails the scan.
 * Adapter name format ``prometheus.googleapis.com|<name>|<kind>``: gke-iac-reference.md §7.
 """
 
@@ -31,7 +46,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 MetricType = Literal["gauge", "counter", "histogram"]
-MetricSource = Literal["vllm", "dcgm"]
+MetricSource = Literal["vllm", "dcgm", "epp"]
 
 GMP_DOMAIN = "prometheus.googleapis.com"
 """Cloud Monitoring domain of Managed Prometheus metrics (``prometheus.googleapis.com/<name>/<kind>``)."""
@@ -52,7 +67,8 @@ class Metric:
         labels: labels the exporter sets (before Managed Prometheus adds its target labels).
         unit: unit of the value (``1`` for counts, ``ratio`` for 0–1, ``percent``, ``s``, ``MiB``).
         description: what the value means.
-        source: ``vllm`` (the server's /metrics) or ``dcgm`` (GKE's managed DCGM exporter).
+        source: ``vllm`` (the server's /metrics), ``dcgm`` (GKE's managed DCGM exporter) or ``epp`` (the
+            endpoint picker's /metrics: one value per InferencePool).
     """
 
     name: str
@@ -150,6 +166,38 @@ DCGM_FB_USED = Metric(
 )
 DCGM_FB_FREE = Metric("dcgm_fi_dev_fb_free", "gauge", _DCGM_LABELS, "MiB", "GPU framebuffer memory free.", "dcgm")
 
+# --- Endpoint picker (llm-d router v0.10.0) pool gauges ------------------------------------------------
+POOL_LABEL = "name"
+"""The label of the picker's pool gauges naming the InferencePool (``poolLabels``, pkg/epp/metrics/metrics.go
+@v0.10.0)."""
+_POOL_LABELS = (POOL_LABEL,)
+POOL_AVERAGE_QUEUE_SIZE = Metric(
+    "llm_d_epp_average_queue_size",  # llm_d_router_metrics.go @71f4f099: llmdInferencePoolAvgQueueSize
+    "gauge",
+    _POOL_LABELS,
+    "1",
+    "The pool's mean waiting requests per ready replica (the picker's mean of vllm:num_requests_waiting); "
+    "formerly inference_pool_average_queue_size.",
+    "epp",
+)
+POOL_AVERAGE_KV_CACHE = Metric(
+    "llm_d_epp_average_kv_cache_utilization",  # llm_d_router_metrics.go @71f4f099: llmdInferencePoolAvgKVCache
+    "gauge",
+    _POOL_LABELS,
+    "ratio",
+    "The pool's mean KV-cache usage per ready replica, 1 = full (the picker's mean of vllm:kv_cache_usage_perc); "
+    "formerly inference_pool_average_kv_cache_utilization.",
+    "epp",
+)
+
+POOL_AVERAGE_OF: dict[Metric, Metric] = {
+    POOL_AVERAGE_QUEUE_SIZE: NUM_REQUESTS_WAITING,
+    POOL_AVERAGE_KV_CACHE: KV_CACHE_USAGE_PERC,
+}
+"""Each picker pool gauge → the vLLM gauge it averages over the pool's ready replicas (logger.go
+``calculateSummary`` @v0.10.0; the core metrics extractor maps the vLLM names to ``WaitingQueueSize`` and
+``KVCacheUsagePercent``, field-2026-12.md §1.2)."""
+
 VLLM_METRICS: tuple[Metric, ...] = (
     NUM_REQUESTS_WAITING,
     NUM_REQUESTS_RUNNING,
@@ -164,7 +212,8 @@ VLLM_METRICS: tuple[Metric, ...] = (
     REQUEST_QUEUE_TIME_SECONDS,
 )
 DCGM_METRICS: tuple[Metric, ...] = (DCGM_GPU_UTIL, DCGM_FB_USED, DCGM_FB_FREE)
-ALL_METRICS: tuple[Metric, ...] = VLLM_METRICS + DCGM_METRICS
+EPP_METRICS: tuple[Metric, ...] = (POOL_AVERAGE_QUEUE_SIZE, POOL_AVERAGE_KV_CACHE)
+ALL_METRICS: tuple[Metric, ...] = VLLM_METRICS + DCGM_METRICS + EPP_METRICS
 BY_NAME: dict[str, Metric] = {m.name: m for m in ALL_METRICS}
 
 AUTOSCALING_METRICS: dict[str, Metric] = {
@@ -172,6 +221,8 @@ AUTOSCALING_METRICS: dict[str, Metric] = {
     "running": NUM_REQUESTS_RUNNING,
     "kvCache": KV_CACHE_USAGE_PERC,
     "gpuDutyCycle": DCGM_GPU_UTIL,
+    "poolQueue": POOL_AVERAGE_QUEUE_SIZE,
+    "poolKvCache": POOL_AVERAGE_KV_CACHE,
 }
 """Config ``autoscaling.metrics[].metric`` value → the metric it scales on."""
 
@@ -185,6 +236,15 @@ def for_autoscaling(metric: object) -> Metric:
         raise ValueError(
             f"autoscaling metric {key!r} has no registered metric; one of: {', '.join(AUTOSCALING_METRICS)}"
         ) from None
+
+
+def vllm_equivalent(key: str) -> str:
+    """The ``autoscaling.metrics`` value of the vLLM gauge that pool metric ``key`` averages over the pool's ready
+    replicas (``poolQueue`` → ``queue``, ``POOL_AVERAGE_OF``); any other key is returned as is."""
+    averaged = POOL_AVERAGE_OF.get(AUTOSCALING_METRICS[key])
+    if averaged is None:
+        return key
+    return next(k for k, m in AUTOSCALING_METRICS.items() if m == averaged)
 
 
 def lookup(name: str) -> Metric:
@@ -282,12 +342,14 @@ def histogram_mean(
     )
 
 
-METRIC_TOKEN = re.compile(r"(?:vllm:|dcgm_fi_)[A-Za-z0-9_:]*")
-"""Finds metric-name tokens of the two sources in any text (used by tests and the render check)."""
+METRIC_TOKEN = re.compile(r"(?:vllm:|dcgm_fi_|llm_d_epp_|inference_pool_)[A-Za-z0-9_:]*")
+"""Finds metric-name tokens of the three sources in any text, and the picker's deprecated ``inference_pool_*``
+names (used by tests and the render check)."""
 
 
 def unregistered_names(text: str) -> set[str]:
-    """Every ``vllm:*`` / ``dcgm_fi_*`` token in ``text`` that is not a registered metric."""
+    """Every ``vllm:*`` / ``dcgm_fi_*`` / ``llm_d_epp_*`` / ``inference_pool_*`` token in ``text`` that is not a
+    registered metric."""
     unknown = set()
     for token in METRIC_TOKEN.findall(text):
         try:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from infra import zones
 from stack.config.base import FieldErrors
-from stack.config.serving import AutoscalingConfig, WeightsBackend
+from stack.config.serving import POOL_METRICS, AutoscalingConfig, WeightsBackend
+from workloads.metrics import vllm_equivalent
 from workloads.model_downloader import HUB_ID, HUB_SUSTAINED_GBPS
 from workloads.vllm_args import redefined_flags
 from workloads.vllm_server import GRACE_LIMIT_SECONDS
@@ -313,8 +314,19 @@ def wiring_errors(config: StackConfig) -> Errors:
     return errors
 
 
+def pool_metric_errors(config: StackConfig) -> Errors:
+    """``autoscaling.metrics`` on the endpoint picker's pool averages need the picker: ``gateway.enabled``."""
+    if config.gateway.enabled:
+        return []
+    return [(f"autoscaling.metrics.{index}.metric", (
+        f"{target.metric.value} is the Gateway's endpoint picker's average over this model's InferencePool, and "
+        "gateway.enabled is false, so no picker exports it: set gateway.enabled true, or scale on vLLM's own "
+        f"{vllm_equivalent(target.metric.value)}"))
+        for index, target in enumerate(config.autoscaling.metrics) if target.metric in POOL_METRICS]
+
+
 def bound_errors(config: StackConfig) -> Errors:
     """The rules that need the components' verdict first (the others run before the components, for messages in
     YAML terms: ``stack_zone_errors``, ``model_errors``, ``node_errors``, ``engine_errors``, ``time_errors``,
     ``pool_errors``)."""
-    return wiring_errors(config)
+    return wiring_errors(config) + pool_metric_errors(config)

@@ -463,15 +463,30 @@ class AutoscalingMetric(StrEnum):
     RUNNING = "running"
     KV_CACHE = "kvCache"
     GPU_DUTY_CYCLE = "gpuDutyCycle"
+    POOL_QUEUE = "poolQueue"
+    POOL_KV_CACHE = "poolKvCache"
+
+
+POOL_METRICS = (AutoscalingMetric.POOL_QUEUE, AutoscalingMetric.POOL_KV_CACHE)
+"""The endpoint picker's per-pool averages (workloads/metrics.py ``EPP_METRICS``): they need ``gateway.enabled``."""
 
 
 class MetricTarget(Model):
     """One autoscaling signal and its per-replica target."""
 
     metric: AutoscalingMetric = Field(
-        description="queue (waiting requests), running, kvCache (0–1) or gpuDutyCycle (0–100)."
+        description="queue (waiting requests), running, kvCache (0–1) or gpuDutyCycle (0–100), read from vLLM and "
+        "the GPUs; poolQueue (waiting requests) or poolKvCache (0–1), the Gateway's endpoint picker's averages over "
+        "this model's InferencePool (llm_d_epp_average_queue_size / llm_d_epp_average_kv_cache_utilization; need "
+        "gateway.enabled)."
     )
-    target: float = Field(gt=0, description="Per-replica average value to hold.")
+    target: float = Field(
+        gt=0,
+        description="Per-replica average value to hold. For poolQueue/poolKvCache the pool average itself (the "
+        "picker's mean over the pool's ready replicas), not multiplied by the replicas: `{metric: poolQueue, "
+        "target: 5}` adds replicas while the replicas wait on more than 5 requests each on average, as `queue: 5` "
+        "does.",
+    )
 
 
 class BehaviorConfig(Model):
@@ -557,8 +572,8 @@ class AutoscalingConfig(Model):
         if limits:
             raise FieldErrors(limits)
         for index, m in enumerate(self.metrics):
-            if m.metric is AutoscalingMetric.KV_CACHE and m.target >= 1:
-                raise FieldError(f"metrics.{index}.target", "kvCache is a fraction 0–1; use e.g. 0.8")
+            if m.metric in (AutoscalingMetric.KV_CACHE, AutoscalingMetric.POOL_KV_CACHE) and m.target >= 1:
+                raise FieldError(f"metrics.{index}.target", f"{m.metric.value} is a fraction 0–1; use e.g. 0.8")
             if m.metric is AutoscalingMetric.GPU_DUTY_CYCLE and m.target > 100:
                 raise FieldError(f"metrics.{index}.target", "gpuDutyCycle is a percentage 0–100")
         return self

@@ -86,8 +86,18 @@ class ServingTarget(Protocol):
 
 
 def metric_goals(config: StackConfig) -> list[MetricGoal]:
-    """Config ``autoscaling.metrics`` → registered metrics with their per-replica targets."""
-    return [MetricGoal(M.for_autoscaling(m.metric), m.target) for m in config.autoscaling.metrics]
+    """Config ``autoscaling.metrics`` → registered metrics with their per-replica targets (a picker pool gauge
+    with this model's InferencePool)."""
+    goals = []
+    for m in config.autoscaling.metrics:
+        metric = M.for_autoscaling(m.metric)
+        goals.append(MetricGoal(metric, m.target, pool_name(config) if metric.source == "epp" else None))
+    return goals
+
+
+def pool_name(config: StackConfig) -> str:
+    """This model's InferencePool: named after its ``serving.name`` (``GatewayConfig.model_pool_args``)."""
+    return config.serving.name
 
 
 def vllm_matchers(config: StackConfig, served_model_name: str) -> dict[str, str]:
@@ -100,8 +110,18 @@ def dcgm_matchers(config: StackConfig) -> dict[str, str]:
     return {"cluster": config.cluster.name, DCGM_NAMESPACE_LABEL: config.serving.namespace}
 
 
+def pool_matchers(config: StackConfig) -> dict[str, str]:
+    """Label matchers selecting this model's InferencePool in the picker's pool gauges (the picker runs in the
+    serving namespace; its pool label is ``name``, workloads/metrics.py)."""
+    return {"cluster": config.cluster.name, "namespace": config.serving.namespace, M.POOL_LABEL: pool_name(config)}
+
+
 def goal_query(goal: MetricGoal, config: StackConfig, served_model_name: str) -> tuple[str, float]:
-    """(PromQL total over the target's pods, per-replica threshold) for a KEDA trigger."""
+    """(PromQL, threshold) for a KEDA trigger: the total over the target's pods with the per-replica threshold, or
+    for a picker pool gauge the pool average (``max`` over the picker replicas' identical series) with the pool
+    target (a ``Value`` trigger, ``MetricGoal.target_type``)."""
+    if goal.metric.source == "epp":
+        return M.aggregate("max", goal.metric, pool_matchers(config)), goal.target
     if goal.metric.source == "dcgm":
         return M.aggregate("sum", goal.metric, dcgm_matchers(config)), goal.target * config.gpus_per_replica()
     return M.aggregate("sum", goal.metric, vllm_matchers(config, served_model_name)), goal.target
@@ -371,9 +391,8 @@ def _model_observability(
         triggers = []
         for goal, source in zip(goals, a.metrics, strict=True):
             query, threshold = goal_query(goal, config, serving.served_model_name)
-            triggers.append(
-                PrometheusTrigger(source.metric.value.lower(), query, threshold, a.keda.activation_threshold)
-            )
+            triggers.append(PrometheusTrigger(source.metric.value.lower(), query, threshold,
+                                              a.keda.activation_threshold, goal.target_type))
         if a.keda.wake_query is not None:
             # A signal that exists at zero replicas (vLLM's own series vanish with the last pod).
             triggers.append(PrometheusTrigger("wake", a.keda.wake_query, a.keda.wake_threshold, 0))

@@ -49,6 +49,8 @@ def test_counter_family_drops_total():
         (AutoscalingMetric.RUNNING, "vllm:num_requests_running"),
         (AutoscalingMetric.KV_CACHE, "vllm:kv_cache_usage_perc"),
         (AutoscalingMetric.GPU_DUTY_CYCLE, "dcgm_fi_dev_gpu_util"),
+        (AutoscalingMetric.POOL_QUEUE, "llm_d_epp_average_queue_size"),
+        (AutoscalingMetric.POOL_KV_CACHE, "llm_d_epp_average_kv_cache_utilization"),
     ],
 )
 def test_every_config_autoscaling_metric_maps(config_metric, name):
@@ -94,3 +96,26 @@ def test_lookup_and_unregistered_scan():
         M.lookup("vllm:num_requests_waiting_bucket")
     text = "sum(vllm:num_requests_waiting) + vllm:gpu_cache_usage_perc + dcgm_fi_dev_gpu_temp"
     assert M.unregistered_names(text) == {"vllm:gpu_cache_usage_perc", "dcgm_fi_dev_gpu_temp"}
+
+
+def test_picker_pool_gauges_as_upstream_declares_them():
+    # llm-d/llm-d-router v0.10.0 (71f4f099) pkg/epp/metrics/llm_d_router_metrics.go: GaugeVecs, subsystem
+    # llm_d_epp, poolLabels ["name"]; Managed Prometheus stores them as prometheus.googleapis.com/<name>/gauge.
+    for metric, name in ((M.POOL_AVERAGE_QUEUE_SIZE, "llm_d_epp_average_queue_size"),
+                         (M.POOL_AVERAGE_KV_CACHE, "llm_d_epp_average_kv_cache_utilization")):
+        assert (metric.name, metric.type, metric.labels, metric.source) == (name, "gauge", ("name",), "epp")
+        assert metric.adapter_name == f"prometheus.googleapis.com|{name}|gauge"
+    assert M.POOL_AVERAGE_KV_CACHE.unit == "ratio"  # the mean of vllm:kv_cache_usage_perc, 0-1
+
+
+def test_pool_metrics_average_their_vllm_gauges():
+    assert M.POOL_AVERAGE_OF == {M.POOL_AVERAGE_QUEUE_SIZE: M.NUM_REQUESTS_WAITING,
+                                 M.POOL_AVERAGE_KV_CACHE: M.KV_CACHE_USAGE_PERC}
+    assert [M.vllm_equivalent(k) for k in ("poolQueue", "poolKvCache", "queue", "gpuDutyCycle")] == [
+        "queue", "kvCache", "queue", "gpuDutyCycle"]
+
+
+def test_scan_catches_the_pickers_deprecated_and_unknown_names():
+    # inference_pool_* is the pre-rename prefix (still emitted at v0.10.0, deprecated): never rendered.
+    text = "max(llm_d_epp_average_queue_size) + inference_pool_average_queue_size + llm_d_epp_ready_pods"
+    assert M.unregistered_names(text) == {"inference_pool_average_queue_size", "llm_d_epp_ready_pods"}

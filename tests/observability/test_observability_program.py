@@ -494,7 +494,7 @@ def test_no_metric_name_outside_the_registry(dev_config, mode):
         dev_config(
             f"autoscaling.mode={mode}",
             "autoscaling.metrics=[{metric: queue, target: 5}, {metric: kvCache, target: 0.8},"
-            " {metric: gpuDutyCycle, target: 70}]",
+            " {metric: gpuDutyCycle, target: 70}, {metric: poolQueue, target: 5}, {metric: poolKvCache, target: 0.8}]",
         )
     )
     text = _all_text(rec)

@@ -20,6 +20,11 @@ The ComputeClass fallback chain (reservation → on-demand → flex-start → Sp
 published obtainability figures exist to model a stockout with, so the fleet assumes capacity.
 
 Same config, requests and seed ⇒ the same numbers.
+
+The endpoint picker's pool averages (``autoscaling.metrics`` ``poolQueue``, ``poolKvCache``) are simulated as the
+vLLM gauge each averages (``queue``, ``kvCache``; workloads/metrics.py ``vllm_equivalent``), and the notes say so:
+the picker's mean over the ready replicas against a ``Value`` target gives the proposal the Pods average gives
+(workloads/autoscaling.py), up to the picker's own refresh and the ready-pod count the HPA multiplies by.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from stack.plan.simulate.fleet import FleetParams, PoolSpec, Scaler, SimResult, 
 from stack.plan.simulate.scalers import FixedScaler, HpaScaler, KedaScaler, ScheduleScaler
 from stack.plan.simulate.startup import Startup, stack_startup
 from stack.plan.simulate.traffic import Requests, generate
+from workloads.metrics import AUTOSCALING_METRICS, vllm_equivalent
 
 CPU_REQUEST_SHARE = 0.8
 """The vLLM container requests this share of the node's vCPUs (assumption)."""
@@ -141,11 +147,30 @@ def _plain_fleet_params(config: StackConfig, throughput: Throughput) -> FleetPar
 
 
 def _metrics(config: StackConfig) -> list[tuple[str, float]]:
-    return [(m.metric.value, m.target) for m in config.autoscaling.metrics]
+    """(simulated metric, target) per ``autoscaling.metrics`` entry: a pool average as the vLLM gauge it averages."""
+    return [(vllm_equivalent(m.metric.value), m.target) for m in config.autoscaling.metrics]
 
 
 def _metric_names(config: StackConfig) -> str:
-    return "+".join(f"{m}>{t:g}" for m, t in _metrics(config))
+    return "+".join(f"{m.metric.value}>{m.target:g}" for m in config.autoscaling.metrics)
+
+
+def pool_metric_notes(config: StackConfig) -> list[str]:
+    """One line per ``autoscaling.metrics`` entry on the picker's pool averages: what the simulation runs instead."""
+    out = []
+    for index, m in enumerate(config.autoscaling.metrics):
+        key = m.metric.value
+        equivalent = vllm_equivalent(key)
+        if equivalent == key:
+            continue
+        out.append(
+            f"autoscaling.metrics.{index} {key}: simulated as {equivalent} "
+            f"({AUTOSCALING_METRICS[equivalent].name} per replica) with the same target: "
+            f"{AUTOSCALING_METRICS[key].name} is the picker's mean of it over the pool's ready replicas, and the "
+            "autoscaler holds that mean at the target (External Value: ceil(mean / target × ready pods)); the "
+            "picker's refresh and scrape, one step more than vLLM's own series, are not modelled"
+        )
+    return out
 
 
 def _keda_scaler(
@@ -470,7 +495,7 @@ def duration_default(requests_duration: float | None, duration: float | None) ->
 
 def notes(config: StackConfig, comparison: Comparison) -> list[str]:
     """Findings worth a line under the table (each names what to change)."""
-    out = []
+    out = pool_metric_notes(config)
     for result in comparison.results:
         if result.unserved and result.series["spec"].size and result.series["spec"][-1] == 0:
             out.append(
