@@ -3,8 +3,8 @@ endpoint picker's (llm-d router) per-pool averages.
 
 Nothing else in the repository spells a metric name: PodMonitoring, the HPA, KEDA's query, the
 dashboard and the alert policies all take theirs from here, and a test scans every rendered
-object for ``vllm:`` / ``dcgm_fi_`` / ``llm_d_epp_`` / ``inference_pool_`` tokens that are not registered. The vLLM names are checked
-against a real vLLM 0.32 ``/metrics`` by the integration tests.
+object for ``vllm:`` / ``dcgm_fi_`` / ``llm_d_epp_`` / ``inference_pool_`` tokens that are not registered.
+The vLLM names are checked against a real vLLM 0.32 ``/metrics`` by the integration tests.
 
 Naming: ``Metric.name`` is the series name as PromQL and Cloud Monitoring see it. For counters it
 ends in ``_total`` (vLLM declares ``vllm:prompt_tokens``; prometheus_client exposes the family

@@ -41,3 +41,16 @@ def test_parser_rejects_what_it_should():
     for bad in ('sum (vllm:num_requests_waiting{a="b"', "rate(vllm:prompt_tokens_total)", "histogram_quantile(0.9)"):
         with pytest.raises(ValueError):
             promql_parser.parse(bad)
+
+
+def test_pool_metric_triggers_parse(dev_config):
+    rec = render(dev_config(*("autoscaling.mode=keda", "autoscaling.keda.minReplicas=1"),
+                            "autoscaling.metrics=[{metric: poolQueue, target: 5}, {metric: poolKvCache, target: 0.8}]"))
+    (so,) = rec.kind("ScaledObject")
+    queries = [t["metadata"]["query"] for t in so["spec"]["triggers"]]
+    assert queries == [
+        'max (llm_d_epp_average_queue_size{cluster="inference-dev",namespace="llm",name="vllm"})',
+        'max (llm_d_epp_average_kv_cache_utilization{cluster="inference-dev",namespace="llm",name="vllm"})',
+    ]
+    for query in queries:
+        promql_parser.parse(query)
