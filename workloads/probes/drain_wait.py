@@ -10,9 +10,10 @@ only once nothing reaches the server any more and nothing it accepted is short o
 
 What it does (stdlib only; `python3 /etc/vllm-probe/drain_wait.py` from the probe ConfigMap,
 with the container's environment):
-1. Write the drain marker: the readiness probe (readiness.py) fails from its next run, so the
-   pod leaves the Service's endpoints even when it is not deleted (Spot preemption: the kubelet's
-   graceful node shutdown). A deleted pod has left them already.
+1. Write the drain marker, first of all (the HTTP imports come after it, at the first poll): the
+   readiness probe (readiness.py) fails from its next run, so the pod leaves the Service's
+   endpoints even when it is not deleted (Spot preemption: the kubelet's graceful node shutdown).
+   A deleted pod has left them already.
 2. Every `$DRAIN_POLL_SECONDS`, read what is in flight: the API server's own count of requests
    between arrival and last byte (`/load`, with `--enable-server-load-tracking`; it counts the
    pre-processing that vLLM's engine gauges do not see) and `vllm:num_requests_running` +
@@ -28,9 +29,16 @@ with the container's environment):
    Unreachable metrics end the wait at once: there is nothing left to measure.
 
 Counting what a preemption cuts: a Spot node's shutdown ends the hook early (15 s by default) and
-the kubelet SIGKILLs what still runs. So every change of the in-flight counts is logged as
-`drain progress elapsed_s=.. in_flight=.. running=.. waiting=..`; the last such line before the
-container's end counts the requests the preemption cut (0 when it ended with `outcome=quiet`).
+the kubelet SIGKILLs what still runs. So every change of the in-flight counts is logged (and
+flushed) as `drain progress elapsed_s=.. in_flight=.. running=.. waiting=..`; the last such line
+before the container's end counts the requests the preemption cut (0 when it ended with
+`outcome=quiet`). That count never under-reports once the hook has polled after the endpoint
+removal reached the clients: nothing arrives after that, so what is in flight only shrinks until
+the kill (it over-reports requests that finish after the last poll). Hence the marker first and a
+poll every `$DRAIN_POLL_SECONDS` to the end: hook start-up + one readiness period + endpoint
+propagation + one poll must fit the notice. A reading taken before the traffic stopped is no
+bound (measured on a loaded 2-core machine, where the hook took 5-7 s to start: it read 0 between
+two requests and was killed with 4 running; docs/drain.md).
 The outcome is `drain outcome=<quiet|deadline|unreachable> elapsed_s=.. [counts]: ...`. Lines go
 to stdout and, in the pod, to the container's log (`/proc/1/fd/1`, when PID 1 is the vLLM
 server) so that Cloud Logging keeps them (a preStop hook's own output is not logged).
@@ -45,14 +53,11 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine_liveness import parse_metrics  # same ConfigMap directory
-from readiness import mark_draining
+from readiness import mark_draining  # same ConfigMap directory; light (no urllib)
 
 WAITING = "vllm:num_requests_waiting"
 RUNNING = "vllm:num_requests_running"
@@ -78,6 +83,11 @@ class Snapshot:
 
 def read_snapshot(base: str) -> Snapshot:
     """Poll `/metrics` and `/load`; raises OSError when the server is unreachable."""
+    import urllib.error  # here, not at the top: the drain marker is written before these imports
+    import urllib.request
+
+    from engine_liveness import parse_metrics  # imports urllib.request too
+
     with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
         values = parse_metrics(response.read().decode(), (WAITING, RUNNING, *ACTIVITY))
     api_load: float | None = None
