@@ -185,6 +185,7 @@ def test_n1_with_two_t4s_is_accepted(dev_raw):
     l4(dev_raw).update(machineType="n1-standard-16", gpuCount=2)
     dev_raw["model"].update(id="Qwen/Qwen2.5-1.5B-Instruct", parametersBillions=1.5)
     dev_raw["serving"]["vllm"]["tensorParallelSize"] = 2
+    dev_raw["models"]["qwen"]["serving"]["vllm"]["tensorParallelSize"] = 2  # a model's GPU split is its own
     machine = StackConfig.parse(dev_raw).gpu_pools["l4-spot"].machine()
     assert (machine.accelerator, machine.gpu_count) == ("nvidia-tesla-t4", 2)
 

@@ -79,7 +79,8 @@ def test_keda_scale_to_zero():
 
 
 def test_fixed_count_without_autoscaler():
-    got = answers("dev", "autoscaling.mode=none", "serving.replicas=3", "gpuPools.l4-spot.autoscaling.maxNodes=3")
+    # 3 fixed replicas beside dev's second model (qwen: 1 at most) need 4 nodes
+    got = answers("dev", "autoscaling.mode=none", "serving.replicas=3", "gpuPools.l4-spot.autoscaling.maxNodes=4")
     assert (got["config"], got["estimate"], got["deployment"], got["simulator"]) == ((3, 3), (3, 3), 3, (3, 3))
     assert (got["hpa"], got["keda"], got["warnings"]) == (None, None, [])
 
@@ -90,6 +91,7 @@ def test_unset_replicas_never_warn(dev_raw):
     del dev_raw["serving"]["replicas"]
     dev_raw["autoscaling"]["minReplicas"] = 2
     dev_raw["models"]["qwen"]["autoscaling"]["maxReplicas"] = 2  # qwen inherits the minimum
+    dev_raw["gpuPools"]["l4-spot"]["autoscaling"]["maxNodes"] = 4  # both models' most replicas
     config = StackConfig.parse(dev_raw)
     assert (config.min_replicas(), config.max_replicas()) == (2, 2)
     assert [w for w in config.warnings() if "serving.replicas" in w] == []

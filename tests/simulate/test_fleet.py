@@ -78,7 +78,8 @@ def test_scale_up_replica_is_ready_after_node_image_and_container_start(dev):
 
 def test_pool_maximum_caps_the_fleet():
     # the config's own maxReplicas fits the one node; the scaler below asks for more than the pool holds
-    config = load_stack_config("dev", ["gpuPools.l4-spot.autoscaling.maxNodes=1", "autoscaling.maxReplicas=1"])
+    config = load_stack_config("dev", ["models={}", "gpuPools.l4-spot.autoscaling.maxNodes=1",
+                                       "autoscaling.maxReplicas=1"])
     throughput = resolve_throughput(config)
     params = fleet_params(config, throughput)
     times = np.arange(0, 600, 0.05)
