@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -43,6 +44,11 @@ def register_serve_local(subparsers: argparse._SubParsersAction) -> None:
                         help="use these already-rendered manifests (a directory of YAML) "
                         "instead of rendering STACK")
     parser.set_defaults(func=run_serve_local)
+
+
+def _say(name: str) -> Callable[[str], None]:
+    """Print a server's own messages under its name."""
+    return lambda message: print(f"  [{name}] {message}")
 
 
 def run_tiny_model(args: argparse.Namespace) -> int:
@@ -84,8 +90,7 @@ def run_serve_local(args: argparse.Namespace) -> int:
     servers = []
     for index, spec in enumerate(specs):
         print(f"serving container {spec.kind}/{spec.name}: {spec.container.get('image', '?')}")
-        server = LocalServer(spec, model_dir, port=args.port + index,
-                             say=lambda m, name=spec.name: print(f"  [{name}] {m}"))
+        server = LocalServer(spec, model_dir, port=args.port + index, say=_say(spec.name))
         for line in describe(server):
             print(line)
         servers.append(server)

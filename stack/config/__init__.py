@@ -715,7 +715,7 @@ class StackConfig(Model):
                 errors.append((f"{where}serving.name", f"'{view.serving.name}' is already the server of "
                                                        f"{servers[view.serving.name]}; give each model its own"))
             servers.setdefault(view.serving.name, f"model '{key}'")
-        images = {v.model.weights.downloader_image for v in self.model_views().values()} - {None}
+        images = {i for v in self.model_views().values() if (i := v.model.weights.downloader_image) is not None}
         if len(images) > 1:
             errors.append(("models", f"the models name different downloader images ({', '.join(sorted(images))}); "
                                      "the stack builds or resolves one: give every model the same "
@@ -1194,7 +1194,7 @@ class StackConfig(Model):
         if self.autoscaling.mode == "keda" and keda.min_replicas == 0 and keda.wake_query is None:
             notes.append(
                 f"{CONFIG_KEY}.autoscaling.keda.wakeQuery: minReplicas 0 with only vLLM pod metrics: at zero replicas "
-                "those series vanish, so nothing scales the server back up"
+                "those series vanish (the picker's pool averages freeze), so nothing scales the server back up"
                 + (" outside the cron windows" if keda.cron else "")
                 + "; set wakeQuery to a signal that exists at zero (gateway/load balancer request rate)"
             )
