@@ -169,6 +169,44 @@ def _sorted(cells: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(cells, key=order)
 
 
+WIRE_KEYS = ("wire_median_ttft_ms", "wire_median_tpot_ms")
+
+
+def wire_view(cell: dict[str, Any]) -> dict[str, Any] | None:
+    """What the packets say about a cell run with ``--wire`` (None without captures in every round): the
+    ours/theirs ratio of the wire medians (did the server treat both tools alike?) and, per tool, the median over
+    rounds of its reported TTFT minus its wire TTFT (how late the client stamps the first token)."""
+    ours, theirs = cell.get("rounds_ours") or [], cell.get("rounds_theirs") or []
+    if not ours or any(r.get(k) is None for r in (*ours, *theirs) for k in WIRE_KEYS):
+        return None
+    return {
+        "ttft_ratio": ratio_spread("wire_median_ttft_ms", ours, theirs),
+        "tpot_ratio": ratio_spread("wire_median_tpot_ms", ours, theirs),
+        "stamp_delay_ms": {
+            tool: statistics.median(r["median_ttft_ms"] - r["wire_median_ttft_ms"] for r in rounds)
+            for tool, rounds in (("ours", ours), ("theirs", theirs))
+        },
+    }
+
+
+def wire_table(results: dict[str, Any]) -> str:
+    """The markdown table of the cells captured on the wire: reported and wire TTFT ratios, the wire TPOT ratio,
+    and each tool's stamp delay (reported − wire median TTFT, ms)."""
+    head = ("| in/out tokens | rate req/s | reported TTFT ratio | wire TTFT ratio | wire TPOT ratio "
+            "| stamp delay ms ours / theirs |")
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for c in _sorted(results["cells"].values()):
+        wire = wire_view(c)
+        if wire is None:
+            continue
+        delay = wire["stamp_delay_ms"]
+        lines.append(
+            f"| {c['shape']} | {c['rate']:g} | {_ratio(c['ratios']['median_ttft_ms'])} "
+            f"| {_ratio(wire['ttft_ratio'])} | {_ratio(wire['tpot_ratio'])} "
+            f"| {delay['ours']:+.1f} / {delay['theirs']:+.1f} |")
+    return "\n".join(lines)
+
+
 def grid_table(results: dict[str, Any]) -> str:
     """The markdown table of every cell, lightest shape and rate first.
 

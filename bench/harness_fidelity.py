@@ -76,6 +76,7 @@ from bench.grid import (  # noqa: E402
     prompts_per_tool,
     save_results,
     summarize_cell,
+    wire_table,
 )
 from bench.wire import Capture, summarize, wire_requests  # noqa: E402
 from loadtest.cli import READY_LINE  # noqa: E402
@@ -531,6 +532,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.table:
         print(grid_table(load_results(args.results)))
+        print()
+        print(wire_table(load_results(args.results)))
         return 0
     if args.wire and (why := Capture.available()):
         parser.error(f"--wire: {why}")

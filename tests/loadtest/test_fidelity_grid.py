@@ -16,6 +16,8 @@ from bench.grid import (
     prompts_per_tool,
     save_results,
     summarize_cell,
+    wire_table,
+    wire_view,
 )
 
 
@@ -114,3 +116,24 @@ def test_table_rows_lightest_first_with_ratios_spread_and_load():
     assert [line.split(" | ")[:2] for line in lines[3:]] == [
         ["| 128/32", "12"], ["| 128/32", "30"], ["| 1024/128", "4"]]
     assert lines[4].endswith("| no: median_ttft |")
+
+
+def test_wire_view_compares_the_packets_and_each_clients_stamp_delay():
+    cell = cell_at(4.0)
+    assert wire_view(cell) is None  # no capture
+    wired_ours = [{**r, "wire_median_ttft_ms": r["median_ttft_ms"] - 2.0, "wire_median_tpot_ms": r["median_tpot_ms"]}
+                  for r in OURS]
+    wired_theirs = [{**r, "wire_median_ttft_ms": w["wire_median_ttft_ms"], "wire_median_tpot_ms": r["median_tpot_ms"]}
+                    for r, w in zip(THEIRS, wired_ours, strict=True)]
+    cell = {**cell, "rounds_ours": wired_ours, "rounds_theirs": wired_theirs}
+    wire = wire_view(cell)
+    assert wire is not None
+    assert wire["ttft_ratio"]["rounds"] == pytest.approx([1.0, 1.0, 1.0])  # the server answered both alike
+    # ours stamps 2 ms after the packet; theirs 4, 2 and 12 ms (median 4)
+    assert wire["stamp_delay_ms"] == pytest.approx({"ours": 2.0, "theirs": 4.0})
+    results: dict = {"cells": {}}
+    merge_cell(results, cell)
+    merge_cell(results, cell_at(2.0))  # no capture: not in the wire table
+    lines = wire_table(results).splitlines()
+    assert len(lines) == 3
+    assert lines[2] == "| 128/32 | 4 | 0.952 [0.90–1.11] | 1.000 [1.00–1.00] | 1.000 [0.91–1.10] | +2.0 / +4.0 |"
