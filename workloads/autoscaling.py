@@ -162,41 +162,24 @@ def metric_spec(
         }
     if namespace is None or cluster is None:
         raise ValueError(f"{goal.metric.name}: an External DCGM metric needs the cluster and the serving namespace")
-    return {
-        "type": "External",
-        "external": {
-            "metric": {
-                "name": goal.metric.adapter_name,
-                "selector": {
-                    "matchLabels": {"resource.labels.cluster": cluster, DCGM_WORKLOAD_NAMESPACE_LABEL: namespace}
-                },
-            },
-            "target": {"type": "AverageValue", "averageValue": quantity(goal.target * gpus_per_replica)},
-        },
-    }
+    return _external(goal.metric.adapter_name,
+                     {"resource.labels.cluster": cluster, DCGM_WORKLOAD_NAMESPACE_LABEL: namespace},
+                     {"type": "AverageValue", "averageValue": quantity(goal.target * gpus_per_replica)})
+
+
+def _external(name: str, match_labels: dict[str, str], target: dict[str, Any]) -> dict[str, Any]:
+    """An HPA ``External`` metric entry: the adapter's metric ``name`` selected by ``match_labels``."""
+    return {"type": "External",
+            "external": {"metric": {"name": name, "selector": {"matchLabels": match_labels}}, "target": target}}
 
 
 def pool_metric_spec(goal: MetricGoal, cluster: str | None, namespace: str | None) -> dict[str, Any]:
     """The External ``Value`` entry of a picker pool gauge: this pool's series in the cluster and namespace."""
     if not goal.pool or namespace is None or cluster is None:
         raise ValueError(f"{goal.metric.name}: a pool gauge needs the cluster, the serving namespace and the pool")
-    return {
-        "type": "External",
-        "external": {
-            "metric": {
-                "name": goal.metric.adapter_name,
-                "selector": {
-                    "matchLabels": {
-                        "resource.labels.cluster": cluster,
-                        "resource.labels.namespace": namespace,
-                        POOL_SERIES_LABEL: goal.pool,
-                        "reducer": POOL_REDUCER,
-                    }
-                },
-            },
-            "target": {"type": "Value", "value": quantity(goal.target)},
-        },
-    }
+    labels = {"resource.labels.cluster": cluster, "resource.labels.namespace": namespace,
+              POOL_SERIES_LABEL: goal.pool, "reducer": POOL_REDUCER}
+    return _external(goal.metric.adapter_name, labels, {"type": "Value", "value": quantity(goal.target)})
 
 
 @dataclass(frozen=True)
