@@ -410,9 +410,11 @@ class MetricGoal(TypedDict):
     """One signal and the per-replica average to hold."""
 
     metric: str
-    """A vLLM or DCGM metric name, e.g. vllm:num_requests_waiting (workloads/metrics.py lists them)."""
+    """A vLLM, DCGM or endpoint-picker metric name, e.g. vllm:num_requests_waiting (workloads/metrics.py lists them)."""
     target: float
-    """Per-replica average value to hold."""
+    """Per-replica average value to hold; for a picker pool gauge (llm_d_epp_average_*) the pool average itself."""
+    pool: NotRequired[str]
+    """The InferencePool whose picker exports the series: required for a pool gauge, refused for any other."""
 
 
 class VllmAutoscalerArgs(TypedDict):
@@ -449,7 +451,7 @@ def vllm_autoscaler_args(name: str, args: VllmAutoscalerArgs) -> autoscaling.Vll
     for index, goal in enumerate(args.get("goals") or []):
         problems += missing(goal, MetricGoal, f"goals.{index}.")
         try:
-            goals.append(autoscaling.MetricGoal(metrics.lookup(goal["metric"]), goal["target"]))
+            goals.append(autoscaling.MetricGoal(metrics.lookup(goal["metric"]), goal["target"], goal.get("pool")))
         except KeyError as err:
             problems.append(Problem(f"goals.{index}.metric", err.args[0]))
     raise_if_problems("VllmAutoscaler", name, problems)

@@ -373,6 +373,19 @@ def test_vllm_autoscaler_refuses_like_the_component():
     assert "min_replicas" in facade
 
 
+
+def test_vllm_autoscaler_facade_passes_a_pool_gauge_its_pool():
+    args: serving.VllmAutoscalerArgs = {
+        "namespace": "llm", "target": {"api_version": "apps/v1", "kind": "Deployment", "name": "s"},
+        "min_replicas": 1, "max_replicas": 2, "cluster": "c1", "workload_namespace": "llm",
+        "goals": [{"metric": "llm_d_epp_average_queue_size", "target": 5.0, "pool": "s"}], "behavior": BEHAVIOR,
+    }
+    converted = serving.vllm_autoscaler_args("a", args)
+    assert [(g.metric.name, g.target, g.pool) for g in converted.goals] == [("llm_d_epp_average_queue_size", 5.0, "s")]
+    without_pool = {**args, "goals": [{"metric": "llm_d_epp_average_queue_size", "target": 5.0}]}
+    assert "pool" in refusal(lambda: serving.VllmAutoscaler("a", without_pool))  # type: ignore[arg-type]
+
+
 FLAT_REFUSALS = [
     pytest.param(operations.VllmPodMonitoring, monitoring.VllmPodMonitoring, monitoring.VllmPodMonitoringArgs,
                  {"namespace": "llm", "selector_labels": {"app": "vllm"}, "interval": "10s", "timeout": "30s",
