@@ -668,6 +668,7 @@ class StackConfig(Model):
 
     _model_key: str | None = PrivateAttr(default=None)
     _views: dict[str, StackConfig] = PrivateAttr(default_factory=dict)
+    _pool_reserved: dict[str, int] = PrivateAttr(default_factory=dict)
 
     # -- many models ----------------------------------------------------------------------------
 
@@ -695,7 +696,30 @@ class StackConfig(Model):
         if errors:
             raise FieldErrors(errors)
         self._views = views
+        self._reserve_pools()
         bounds.check(self._between_models())
+
+    def _reserve_pools(self) -> None:
+        """Tell each model the nodes the stack's other models keep on its pools (their minimum replicas)."""
+        views = self.model_views()
+        floor = {key: (v.serving.pool, v.min_nodes()) for key, v in views.items()}
+        for key, view in views.items():
+            reserved: dict[str, int] = {}
+            for other, (pool, nodes) in floor.items():
+                if other != key:
+                    reserved[pool] = reserved.get(pool, 0) + nodes
+            view._pool_reserved = reserved
+
+    def min_nodes(self) -> int:
+        """Nodes this model's minimum replicas take on its serving pool."""
+        per_node = 1 if self.serving.nodes_per_replica > 1 else max(
+            1, self.gpu_pools[self.serving.pool].machine().gpu_count // self.gpus_per_replica())
+        return -(-self.min_replicas() // per_node) * self.serving.nodes_per_replica
+
+    def pool_reserved(self, pool: str) -> int:
+        """Nodes of ``pool`` the stack's other models keep at their minimum replicas (0 with one model): what the
+        simulator leaves to them when it runs this model's fleet."""
+        return self._pool_reserved.get(pool, 0)
 
     def _between_models(self) -> list[tuple[str, str]]:
         """Names two models would share (served names and adapters, server names), and one Gateway route for all."""

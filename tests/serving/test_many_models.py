@@ -204,3 +204,17 @@ def test_simulate_and_estimate_take_a_model_by_key(tmp_path, capsys):
     assert main(["simulate", "dev", "--model", "qwen", "--duration", "300", "--json", "--out", str(tmp_path)]) == 0
     assert main(["simulate", "dev", "--model", "mistral"]) == 2
     assert "--model mistral: not a model of the stack; one of: vllm, qwen" in capsys.readouterr().err
+
+
+def test_the_simulator_leaves_the_other_models_their_minimum_nodes():
+    from stack.plan.estimate import resolve_throughput
+    from stack.plan.simulate.presets import fleet_params
+
+    config = load_stack_config("dev")  # l4-spot: 3 nodes; each model keeps at least one replica
+    views = config.model_views()
+    assert (views["vllm"].pool_reserved("l4-spot"), views["qwen"].pool_reserved("l4-spot")) == (1, 1)
+    (pool,) = fleet_params(views["vllm"], resolve_throughput(views["vllm"])).pools
+    assert (pool.name, pool.max_groups) == ("l4-spot", 2)
+    alone = load_stack_config("dev", ["models={}"])
+    (pool,) = fleet_params(alone, resolve_throughput(alone)).pools
+    assert alone.pool_reserved("l4-spot") == 0 and pool.max_groups == 3

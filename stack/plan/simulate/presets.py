@@ -113,6 +113,8 @@ def _plain_fleet_params(config: StackConfig, throughput: Throughput) -> FleetPar
     for name in [config.serving.pool] + ([config.serving.spot_pool] if config.serving.spot_pool else []):
         pool = config.gpu_pools[name]
         low, high = pool_node_bounds(config, name)
+        high = max(0, high - config.pool_reserved(name))  # the pool's other models keep their minimum
+        low = min(low, high)
         price = machine_price(config, pool.machine_type).billed(pool.spot) or 0.0
         pools.append(
             PoolSpec(
