@@ -674,9 +674,13 @@ class StackConfig(Model):
 
     def _check_models(self, stack: str | None) -> None:
         """Each ``models`` entry validated as a stack of its own, then the rules between models."""
-        if not self.models:
-            bounds.check(self._between_models())
-            return
+        if self.models:
+            self._build_views(stack)
+            self._reserve_pools()
+        bounds.check(self._between_models())
+
+    def _build_views(self, stack: str | None) -> None:
+        """Each ``models`` entry as a stack of its own (``model_views``), or FieldErrors under ``models.<key>``."""
         errors = [e for key, entry in self.models.items() for e in stack_wide_errors(key, entry)]
         if self.serving.pod_snapshots.enabled:
             errors.append(("serving.podSnapshots.enabled", "Pod snapshots cover the top-level model only (one "
@@ -696,25 +700,17 @@ class StackConfig(Model):
         if errors:
             raise FieldErrors(errors)
         self._views = views
-        self._reserve_pools()
-        bounds.check(self._between_models())
 
     def _reserve_pools(self) -> None:
         """Tell each model the nodes the stack's other models keep on its pools (their minimum replicas)."""
         views = self.model_views()
-        floor = {key: (v.serving.pool, v.min_nodes()) for key, v in views.items()}
+        floor = {key: (v.serving.pool, v.nodes_for(v.min_replicas())) for key, v in views.items()}
         for key, view in views.items():
             reserved: dict[str, int] = {}
             for other, (pool, nodes) in floor.items():
                 if other != key:
                     reserved[pool] = reserved.get(pool, 0) + nodes
             view._pool_reserved = reserved
-
-    def min_nodes(self) -> int:
-        """Nodes this model's minimum replicas take on its serving pool."""
-        per_node = 1 if self.serving.nodes_per_replica > 1 else max(
-            1, self.gpu_pools[self.serving.pool].machine().gpu_count // self.gpus_per_replica())
-        return -(-self.min_replicas() // per_node) * self.serving.nodes_per_replica
 
     def pool_reserved(self, pool: str) -> int:
         """Nodes of ``pool`` the stack's other models keep at their minimum replicas (0 with one model): what the
@@ -727,7 +723,7 @@ class StackConfig(Model):
         served: dict[str, str] = {}
         servers: dict[str, str] = {}
         for key, view in self.model_views().items():
-            where = "" if view.model_key is None else f"models.{key}."
+            where = view.yaml_prefix
             names = {f"{where}serving.vllm.servedModelName": view.served_model_name(),
                      **{f"{where}serving.lora.adapters.{n}": n for n in view.serving.lora.sources()}}
             for path, name in names.items():
@@ -778,6 +774,21 @@ class StackConfig(Model):
     def loadtest_model_key(self) -> str:
         """The key (``model_views``) of the model the load test targets."""
         return self.loadtest.model or self.serving.name
+
+    def uses_metrics_adapter(self) -> bool:
+        """A model scales with the HPA through the Stackdriver adapter the stack installs (one for every model)."""
+        return any(v.autoscaling.mode == "hpa" and v.autoscaling.install_metrics_adapter
+                   for v in self.model_views().values())
+
+    def uses_keda_operator(self) -> bool:
+        """A model scales with KEDA through the operator the stack installs (one for every model)."""
+        return any(v.autoscaling.mode == "keda" and v.autoscaling.keda.install for v in self.model_views().values())
+
+    @property
+    def yaml_prefix(self) -> str:
+        """Where this model's blocks are in the stack YAML: empty for the top-level model, ``models.<key>.`` for an
+        entry."""
+        return "" if self._model_key is None else f"models.{self._model_key}."
 
     @property
     def model_key(self) -> str | None:
@@ -1155,6 +1166,16 @@ class StackConfig(Model):
     def gpus_per_replica(self) -> int:
         """GPUs one replica gets: the serving pool's GPUs per node × nodes per replica."""
         return self.gpu_pools[self.serving.pool].machine().gpu_count * self.serving.nodes_per_replica
+
+    def replicas_per_node(self) -> int:
+        """Replicas sharing one node (1 for replicas that span one or more whole nodes)."""
+        if self.serving.nodes_per_replica > 1:
+            return 1
+        return max(1, self.gpu_pools[self.serving.pool].machine().gpu_count // self.gpus_per_replica())
+
+    def nodes_for(self, replicas: int) -> int:
+        """Nodes of the serving pool that hold ``replicas`` replicas."""
+        return -(-replicas // self.replicas_per_node()) * self.serving.nodes_per_replica
 
     def min_replicas(self) -> int:
         """The fewest serving replicas: the HPA's ``autoscaling.minReplicas``, KEDA's ``autoscaling.keda.minReplicas``

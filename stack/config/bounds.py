@@ -110,8 +110,7 @@ def shared_pool_errors(views: Mapping[str, StackConfig]) -> Errors:
         capacity = sum(pool_max_nodes(first, p) for p in sorted(group))
         needed = {key: views[key].max_replicas() * views[key].serving.nodes_per_replica for key in members}
         if sum(needed.values()) > capacity:
-            last = views[members[-1]]
-            where = "" if last.model_key is None else f"models.{last.model_key}."
+            where = views[members[-1]].yaml_prefix
             parts = " + ".join(f"{key} {n}" for key, n in needed.items())
             errors.append((f"{where}autoscaling.maxReplicas", (
                 f"the models on {' + '.join(sorted(group))} need up to {parts} = {sum(needed.values())} nodes at their "

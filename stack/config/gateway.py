@@ -126,16 +126,8 @@ POOL_PATHS = ArgPaths("gateway", {
     "match_model_header": "gateway.bodyBasedRouting", "client_labels": "serving.clientLabel",
     "adapters": "serving.lora.adapters", "priority": "serving.priority",
 })
-"""ModelPoolArgs paths in the stack YAML (the top-level model)."""
-
-
-def model_pool_paths(key: str) -> ArgPaths:
-    """ModelPoolArgs paths of the ``models.<key>`` entry."""
-    return ArgPaths("gateway", {
-        **POOL_PATHS.fields,
-        **{arg: f"models.{key}.{path}" for arg, path in POOL_PATHS.fields.items() if path.startswith("serving.")},
-        "adapters": f"models.{key}.serving.lora.adapters", "priority": f"models.{key}.serving.priority",
-    })
+"""ModelPoolArgs paths in the stack YAML (a ``models`` entry is validated as a stack of its own, its errors moved
+under ``models.<key>``: stack/config/models.py)."""
 
 
 class GatewayConfig(Model):
@@ -254,17 +246,13 @@ class GatewayConfig(Model):
         serving = config.serving
         gateway = self.gateway_args(serving.namespace, STAND_IN_IMAGE, {})
         errors = GATEWAY_PATHS.errors(validate_inference_gateway_args(gateway, self.name))
-        for key, view in config.model_views().items():
-            pool = self.model_pool_args(
-                view, selector_labels={"app.kubernetes.io/instance": view.serving.name}, picker_image=STAND_IN_IMAGE,
-                gateway=GatewayRef(self.name, serving.namespace), node_selector={},
-            )
-            paths = POOL_PATHS if view.model_key is None else model_pool_paths(key)
-            # the program installs the InferenceObjective CRD whenever a priority is set
-            problems = [
-                p for p in validate_model_pool_args(pool, view.serving.name) if p.property_path != "objective_crd"
-            ]
-            errors += paths.errors(problems)
+        pool = self.model_pool_args(
+            config, selector_labels={"app.kubernetes.io/instance": serving.name}, picker_image=STAND_IN_IMAGE,
+            gateway=GatewayRef(self.name, serving.namespace), node_selector={},
+        )
+        # the program installs the InferenceObjective CRD whenever a priority is set
+        problems = [p for p in validate_model_pool_args(pool, serving.name) if p.property_path != "objective_crd"]
+        errors += POOL_PATHS.errors(problems)
         return errors + self._network_errors(config) + self._picker_fit_errors(config)
 
     def _network_errors(self, config: StackConfig) -> list[tuple[str, str]]:

@@ -50,7 +50,7 @@ __all__ = [
     "SNAPSHOT_RESTORE_SECONDS", "STANDBY_RESUME_SECONDS", "ColdStartEstimate", "CostEstimate", "CostLine",
     "NodeSource", "Phase", "PoolPrice", "ReportError", "SnapshotRefused", "Term", "Throughput",
     "estimate_cold_start", "estimate_cost", "machine_price", "network_gbps", "place_replicas", "planning_of",
-    "pool_node_bounds", "read_report", "replicas_per_node", "resolve_throughput", "snapshot_refusal",
+    "pool_node_bounds", "read_report", "resolve_throughput", "snapshot_refusal",
     "storage_price",
 ]  # fmt: skip
 
@@ -273,17 +273,10 @@ def pool_node_bounds(config: StackConfig, name: str) -> tuple[int, int]:
     return pool.autoscaling.min_nodes * zones, pool.autoscaling.max_nodes * zones
 
 
-def replicas_per_node(config: StackConfig) -> int:
-    """Replicas sharing one node (1 for replicas that span one or more whole nodes)."""
-    if config.serving.nodes_per_replica > 1:
-        return 1
-    return max(1, config.gpu_pools[config.serving.pool].machine().gpu_count // config.gpus_per_replica())
-
-
 def place_replicas(config: StackConfig, replicas: int) -> dict[str, int]:
     """Serving nodes per pool for ``replicas``: the serving pool's minimum nodes first, then the
     Spot pool (preferred by node affinity), then the serving pool up to its maximum."""
-    per_node = replicas_per_node(config)
+    per_node = config.replicas_per_node()
     units = math.ceil(replicas / per_node)
     width = config.serving.nodes_per_replica
     main, spot = config.serving.pool, config.serving.spot_pool
@@ -443,12 +436,14 @@ def estimate_cost(config: StackConfig, report: str | None = None) -> CostEstimat
     at_max = _summed(placed for _, placed in placements.values())
     lines: list[CostLine] = []
     missing: list[str] = []
+    node_hourly: dict[str, float] = {}
     for name, pool in config.gpu_pools.items():
         lo, hi = pool_node_bounds(config, name)
         nodes_min = max(lo, at_min.get(name, 0))
         nodes_max = max(nodes_min, min(hi, at_max.get(name, hi))) if name in at_max else hi
         price = machine_price(config, pool.machine_type)
         billed = price.billed(pool.spot)
+        node_hourly[name] = billed or 0.0
         if billed is None:
             missing.append(f"planning.prices.{pool.machine_type}.{'spotHourly' if pool.spot else 'onDemandHourly'}")
         role = _pool_role(config, name)
@@ -489,9 +484,9 @@ def estimate_cost(config: StackConfig, report: str | None = None) -> CostEstimat
     own = {key: _buffer_lines(v, key if label else None) + _storage_lines(v, key if label else None)
            for key, v in views.items()}
     lines += [line for key in views for line in own[key]]
-    models = [_model_cost(key, v, placements[key], own[key]) for key, v in views.items()]
+    models = [_model_cost(key, v, placements[key], own[key], node_hourly) for key, v in views.items()]
     price = machine_price(config, config.gpu_pools[config.serving.pool].machine_type)
-    share = config.serving.nodes_per_replica / replicas_per_node(config)
+    share = config.serving.nodes_per_replica / config.replicas_per_node()
     per_replica = {
         "onDemand": None if price.on_demand is None else price.on_demand * share,
         "spot": None if price.spot is None else price.spot * share,
@@ -516,22 +511,17 @@ def _pool_role(config: StackConfig, name: str) -> str:
 
 
 def _model_cost(key: str, view: StackConfig, placed: tuple[dict[str, int], dict[str, int]],
-                own: list[CostLine]) -> ModelCost:
-    """One model: its placed serving nodes at each pool's billed price, plus its buffer and storage lines."""
+                own: list[CostLine], node_hourly: dict[str, float]) -> ModelCost:
+    """One model: its placed serving nodes at each pool's billed node price (``node_hourly``, the pool lines'),
+    plus its buffer and storage lines."""
     def serving(nodes: dict[str, int]) -> float:
-        return sum((machine_price(view, view.gpu_pools[p].machine_type).billed(view.gpu_pools[p].spot) or 0.0) * n
-                   for p, n in nodes.items())
+        return sum(node_hourly[p] * n for p, n in nodes.items())
 
     extra_min = sum(line.hourly_at_min or 0.0 for line in own)
     extra_max = sum(line.hourly_at_max or 0.0 for line in own)
     return ModelCost(key, view.served_model_name(), (view.min_replicas(), view.max_replicas()),
                      (sum(placed[0].values()), sum(placed[1].values())),
                      serving(placed[0]) + extra_min, serving(placed[1]) + extra_max)
-
-
-def buffer_nodes(config: StackConfig, replicas: int) -> int:
-    """Nodes that hold ``replicas`` replicas of the serving pool."""
-    return math.ceil(replicas / replicas_per_node(config)) * config.serving.nodes_per_replica
 
 
 @dataclass(frozen=True)
@@ -566,7 +556,7 @@ def headroom_cost(config: Any, replicas: int, strategy: Literal["active", "stand
     pool = config.gpu_pools[config.serving.pool]
     price = machine_price(config, pool.machine_type)
     billed = price.billed(pool.spot)
-    nodes = buffer_nodes(config, replicas)
+    nodes = config.nodes_for(replicas)
     if strategy == "standby":
         return HeadroomCost(
             replicas,

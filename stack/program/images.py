@@ -78,7 +78,6 @@ def resolve_images(
     resolver.build = build
     serving = config.serving.image
     downloader = config.downloader_image()
-    modes = [view.autoscaling for view in config.model_views().values()]
     return StackImages(
         serving=resolver.own("vllm", serving, BUILD_CONTEXTS["vllm"])
         if serving == "build"
@@ -90,7 +89,7 @@ def resolve_images(
         if config.loadtest.enabled
         else None,
         metrics_adapter=resolver.public("metrics-adapter", config.autoscaling.metrics_adapter_image)
-        if any(a.mode == "hpa" and a.install_metrics_adapter for a in modes)
+        if config.uses_metrics_adapter()
         else None,
         picker=resolver.public("endpoint-picker", config.gateway.picker_image) if config.gateway.enabled else None,
         router=resolver.public("body-based-router", config.gateway.router_image)

@@ -317,10 +317,9 @@ def _controllers(
     """The Stackdriver adapter (a model scales with the HPA) and the KEDA operator (a model scales with KEDA), once
     for the stack; returns the exports and, per autoscaling mode, what its autoscalers wait for."""
     k8s_opts = pulumi.ResourceOptions(provider=provider)
-    modes = [view.autoscaling for view in config.model_views().values()]
     exports: dict[str, Any] = {}
     controllers: dict[str, list[pulumi.Resource]] = {"hpa": [], "keda": []}
-    if any(a.mode == "hpa" and a.install_metrics_adapter for a in modes):
+    if config.uses_metrics_adapter():
         identity = _identity(
             "metrics-adapter-wi", config, stack, "cm-adapter", ADAPTER_NAMESPACE, ADAPTER_KSA, gcp_depends_on
         )
@@ -331,7 +330,7 @@ def _controllers(
         )
         controllers["hpa"] = list(adapter.apiservices)
         exports["metricsAdapterServiceAccount"] = identity.email
-    if any(a.mode == "keda" and a.keda.install for a in modes):
+    if config.uses_keda_operator():
         identity = _identity("keda-wi", config, stack, "keda", KEDA_NAMESPACE, KEDA_KSA, gcp_depends_on)
         operator = KedaOperator("keda", KedaOperatorArgs(google_service_account=identity.email), opts=k8s_opts)
         controllers["keda"] = [operator]

@@ -26,6 +26,7 @@ from workloads.loadtest import InClusterLoadTest, LoadTestArgs
 from workloads.lws_operator import LwsOperator, LwsOperatorArgs
 from workloads.smoke_test import SmokeTest, SmokeTestArgs, read_latency_seconds
 from workloads.vllm_server import VllmServer
+from workloads.weights import WeightsMount
 
 SYSTEM_POOL_SELECTOR = {"gke-inference/role": "system"}
 """Node label of the CPU system pool (infra/cluster.py): controllers and client Jobs run there."""
@@ -36,6 +37,9 @@ class ModelServing:
     """One model's server and what was derived for it."""
 
     server: VllmServer
+    weights: WeightsMount
+    hub_token: k8s.core.v1.Secret | None
+    """The hub-token Secret, when there is one (the download and batch Jobs mount it)."""
     cold_start_seconds: float
     startup_budget_seconds: int
     smoke_test_latency_seconds: pulumi.Output[float | None] | None = None
@@ -49,11 +53,6 @@ class Serving:
     namespace: k8s.core.v1.Namespace
     models: dict[str, ModelServing]
     """By model key (``StackConfig.model_views``): the top-level model first."""
-
-    @property
-    def primary(self) -> ModelServing:
-        """The top-level model's server."""
-        return next(iter(self.models.values()))
 
 
 def build_serving(
@@ -122,7 +121,7 @@ def build_serving(
         provider,
         config.bucket_name(stack),
         serving.namespace,
-        [namespace, batch_pool, *primary.k8s_after],
+        [namespace, batch_pool, *([primary.hub_token] if primary.hub_token else [])],
         primary.weights,
         batch_pool,
         serving_image=images.serving.ref,
@@ -132,7 +131,7 @@ def build_serving(
         assert images.loadtest is not None  # resolve_images makes it whenever loadtest.enabled
         target = models[config.loadtest_model_key()].server
         _load_test(config, stack, provider, images.loadtest.ref, bucket, target, namespace, gcp_depends_on)
-    return Serving(namespace=namespace, models={key: m.result for key, m in models.items()})
+    return Serving(namespace=namespace, models=models)
 
 
 @dataclass(frozen=True)
@@ -151,24 +150,13 @@ class _Shared:
     gcp_depends_on: list[pulumi.Resource]
 
 
-@dataclass(frozen=True)
-class _Built:
-    result: ModelServing
-    weights: Any
-    k8s_after: list[pulumi.Resource]
-    """The hub-token Secret, when there is one (the download and batch Jobs mount it)."""
-
-    @property
-    def server(self) -> VllmServer:
-        return self.result.server
-
-
-def _build_model(config: StackConfig, shared: _Shared) -> _Built:
+def _build_model(config: StackConfig, shared: _Shared) -> ModelServing:
     """One model (``config`` is its view): hub token, weights, identity, server, buffer and smoke test, named by
     ``config.resource_name``."""
     serving, stack, provider, images, pools = config.serving, shared.stack, shared.provider, shared.images, shared.pools
     hub_token = _hub_token_secret(config, shared.secrets.get("hfToken"), provider, shared.namespace)
     after = [hub_token] if hub_token else []
+    token_secret = f"{serving.name}-hf-token" if hub_token else None
     weights = build_weights(
         config,
         stack,
@@ -176,7 +164,7 @@ def _build_model(config: StackConfig, shared: _Shared) -> _Built:
         config.bucket_name(stack),
         serving.namespace,
         [shared.namespace, *after],
-        hf_token_secret=f"{serving.name}-hf-token" if hub_token else None,
+        hf_token_secret=token_secret,
         downloader_image=_downloads(config, images),
         serving_image=images.serving.ref,
         gcp_depends_on=[shared.bucket, *shared.gcp_depends_on],
@@ -213,7 +201,7 @@ def _build_model(config: StackConfig, shared: _Shared) -> _Built:
             api_key=shared.secrets.get("apiKey") if serving.require_api_key else None,
             workload_depends_on=(shared.lws,) if shared.lws and serving.nodes_per_replica > 1 else (),
             fetch_image=images.downloader.ref if images.downloader else None,
-            hf_token_secret=f"{serving.name}-hf-token" if hub_token else None,
+            hf_token_secret=token_secret,
         ),
         # Every server object waits for the pools, as before VllmServer took them (its pods would anyway).
         opts=pulumi.ResourceOptions(
@@ -233,9 +221,8 @@ def _build_model(config: StackConfig, shared: _Shared) -> _Built:
         rerun_on = [images.serving.ref, config.served_model_name(), weights.model_path,
                     serving.vllm.model_dump(mode="json")]
         latency = _smoke_test(config, provider, images.serving.ref, server, shared.namespace, rerun_on)
-    result = ModelServing(server=server, cold_start_seconds=cold_start, startup_budget_seconds=budget,
-                          smoke_test_latency_seconds=latency)
-    return _Built(result=result, weights=weights, k8s_after=after)
+    return ModelServing(server=server, weights=weights, hub_token=hub_token, cold_start_seconds=cold_start,
+                        startup_budget_seconds=budget, smoke_test_latency_seconds=latency)
 
 
 def _downloads(config: StackConfig, images: StackImages) -> pulumi.Input[str] | None:

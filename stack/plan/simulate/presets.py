@@ -44,7 +44,6 @@ from stack.plan.estimate import (
     machine_price,
     planning_of,
     pool_node_bounds,
-    replicas_per_node,
     resolve_throughput,
     snapshot_refusal,
 )
@@ -108,7 +107,7 @@ def _plain_fleet_params(config: StackConfig, throughput: Throughput) -> FleetPar
         return estimate_cold_start(new_node, concurrent_loads=max(1, math.ceil(loading / zones))).container_seconds
 
     width = config.serving.nodes_per_replica
-    per_group = replicas_per_node(config)
+    per_group = config.replicas_per_node()
     pools = []
     for name in [config.serving.pool] + ([config.serving.spot_pool] if config.serving.spot_pool else []):
         pool = config.gpu_pools[name]
